@@ -1,0 +1,50 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+
+from api import errors
+from api.routers import accounts, registry
+from ledger.config import Settings, get_settings
+from ledger.db import get_engine
+
+API_PREFIX = "/api/v1"
+
+DESCRIPTION = """
+Solid-waste traceability ledger (固体废物台账 / 电子转移联单).
+
+Every batch of solid or hazardous waste is weighed, labelled with a QR code, stored, moved on an
+electronic manifest and utilised or disposed; every step is an append-only, hash-chained record.
+
+Authenticate with `Authorization: Bearer <token>` (POST /tokens) or the page-session cookie (POST /auth/login).
+Mutating POSTs accept an `Idempotency-Key` header: a retry returns the first response.
+Errors are `{"error": {"code", "message", "details"}}`. Masses are kilograms (decimal) in the API.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app for `settings` (default: the environment)."""
+    settings = settings or get_settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app = FastAPI(title="wasteledger", version="0.1.0", description=DESCRIPTION,
+                  openapi_url=f"{API_PREFIX}/openapi.json", docs_url=f"{API_PREFIX}/docs",
+                  redoc_url=f"{API_PREFIX}/redoc")
+    app.state.settings = settings
+    app.state.engine = get_engine(settings.database_url)
+    errors.install(app)
+    app.include_router(accounts.router, prefix=API_PREFIX)
+    app.include_router(registry.router, prefix=API_PREFIX)
+
+    @app.get("/", include_in_schema=False)
+    def root():
+        return RedirectResponse(f"{API_PREFIX}/docs")
+
+    @app.get(f"{API_PREFIX}/health", tags=["meta"])
+    def health():
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,115 @@
+"""The `wasteledger` command: serve, demo, migrate, import-catalogue, users and tokens, rebuild, verify."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(help="Solid-waste traceability ledger (固体废物台账 / 电子转移联单).", no_args_is_help=True)
+
+
+def _settings():  # noqa: ANN202
+    from ledger.config import get_settings
+
+    return get_settings()
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the schema (Alembic) and load the bundled catalogue."""
+    from ledger.migrate import upgrade
+
+    url = _settings().database_url
+    upgrade(url)
+    typer.echo(f"migrated {url.split('@')[-1]}")
+
+
+@app.command()
+def serve(host: str = typer.Option(None), port: int = typer.Option(None), workers: int = 1) -> None:
+    """Serve the API and pages (runs migrations first)."""
+    import uvicorn
+
+    migrate()
+    s = _settings()
+    uvicorn.run("api.main:app", host=host or s.host, port=port or s.port, workers=workers, proxy_headers=True)
+
+
+@app.command()
+def demo(reset: bool = typer.Option(False, help="delete the SQLite demo database first"),
+         serve_after: bool = typer.Option(True, "--serve/--no-serve", help="serve after seeding")) -> None:
+    """Seed the demo dataset (idempotent) and serve it."""
+    from api.demo import DEMO_PASSWORD, seed
+    from ledger.db import session_scope
+
+    s = _settings()
+    if reset and s.database_url.startswith("sqlite:///"):
+        path = Path(s.database_url.removeprefix("sqlite:///"))
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+    migrate()
+    with session_scope() as session:
+        result = seed(session)
+    if result["seeded"]:
+        typer.echo(f"demo seeded. Admin bearer token (shown once): {result['admin_token']}")
+    else:
+        typer.echo("demo data already present (use --reset to start again)")
+    typer.echo(f"Users: admin, regulator.sd, regulator.zb, operator.mq, driver.ay, receiver.ly, park.jn …  "
+               f"password: {DEMO_PASSWORD}")
+    typer.echo(f"API docs: {s.public_url}/api/v1/docs")
+    if serve_after:
+        serve(host=None, port=None, workers=1)
+
+
+@app.command("import-catalogue")
+def import_catalogue(path: Path, edition: str = typer.Option(..., help="edition label, e.g. 2025")) -> None:
+    """Replace the hazardous-waste catalogue with a newer edition from CSV."""
+    from ledger.db import session_scope
+    from ledger.registry.catalogue import import_catalogue as run
+
+    with session_scope() as session:
+        n = run(session, path=path, edition=edition)
+    typer.echo(f"loaded {n} codes (edition {edition})")
+
+
+@app.command("create-user")
+def create_user(username: str, role: str, display_name: str = typer.Option(None),
+                unit_id: int = typer.Option(None), park_id: int = typer.Option(None),
+                region_prefix: str = typer.Option(None),
+                password: str = typer.Option(None, envvar="WASTELEDGER_PASSWORD")) -> None:
+    """Create a user (bootstrap: the first admin is made here)."""
+    from ledger.auth import SYSTEM
+    from ledger.db import session_scope
+    from ledger.users import UserCreate
+    from ledger.users import create_user as run
+
+    with session_scope() as session:
+        user = run(session, principal=SYSTEM, data=UserCreate(
+            username=username, display_name=display_name or username, role=role, unit_id=unit_id, park_id=park_id,
+            region_prefix=region_prefix, password=password))
+    typer.echo(f"user {user.id} {username} ({role}) created")
+
+
+@app.command("create-token")
+def create_token(username: str, name: str = "cli") -> None:
+    """Issue a bearer token for a user and print it (once)."""
+    from sqlmodel import select
+
+    from ledger.accounts import User, issue_token
+    from ledger.db import session_scope
+
+    with session_scope() as session:
+        user = session.exec(select(User).where(User.username == username)).first()
+        if user is None:
+            raise typer.BadParameter(f"no user {username}")
+        typer.echo(issue_token(session, user=user, name=name))
+
+
+def main() -> None:
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    app()
+
+
+if __name__ == "__main__":
+    main()

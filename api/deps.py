@@ -1,0 +1,129 @@
+"""Request dependencies: the session, the principal, and the unit of work that commits once per request."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Depends, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from ledger.accounts import IdempotencyRecord, find_token
+from ledger.auth import Principal
+from ledger.db import reader
+from ledger.errors import InvalidInput, Unauthenticated
+
+SESSION_COOKIE = "wl_session"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A session for this request; whatever was not committed by the unit of work is rolled back."""
+    engine = request.app.state.engine
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        engine = reader(engine)
+    session = Session(engine, expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return request.cookies.get(SESSION_COOKIE)
+
+
+def optional_principal(request: Request, session: Session = Depends(get_session)) -> Principal | None:
+    """The caller, from a bearer token or a page-session cookie; None when anonymous."""
+    clear = _bearer(request)
+    if not clear:
+        return None
+    found = find_token(session, clear=clear)
+    if found is None:
+        raise Unauthenticated("the token is unknown, expired or revoked; log in again or ask for a new token",
+                              code="auth.invalid_token")
+    token, user = found
+    return Principal.of(user, token_id=token.id, source_ip=request.client.host if request.client else None,
+                        user_agent=request.headers.get("user-agent"))
+
+
+def principal(p: Principal | None = Depends(optional_principal)) -> Principal:
+    """The authenticated caller, or 401."""
+    if p is None:
+        raise Unauthenticated("send 'Authorization: Bearer <token>' (or log in for the pages)")
+    return p
+
+
+async def request_fingerprint(request: Request) -> str:
+    """SHA-256 of method, path, query and body: what an Idempotency-Key is bound to."""
+    body = await request.body()
+    h = hashlib.sha256()
+    h.update(f"{request.method} {request.url.path}?{request.url.query}\n".encode())
+    h.update(body)
+    return h.hexdigest()
+
+
+@dataclass
+class Tx:
+    """One request's unit of work: run the service, store the idempotent reply, commit."""
+
+    session: Session
+    principal: Principal
+    key: str | None
+    fingerprint: str
+
+    def _replay(self, rec: IdempotencyRecord) -> JSONResponse:
+        if rec.request_hash != self.fingerprint:
+            raise InvalidInput(f"Idempotency-Key {self.key!r} was already used for a different request; use a "
+                               "new key for a new request", field=IDEMPOTENCY_HEADER, code="idempotency.key_reused")
+        return JSONResponse(status_code=rec.status_code, content=json.loads(rec.response_body),
+                            headers={"Idempotent-Replayed": "true"})
+
+    def _existing(self) -> IdempotencyRecord | None:
+        return self.session.exec(select(IdempotencyRecord).where(
+            IdempotencyRecord.user_id == self.principal.user_id, IdempotencyRecord.key == self.key)).first()
+
+    def run(self, fn: Callable[[Session, Principal], Any], *, status: int = 200) -> JSONResponse:
+        """Execute `fn` once per Idempotency-Key; a retry gets the first response back."""
+        s = self.session
+        rec = None
+        if self.key:
+            if len(self.key) > 200:
+                raise InvalidInput("Idempotency-Key is longer than 200 characters", field=IDEMPOTENCY_HEADER)
+            existing = self._existing()
+            if existing is not None:
+                return self._replay(existing)
+            rec = IdempotencyRecord(user_id=self.principal.user_id, key=self.key, request_hash=self.fingerprint)
+            try:
+                with s.begin_nested():
+                    s.add(rec)
+                    s.flush()
+            except IntegrityError:
+                # A concurrent request with the same key committed first: answer as it did.
+                s.rollback()
+                existing = self._existing()
+                if existing is not None and existing.status_code:
+                    return self._replay(existing)
+                raise
+        content = jsonable_encoder(fn(s, self.principal))
+        if rec is not None:
+            rec.status_code, rec.response_body = status, json.dumps(content, ensure_ascii=False)
+            s.add(rec)
+        s.commit()
+        return JSONResponse(status_code=status, content=content)
+
+
+def tx(request: Request, session: Session = Depends(get_session), who: Principal = Depends(principal),
+       fingerprint: str = Depends(request_fingerprint)) -> Tx:
+    """The unit of work for a mutating request."""
+    return Tx(session=session, principal=who, key=request.headers.get(IDEMPOTENCY_HEADER), fingerprint=fingerprint)

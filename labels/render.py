@@ -1,0 +1,340 @@
+"""Waste labels (HJ 1276-2022 危险废物标签, and the same form for general industrial solid waste).
+
+Layout (square label, side from :func:`label_size_mm`; everything scales with the side):
+
+* a 1 mm black border inside a 1 mm white margin (HJ 1276: border ≥ 1 mm);
+* a header band — yellow for hazardous waste with the title 危险废物 and one boxed tag per hazard
+  characteristic (T 毒性, C 腐蚀性, I 易燃性, R 反应性, In 感染性); green with 一般工业固体废物 and no tags
+  for general industrial solid waste;
+* the QR code (payload ``{public_url}/s/{digital_id}``, error correction Q, 4-module quiet zone) in the top
+  right corner, 29 % of the side (29 mm on the 100 mm label);
+* rows 废物名称 / 废物类别 / 废物代码 + 废物形态 / 主要成分 / 危险特性 / 注意事项 / 产生日期 + 重量(kg) /
+  产生单位 / 联系人 + 联系电话 / 数字识别码 / 备注 (batch code and container). Long values wrap; if the rows
+  do not fit, the text shrinks down to the HJ 1276 minimum character height (3 / 5 / 6 mm for the
+  100 / 150 / 200 mm labels) and then long values are cut with an ellipsis — nothing ever overflows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+
+from . import fonts
+from .canvas import (
+    ASCENT,
+    BLACK,
+    RGB,
+    RULE,
+    WHITE,
+    Canvas,
+    Item,
+    QRBlock,
+    Rect,
+    Text,
+    fit_em,
+    truncate,
+    width_mm,
+    wrap_lines,
+)
+from .qr import LABEL_ERROR_CORRECTION
+from .raster import canvas_png
+from .vector import canvas_pdf
+from .zpl import DEFAULT_ZPL_FONT, canvas_zpl
+
+HAZARD_NAMES: dict[str, str] = {"T": "毒性", "C": "腐蚀性", "I": "易燃性", "R": "反应性", "In": "感染性"}
+FORMS = ("固态", "半固态", "液态", "气态")
+
+HAZARDOUS_TITLE = "危险废物"
+GENERAL_TITLE = "一般工业固体废物"
+#: Header colours. HJ 1276 asks for a conspicuous yellow/orange label; kept in one place to adjust.
+HAZARDOUS_ACCENT: RGB = (255, 212, 0)
+GENERAL_ACCENT: RGB = (140, 205, 110)
+
+#: HJ 1276-2022 table: minimum label side and minimum character height per container volume.
+LABEL_SIZES_MM = (100, 150, 200)
+MIN_TEXT_HEIGHT_MM = {100: 3.0, 150: 5.0, 200: 6.0}
+#: Ink height of a CJK ideograph (废) in em, for the minimum character height.
+INK_HEIGHT_EM = 0.93
+
+BODY_EM = 3.7  # mm on the 100 mm label
+TITLE_EM = 8.5
+QR_SIDE = 29.0
+
+
+def label_size_mm(container_volume_l: float | None) -> int:
+    """Minimum label side (mm) for a container (HJ 1276): ≤50 L → 100, ≤450 L → 150, larger or unknown → 200."""
+    if container_volume_l is None or not math.isfinite(container_volume_l):
+        return 200
+    if container_volume_l <= 50:
+        return 100
+    if container_volume_l <= 450:
+        return 150
+    return 200
+
+
+def min_text_height_mm(size_mm: float) -> float:
+    if size_mm < 150:
+        return MIN_TEXT_HEIGHT_MM[100]
+    if size_mm < 200:
+        return MIN_TEXT_HEIGHT_MM[150]
+    return MIN_TEXT_HEIGHT_MM[200]
+
+
+def normalize_hazard(hazard: object) -> tuple[str, ...]:
+    """('t', 'IN') / 'T,I' / ['C'] → canonical letters in T, C, I, R, In order; unknown letters raise."""
+    if hazard is None:
+        return ()
+    items = hazard.replace("，", ",").replace("、", ",").split(",") if isinstance(hazard, str) else list(hazard)
+    canon = {k.lower(): k for k in HAZARD_NAMES}
+    out = []
+    for raw in items:
+        code = str(raw).strip()
+        if not code:
+            continue
+        if code.lower() not in canon:
+            raise ValueError(f"unknown hazard characteristic {code!r}; expected one of {', '.join(HAZARD_NAMES)}")
+        out.append(canon[code.lower()])
+    order = list(HAZARD_NAMES)
+    return tuple(sorted(set(out), key=order.index))
+
+
+def format_kg(value: Decimal | int | float | str) -> str:
+    """Kilograms to the gram, without trailing zeros: 182.500 → "182.5", 1000 → "1000"."""
+    d = Decimal(str(value)).quantize(Decimal("0.001"))
+    s = format(d, "f")
+    return s.rstrip("0").rstrip(".") if "." in s else s
+
+
+@dataclass(frozen=True)
+class LabelData:
+    """Everything printed on one container label (plain data; the ledger fills it in)."""
+
+    digital_id: str  # HJ 1276 数字识别码: 37 chars (hazardous), 38 (general)
+    qr_payload: str  # {public_url}/s/{digital_id}, ready-made
+    batch_code: str
+    waste_name: str  # 废物名称
+    category: str  # HW08 / S03
+    category_name: str  # 废矿物油与含矿物油废物
+    waste_code: str  # 900-249-08
+    form: str  # 固态 / 半固态 / 液态 / 气态
+    hazard: tuple[str, ...]  # T, C, I, R, In
+    components: str  # 主要成分
+    generated_on: dt.date
+    unit_name: str  # 产生单位
+    contact: str
+    phone: str
+    net_kg: Decimal
+    container_type: str
+    container_volume_l: float | None
+    hazardous: bool
+    precautions: str | None = None  # 注意事项
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "hazard", normalize_hazard(self.hazard))
+        if not isinstance(self.net_kg, Decimal):
+            set_(self, "net_kg", Decimal(str(self.net_kg)))
+        if isinstance(self.generated_on, dt.datetime):
+            set_(self, "generated_on", self.generated_on.date())
+        if not self.digital_id or any(c.isspace() for c in self.digital_id):
+            raise ValueError(f"bad digital_id {self.digital_id!r}")
+        if not self.qr_payload.endswith("/s/" + self.digital_id):
+            raise ValueError(f"qr_payload {self.qr_payload!r} does not resolve digital_id {self.digital_id!r}")
+
+
+# ------------------------------------------------------------------------------------------------ layout
+
+
+@dataclass
+class _Row:
+    cells: list[tuple[str, str]]  # (label, value); 1 cell = full row, 2 = pair
+    long: bool = False  # may be cut to `cap` lines when space runs out
+    kind: str = "plain"  # "plain" | "id"
+
+
+def _rows(d: LabelData) -> list[_Row]:
+    container = d.container_type.strip()
+    if d.container_volume_l is not None and math.isfinite(d.container_volume_l):
+        container = f"{d.container_volume_l:g} L {container}".strip()
+    remark = f"批次号 {d.batch_code}" + (f"；容器 {container}" if container else "")
+    category = f"{d.category} {d.category_name}".strip()
+    rows = [
+        _Row([("废物名称", d.waste_name)], long=True),
+        _Row([("废物类别", category)], long=True),
+        _Row([("废物代码", d.waste_code), ("废物形态", d.form)]),
+        _Row([("主要成分", d.components or "—")], long=True),
+    ]
+    if d.hazardous:
+        hz = "、".join(f"{HAZARD_NAMES[h]}({h})" for h in d.hazard) or "—"
+        rows.append(_Row([("危险特性", hz)]))
+    if d.precautions and d.precautions.strip():
+        rows.append(_Row([("注意事项", d.precautions)], long=True))
+    rows += [
+        _Row([("产生日期", d.generated_on.isoformat()), ("重量(kg)", format_kg(d.net_kg))]),
+        _Row([("产生单位", d.unit_name)], long=True),
+        _Row([("联系人", d.contact), ("联系电话", d.phone)]),
+        _Row([("数字识别码", d.digital_id)], kind="id"),
+        _Row([("备注", remark)], long=True),
+    ]
+    return rows
+
+
+def _clean(d: LabelData) -> LabelData:
+    s = fonts.sanitize
+    return LabelData(
+        digital_id=d.digital_id,
+        qr_payload=d.qr_payload,
+        batch_code=s(d.batch_code),
+        waste_name=s(d.waste_name),
+        category=s(d.category),
+        category_name=s(d.category_name),
+        waste_code=s(d.waste_code),
+        form=s(d.form),
+        hazard=d.hazard,
+        components=s(d.components),
+        generated_on=d.generated_on,
+        unit_name=s(d.unit_name),
+        contact=s(d.contact),
+        phone=s(d.phone),
+        net_kg=d.net_kg,
+        container_type=s(d.container_type),
+        container_volume_l=d.container_volume_l,
+        hazardous=d.hazardous,
+        precautions=s(d.precautions) if d.precautions else None,
+    )
+
+
+def _layout(d: LabelData, size: float, em: float, cap: int | None) -> tuple[list[Item], bool]:
+    """Items for one attempt; the flag says whether the rows overflowed the label."""
+    k = size / 100
+    accent = HAZARDOUS_ACCENT if d.hazardous else GENERAL_ACCENT
+    margin, border = 1.0 * k, 1.0 * k
+    inner = margin + border
+    pad = 1.2 * k
+    x_left, x_right = inner + pad, size - inner - pad
+    bottom_limit = size - inner - 0.6 * k
+    items: list[Item] = [Rect(0, 0, size, size, fill=WHITE)]
+
+    qr_side = QR_SIDE * k
+    qr_x, qr_y = size - inner - 0.6 * k - qr_side, inner + 0.6 * k
+    head_right = qr_x - pad
+
+    # header: title, then hazard tags flowing left to right
+    title = HAZARDOUS_TITLE if d.hazardous else GENERAL_TITLE
+    t_em = fit_em(title, head_right - x_left, TITLE_EM * k, bold=True, min_em=em)
+    y = inner + 1.0 * k
+    head: list[Item] = [Text(x_left, y + ASCENT * t_em, title, t_em, bold=True)]
+    y += t_em + 1.0 * k
+    if d.hazardous and d.hazard:
+        tag_em = em
+        tag_h = tag_em * 1.4
+        tx = x_left
+        row_top = y
+        for code in d.hazard:
+            label = f"{code} {HAZARD_NAMES[code]}"
+            w = width_mm(label, tag_em, bold=True) + tag_em * 0.8
+            if tx > x_left and tx + w > head_right:
+                tx, row_top = x_left, row_top + tag_h + 1.0 * k
+            head.append(Rect(tx, row_top, w, tag_h, fill=WHITE, stroke=BLACK, line=0.35 * k))
+            head.append(Text(tx + tag_em * 0.4, row_top + (tag_h - tag_em) / 2 + ASCENT * tag_em, label, tag_em, True))
+            tx += w + 1.2 * k
+        y = row_top + tag_h + 1.2 * k
+    header_bottom = max(y, inner + 11.0 * k)
+    items.append(Rect(inner, inner, size - 2 * inner, header_bottom - inner, fill=accent))
+    items += head
+    items.append(Rect(inner, header_bottom - 0.3 * k, size - 2 * inner, 0.3 * k, fill=BLACK))
+    items.append(QRBlock(qr_x, qr_y, qr_side, d.qr_payload, LABEL_ERROR_CORRECTION))
+    qr_bottom = qr_y + qr_side + 0.6 * k
+
+    # rows
+    label_w = width_mm("联系电话", em, bold=True)
+    gap = 0.45 * em
+    pitch = 1.2 * em
+    vpad = 0.28 * em
+    y = header_bottom
+    rows = _rows(d)
+    for n, row in enumerate(rows):
+        right = head_right if y < qr_bottom else x_right
+        cell_w = (right - x_left) / len(row.cells)
+        max_lines = cap if row.long else None
+        row_items: list[Item] = []
+        height = 0.0
+        for i, (label, value) in enumerate(row.cells):
+            cx = x_left + i * cell_w
+            lw = max(label_w, width_mm(label, em, bold=True)) if row.kind != "id" else width_mm(label, em, True)
+            vx = cx + lw + gap
+            vw = cx + cell_w - vx - (gap if i < len(row.cells) - 1 else 0)
+            row_items.append(Text(cx, y + vpad + ASCENT * em, label, em, bold=True))
+            if row.kind == "id":
+                if width_mm(value, em) <= right - vx:
+                    lines, vem, vx_ = [value], em, vx
+                else:  # own line, full width, shrunk if it must
+                    vem = fit_em(value, right - x_left, em)
+                    lines, vx_ = ["", value], x_left
+            else:
+                lines, vem, vx_ = wrap_lines(value or "—", vw, em, max_lines=max_lines), em, vx
+                lines = [truncate(ln, vw, em) for ln in lines]
+            for j, line in enumerate(lines):
+                if line:
+                    row_items.append(Text(vx_, y + vpad + ASCENT * em + j * pitch, line, vem))
+            height = max(height, 2 * vpad + em + (len(lines) - 1) * pitch)
+        items += row_items
+        y += height
+        if n < len(rows) - 1:
+            items.append(Rect(inner, y, right + pad - inner, 0.2 * k, fill=RULE))
+    items.append(Rect(margin, margin, size - 2 * margin, size - 2 * margin, stroke=BLACK, line=border))
+    return items, y > bottom_limit
+
+
+def label_canvas(data: LabelData, size_mm: int | None = None) -> Canvas:
+    """The label's display list (shared by the PNG, PDF and ZPL outputs)."""
+    size = size_mm or label_size_mm(data.container_volume_l)
+    if not 60 <= size <= 400:
+        raise ValueError("label side must be between 60 and 400 mm")
+    d = _clean(data)
+    k = size / 100
+    min_em = min_text_height_mm(size) / INK_HEIGHT_EM * 1.01
+    em0 = max(BODY_EM * k, min_em)
+    accent = HAZARDOUS_ACCENT if d.hazardous else GENERAL_ACCENT
+    title = f"{HAZARDOUS_TITLE if d.hazardous else GENERAL_TITLE}标签 {d.digital_id}"
+    attempts: list[tuple[float, int | None]] = []
+    f = 1.0
+    while em0 * f > min_em:
+        attempts.append((em0 * f, None))
+        f -= 0.04
+    attempts += [(min_em, None), (min_em, 3), (min_em, 2), (min_em, 1)]
+    items: list[Item] = []
+    for em, cap in attempts:
+        items, overflow = _layout(d, size, em, cap)
+        if not overflow:
+            break
+    else:
+        raise ValueError("label content does not fit even at the minimum text size")
+    return Canvas(size, size, accent, tuple(items), title)
+
+
+# ------------------------------------------------------------------------------------------------ outputs
+
+
+def render_label_png(data: LabelData, dpi: int = 300, *, size_mm: int | None = None) -> bytes:
+    """PNG of the label at `dpi` (default 300): side = `size_mm` or the HJ 1276 minimum for the container."""
+    return canvas_png(label_canvas(data, size_mm), dpi)
+
+
+def render_label_pdf(data: LabelData, *, size_mm: int | None = None) -> bytes:
+    """One-page PDF of the label at its physical size, with real (embedded-font) text and the QR image."""
+    return canvas_pdf(label_canvas(data, size_mm))
+
+
+def render_label_zpl(
+    data: LabelData, dpi: int = 203, *, size_mm: int | None = None, font: str = DEFAULT_ZPL_FONT, copies: int = 1
+) -> str:
+    """ZPL II (``^XA`` … ``^XZ``) of the label for a thermal printer.
+
+    Chinese text is drawn with ``^A@`` and the printer-resident TrueType font `font` (default
+    ``E:SIMSUN.TTF``): Zebra printers carry no CJK font, so one must be downloaded to the printer first.
+    ``^CI28`` selects UTF-8; the QR code is ``^BQN`` (model 2, level Q) with the payload URL.
+    """
+    return canvas_zpl(label_canvas(data, size_mm), dpi=dpi, font=font, copies=copies)

@@ -1,0 +1,74 @@
+"""ZPL II back-end for thermal label printers (Zebra and compatibles).
+
+The printer draws the text itself, and Zebra's resident fonts have no Chinese: a scalable CJK TrueType font
+must be downloaded to the printer first (Zebra Setup Utilities / ZebraNet Bridge "download font", or a
+``~DU``/``~DY`` command), e.g. as ``E:SIMSUN.TTF``; pass its printer-side name as `font`. The layout is the
+same as the PNG/PDF one, measured with the CJK font of this host; a printer font with wider Latin glyphs may
+come a little closer to the right edge. Thermal printers print one colour, so coloured fills (the header
+background) are dropped and kept only as outlines; the QR symbol is encoded by the printer (``^BQN``, model 2)
+with the same error-correction level and placed with its 4-module quiet zone.
+"""
+
+from __future__ import annotations
+
+from .canvas import Canvas, QRBlock, Rect, Text
+from .qr import QUIET_ZONE, qr_matrix
+
+DEFAULT_ZPL_FONT = "E:SIMSUN.TTF"
+MM_PER_INCH = 25.4
+
+
+def _dots(mm: float, dpi: int) -> int:
+    return round(mm * dpi / MM_PER_INCH)
+
+
+def _dark(rgb: tuple[int, int, int]) -> bool:
+    r, g, b = rgb
+    return 0.299 * r + 0.587 * g + 0.114 * b < 128
+
+
+def field_data(text: str) -> str:
+    """``^FD…^FS`` for `text`: ``^FH\\`` hex escapes only if it holds ZPL's own ^ or ~ (or the \\ indicator)."""
+    if any(c in text for c in "^~\\"):
+        esc = text.replace("\\", "\\5C").replace("^", "\\5E").replace("~", "\\7E")
+        return f"^FH\\^FD{esc}^FS"
+    return f"^FD{text}^FS"
+
+
+def canvas_zpl(canvas: Canvas, dpi: int = 203, font: str = DEFAULT_ZPL_FONT, copies: int = 1) -> str:
+    """ZPL II for `canvas`: ``^XA`` … ``^XZ``, UTF-8 (``^CI28``), one label of the canvas's size."""
+    if dpi not in (152, 203, 300, 600):
+        raise ValueError("Zebra print heads are 152, 203, 300 or 600 dpi")
+    if "," in font or "^" in font:
+        raise ValueError(f"bad printer font name {font!r}")
+    d = lambda mm: _dots(mm, dpi)  # noqa: E731
+    out = [
+        "^XA",
+        f"^FX {canvas.title or 'label'}; CJK text needs the TrueType font {font} on the printer",
+        "^CI28",
+        f"^PW{d(canvas.width)}",
+        f"^LL{d(canvas.height)}",
+        "^LH0,0",
+    ]
+    for item in canvas.items:
+        if isinstance(item, Rect):
+            w, h = max(1, d(item.w)), max(1, d(item.h))
+            if item.fill is not None and _dark(item.fill):
+                out.append(f"^FO{d(item.x)},{d(item.y)}^GB{w},{h},{min(w, h)},B^FS")
+            if item.stroke is not None and item.line > 0:
+                t = max(1, d(item.line))
+                out.append(f"^FO{d(item.x)},{d(item.y)}^GB{w},{h},{min(t, w, h)},B^FS")
+        elif isinstance(item, Text):
+            if not item.text.strip():
+                continue
+            h = max(10, d(item.em))
+            out.append(f"^FT{d(item.x)},{d(item.baseline)}^A@N,{h},{h},{font}{field_data(item.text)}")
+        elif isinstance(item, QRBlock):
+            side = d(item.size)
+            n = len(qr_matrix(item.payload, item.error_correction))
+            mag = max(1, min(10, side // (n + 2 * QUIET_ZONE)))
+            off = (side - n * mag) // 2
+            out.append(f"^FO{d(item.x) + off},{d(item.y) + off}^BQN,2,{mag}")
+            out.append(field_data(f"{item.error_correction}A,{item.payload}"))
+    out += [f"^PQ{max(1, int(copies))}", "^XZ"]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,25 @@
+"""Gapless counters (serials, sequence numbers) allocated inside the caller's transaction."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Field, Session, SQLModel
+
+
+class Counter(SQLModel, table=True):
+    """One named counter, e.g. 'did:12:900-249-08:20260101' or 'manifest:3701:2026'."""
+
+    scope: str = Field(primary_key=True, max_length=120)
+    value: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+def next_value(session: Session, scope: str) -> int:
+    """Increment and return the counter. The row stays locked until commit, so values are gapless and unique."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(Counter.__table__).values(scope=scope, value=1)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["scope"], set_={"value": Counter.__table__.c.value + 1}
+    ).returning(Counter.__table__.c.value)
+    return int(session.execute(stmt).scalar_one())

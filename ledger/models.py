@@ -1,0 +1,18 @@
+"""Every table, imported in one place so Alembic and the tests see the whole schema."""
+
+from ledger.accounts import ApiToken, AuditLog, IdempotencyRecord, User  # noqa: F401
+from ledger.counters import Counter  # noqa: F401
+from ledger.db import metadata  # noqa: F401
+from ledger.registry.models import (  # noqa: F401
+    Economics,
+    Facility,
+    Method,
+    Park,
+    ParkMember,
+    Permit,
+    Plan,
+    PlanItem,
+    Unit,
+    Vehicle,
+    WasteCode,
+)

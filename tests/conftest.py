@@ -1,0 +1,153 @@
+"""Test harness: a freshly migrated database per run (SQLite file, or PostgreSQL by LEDGER_TEST_DATABASE_URL),
+emptied between tests; an app client; plain keyword-default factories."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlmodel import Session
+
+from api.app import create_app
+from ledger.accounts import User, issue_token
+from ledger.auth import SYSTEM
+from ledger.codes import credit_check_character
+from ledger.config import Settings
+from ledger.db import dispose_engines, get_engine, metadata, reader
+from ledger.migrate import upgrade
+from ledger.users import UserCreate, create_user
+
+KEEP = {"waste_code", "method", "alembic_version"}
+PUBLIC_URL = "https://ledger.example.test"
+
+
+def _fresh_url(tmp_path_factory) -> str:  # noqa: ANN001
+    url = os.environ.get("LEDGER_TEST_DATABASE_URL")
+    if not url:
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def db_url(tmp_path_factory) -> str:  # noqa: ANN001
+    url = _fresh_url(tmp_path_factory)
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(db_url):  # noqa: ANN001, ANN201
+    yield get_engine(db_url)
+    dispose_engines()
+
+
+def _empty(engine) -> None:  # noqa: ANN001
+    tables = [t.name for t in reversed(metadata.sorted_tables) if t.name not in KEEP]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for t in tables:
+                conn.execute(text(f'DELETE FROM "{t}"'))
+
+
+@pytest.fixture(autouse=True)
+def clean(request, engine) -> Iterator[None]:  # noqa: ANN001
+    yield
+    _empty(engine)
+
+
+@pytest.fixture
+def session(engine) -> Iterator[Session]:  # noqa: ANN001
+    with Session(reader(engine), expire_on_commit=False) as s:
+        yield s
+        s.rollback()
+
+
+@pytest.fixture(scope="session")
+def settings(db_url) -> Settings:  # noqa: ANN001
+    return Settings(env="test", database_url=db_url, public_url=PUBLIC_URL)
+
+
+@pytest.fixture(scope="session")
+def app(settings, engine):  # noqa: ANN001, ANN201
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app) -> TestClient:  # noqa: ANN001
+    return TestClient(app)
+
+
+# ---- factories (plain keyword-default functions) -------------------------------------------------
+
+_counter = {"n": 0}
+
+
+def credit(n: int | None = None, *, prefix: str = "91370100MA") -> str:
+    """A valid credit code, unique per call."""
+    if n is None:
+        _counter["n"] += 1
+        n = _counter["n"]
+    first17 = f"{prefix}{n:07d}"[:17]
+    return first17 + credit_check_character(first17)
+
+
+def unit_body(**kw) -> dict:
+    body = {"credit_code": credit(), "name": "测试单位", "region_code": "370112", "roles": ["generator"],
+            "industry_code": "C2614"}
+    body.update(kw)
+    return body
+
+
+def make_user(session: Session, *, role: str = "admin", username: str | None = None, **binding) -> tuple[User, str]:
+    """A committed user and a bearer token for it."""
+    _counter["n"] += 1
+    user = create_user(session, principal=SYSTEM, data=UserCreate(
+        username=username or f"{role}{_counter['n']}", display_name=role, role=role, password="password-123",
+        **binding))
+    token = issue_token(session, user=user, name="test")
+    session.commit()
+    return user, token
+
+
+def auth(token: str, **headers) -> dict:
+    return {"Authorization": f"Bearer {token}", **headers}
+
+
+@pytest.fixture
+def admin(session) -> dict:  # noqa: ANN001
+    _, token = make_user(session, role="admin")
+    return auth(token)
+
+
+def create_unit(client: TestClient, headers: dict, **kw) -> dict:
+    r = client.post("/api/v1/units", json=unit_body(**kw), headers=headers)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def facility_body(**kw) -> dict:
+    body = {"kind": "storage", "code": "ZC-01", "name": "贮存库", "storage_type": "贮存库", "storage_capacity_t": "50"}
+    body.update(kw)
+    return body
+
+
+def permit_body(**kw) -> dict:
+    body = {"kind": "operating_licence", "number": "鲁危证0001", "waste_codes": ["HW08"], "methods": ["R9"],
+            "annual_capacity_t": "1000", "valid_from": str(date(2025, 1, 1)), "valid_to": str(date(2030, 12, 31))}
+    body.update(kw)
+    return body
+
+
+D = Decimal
