@@ -8,7 +8,8 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from api import errors
-from api.routers import accounts, registry
+from api import pages
+from api.routers import accounts, batches, registry
 from ledger.config import Settings, get_settings
 from ledger.db import get_engine
 
@@ -38,6 +39,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(accounts.router, prefix=API_PREFIX)
     app.include_router(registry.router, prefix=API_PREFIX)
+    app.include_router(batches.router, prefix=API_PREFIX)
+    app.include_router(pages.router)
 
     @app.get("/", include_in_schema=False)
     def root():

@@ -1,8 +1,10 @@
 """Every table, imported in one place so Alembic and the tests see the whole schema."""
 
 from ledger.accounts import ApiToken, AuditLog, IdempotencyRecord, User  # noqa: F401
+from ledger.batches import Batch  # noqa: F401,E402
 from ledger.counters import Counter  # noqa: F401
 from ledger.db import metadata  # noqa: F401
+from ledger.journal import JournalHead, JournalRecord  # noqa: F401,E402
 from ledger.registry.models import (  # noqa: F401
     Economics,
     Facility,

@@ -151,3 +151,63 @@ def permit_body(**kw) -> dict:
 
 
 D = Decimal
+
+
+@pytest.fixture(scope="session")
+def live_server(app):  # noqa: ANN001, ANN201
+    """The app served by uvicorn on a free local port, in a thread: real HTTP, real concurrency."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           limit_concurrency=200))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if server.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def setup_plant(client: TestClient, headers: dict, session: Session, *, plan_codes=("900-249-08",),
+                region_code: str = "370112") -> dict:
+    """A generator with a generation point, a storage room, an in-house utilisation line, a plan and an operator."""
+    unit = create_unit(client, headers, roles=["generator"], region_code=region_code, name="明泉化工")
+    uid = unit["id"]
+
+    def fac(**kw):  # noqa: ANN001, ANN202
+        r = client.post(f"/api/v1/units/{uid}/facilities", json=kw, headers=headers)
+        assert r.status_code == 201, r.text
+        return r.json()["id"]
+
+    gen = fac(kind="generation", code="CS-01", name="车间")
+    store = fac(kind="storage", code="ZC-01", name="贮存库", storage_type="贮存库", storage_capacity_t="1")
+    yard = fac(kind="storage", code="ZC-02", name="渣场", storage_type="贮存场", storage_capacity_t="5000")
+    line = fac(kind="utilisation", code="LY-01", name="再生装置", methods=["R9", "R4"])
+    year = date.today().year
+    r = client.post(f"/api/v1/units/{uid}/plans", headers=headers, json={"year": year, "items": [
+        {"waste_code": c, "planned_kg": "100000"} for c in plan_codes]})
+    assert r.status_code == 201, r.text
+    _, tok = make_user(session, role="operator", unit_id=uid)
+    return {"unit": unit, "gen": gen, "store": store, "yard": yard, "line": line, "op": auth(tok)}
+
+
+def batch_body(plant: dict, **kw) -> dict:
+    from datetime import UTC, datetime, timedelta
+
+    body = {"unit_id": plant["unit"]["id"], "waste_code": "900-249-08", "name": "废矿物油", "form": "液态",
+            "facility_id": plant["gen"], "container_type": "桶", "container_count": 1, "container_volume_l": 200,
+            "gross_kg": "182.5", "tare_kg": "18.5", "scale_id": "SCALE-01", "operator": "王工",
+            "occurred_at": (datetime.now(UTC) - timedelta(minutes=10)).isoformat()}
+    body.update(kw)
+    return body

@@ -1,0 +1,646 @@
+"""Batches at the weighing point: generation, storage in/out, in-house use/disposal, corrections, rebuild.
+
+A batch's balances (remaining, stored, in transit) are cached on the batch row and changed only by `apply()`,
+the one function that says what each record kind does to them. Live writes and `rebuild` both go through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Literal
+
+from sqlalchemy import JSON, BigInteger, Column, Index, func
+from sqlmodel import Field, Session, SQLModel, select
+
+from ledger import journal
+from ledger.auth import Principal, audit, can_see_unit, require_unit
+from ledger.codes import make_batch_code, make_digital_id, parse_digital_id, parse_hazard
+from ledger.counters import next_value
+from ledger.errors import Conflict, InvalidInput, NotFound
+from ledger.journal import JournalRecord
+from ledger.mass import MAX_BATCH_G, g_to_kg, kg_to_g
+from ledger.registry import tiers
+from ledger.registry.catalogue import check_waste_code, get_waste_code
+from ledger.registry.models import Facility, Method, Unit
+from ledger.registry.plans import current_plan_items
+from ledger.types import UTCDateTime, utcnow
+from ledger.workdays import local_day, year_bounds_utc
+
+FUTURE_TOLERANCE = timedelta(minutes=5)  # scale clocks drift; beyond this a weighing "in the future" is refused
+LATE_ENTRY = timedelta(hours=24)  # entered more than a day after weighing: allowed, flagged
+FORMS = ("固态", "半固态", "液态", "气态")
+
+
+class Batch(SQLModel, table=True):
+    """One weighing of one waste code in one container/package, or one bulk lot (general waste)."""
+
+    __table_args__ = (Index("ix_batch_holder_status", "holder_unit_id", "status"),)
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    holder_unit_id: int = Field(foreign_key="unit.id")
+    digital_id: str = Field(max_length=38, unique=True)
+    batch_code: str = Field(max_length=40)
+    waste_code: str = Field(max_length=12, index=True)
+    category: str = Field(max_length=8)
+    hazardous: bool
+    name: str = Field(max_length=200)
+    form: str = Field(max_length=8)
+    hazard: str = Field(default="", max_length=20)
+    components: str | None = Field(default=None, max_length=300)
+    container_type: str = Field(max_length=40)
+    container_count: int = 1
+    container_volume_l: float | None = None
+    facility_id: int = Field(foreign_key="facility.id")
+    scale_id: str = Field(max_length=60)
+    operator: str = Field(max_length=120)
+    occurred_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    gross_g: int = Field(sa_column=Column(BigInteger, nullable=False))
+    tare_g: int = Field(sa_column=Column(BigInteger, nullable=False))
+    net_g: int = Field(sa_column=Column(BigInteger, nullable=False))
+    remaining_g: int = Field(sa_column=Column(BigInteger, nullable=False))
+    stored_g: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    in_transit_g: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    storage_facility_id: int | None = Field(default=None, foreign_key="facility.id", index=True)
+    stored_ever: bool = False
+    status: str = Field(max_length=16)
+    flags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+# ---- the balance rules ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BatchState:
+    net_g: int = 0
+    remaining_g: int = 0
+    stored_g: int = 0
+    in_transit_g: int = 0
+    storage_facility_id: int | None = None
+    holder_unit_id: int | None = None
+    stored_ever: bool = False
+
+    @property
+    def loose_g(self) -> int:
+        """Held, not consumed, not in storage: what may be stored, used, disposed or loaded."""
+        return self.remaining_g - self.stored_g
+
+    @property
+    def status(self) -> str:
+        if self.in_transit_g > 0 and self.remaining_g == 0:
+            return "in_transit"
+        if self.remaining_g == 0:
+            return "closed"
+        if self.stored_g == self.remaining_g:
+            return "stored"
+        if self.stored_g > 0:
+            return "partly_stored"
+        return "retrieved" if self.stored_ever else "generated"
+
+
+def _refuse(message: str, **details) -> Conflict:
+    return Conflict(message, code="batch.insufficient_mass", details=details)
+
+
+def apply(state: BatchState, *, kind: str, mass_g: int, unit_id: int, facility_id: int | None,
+          body: dict) -> BatchState:
+    """What one record does to a batch's balances; refuses anything that would make a mass negative."""
+    if kind == "corrected":
+        delta = int(body["to_g"]) - int(body["from_g"])
+        original = body["corrects_kind"]
+        if original == "generated":
+            s = replace(state, net_g=state.net_g + delta, remaining_g=state.remaining_g + delta)
+        elif original == "stored":
+            s = replace(state, stored_g=state.stored_g + delta)
+        elif original == "retrieved":
+            s = replace(state, stored_g=state.stored_g - delta)
+        elif original in ("used_in_house", "disposed_in_house"):
+            s = replace(state, remaining_g=state.remaining_g - delta)
+        else:
+            raise Conflict(f"records of kind {original} are amended by their manifest, not by a correction",
+                           code="correction.not_allowed")
+        if s.remaining_g < 0 or s.stored_g < 0 or s.stored_g > s.remaining_g:
+            raise _refuse("this correction would leave a negative or inconsistent balance: correct the later "
+                          "records first", remaining_g=s.remaining_g, stored_g=s.stored_g)
+        return s
+    if kind == "generated":
+        return BatchState(net_g=mass_g, remaining_g=mass_g, holder_unit_id=unit_id)
+    if mass_g <= 0:
+        raise InvalidInput("mass must be more than 0", field="mass_kg")
+    if kind == "stored":
+        if mass_g > state.loose_g:
+            raise _refuse(f"only {g_to_kg(state.loose_g)} kg of this batch is outside storage",
+                          available_kg=str(g_to_kg(state.loose_g)))
+        if state.stored_g and state.storage_facility_id != facility_id:
+            raise Conflict(f"part of this batch is stored in facility {state.storage_facility_id}; retrieve it "
+                           "before storing elsewhere", code="batch.stored_elsewhere")
+        return replace(state, stored_g=state.stored_g + mass_g, storage_facility_id=facility_id, stored_ever=True)
+    if kind == "retrieved":
+        if mass_g > state.stored_g:
+            raise _refuse(f"only {g_to_kg(state.stored_g)} kg of this batch is in storage",
+                          available_kg=str(g_to_kg(state.stored_g)))
+        stored = state.stored_g - mass_g
+        return replace(state, stored_g=stored, storage_facility_id=state.storage_facility_id if stored else None)
+    if kind in ("used_in_house", "disposed_in_house", "shipped"):
+        if mass_g > state.loose_g:
+            raise _refuse(f"only {g_to_kg(state.loose_g)} kg of this batch is out of storage; retrieve it first",
+                          available_kg=str(g_to_kg(state.loose_g)))
+        s = replace(state, remaining_g=state.remaining_g - mass_g)
+        return replace(s, in_transit_g=s.in_transit_g + mass_g) if kind == "shipped" else s
+    if kind == "received":
+        shipped = int(body.get("shipped_g", mass_g))
+        return replace(state, in_transit_g=max(state.in_transit_g - shipped, 0) + int(body.get("refused_g", 0)),
+                       remaining_g=state.remaining_g + mass_g, holder_unit_id=unit_id, stored_g=0,
+                       storage_facility_id=None, stored_ever=False)
+    if kind == "refused":
+        return state  # the refused mass stays in transit, on the return leg
+    if kind == "returned":
+        return replace(state, in_transit_g=state.in_transit_g - mass_g, remaining_g=state.remaining_g + mass_g,
+                       holder_unit_id=unit_id)
+    raise ValueError(f"unknown record kind {kind}")
+
+
+def state_of(b: Batch) -> BatchState:
+    return BatchState(net_g=b.net_g, remaining_g=b.remaining_g, stored_g=b.stored_g, in_transit_g=b.in_transit_g,
+                      storage_facility_id=b.storage_facility_id, holder_unit_id=b.holder_unit_id,
+                      stored_ever=b.stored_ever)
+
+
+def _put(b: Batch, s: BatchState) -> None:
+    b.net_g, b.remaining_g, b.stored_g, b.in_transit_g = s.net_g, s.remaining_g, s.stored_g, s.in_transit_g
+    b.storage_facility_id, b.holder_unit_id, b.stored_ever, b.status = (
+        s.storage_facility_id, s.holder_unit_id, s.stored_ever, s.status)
+
+
+def record(session: Session, b: Batch, *, kind: str, unit_id: int, principal: Principal, actor_name: str,
+           occurred_at: datetime, mass_g: int, facility_id: int | None = None, manifest_id: int | None = None,
+           record_code: str | None = None, corrects_id: int | None = None, body: dict | None = None,
+           ) -> JournalRecord:
+    """Apply a record to a (locked) batch and append it to the unit's journal, in one step."""
+    body = dict(body or {})
+    new = apply(state_of(b), kind=kind, mass_g=mass_g, unit_id=unit_id, facility_id=facility_id, body=body)
+    rec = journal.append(session, unit_id=unit_id, kind=kind, actor_id=principal.user_id or None,
+                         actor_name=actor_name, occurred_at=occurred_at, batch_id=b.id, mass_g=mass_g,
+                         facility_id=facility_id, manifest_id=manifest_id, record_code=record_code,
+                         corrects_id=corrects_id, body=body)
+    _put(b, new)
+    session.add(b)
+    return rec
+
+
+# ---- schemas ---------------------------------------------------------------------------------------
+
+class BatchCreate(SQLModel):
+    unit_id: int
+    waste_code: str = Field(description="NNN-NNN-CC (hazardous) or NNN-NNN-Sxx (general industrial)")
+    name: str = Field(min_length=1, max_length=200, description="the unit's own name for the waste")
+    form: Literal["固态", "半固态", "液态", "气态"]
+    facility_id: int = Field(description="the generation facility (产生环节) where it was weighed")
+    container_type: str = Field(min_length=1, max_length=40, description="桶 / 袋 / 吨袋 / 箱 / 散装 …")
+    container_count: int = Field(default=1, ge=1, le=10000)
+    container_volume_l: float | None = Field(default=None, gt=0, description="sets the label size (HJ 1276)")
+    gross_kg: Decimal = Field(description="gross weight on the scale, kg")
+    tare_kg: Decimal = Field(default=Decimal(0), description="container tare, kg")
+    scale_id: str = Field(min_length=1, max_length=60)
+    operator: str = Field(min_length=1, max_length=120)
+    occurred_at: datetime = Field(description="time of weighing, with its timezone")
+    components: str | None = Field(default=None, max_length=300, description="主要成分")
+    store_facility_id: int | None = Field(default=None, description="即入库: store at once into this facility")
+
+
+class MoveIn(SQLModel):
+    mass_kg: Decimal | None = Field(default=None, description="default: all that the move can take")
+    operator: str = Field(min_length=1, max_length=120)
+    occurred_at: datetime | None = None
+    note: str | None = Field(default=None, max_length=300)
+
+
+class StoreIn(MoveIn):
+    facility_id: int = Field(description="a storage facility (贮存库/场/点) of the holder")
+
+
+class RetrieveIn(MoveIn):
+    purpose: Literal["in_house", "transfer", "other"] = "in_house"
+
+
+class ProcessIn(MoveIn):
+    method: str = Field(description="R*/D*/C* method code")
+    facility_id: int | None = Field(default=None, description="the utilisation/disposal facility")
+    completed_at: datetime | None = Field(default=None, description="default: occurred_at")
+
+
+class CorrectionIn(SQLModel):
+    record_id: int = Field(description="the record being corrected (the original, not an earlier correction)")
+    mass_kg: Decimal = Field(description="the right mass for that record")
+    reason: str = Field(min_length=4, max_length=500)
+
+
+class LotRetrieveIn(SQLModel):
+    waste_code: str
+    mass_kg: Decimal
+    operator: str = Field(min_length=1, max_length=120)
+    purpose: Literal["in_house", "transfer", "other"] = "in_house"
+    occurred_at: datetime | None = None
+
+
+class BatchPublic(SQLModel):
+    id: int
+    unit_id: int
+    holder_unit_id: int
+    digital_id: str
+    batch_code: str
+    waste_code: str
+    category: str
+    hazardous: bool
+    name: str
+    form: str
+    hazard: list[str]
+    components: str | None
+    container_type: str
+    container_count: int
+    container_volume_l: float | None
+    facility_id: int
+    storage_facility_id: int | None
+    scale_id: str
+    operator: str
+    occurred_at: datetime
+    gross_kg: Decimal
+    tare_kg: Decimal
+    net_kg: Decimal
+    remaining_kg: Decimal
+    stored_kg: Decimal
+    in_transit_kg: Decimal
+    status: str
+    flags: list[str]
+    label_url: str
+    scan_url: str
+
+
+class RecordPublic(SQLModel):
+    id: int
+    unit_id: int
+    seq: int
+    kind: str
+    batch_id: int | None
+    record_code: str | None
+    mass_kg: Decimal
+    facility_id: int | None
+    manifest_id: int | None
+    actor_name: str
+    occurred_at: datetime
+    recorded_at: datetime
+    corrects_id: int | None
+    body: dict
+    hash: str
+
+
+def batch_public(b: Batch, *, public_url: str, api_prefix: str = "/api/v1") -> BatchPublic:
+    base = public_url.rstrip("/")
+    return BatchPublic(
+        id=b.id, unit_id=b.unit_id, holder_unit_id=b.holder_unit_id, digital_id=b.digital_id,
+        batch_code=b.batch_code, waste_code=b.waste_code, category=b.category, hazardous=b.hazardous, name=b.name,
+        form=b.form, hazard=list(parse_hazard(b.hazard)) if b.hazard else [], components=b.components,
+        container_type=b.container_type, container_count=b.container_count,
+        container_volume_l=b.container_volume_l, facility_id=b.facility_id,
+        storage_facility_id=b.storage_facility_id, scale_id=b.scale_id, operator=b.operator,
+        occurred_at=b.occurred_at, gross_kg=g_to_kg(b.gross_g), tare_kg=g_to_kg(b.tare_g), net_kg=g_to_kg(b.net_g),
+        remaining_kg=g_to_kg(b.remaining_g), stored_kg=g_to_kg(b.stored_g), in_transit_kg=g_to_kg(b.in_transit_g),
+        status=b.status, flags=list(b.flags), label_url=f"{base}{api_prefix}/batches/{b.id}/label.png",
+        scan_url=f"{base}/s/{b.digital_id}")
+
+
+def record_public(r: JournalRecord) -> RecordPublic:
+    return RecordPublic(id=r.id, unit_id=r.unit_id, seq=r.seq, kind=r.kind, batch_id=r.batch_id,
+                        record_code=r.record_code, mass_kg=g_to_kg(r.mass_g), facility_id=r.facility_id,
+                        manifest_id=r.manifest_id, actor_name=r.actor_name, occurred_at=r.occurred_at,
+                        recorded_at=r.recorded_at, corrects_id=r.corrects_id, body=r.body, hash=r.hash)
+
+
+# ---- visibility ------------------------------------------------------------------------------------
+
+# Other modules (manifests) add rules here: (session, principal, batch) -> True when the principal may see it.
+extra_visibility: list[Callable[[Session, Principal, Batch], bool]] = []
+
+
+def can_see_batch(session: Session, principal: Principal, b: Batch) -> bool:
+    """The generator's and the holder's scope see a batch; so do parties named by other modules' rules."""
+    for unit_id in {b.unit_id, b.holder_unit_id}:
+        unit = session.get(Unit, unit_id)
+        if unit is not None and can_see_unit(session, principal, unit):
+            return True
+    return any(rule(session, principal, b) for rule in extra_visibility)
+
+
+def get_batch(session: Session, principal: Principal, batch_id: int, *, lock: bool = False) -> Batch:
+    """The batch if visible (404 otherwise); `lock` takes its row lock for a write."""
+    q = select(Batch).where(Batch.id == batch_id)
+    if lock and session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update()
+    b = session.exec(q.execution_options(populate_existing=True)).first()
+    if b is None or not can_see_batch(session, principal, b):
+        raise NotFound(f"batch {batch_id} does not exist or is outside your scope", code="batch.not_found")
+    return b
+
+
+def find_by_digital_id(session: Session, principal: Principal, digital_id: str) -> Batch:
+    """The batch a label's digital ID names (422 when the ID is malformed, 404 when unknown or not visible)."""
+    parse_digital_id(digital_id)
+    b = session.exec(select(Batch).where(Batch.digital_id == digital_id.strip().upper())).first()
+    if b is None or not can_see_batch(session, principal, b):
+        raise NotFound(f"no batch with digital ID {digital_id} in your scope", code="batch.not_found")
+    return b
+
+
+# ---- helpers -----------------------------------------------------------------------------------------
+
+def _when(value: datetime | None, *, field: str, now: datetime) -> datetime:
+    if value is None:
+        return now
+    if value.tzinfo is None:
+        raise InvalidInput("give the time with its timezone, e.g. 2026-11-22T09:30:00+08:00", field=field)
+    if value > now + FUTURE_TOLERANCE:
+        raise InvalidInput(f"{value.isoformat()} is in the future; check the scale's clock", field=field,
+                           code="time.in_future")
+    return value
+
+
+def _unit_facility(session: Session, unit_id: int, facility_id: int, *, kinds: tuple[str, ...],
+                   field: str) -> Facility:
+    f = session.get(Facility, facility_id)
+    if f is None or f.unit_id != unit_id:
+        raise InvalidInput(f"facility {facility_id} is not a facility of unit {unit_id}", field=field)
+    if f.kind not in kinds:
+        raise InvalidInput(f"facility {f.code} is a {f.kind} facility; expected {' or '.join(kinds)}", field=field)
+    return f
+
+
+def _code(session: Session, *, unit_id: int, kind: str, day: date, hazardous: bool) -> str:
+    scope = f"bc:{unit_id}:{kind}:{'H' if hazardous else 'G'}:{day:%Y%m%d}"
+    return make_batch_code(kind=kind, day=day, serial=next_value(session, scope), hazardous=hazardous)
+
+
+def facility_stock_g(session: Session, facility_id: int) -> int:
+    """Mass currently stored in a facility (sum over its batches)."""
+    return int(session.exec(select(func.coalesce(func.sum(Batch.stored_g), 0))
+                            .where(Batch.storage_facility_id == facility_id)).one())
+
+
+def _links(session: Session, b: Batch) -> list[str]:
+    """The record code of the latest record of this batch: what a new record links back to (HJ 1259)."""
+    last = session.exec(select(JournalRecord.record_code).where(JournalRecord.batch_id == b.id)
+                        .order_by(JournalRecord.id.desc())).first()
+    return [last] if last else []
+
+
+# ---- services --------------------------------------------------------------------------------------
+
+def generate(session: Session, *, principal: Principal, data: BatchCreate) -> Batch:
+    """Record a weighing at a generation point: allocate the digital ID and batch code, write `generated`."""
+    unit = require_unit(session, principal, data.unit_id, act="operate")
+    if not (unit.is_generator or unit.is_receiver):
+        raise InvalidInput(f"unit {unit.id} is not registered as a generator", field="unit_id")
+    now = utcnow()
+    occurred = _when(data.occurred_at, field="occurred_at", now=now)
+    code = check_waste_code(session, data.waste_code)
+    gross = kg_to_g(data.gross_kg, field="gross_kg")
+    tare = kg_to_g(data.tare_kg, field="tare_kg")
+    if tare > gross:
+        raise InvalidInput(f"tare ({data.tare_kg} kg) is more than gross ({data.gross_kg} kg)", field="tare_kg",
+                           code="weighing.tare_exceeds_gross")
+    net = gross - tare
+    if net <= 0:
+        raise InvalidInput("net weight (gross − tare) must be more than 0", field="gross_kg",
+                           code="weighing.net_not_positive")
+    if net > MAX_BATCH_G:
+        raise InvalidInput(f"net weight {g_to_kg(net)} kg exceeds {g_to_kg(MAX_BATCH_G)} kg for one batch; weigh "
+                           "it as several batches", field="gross_kg", code="weighing.too_heavy")
+    facility = _unit_facility(session, unit.id, data.facility_id, kinds=("generation",), field="facility_id")
+    entry = get_waste_code(session, code)
+    hazardous = not code.split("-")[2].startswith("S")
+    hazard = entry.hazard if entry else ""
+    flags = []
+    day = local_day(occurred)
+    if code not in {i.waste_code for i in current_plan_items(session, unit_id=unit.id, year=day.year)}:
+        flags.append("not_in_plan")
+    if now - occurred > LATE_ENTRY:
+        flags.append("late_entry")
+    serial = next_value(session, f"did:{unit.id}:{code}:{day:%Y%m%d}")
+    digital_id = make_digital_id(credit_code=unit.credit_code, waste_code=code, day=day, serial=serial)
+    batch_code = _code(session, unit_id=unit.id, kind="generated", day=day, hazardous=hazardous)
+    b = Batch(unit_id=unit.id, holder_unit_id=unit.id, digital_id=digital_id, batch_code=batch_code,
+              waste_code=code, category=code.split("-")[2] if not hazardous else "HW" + code[-2:],
+              hazardous=hazardous, name=data.name, form=data.form, hazard=hazard, components=data.components,
+              container_type=data.container_type, container_count=data.container_count,
+              container_volume_l=data.container_volume_l, facility_id=facility.id, scale_id=data.scale_id,
+              operator=data.operator, occurred_at=occurred, gross_g=gross, tare_g=tare, net_g=net, remaining_g=net,
+              status="generated", flags=flags)
+    session.add(b)
+    session.flush()
+    record(session, b, kind="generated", unit_id=unit.id, principal=principal, actor_name=data.operator,
+           occurred_at=occurred, mass_g=net, facility_id=facility.id, record_code=batch_code,
+           body={"digital_id": digital_id, "waste_code": code, "gross_g": gross, "tare_g": tare,
+                 "scale_id": data.scale_id, "container_type": data.container_type,
+                 "container_count": data.container_count, "flags": flags})
+    if data.store_facility_id is not None:
+        store(session, principal=principal, batch=b,
+              data=StoreIn(facility_id=data.store_facility_id, operator=data.operator, occurred_at=occurred))
+    return b
+
+
+def store(session: Session, *, principal: Principal, batch: Batch, data: StoreIn) -> JournalRecord:
+    """入库: put the batch's loose mass (or part of it) into a storage facility; over capacity is recorded."""
+    require_unit(session, principal, batch.holder_unit_id, act="operate")
+    now = utcnow()
+    occurred = _when(data.occurred_at, field="occurred_at", now=now)
+    f = _unit_facility(session, batch.holder_unit_id, data.facility_id, kinds=("storage",), field="facility_id")
+    mass = kg_to_g(data.mass_kg, field="mass_kg") if data.mass_kg is not None else state_of(batch).loose_g
+    body: dict = {"from_codes": _links(session, batch), "note": data.note}
+    if f.storage_capacity_g is not None:
+        after = facility_stock_g(session, f.id) + mass
+        if after > f.storage_capacity_g:
+            body["over_capacity"] = {"capacity_g": f.storage_capacity_g, "stock_after_g": after}
+    code = _code(session, unit_id=batch.holder_unit_id, kind="stored", day=local_day(occurred),
+                 hazardous=batch.hazardous)
+    return record(session, batch, kind="stored", unit_id=batch.holder_unit_id, principal=principal,
+                  actor_name=data.operator, occurred_at=occurred, mass_g=mass, facility_id=f.id, record_code=code,
+                  body=body)
+
+
+def retrieve(session: Session, *, principal: Principal, batch: Batch, data: RetrieveIn,
+             lot_code: str | None = None) -> JournalRecord:
+    """出库: take the batch (or part of it) out of storage."""
+    require_unit(session, principal, batch.holder_unit_id, act="operate")
+    occurred = _when(data.occurred_at, field="occurred_at", now=utcnow())
+    mass = kg_to_g(data.mass_kg, field="mass_kg") if data.mass_kg is not None else batch.stored_g
+    if batch.stored_g == 0:
+        raise Conflict("this batch is not in storage", code="batch.not_stored")
+    code = lot_code or _code(session, unit_id=batch.holder_unit_id, kind="retrieved", day=local_day(occurred),
+                             hazardous=batch.hazardous)
+    return record(session, batch, kind="retrieved", unit_id=batch.holder_unit_id, principal=principal,
+                  actor_name=data.operator, occurred_at=occurred, mass_g=mass,
+                  facility_id=batch.storage_facility_id, record_code=code,
+                  body={"from_codes": _links(session, batch), "purpose": data.purpose, "note": data.note})
+
+
+def process_in_house(session: Session, *, principal: Principal, batch: Batch, data: ProcessIn,
+                     kind: Literal["used_in_house", "disposed_in_house"]) -> JournalRecord:
+    """自行利用/处置: consume the batch's loose mass with a method, at one of the holder's facilities."""
+    require_unit(session, principal, batch.holder_unit_id, act="operate")
+    occurred = _when(data.occurred_at, field="occurred_at", now=utcnow())
+    completed = _when(data.completed_at, field="completed_at", now=utcnow()) if data.completed_at else occurred
+    method = session.get(Method, data.method.strip().upper())
+    if method is None:
+        raise InvalidInput(f"unknown method {data.method!r}", field="method", code="method.unknown")
+    if kind == "used_in_house" and not method.counts_as_utilisation:
+        raise InvalidInput(f"{method.code} ({method.name}) is a disposal method; use dispose-in-house",
+                           field="method")
+    if kind == "disposed_in_house" and method.counts_as_utilisation:
+        raise InvalidInput(f"{method.code} ({method.name}) counts as utilisation; use use-in-house", field="method")
+    fac_id = None
+    if data.facility_id is not None:
+        f = _unit_facility(session, batch.holder_unit_id, data.facility_id, kinds=("utilisation", "disposal"),
+                           field="facility_id")
+        if f.methods and method.code not in f.methods:
+            raise InvalidInput(f"facility {f.code} is registered for {', '.join(f.methods)}, not {method.code}",
+                               field="method")
+        fac_id = f.id
+    mass = kg_to_g(data.mass_kg, field="mass_kg") if data.mass_kg is not None else state_of(batch).loose_g
+    code = _code(session, unit_id=batch.holder_unit_id, kind=kind, day=local_day(occurred),
+                 hazardous=batch.hazardous)
+    return record(session, batch, kind=kind, unit_id=batch.holder_unit_id, principal=principal,
+                  actor_name=data.operator, occurred_at=occurred, mass_g=mass, facility_id=fac_id,
+                  record_code=code, body={"from_codes": _links(session, batch), "method": method.code,
+                                          "completed_at": completed.isoformat(), "note": data.note})
+
+
+CORRECTABLE = ("generated", "stored", "retrieved", "used_in_house", "disposed_in_house")
+
+
+def correct(session: Session, *, principal: Principal, batch: Batch, data: CorrectionIn) -> JournalRecord:
+    """Amend the mass of an earlier record with a new `corrected` record; the original stays as it was."""
+    original = session.get(JournalRecord, data.record_id)
+    if original is None or original.batch_id != batch.id:
+        raise InvalidInput(f"record {data.record_id} is not a record of batch {batch.id}", field="record_id")
+    if original.kind not in CORRECTABLE:
+        raise InvalidInput(f"a {original.kind} record cannot be corrected here", field="record_id")
+    require_unit(session, principal, original.unit_id, act="operate")
+    latest = session.exec(select(JournalRecord).where(JournalRecord.corrects_id == original.id)
+                          .order_by(JournalRecord.id.desc())).first()
+    before = int(latest.body["to_g"]) if latest else original.mass_g
+    after = kg_to_g(data.mass_kg, field="mass_kg")
+    if after == before:
+        raise InvalidInput(f"record {original.id} already has {g_to_kg(after)} kg", field="mass_kg")
+    if original.kind == "generated" and (after <= 0 or after > MAX_BATCH_G):
+        raise InvalidInput("a batch's net mass must be more than 0 and at most 40 t", field="mass_kg")
+    rec = record(session, batch, kind="corrected", unit_id=original.unit_id, principal=principal,
+                 actor_name=principal.username, occurred_at=utcnow(), mass_g=after - before,
+                 record_code=original.record_code, corrects_id=original.id,
+                 body={"corrects_kind": original.kind, "corrects_seq": original.seq, "from_g": before,
+                       "to_g": after, "reason": data.reason})
+    audit(session, principal, action="record.correct", entity="journal_record", entity_id=rec.id,
+          detail={"corrects": original.id, "from_g": before, "to_g": after, "reason": data.reason})
+    return rec
+
+
+@dataclass
+class LotDraw:
+    batch: Batch
+    record: JournalRecord
+
+
+def retrieve_lot(session: Session, *, principal: Principal, facility_id: int, data: LotRetrieveIn
+                 ) -> tuple[str, list[LotDraw]]:
+    """Bulk 出库: draw a mass of one waste code from a storage facility, oldest batches first (FIFO)."""
+    f = session.get(Facility, facility_id)
+    if f is None:
+        raise NotFound(f"facility {facility_id} does not exist", code="facility.not_found")
+    require_unit(session, principal, f.unit_id, act="operate")
+    if f.kind != "storage":
+        raise InvalidInput(f"facility {f.code} is not a storage facility", field="facility_id")
+    code = check_waste_code(session, data.waste_code)
+    want = kg_to_g(data.mass_kg, field="mass_kg")
+    if want <= 0:
+        raise InvalidInput("mass must be more than 0", field="mass_kg")
+    q = (select(Batch).where(Batch.storage_facility_id == f.id, Batch.waste_code == code, Batch.stored_g > 0)
+         .order_by(Batch.occurred_at, Batch.id))
+    if session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update()
+    candidates = session.exec(q.execution_options(populate_existing=True)).all()
+    available = sum(b.stored_g for b in candidates)
+    if want > available:
+        raise Conflict(f"facility {f.code} holds {g_to_kg(available)} kg of {code}, less than the "
+                       f"{g_to_kg(want)} kg asked", code="batch.insufficient_mass",
+                       details={"available_kg": str(g_to_kg(available))})
+    occurred = _when(data.occurred_at, field="occurred_at", now=utcnow())
+    lot_code = _code(session, unit_id=f.unit_id, kind="retrieved", day=local_day(occurred),
+                     hazardous=candidates[0].hazardous)
+    draws, left = [], want
+    for b in candidates:
+        if left == 0:
+            break
+        take = min(b.stored_g, left)
+        rec = retrieve(session, principal=principal, batch=b, lot_code=lot_code, data=RetrieveIn(
+            mass_kg=g_to_kg(take), operator=data.operator, occurred_at=occurred, purpose=data.purpose))
+        draws.append(LotDraw(b, rec))
+        left -= take
+    return lot_code, draws
+
+
+# ---- facility view, verify, rebuild ---------------------------------------------------------------
+
+def facility_stock(session: Session, *, facility_id: int) -> list[dict]:
+    """Stock of a storage facility per waste code: mass and number of batches."""
+    rows = session.exec(select(Batch.waste_code, func.sum(Batch.stored_g), func.count(Batch.id))
+                        .where(Batch.storage_facility_id == facility_id, Batch.stored_g > 0)
+                        .group_by(Batch.waste_code).order_by(Batch.waste_code)).all()
+    return [{"waste_code": c, "stored_kg": g_to_kg(int(g)), "batches": n} for c, g, n in rows]
+
+
+def recent_movements(session: Session, *, facility_id: int, limit: int = 20) -> list[JournalRecord]:
+    return list(session.exec(select(JournalRecord).where(JournalRecord.facility_id == facility_id)
+                             .order_by(JournalRecord.id.desc()).limit(limit)).all())
+
+
+@dataclass(frozen=True)
+class Difference:
+    batch_id: int
+    field: str
+    cached: object
+    journal: object
+
+
+def rebuild(session: Session, *, apply_fixes: bool = False, unit_id: int | None = None) -> list[Difference]:
+    """Recompute every batch's balances from the journal and report (optionally fix) what the cache has wrong."""
+    q = select(Batch)
+    if unit_id is not None:
+        q = q.where((Batch.unit_id == unit_id) | (Batch.holder_unit_id == unit_id))
+    diffs: list[Difference] = []
+    for b in session.exec(q.order_by(Batch.id)).all():
+        s = BatchState()
+        for r in journal.records_for_batch(session, b.id):
+            s = apply(s, kind=r.kind, mass_g=r.mass_g, unit_id=r.unit_id, facility_id=r.facility_id, body=r.body)
+        want = {"net_g": s.net_g, "remaining_g": s.remaining_g, "stored_g": s.stored_g,
+                "in_transit_g": s.in_transit_g, "storage_facility_id": s.storage_facility_id,
+                "holder_unit_id": s.holder_unit_id, "status": s.status}
+        for field, value in want.items():
+            if getattr(b, field) != value:
+                diffs.append(Difference(b.id, field, getattr(b, field), value))
+        if apply_fixes and any(d.batch_id == b.id for d in diffs):
+            _put(b, s)
+            session.add(b)
+    session.flush()
+    return diffs
+
+
+def annual_hazardous_g(session: Session, unit_id: int, year: int) -> int:
+    """Hazardous waste generated by a unit in a calendar year (Asia/Shanghai), from its batches."""
+    start, end = year_bounds_utc(year)
+    return int(session.exec(select(func.coalesce(func.sum(Batch.net_g), 0)).where(
+        Batch.unit_id == unit_id, Batch.hazardous.is_(True), Batch.occurred_at >= start, Batch.occurred_at < end,
+    )).one())
+
+
+tiers.annual_hazardous_reader = annual_hazardous_g
+

@@ -1,0 +1,204 @@
+"""The append-only record log: one chain per unit, gapless `seq`, SHA-256 links. The only writer of records.
+
+hash = SHA-256(prev_hash + canonical JSON of the record's content). The content is every stored column but
+`id` and `hash`, so an UPDATE made behind the service's back breaks the link at that record, and a DELETE shows
+as a gap in `seq`. Subscribers (the alert engine) receive each record in the writer's transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint, text
+from sqlmodel import Field, Session, SQLModel, select
+
+from ledger.errors import Conflict
+from ledger.types import UTCDateTime, utcnow
+
+GENESIS = "0" * 64
+
+# Record kinds, past tense. Mass effects are applied by ledger.batches.
+KINDS = (
+    "generated",  # B.1 产生: weighed at a generation point
+    "stored",  # B.2 入库
+    "retrieved",  # B.3 出库
+    "used_in_house",  # B.4 自行利用
+    "disposed_in_house",  # B.4 自行处置
+    "shipped",  # B.5 委外: left the originator on a manifest (pickup)
+    "received",  # receiver took the load into its holding
+    "refused",  # receiver refused (part of) a load; it goes back on the return leg
+    "returned",  # the refused load is back with the originator
+    "corrected",  # amends an earlier record; the original stays
+)
+
+
+class JournalRecord(SQLModel, table=True):
+    """One ledger record of one unit's chain."""
+
+    __tablename__ = "journal_record"
+    __table_args__ = (
+        UniqueConstraint("unit_id", "seq"),
+        Index("ix_journal_record_batch", "batch_id", "id"),
+    )
+    id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"),
+                                                          primary_key=True, autoincrement=True))
+    unit_id: int = Field(foreign_key="unit.id")
+    seq: int
+    kind: str = Field(max_length=24)
+    batch_id: int | None = Field(default=None, foreign_key="batch.id")
+    mass_g: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    facility_id: int | None = Field(default=None, foreign_key="facility.id")
+    manifest_id: int | None = Field(default=None)
+    record_code: str | None = Field(default=None, max_length=40, index=True)
+    actor_id: int | None = Field(default=None)
+    actor_name: str = Field(max_length=120)
+    occurred_at: datetime = Field(sa_type=UTCDateTime)
+    recorded_at: datetime = Field(sa_type=UTCDateTime)
+    corrects_id: int | None = Field(default=None)
+    body: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class JournalHead(SQLModel, table=True):
+    """The last link of each unit's chain; locked while a record is appended."""
+
+    __tablename__ = "journal_head"
+    unit_id: int = Field(primary_key=True, foreign_key="unit.id")
+    seq: int = 0
+    hash: str = Field(default=GENESIS, max_length=64)
+
+
+def _ts(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical(record: JournalRecord) -> bytes:
+    """The canonical JSON of a record's content (what the hash covers)."""
+    content = {
+        "unit_id": record.unit_id, "seq": record.seq, "kind": record.kind, "batch_id": record.batch_id,
+        "mass_g": int(record.mass_g), "facility_id": record.facility_id, "manifest_id": record.manifest_id,
+        "record_code": record.record_code, "actor_id": record.actor_id, "actor_name": record.actor_name,
+        "occurred_at": _ts(record.occurred_at), "recorded_at": _ts(record.recorded_at),
+        "corrects_id": record.corrects_id, "body": record.body, "prev_hash": record.prev_hash,
+    }
+    return json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def link_hash(record: JournalRecord) -> str:
+    """SHA-256 of the canonical content (which includes prev_hash)."""
+    return hashlib.sha256(canonical(record)).hexdigest()
+
+
+Subscriber = Callable[[Session, JournalRecord], None]
+_subscribers: list[Subscriber] = []
+
+
+def subscribe(fn: Subscriber) -> Subscriber:
+    """Receive every appended record inside the writer's transaction (used by the alert engine)."""
+    if fn not in _subscribers:
+        _subscribers.append(fn)
+    return fn
+
+
+def unsubscribe(fn: Subscriber) -> None:
+    if fn in _subscribers:
+        _subscribers.remove(fn)
+
+
+def _lock_head(session: Session, unit_id: int) -> JournalHead:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(text("INSERT INTO journal_head (unit_id, seq, hash) VALUES (:u, 0, :g) "
+                             "ON CONFLICT (unit_id) DO NOTHING"), {"u": unit_id, "g": GENESIS})
+        head = session.exec(select(JournalHead).where(JournalHead.unit_id == unit_id).with_for_update()
+                            .execution_options(populate_existing=True)).one()
+    else:  # SQLite: the writer already holds the database write lock (BEGIN IMMEDIATE)
+        head = session.get(JournalHead, unit_id, populate_existing=True)
+        if head is None:
+            head = JournalHead(unit_id=unit_id, seq=0, hash=GENESIS)
+            session.add(head)
+            session.flush()
+    return head
+
+
+def append(session: Session, *, unit_id: int, kind: str, actor_id: int | None, actor_name: str,
+           occurred_at: datetime, batch_id: int | None = None, mass_g: int = 0, facility_id: int | None = None,
+           manifest_id: int | None = None, record_code: str | None = None, corrects_id: int | None = None,
+           body: dict[str, Any] | None = None) -> JournalRecord:
+    """Append one record to the unit's chain (locks the chain head until commit) and notify subscribers."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown record kind {kind}")
+    head = _lock_head(session, unit_id)
+    now = utcnow()
+    record = JournalRecord(
+        unit_id=unit_id, seq=head.seq + 1, kind=kind, batch_id=batch_id, mass_g=mass_g, facility_id=facility_id,
+        manifest_id=manifest_id, record_code=record_code, actor_id=actor_id, actor_name=actor_name,
+        occurred_at=occurred_at.astimezone(UTC), recorded_at=now, corrects_id=corrects_id,
+        body=json.loads(json.dumps(body or {}, ensure_ascii=False, default=str)), prev_hash=head.hash,
+    )
+    # Timestamps are hashed at microsecond precision, which both databases keep.
+    record.hash = link_hash(record)
+    session.add(record)
+    head.seq, head.hash = record.seq, record.hash
+    session.add(head)
+    session.flush()
+    for fn in list(_subscribers):
+        fn(session, record)
+    return record
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    unit_id: int
+    ok: bool
+    records: int
+    first_bad_seq: int | None = None
+    first_bad_record_id: int | None = None
+    reason: str | None = None
+
+
+def verify(session: Session, *, unit_id: int, batch_size: int = 5000) -> ChainCheck:
+    """Recompute a unit's chain from the stored records and name the first broken link."""
+    expected_seq, prev, count, last_id = 1, GENESIS, 0, None
+    while True:
+        q = select(JournalRecord).where(JournalRecord.unit_id == unit_id, JournalRecord.seq >= expected_seq)
+        rows = session.exec(q.order_by(JournalRecord.seq).limit(batch_size)
+                            .execution_options(populate_existing=True)).all()
+        if not rows:
+            break
+        for r in rows:
+            if r.seq != expected_seq:
+                return ChainCheck(unit_id, False, count, expected_seq, r.id,
+                                  f"record seq {expected_seq} is missing (next stored is {r.seq})")
+            if r.prev_hash != prev:
+                return ChainCheck(unit_id, False, count, r.seq, r.id,
+                                  "prev_hash does not match the previous record's hash")
+            if link_hash(r) != r.hash:
+                return ChainCheck(unit_id, False, count, r.seq, r.id,
+                                  "content does not match its hash: the record was changed after it was written")
+            prev, expected_seq, count, last_id = r.hash, expected_seq + 1, count + 1, r.id
+    head = session.get(JournalHead, unit_id, populate_existing=True)
+    if head is not None and (head.seq != count or head.hash != prev):
+        return ChainCheck(unit_id, False, count, count + 1 if head.seq > count else head.seq, last_id,
+                          f"chain head says seq {head.seq} but {count} records link up: records after "
+                          f"seq {count} are missing or the head was changed")
+    return ChainCheck(unit_id, True, count)
+
+
+def records_for_batch(session: Session, batch_id: int) -> list[JournalRecord]:
+    """Every record about a batch, in the order they were written."""
+    return list(session.exec(select(JournalRecord).where(JournalRecord.batch_id == batch_id)
+                             .order_by(JournalRecord.id)).all())
+
+
+def get_record(session: Session, record_id: int) -> JournalRecord:
+    r = session.get(JournalRecord, record_id)
+    if r is None:
+        raise Conflict(f"record {record_id} does not exist", code="record.not_found", status=404)
+    return r
