@@ -7,8 +7,7 @@ import logging
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
-from api import errors
-from api import pages
+from api import errors, pages
 from api.routers import accounts, batches, registry
 from ledger.config import Settings, get_settings
 from ledger.db import get_engine

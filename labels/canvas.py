@@ -142,13 +142,18 @@ def _split_long(unit: str, limit_em: float, bold: bool) -> list[str]:
     return parts
 
 
-def wrap(text: str, width: float, em: float, bold: bool = False) -> list[str]:
-    """Break `text` into lines no wider than `width` mm at font size `em` mm (explicit newlines kept)."""
+def wrap(
+    text: str, width: float, em: float, bold: bool = False, units: tuple[str, ...] | None = None
+) -> list[str]:
+    """Break `text` into lines no wider than `width` mm at font size `em` mm (explicit newlines kept).
+
+    `units`, if given, are the pieces `text` is made of and may be broken between (and only inside one
+    that is wider than a line)."""
     limit = width / em if em > 0 else 0.0
     lines: list[str] = []
-    for para in text.split("\n"):
+    for para in [text] if units is not None else text.split("\n"):
         cur, w = "", 0.0
-        for unit in _units(para.strip()):
+        for unit in list(units) if units is not None else _units(para.strip()):
             uw = width_em(unit, bold)
             if unit == " ":
                 if cur:
@@ -186,9 +191,16 @@ def truncate(line: str, width: float, em: float, bold: bool = False) -> str:
     return out.rstrip() + ELLIPSIS
 
 
-def wrap_lines(text: str, width: float, em: float, bold: bool = False, max_lines: int | None = None) -> list[str]:
+def wrap_lines(
+    text: str,
+    width: float,
+    em: float,
+    bold: bool = False,
+    max_lines: int | None = None,
+    units: tuple[str, ...] | None = None,
+) -> list[str]:
     """`wrap`, then cut to `max_lines` with an ellipsis on the last kept line."""
-    lines = wrap(text, width, em, bold)
+    lines = wrap(text, width, em, bold, units)
     if max_lines is not None and len(lines) > max_lines:
         kept = lines[:max_lines]
         kept[-1] = truncate(kept[-1] + ELLIPSIS, width, em, bold)  # keeps the ellipsis if it fits

@@ -321,7 +321,7 @@ def sanitize(text: str) -> str:
 
 # --------------------------------------------------------------------------------------------- PDF fonts
 
-_REDUCED_VERSION = "1"
+_REDUCED_VERSION = "2"
 
 
 @functools.cache
@@ -355,6 +355,7 @@ def _build_reduced(face: FontFace, target: Path) -> None:
 
     font = TTFont(face.path, fontNumber=face.index, lazy=True)
     options = subset.Options()
+    options.desubroutinize = True  # makes fpdf2's per-document subsetting ~40 % faster
     options.name_IDs = ["*"]
     options.notdef_outline = True
     options.layout_features = []

@@ -10,7 +10,6 @@ internals ever change shape, a self-check notices and qrcode's own search is use
 from __future__ import annotations
 
 import functools
-import re
 
 import qrcode
 from PIL import Image
@@ -31,16 +30,20 @@ def scan_url(public_url: str, digital_id: str) -> str:
     return public_url.rstrip("/") + "/s/" + digital_id
 
 
-def _bits(row: list) -> int:
-    v = 0
-    for cell in row:
-        v = (v << 1) | (1 if cell else 0)
-    return v
+def _pack(grid, n: int, transpose: bool = False) -> int:
+    """A symbol as one integer: module (r, c) is bit r*n + c (bit c*n + r when transposed)."""
+    rows = zip(*grid, strict=True) if transpose else grid
+    return int("".join("".join("1" if v else "0" for v in reversed(row)) for row in reversed(list(rows))), 2)
+
+
+def _mask_grid(n: int, pred) -> list[list[bool]]:
+    return [[bool(pred(r, c)) for c in range(n)] for r in range(n)]
 
 
 @functools.lru_cache(maxsize=128)
-def _structure(version: int, level: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[tuple[int, ...], ...]]:
-    """Per row, as bit masks: data modules, format-info modules; and per mask the format-info values."""
+def _structure(version: int, level: int) -> tuple:
+    """Per orientation (rows, columns): data-module mask, format-info mask, format values and mask flips
+    for each of the 8 masks — all as packed integers, cached per (version, level)."""
     n = version * 4 + 17
     q = qrcode.QRCode(version=version, error_correction=level, border=0)
     q.modules_count = n
@@ -54,66 +57,83 @@ def _structure(version: int, level: int) -> tuple[tuple[int, ...], tuple[int, ..
         q.setup_type_number(False)
     before = [[c is not None for c in row] for row in q.modules]
     q.setup_type_info(True, 0)
-    after = [[c is not None for c in row] for row in q.modules]
-    data = tuple(_bits([not c for c in row]) for row in after)
-    fmt = tuple(_bits([a and not b for a, b in zip(ra, rb, strict=True)]) for ra, rb in zip(after, before, strict=True))
+    data = [[c is None for c in row] for row in q.modules]
+    fmt = [[c is not None and not b for c, b in zip(row, brow, strict=True)] for row, brow in zip(q.modules, before, strict=True)]
     values = []
     for m in range(8):
         q.modules = [[False] * n for _ in range(n)]
         q.setup_type_info(False, m)
-        values.append(tuple(_bits(row) & f for row, f in zip(q.modules, fmt, strict=True)))
-    return data, fmt, tuple(values)
-
-
-@functools.lru_cache(maxsize=128)
-def _flips(version: int) -> tuple[tuple[int, ...], ...]:
-    """Per mask m, per row: the modules where mask m and mask 0 differ."""
-    n = version * 4 + 17
+        values.append([[bool(v) and f for v, f in zip(row, frow, strict=True)] for row, frow in zip(q.modules, fmt, strict=True)])
     f0 = mask_func(0)
+    flips = [_mask_grid(n, lambda r, c, fm=mask_func(m): f0(r, c) != fm(r, c)) for m in range(8)]
     out = []
-    for m in range(8):
-        fm = mask_func(m)
-        out.append(tuple(_bits([f0(r, c) != fm(r, c) for c in range(n)]) for r in range(n)))
+    for t in (False, True):
+        out.append(
+            (
+                _pack(data, n, t),
+                _pack(fmt, n, t),
+                tuple(_pack(v, n, t) for v in values),
+                tuple(_pack(f, n, t) for f in flips),
+            )
+        )
     return tuple(out)
 
 
-_RUNS = re.compile(r"0{5,}|1{5,}")
+@functools.lru_cache(maxsize=64)
+def _windows(n: int) -> tuple[int, int, int]:
+    """Bits p whose neighbour p+1 (resp. p+1..p+10) is on the same line, and 2x2 block origins."""
+    pair = _pack(_mask_grid(n, lambda r, c: c <= n - 2), n)
+    eleven = _pack(_mask_grid(n, lambda r, c: c <= n - 11), n)
+    block = _pack(_mask_grid(n, lambda r, c: c <= n - 2 and r <= n - 2), n)
+    return pair, eleven, block
 
 
-def penalty(rows: list[str]) -> int:
-    """ISO/IEC 18004 mask penalty of a symbol given as rows of '0'/'1'."""
-    n = len(rows)
+_FINDER_LIKE = ("10111010000", "00001011101")
+
+
+def penalty(rows: int, cols: int, n: int) -> int:
+    """ISO/IEC 18004 mask penalty (N1 + N2 + N3 + N4) of a symbol packed by rows and by columns."""
+    pair, eleven, block = _windows(n)
     p = 0
-    for line in rows + ["".join(col) for col in zip(*rows, strict=True)]:
-        for run in _RUNS.findall(line):
-            p += len(run) - 2  # N1: 3 + (length - 5)
-        p += 40 * (line.count("10111010000") + line.count("00001011101"))  # N3
-    ints = [int(r, 2) for r in rows]
-    edge = (1 << (n - 1)) - 1
-    for a, b in zip(ints, ints[1:], strict=False):  # N2: 2x2 blocks of one colour
-        same_v = ~(a ^ b)
-        p += 3 * bin(same_v & (same_v >> 1) & ~(a ^ (a >> 1)) & edge).count("1")
-    dark = sum(r.count("1") for r in rows)
-    p += 10 * (abs(dark * 100 // (n * n) - 50) // 5)  # N4
+    for b in (rows, cols):
+        same = ~(b ^ (b >> 1)) & pair
+        run5 = same & (same >> 1) & (same >> 2) & (same >> 3)  # 5 equal modules starting here
+        p += run5.bit_count() + 2 * (run5 & ~(run5 << 1)).bit_count()  # N1: 3 + (length - 5) per run
+        for pattern in _FINDER_LIKE:  # N3
+            match = eleven
+            for k, bit in enumerate(pattern):
+                match &= (b >> k) if bit == "1" else ~(b >> k)
+            p += 40 * match.bit_count()
+    same_h = ~(rows ^ (rows >> 1))
+    p += 3 * (same_h & (same_h >> n) & ~(rows ^ (rows >> n)) & block).bit_count()  # N2
+    p += 10 * (abs(rows.bit_count() * 100 // (n * n) - 50) // 5)  # N4
     return p
 
 
-def _candidates(qr: qrcode.QRCode) -> list[list[str]]:
-    """The symbol under each of the 8 masks, as rows of '0'/'1' (qr was made with mask 0)."""
+def _candidates(qr: qrcode.QRCode) -> tuple[list[int], list[int]]:
+    """The symbol (made with mask 0) under each of the 8 masks, packed by rows and by columns."""
     n = qr.modules_count
-    data, fmt, values = _structure(qr.version, qr.error_correction)
-    base = [_bits(row) for row in qr.modules]
     out = []
-    for m, flips in enumerate(_flips(qr.version)):
-        rows = []
-        for r in range(n):
-            v = base[r] ^ (flips[r] & data[r])
-            v = (v & ~fmt[r]) | values[m][r]
-            rows.append(format(v, f"0{n}b"))
-        out.append(rows)
-    if [int(r, 2) for r in out[0]] != base:
-        raise RuntimeError("qrcode internals changed")
-    return out
+    for transposed in (False, True):
+        data, fmt, values, flips = _structure(qr.version, qr.error_correction)[transposed]
+        base = _pack(qr.modules, n, transposed)
+        cands = [((base ^ (flips[m] & data)) & ~fmt) | values[m] for m in range(8)]
+        if cands[0] != base:
+            raise RuntimeError("qrcode internals changed")
+        out.append(cands)
+    return out[0], out[1]
+
+
+def _unpack(bits: int, n: int) -> Matrix:
+    s = format(bits, f"0{n * n}b")[::-1]
+    return tuple(tuple(ch == "1" for ch in s[r * n : (r + 1) * n]) for r in range(n))
+
+
+def _choose_mask(qr: qrcode.QRCode) -> Matrix:
+    n = qr.modules_count
+    rows, cols = _candidates(qr)
+    best = min(range(8), key=lambda m: (penalty(rows[m], cols[m], n), m))
+    return _unpack(rows[best], n)
 
 
 def _encode(payload: str, level: int, mask: int | None) -> qrcode.QRCode:
@@ -129,14 +149,11 @@ def qr_matrix(payload: str, error_correction: str = LABEL_ERROR_CORRECTION) -> M
     if not payload:
         raise ValueError("empty QR payload")
     level = _LEVELS[error_correction.upper()]
-    qr = _encode(payload, level, 0)
     try:
-        cands = _candidates(qr)
-    except Exception:  # pragma: no cover - only if qrcode's internals move
+        return _choose_mask(_encode(payload, level, 0))
+    except (AttributeError, TypeError, RuntimeError):  # pragma: no cover - only if qrcode's internals move
         qr = _encode(payload, level, None)
         return tuple(tuple(bool(v) for v in row) for row in qr.modules)
-    best = min(range(8), key=lambda m: (penalty(cands[m]), m))
-    return tuple(tuple(c == "1" for c in row) for row in cands[best])
 
 
 def qr_image(

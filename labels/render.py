@@ -16,6 +16,7 @@ Layout (square label, side from :func:`label_size_mm`; everything scales with th
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from dataclasses import dataclass
@@ -147,149 +148,181 @@ class LabelData:
 # ------------------------------------------------------------------------------------------------ layout
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Row:
-    cells: list[tuple[str, str]]  # (label, value); 1 cell = full row, 2 = pair
-    long: bool = False  # may be cut to `cap` lines when space runs out
+    cells: tuple[tuple[str, str], ...]  # (label, value); 1 cell = full row, 2 = pair
+    long: bool = False  # may be cut (with an ellipsis) when space runs out
     kind: str = "plain"  # "plain" | "id"
+    units: tuple[str, ...] | None = None  # unbreakable pieces, if the value must break only between them
+
+    @property
+    def key(self) -> str:
+        return self.cells[0][0]
 
 
 def _rows(d: LabelData) -> list[_Row]:
     container = d.container_type.strip()
     if d.container_volume_l is not None and math.isfinite(d.container_volume_l):
-        container = f"{d.container_volume_l:g} L {container}".strip()
+        container = f"{d.container_volume_l:g}L {container}".strip()
     remark = f"批次号 {d.batch_code}" + (f"；容器 {container}" if container else "")
     category = f"{d.category} {d.category_name}".strip()
     rows = [
-        _Row([("废物名称", d.waste_name)], long=True),
-        _Row([("废物类别", category)], long=True),
-        _Row([("废物代码", d.waste_code), ("废物形态", d.form)]),
-        _Row([("主要成分", d.components or "—")], long=True),
+        _Row((("废物名称", d.waste_name),), long=True),
+        _Row((("废物类别", category),), long=True),
+        _Row((("废物代码", d.waste_code), ("废物形态", d.form))),
+        _Row((("主要成分", d.components or "—"),), long=True),
     ]
     if d.hazardous:
-        hz = "、".join(f"{HAZARD_NAMES[h]}({h})" for h in d.hazard) or "—"
-        rows.append(_Row([("危险特性", hz)]))
+        parts = [f"{HAZARD_NAMES[h]}({h})" for h in d.hazard] or ["—"]
+        units = tuple(p + "、" for p in parts[:-1]) + (parts[-1],)
+        rows.append(_Row((("危险特性", "".join(units)),), units=units))
     if d.precautions and d.precautions.strip():
-        rows.append(_Row([("注意事项", d.precautions)], long=True))
+        rows.append(_Row((("注意事项", d.precautions),), long=True))
     rows += [
-        _Row([("产生日期", d.generated_on.isoformat()), ("重量(kg)", format_kg(d.net_kg))]),
-        _Row([("产生单位", d.unit_name)], long=True),
-        _Row([("联系人", d.contact), ("联系电话", d.phone)]),
-        _Row([("数字识别码", d.digital_id)], kind="id"),
-        _Row([("备注", remark)], long=True),
+        _Row((("产生日期", d.generated_on.isoformat()), ("重量(kg)", format_kg(d.net_kg)))),
+        _Row((("产生单位", d.unit_name),), long=True),
+        _Row((("联系人", d.contact), ("联系电话", d.phone))),
+        _Row((("数字识别码", d.digital_id),), kind="id"),
+        _Row((("备注", remark),), long=True),
     ]
     return rows
 
 
 def _clean(d: LabelData) -> LabelData:
     s = fonts.sanitize
-    return LabelData(
-        digital_id=d.digital_id,
-        qr_payload=d.qr_payload,
+    return dataclasses.replace(
+        d,
         batch_code=s(d.batch_code),
         waste_name=s(d.waste_name),
         category=s(d.category),
         category_name=s(d.category_name),
         waste_code=s(d.waste_code),
         form=s(d.form),
-        hazard=d.hazard,
         components=s(d.components),
-        generated_on=d.generated_on,
         unit_name=s(d.unit_name),
         contact=s(d.contact),
         phone=s(d.phone),
-        net_kg=d.net_kg,
         container_type=s(d.container_type),
-        container_volume_l=d.container_volume_l,
-        hazardous=d.hazardous,
         precautions=s(d.precautions) if d.precautions else None,
     )
 
 
-def _layout(d: LabelData, size: float, em: float, cap: int | None) -> tuple[list[Item], bool]:
-    """Items for one attempt; the flag says whether the rows overflowed the label."""
-    k = size / 100
-    accent = HAZARDOUS_ACCENT if d.hazardous else GENERAL_ACCENT
-    margin, border = 1.0 * k, 1.0 * k
-    inner = margin + border
-    pad = 1.2 * k
-    x_left, x_right = inner + pad, size - inner - pad
-    bottom_limit = size - inner - 0.6 * k
-    items: list[Item] = [Rect(0, 0, size, size, fill=WHITE)]
+@dataclass
+class _Attempt:
+    items: list[Item]
+    bottom: float  # where the rows end
+    limit: float  # where they must end
+    lines: dict[str, int]  # wrapped line count of each long row
 
+    @property
+    def fits(self) -> bool:
+        return self.bottom <= self.limit
+
+
+def _header(d: LabelData, size: float, em: float) -> tuple[list[Item], float, float, float]:
+    """Header band, title, hazard tags and QR; returns (items, header bottom, QR left, QR bottom)."""
+    k = size / 100
+    inner = 2.0 * k  # 1 mm margin + 1 mm border
+    x_left = inner + 1.2 * k
     qr_side = QR_SIDE * k
     qr_x, qr_y = size - inner - 0.6 * k - qr_side, inner + 0.6 * k
-    head_right = qr_x - pad
-
-    # header: title, then hazard tags flowing left to right
+    head_right = qr_x - 1.2 * k
     title = HAZARDOUS_TITLE if d.hazardous else GENERAL_TITLE
     t_em = fit_em(title, head_right - x_left, TITLE_EM * k, bold=True, min_em=em)
     y = inner + 1.0 * k
     head: list[Item] = [Text(x_left, y + ASCENT * t_em, title, t_em, bold=True)]
     y += t_em + 1.0 * k
     if d.hazardous and d.hazard:
-        tag_em = em
-        tag_h = tag_em * 1.4
-        tx = x_left
-        row_top = y
+        tag_h = em * 1.4
+        tx, row_top = x_left, y
         for code in d.hazard:
             label = f"{code} {HAZARD_NAMES[code]}"
-            w = width_mm(label, tag_em, bold=True) + tag_em * 0.8
+            w = width_mm(label, em, bold=True) + em * 0.8
             if tx > x_left and tx + w > head_right:
                 tx, row_top = x_left, row_top + tag_h + 1.0 * k
             head.append(Rect(tx, row_top, w, tag_h, fill=WHITE, stroke=BLACK, line=0.35 * k))
-            head.append(Text(tx + tag_em * 0.4, row_top + (tag_h - tag_em) / 2 + ASCENT * tag_em, label, tag_em, True))
+            head.append(Text(tx + em * 0.4, row_top + (tag_h - em) / 2 + ASCENT * em, label, em, bold=True))
             tx += w + 1.2 * k
         y = row_top + tag_h + 1.2 * k
-    header_bottom = max(y, inner + 11.0 * k)
-    items.append(Rect(inner, inner, size - 2 * inner, header_bottom - inner, fill=accent))
-    items += head
-    items.append(Rect(inner, header_bottom - 0.3 * k, size - 2 * inner, 0.3 * k, fill=BLACK))
+    bottom = max(y, inner + 11.0 * k)
+    accent = HAZARDOUS_ACCENT if d.hazardous else GENERAL_ACCENT
+    items: list[Item] = [Rect(inner, inner, size - 2 * inner, bottom - inner, fill=accent), *head]
+    items.append(Rect(inner, bottom - 0.3 * k, size - 2 * inner, 0.3 * k, fill=BLACK))
     items.append(QRBlock(qr_x, qr_y, qr_side, d.qr_payload, LABEL_ERROR_CORRECTION))
-    qr_bottom = qr_y + qr_side + 0.6 * k
+    return items, bottom, qr_x, qr_y + qr_side + 0.6 * k
 
-    # rows
+
+def _layout(d: LabelData, size: float, em: float, caps: dict[str, int], vpad: float) -> _Attempt:
+    """One layout attempt at body size `em` (mm), long rows cut to `caps` lines, row padding `vpad` em."""
+    k = size / 100
+    margin = border = 1.0 * k
+    inner = margin + border
+    pad = 1.2 * k
+    x_left, x_right = inner + pad, size - inner - pad
+    items: list[Item] = [Rect(0, 0, size, size, fill=WHITE)]
+    head, y, qr_x, qr_bottom = _header(d, size, em)
+    items += head
     label_w = width_mm("联系电话", em, bold=True)
-    gap = 0.45 * em
-    pitch = 1.2 * em
-    vpad = 0.28 * em
-    y = header_bottom
-    rows = _rows(d)
-    for n, row in enumerate(rows):
-        right = head_right if y < qr_bottom else x_right
+    gap, pitch, vp = 0.45 * em, 1.2 * em, vpad * em
+    lines_of: dict[str, int] = {}
+    queue = _rows(d)
+    while queue:
+        row = queue.pop(0)
+        right = qr_x - pad if y < qr_bottom else x_right
         cell_w = (right - x_left) / len(row.cells)
-        max_lines = cap if row.long else None
         row_items: list[Item] = []
         height = 0.0
+        split = False
         for i, (label, value) in enumerate(row.cells):
             cx = x_left + i * cell_w
-            lw = max(label_w, width_mm(label, em, bold=True)) if row.kind != "id" else width_mm(label, em, True)
-            vx = cx + lw + gap
+            own_w = width_mm(label, em, bold=True)
+            vx = cx + (own_w if row.kind == "id" else max(label_w, own_w)) + gap
             vw = cx + cell_w - vx - (gap if i < len(row.cells) - 1 else 0)
-            row_items.append(Text(cx, y + vpad + ASCENT * em, label, em, bold=True))
+            row_items.append(Text(cx, y + vp + ASCENT * em, label, em, bold=True))
             if row.kind == "id":
-                if width_mm(value, em) <= right - vx:
-                    lines, vem, vx_ = [value], em, vx
-                else:  # own line, full width, shrunk if it must
+                vem = fit_em(value, right - vx, em, min_em=0.85 * em)
+                if width_mm(value, vem) <= right - vx + 1e-9:
+                    placed = [(vx, 0, value, vem)]
+                else:  # on its own line, full width, shrunk only if it must
                     vem = fit_em(value, right - x_left, em)
-                    lines, vx_ = ["", value], x_left
+                    placed = [(x_left, 1, value, vem)]
+                nlines = placed[0][1] + 1
             else:
-                lines, vem, vx_ = wrap_lines(value or "—", vw, em, max_lines=max_lines), em, vx
-                lines = [truncate(ln, vw, em) for ln in lines]
-            for j, line in enumerate(lines):
+                cap = caps.get(row.key) if row.long else None
+                lines = wrap_lines(value or "—", vw, em, max_lines=cap, units=row.units)
+                if len(row.cells) > 1 and len(lines) > 1:
+                    split = True
+                    break
+                placed = [(vx, j, truncate(line, vw, em), em) for j, line in enumerate(lines)]
+                nlines = len(lines)
+                if row.long:
+                    lines_of[row.key] = nlines
+            for x, j, line, vem in placed:
                 if line:
-                    row_items.append(Text(vx_, y + vpad + ASCENT * em + j * pitch, line, vem))
-            height = max(height, 2 * vpad + em + (len(lines) - 1) * pitch)
+                    row_items.append(Text(x, y + vp + ASCENT * em + j * pitch, line, vem))
+            height = max(height, 2 * vp + em + (nlines - 1) * pitch)
+        if split:  # a pair whose values do not fit side by side: one row each
+            queue[:0] = [_Row((cell,)) for cell in row.cells]
+            continue
         items += row_items
         y += height
-        if n < len(rows) - 1:
+        if queue:
             items.append(Rect(inner, y, right + pad - inner, 0.2 * k, fill=RULE))
     items.append(Rect(margin, margin, size - 2 * margin, size - 2 * margin, stroke=BLACK, line=border))
-    return items, y > bottom_limit
+    return _Attempt(items, y, size - inner - 0.6 * k, lines_of)
+
+
+VPAD = 0.28  # row padding above and below the text, in em
+GROW = 1.12  # sparse labels may use text up to this much larger than BODY_EM
 
 
 def label_canvas(data: LabelData, size_mm: int | None = None) -> Canvas:
-    """The label's display list (shared by the PNG, PDF and ZPL outputs)."""
+    """The label's display list (shared by the PNG, PDF and ZPL outputs).
+
+    Tries the body size from GROW × BODY_EM down to the HJ 1276 minimum; at the minimum, tightens the
+    row padding and then cuts the long rows one line at a time (the longest first) until all fits; any
+    room left is spread over the rows.
+    """
     size = size_mm or label_size_mm(data.container_volume_l)
     if not 60 <= size <= 400:
         raise ValueError("label side must be between 60 and 400 mm")
@@ -299,20 +332,35 @@ def label_canvas(data: LabelData, size_mm: int | None = None) -> Canvas:
     em0 = max(BODY_EM * k, min_em)
     accent = HAZARDOUS_ACCENT if d.hazardous else GENERAL_ACCENT
     title = f"{HAZARDOUS_TITLE if d.hazardous else GENERAL_TITLE}标签 {d.digital_id}"
-    attempts: list[tuple[float, int | None]] = []
-    f = 1.0
+
+    ems, f = [], GROW
     while em0 * f > min_em:
-        attempts.append((em0 * f, None))
+        ems.append(em0 * f)
         f -= 0.04
-    attempts += [(min_em, None), (min_em, 3), (min_em, 2), (min_em, 1)]
-    items: list[Item] = []
-    for em, cap in attempts:
-        items, overflow = _layout(d, size, em, cap)
-        if not overflow:
+    ems.append(min_em)
+    em, vpad, caps = min_em, VPAD, {}
+    for em in ems:
+        best = _layout(d, size, em, caps, vpad)
+        if best.fits:
             break
     else:
-        raise ValueError("label content does not fit even at the minimum text size")
-    return Canvas(size, size, accent, tuple(items), title)
+        vpad = VPAD * 0.6
+        best = _layout(d, size, em, caps, vpad)
+        while not best.fits:
+            reducible = {key: n for key, n in best.lines.items() if n > 1}
+            if not reducible:
+                raise ValueError("label content does not fit even at the minimum text size")
+            key = max(reducible, key=lambda key: reducible[key])
+            caps[key] = reducible[key] - 1
+            best = _layout(d, size, em, caps, vpad)
+    spare = best.limit - best.bottom
+    if spare > 0.5 * k:
+        nrows = sum(1 for it in best.items if isinstance(it, Rect) and it.fill == RULE) + 1
+        extra = min(spare / nrows / 2 / em, 0.45)
+        roomy = _layout(d, size, em, caps, vpad + extra * 0.98)
+        if roomy.fits:
+            best = roomy
+    return Canvas(size, size, accent, tuple(best.items), title)
 
 
 # ------------------------------------------------------------------------------------------------ outputs

@@ -9,8 +9,8 @@ from fastapi.responses import Response
 from sqlmodel import Session, SQLModel, select
 
 from api.deps import Tx, get_session, principal, tx
-from labels.render import LabelData, render_label_pdf, render_label_png, render_label_zpl
 from labels.qr import scan_url
+from labels.render import LabelData, render_label_pdf, render_label_png, render_label_zpl
 from ledger import batches as svc
 from ledger import journal
 from ledger.auth import Principal, may, require_unit
