@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from sqlalchemy import JSON, BigInteger, Column, Index, func
+from sqlalchemy import JSON, BigInteger, Column, Index, func, text
 from sqlmodel import Field, Session, SQLModel, select
 
 from ledger import journal
@@ -35,13 +35,24 @@ FORMS = ("固态", "半固态", "液态", "气态")
 
 
 class Batch(SQLModel, table=True):
-    """One weighing of one waste code in one container/package, or one bulk lot (general waste)."""
+    """One weighing of one waste code in one container/package, or one bulk lot (general waste).
 
-    __table_args__ = (Index("ix_batch_holder_status", "holder_unit_id", "status"),)
+    A row is one unit's holding of that physical batch: the generator's holding is the root; a receipt creates a
+    child holding at the receiver (same digital ID), so a bulk lot split between two units keeps exact balances.
+    """
+
+    __table_args__ = (
+        Index("ix_batch_holder_status", "holder_unit_id", "status"),
+        # A label's digital ID names one physical batch; holdings that a receipt split off share it.
+        Index("uq_batch_digital_id_root", "digital_id", unique=True, sqlite_where=text("parent_id IS NULL"),
+              postgresql_where=text("parent_id IS NULL")),
+    )
     id: int | None = Field(default=None, primary_key=True)
     unit_id: int = Field(foreign_key="unit.id", index=True)
     holder_unit_id: int = Field(foreign_key="unit.id")
-    digital_id: str = Field(max_length=38, unique=True)
+    parent_id: int | None = Field(default=None, foreign_key="batch.id", index=True)
+    root_id: int | None = Field(default=None, foreign_key="batch.id", index=True)
+    digital_id: str = Field(max_length=38, index=True)
     batch_code: str = Field(max_length=40)
     waste_code: str = Field(max_length=12, index=True)
     category: str = Field(max_length=8)
@@ -105,8 +116,19 @@ def _refuse(message: str, **details) -> Conflict:
 
 
 def apply(state: BatchState, *, kind: str, mass_g: int, unit_id: int, facility_id: int | None,
-          body: dict) -> BatchState:
-    """What one record does to a batch's balances; refuses anything that would make a mass negative."""
+          body: dict, as_source: bool = False) -> BatchState:
+    """What one record does to a holding's balances; refuses anything that would make a mass negative.
+
+    `as_source` applies a receipt to the holding it came from (the shipped mass leaves transit, except the
+    refused part, which stays in transit on the return leg) rather than to the new holding it creates.
+    """
+    if as_source:
+        if kind not in ("received", "refused"):
+            raise ValueError(f"a {kind} record has no effect on a source holding")
+        settled = int(body["shipped_g"]) - int(body.get("refused_g", 0))
+        if settled > state.in_transit_g:
+            raise _refuse("the receipt settles more than is in transit", in_transit_g=state.in_transit_g)
+        return replace(state, in_transit_g=state.in_transit_g - settled)
     if kind == "corrected":
         delta = int(body["to_g"]) - int(body["from_g"])
         original = body["corrects_kind"]
@@ -149,16 +171,12 @@ def apply(state: BatchState, *, kind: str, mass_g: int, unit_id: int, facility_i
                           available_kg=str(g_to_kg(state.loose_g)))
         s = replace(state, remaining_g=state.remaining_g - mass_g)
         return replace(s, in_transit_g=s.in_transit_g + mass_g) if kind == "shipped" else s
-    if kind == "received":
-        shipped = int(body.get("shipped_g", mass_g))
-        return replace(state, in_transit_g=max(state.in_transit_g - shipped, 0) + int(body.get("refused_g", 0)),
-                       remaining_g=state.remaining_g + mass_g, holder_unit_id=unit_id, stored_g=0,
-                       storage_facility_id=None, stored_ever=False)
-    if kind == "refused":
-        return state  # the refused mass stays in transit, on the return leg
-    if kind == "returned":
-        return replace(state, in_transit_g=state.in_transit_g - mass_g, remaining_g=state.remaining_g + mass_g,
-                       holder_unit_id=unit_id)
+    if kind == "received":  # the new holding at the receiver: what it accepted
+        return BatchState(net_g=mass_g, remaining_g=mass_g, holder_unit_id=unit_id)
+    if kind == "returned":  # the refused mass is back with the holding it left
+        if mass_g > state.in_transit_g:
+            raise _refuse("more is returned than is on the return leg", in_transit_g=state.in_transit_g)
+        return replace(state, in_transit_g=state.in_transit_g - mass_g, remaining_g=state.remaining_g + mass_g)
     raise ValueError(f"unknown record kind {kind}")
 
 
@@ -174,19 +192,24 @@ def _put(b: Batch, s: BatchState) -> None:
         s.storage_facility_id, s.holder_unit_id, s.stored_ever, s.status)
 
 
-def record(session: Session, b: Batch, *, kind: str, unit_id: int, principal: Principal, actor_name: str,
+def record(session: Session, b: Batch | None, *, kind: str, unit_id: int, principal: Principal, actor_name: str,
            occurred_at: datetime, mass_g: int, facility_id: int | None = None, manifest_id: int | None = None,
            record_code: str | None = None, corrects_id: int | None = None, body: dict | None = None,
-           ) -> JournalRecord:
-    """Apply a record to a (locked) batch and append it to the unit's journal, in one step."""
+           source: Batch | None = None) -> JournalRecord:
+    """Apply a record to a (locked) holding, and to its source holding if any, and append it to the journal."""
     body = dict(body or {})
-    new = apply(state_of(b), kind=kind, mass_g=mass_g, unit_id=unit_id, facility_id=facility_id, body=body)
+    new = apply(state_of(b), kind=kind, mass_g=mass_g, unit_id=unit_id, facility_id=facility_id,
+                body=body) if b is not None else None
+    new_source = apply(state_of(source), kind=kind, mass_g=mass_g, unit_id=unit_id, facility_id=facility_id,
+                       body=body, as_source=True) if source is not None else None
     rec = journal.append(session, unit_id=unit_id, kind=kind, actor_id=principal.user_id or None,
-                         actor_name=actor_name, occurred_at=occurred_at, batch_id=b.id, mass_g=mass_g,
-                         facility_id=facility_id, manifest_id=manifest_id, record_code=record_code,
-                         corrects_id=corrects_id, body=body)
-    _put(b, new)
-    session.add(b)
+                         actor_name=actor_name, occurred_at=occurred_at, batch_id=b.id if b else None,
+                         source_batch_id=source.id if source else None, mass_g=mass_g, facility_id=facility_id,
+                         manifest_id=manifest_id, record_code=record_code, corrects_id=corrects_id, body=body)
+    for row, state in ((b, new), (source, new_source)):
+        if row is not None:
+            _put(row, state)
+            session.add(row)
     return rec
 
 
@@ -249,6 +272,8 @@ class BatchPublic(SQLModel):
     id: int
     unit_id: int
     holder_unit_id: int
+    parent_id: int | None
+    root_id: int | None
     digital_id: str
     batch_code: str
     waste_code: str
@@ -299,7 +324,8 @@ class RecordPublic(SQLModel):
 def batch_public(b: Batch, *, public_url: str, api_prefix: str = "/api/v1") -> BatchPublic:
     base = public_url.rstrip("/")
     return BatchPublic(
-        id=b.id, unit_id=b.unit_id, holder_unit_id=b.holder_unit_id, digital_id=b.digital_id,
+        id=b.id, unit_id=b.unit_id, holder_unit_id=b.holder_unit_id, parent_id=b.parent_id, root_id=b.root_id,
+        digital_id=b.digital_id,
         batch_code=b.batch_code, waste_code=b.waste_code, category=b.category, hazardous=b.hazardous, name=b.name,
         form=b.form, hazard=list(parse_hazard(b.hazard)) if b.hazard else [], components=b.components,
         container_type=b.container_type, container_count=b.container_count,
@@ -347,7 +373,8 @@ def get_batch(session: Session, principal: Principal, batch_id: int, *, lock: bo
 def find_by_digital_id(session: Session, principal: Principal, digital_id: str) -> Batch:
     """The batch a label's digital ID names (422 when the ID is malformed, 404 when unknown or not visible)."""
     parse_digital_id(digital_id)
-    b = session.exec(select(Batch).where(Batch.digital_id == digital_id.strip().upper())).first()
+    b = session.exec(select(Batch).where(Batch.digital_id == digital_id.strip().upper(),
+                                         Batch.parent_id.is_(None))).first()
     if b is None or not can_see_batch(session, principal, b):
         raise NotFound(f"no batch with digital ID {digital_id} in your scope", code="batch.not_found")
     return b
@@ -588,6 +615,33 @@ def retrieve_lot(session: Session, *, principal: Principal, facility_id: int, da
     return lot_code, draws
 
 
+def split_holding(session: Session, source: Batch, *, receiver_unit_id: int, received_g: int, facility_id: int | None
+                  ) -> Batch:
+    """A new holding of the same physical batch at the receiver (balances are set by its `received` record)."""
+    child = Batch(**{k: getattr(source, k) for k in (
+        "unit_id", "digital_id", "batch_code", "waste_code", "category", "hazardous", "name", "form", "hazard",
+        "components", "container_type", "container_count", "container_volume_l", "facility_id", "scale_id",
+        "operator", "occurred_at", "flags")},
+        holder_unit_id=receiver_unit_id, parent_id=source.id, root_id=source.root_id or source.id,
+        gross_g=received_g, tare_g=0, net_g=0, remaining_g=0, status="generated")
+    session.add(child)
+    session.flush()
+    return child
+
+
+def records_for_root(session: Session, root_id: int) -> list[JournalRecord]:
+    """Every record of a physical batch across all its holdings, in the order written."""
+    ids = [b.id for b in holdings_of(session, root_id)]
+    return list(session.exec(select(JournalRecord).where(
+        JournalRecord.batch_id.in_(ids) | JournalRecord.source_batch_id.in_(ids)).order_by(JournalRecord.id)).all())
+
+
+def holdings_of(session: Session, root_id: int) -> list[Batch]:
+    """The root holding and every holding split off it, oldest first."""
+    return list(session.exec(select(Batch).where((Batch.id == root_id) | (Batch.root_id == root_id))
+                             .order_by(Batch.id)).all())
+
+
 # ---- facility view, verify, rebuild ---------------------------------------------------------------
 
 def facility_stock(session: Session, *, facility_id: int) -> list[dict]:
@@ -620,7 +674,8 @@ def rebuild(session: Session, *, apply_fixes: bool = False, unit_id: int | None 
     for b in session.exec(q.order_by(Batch.id)).all():
         s = BatchState()
         for r in journal.records_for_batch(session, b.id):
-            s = apply(s, kind=r.kind, mass_g=r.mass_g, unit_id=r.unit_id, facility_id=r.facility_id, body=r.body)
+            s = apply(s, kind=r.kind, mass_g=r.mass_g, unit_id=r.unit_id, facility_id=r.facility_id, body=r.body,
+                      as_source=r.batch_id != b.id)
         want = {"net_g": s.net_g, "remaining_g": s.remaining_g, "stored_g": s.stored_g,
                 "in_transit_g": s.in_transit_g, "storage_facility_id": s.storage_facility_id,
                 "holder_unit_id": s.holder_unit_id, "status": s.status}
@@ -638,7 +693,8 @@ def annual_hazardous_g(session: Session, unit_id: int, year: int) -> int:
     """Hazardous waste generated by a unit in a calendar year (Asia/Shanghai), from its batches."""
     start, end = year_bounds_utc(year)
     return int(session.exec(select(func.coalesce(func.sum(Batch.net_g), 0)).where(
-        Batch.unit_id == unit_id, Batch.hazardous.is_(True), Batch.occurred_at >= start, Batch.occurred_at < end,
+        Batch.unit_id == unit_id, Batch.parent_id.is_(None), Batch.hazardous.is_(True), Batch.occurred_at >= start,
+        Batch.occurred_at < end,
     )).one())
 
 

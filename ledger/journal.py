@@ -51,6 +51,7 @@ class JournalRecord(SQLModel, table=True):
     seq: int
     kind: str = Field(max_length=24)
     batch_id: int | None = Field(default=None, foreign_key="batch.id")
+    source_batch_id: int | None = Field(default=None, foreign_key="batch.id", index=True)
     mass_g: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     facility_id: int | None = Field(default=None, foreign_key="facility.id")
     manifest_id: int | None = Field(default=None)
@@ -82,6 +83,7 @@ def canonical(record: JournalRecord) -> bytes:
     """The canonical JSON of a record's content (what the hash covers)."""
     content = {
         "unit_id": record.unit_id, "seq": record.seq, "kind": record.kind, "batch_id": record.batch_id,
+        "source_batch_id": record.source_batch_id,
         "mass_g": int(record.mass_g), "facility_id": record.facility_id, "manifest_id": record.manifest_id,
         "record_code": record.record_code, "actor_id": record.actor_id, "actor_name": record.actor_name,
         "occurred_at": _ts(record.occurred_at), "recorded_at": _ts(record.recorded_at),
@@ -128,7 +130,7 @@ def _lock_head(session: Session, unit_id: int) -> JournalHead:
 
 
 def append(session: Session, *, unit_id: int, kind: str, actor_id: int | None, actor_name: str,
-           occurred_at: datetime, batch_id: int | None = None, mass_g: int = 0, facility_id: int | None = None,
+           occurred_at: datetime, batch_id: int | None = None, source_batch_id: int | None = None, mass_g: int = 0, facility_id: int | None = None,
            manifest_id: int | None = None, record_code: str | None = None, corrects_id: int | None = None,
            body: dict[str, Any] | None = None) -> JournalRecord:
     """Append one record to the unit's chain (locks the chain head until commit) and notify subscribers."""
@@ -137,7 +139,8 @@ def append(session: Session, *, unit_id: int, kind: str, actor_id: int | None, a
     head = _lock_head(session, unit_id)
     now = utcnow()
     record = JournalRecord(
-        unit_id=unit_id, seq=head.seq + 1, kind=kind, batch_id=batch_id, mass_g=mass_g, facility_id=facility_id,
+        unit_id=unit_id, seq=head.seq + 1, kind=kind, batch_id=batch_id, source_batch_id=source_batch_id,
+        mass_g=mass_g, facility_id=facility_id,
         manifest_id=manifest_id, record_code=record_code, actor_id=actor_id, actor_name=actor_name,
         occurred_at=occurred_at.astimezone(UTC), recorded_at=now, corrects_id=corrects_id,
         body=json.loads(json.dumps(body or {}, ensure_ascii=False, default=str)), prev_hash=head.hash,
@@ -192,9 +195,10 @@ def verify(session: Session, *, unit_id: int, batch_size: int = 5000) -> ChainCh
 
 
 def records_for_batch(session: Session, batch_id: int) -> list[JournalRecord]:
-    """Every record about a batch, in the order they were written."""
-    return list(session.exec(select(JournalRecord).where(JournalRecord.batch_id == batch_id)
-                             .order_by(JournalRecord.id)).all())
+    """Every record that changes a holding: its own records and those that draw on it as their source."""
+    return list(session.exec(select(JournalRecord).where(
+        (JournalRecord.batch_id == batch_id) | (JournalRecord.source_batch_id == batch_id))
+        .order_by(JournalRecord.id)).all())
 
 
 def get_record(session: Session, record_id: int) -> JournalRecord:

@@ -140,7 +140,7 @@ trace_manifests: list = []
 
 
 def build_trace(s: Session, b: Batch, public_url: str) -> Trace:
-    records = journal.records_for_batch(s, b.id)
+    records = svc.records_for_root(s, b.root_id or b.id)
     units = {u.id: u for u in s.exec(select(Unit).where(Unit.id.in_({r.unit_id for r in records} | {b.unit_id})))}
     fac_ids = {r.facility_id for r in records if r.facility_id}
     facs = {f.id: f for f in s.exec(select(Facility).where(Facility.id.in_(fac_ids)))} if fac_ids else {}
