@@ -496,9 +496,10 @@ def store(session: Session, *, principal: Principal, batch: Batch, data: StoreIn
 
 
 def retrieve(session: Session, *, principal: Principal, batch: Batch, data: RetrieveIn,
-             lot_code: str | None = None) -> JournalRecord:
-    """出库: take the batch (or part of it) out of storage."""
-    require_unit(session, principal, batch.holder_unit_id, act="operate")
+             lot_code: str | None = None, on_behalf: bool = False) -> JournalRecord:
+    """出库: take the batch (or part of it) out of storage (`on_behalf`: at loading, signed by the hauler)."""
+    if not on_behalf:
+        require_unit(session, principal, batch.holder_unit_id, act="operate")
     occurred = _when(data.occurred_at, field="occurred_at", now=utcnow())
     mass = kg_to_g(data.mass_kg, field="mass_kg") if data.mass_kg is not None else batch.stored_g
     if batch.stored_g == 0:

@@ -5,6 +5,14 @@ from ledger.batches import Batch  # noqa: F401,E402
 from ledger.counters import Counter  # noqa: F401
 from ledger.db import metadata  # noqa: F401
 from ledger.journal import JournalHead, JournalRecord  # noqa: F401,E402
+from ledger.manifests import (  # noqa: F401,E402
+    Manifest,
+    ManifestEvent,
+    ManifestLine,
+    Revision,
+    TrackPoint,
+    TransferApproval,
+)
 from ledger.registry.models import (  # noqa: F401
     Economics,
     Facility,

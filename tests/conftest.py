@@ -211,3 +211,36 @@ def batch_body(plant: dict, **kw) -> dict:
             "occurred_at": (datetime.now(UTC) - timedelta(minutes=10)).isoformat()}
     body.update(kw)
     return body
+
+
+def setup_transfer(client: TestClient, headers: dict, session: Session, *, receiver_region: str = "370305",
+                   capacity_t: str = "1000") -> dict:
+    """A plant, a hauler with a permit, a vehicle and a driver, and a licensed receiver with its line and operator."""
+    w = setup_plant(client, headers, session)
+    hauler = create_unit(client, headers, roles=["hauler"], name="安运物流", region_code="370112")
+    r = client.post(f"/api/v1/units/{hauler['id']}/permits", headers=headers, json=permit_body(
+        kind="transport_permit", number=f"鲁交运{hauler['id']:04d}", waste_codes=[], methods=[],
+        annual_capacity_t=None))
+    assert r.status_code == 201, r.text
+    vehicles = []
+    for plate in (f"鲁A{hauler['id']:05d}", f"鲁AD{hauler['id']:05d}"):
+        r = client.post(f"/api/v1/units/{hauler['id']}/vehicles", json={"plate": plate}, headers=headers)
+        assert r.status_code == 201, r.text
+        vehicles.append(r.json()["id"])
+    receiver = create_unit(client, headers, roles=["receiver"], name="绿源环保", region_code=receiver_region)
+    r = client.post(f"/api/v1/units/{receiver['id']}/permits", headers=headers, json=permit_body(
+        number=f"鲁危证{receiver['id']:04d}", waste_codes=["HW08", "900-041-49"], methods=["R9", "R2"],
+        annual_capacity_t=capacity_t))
+    assert r.status_code == 201, r.text
+    r = client.post(f"/api/v1/units/{receiver['id']}/facilities", headers=headers, json={
+        "kind": "utilisation", "code": "LY-01", "name": "再生装置", "methods": ["R9", "R2"]})
+    line = r.json()["id"]
+    r = client.post(f"/api/v1/units/{receiver['id']}/facilities", headers=headers, json={
+        "kind": "storage", "code": "ZC-01", "name": "接收库", "storage_type": "贮存库", "storage_capacity_t": "500"})
+    rstore = r.json()["id"]
+    driver, dtok = make_user(session, role="driver", unit_id=hauler["id"])
+    _, rtok = make_user(session, role="receiver_operator", unit_id=receiver["id"])
+    _, otok = make_user(session, role="unit_admin", unit_id=w["unit"]["id"])
+    w.update(hauler=hauler, vehicles=vehicles, receiver=receiver, rline=line, rstore=rstore, driver_id=driver.id,
+             drv=auth(dtok), rcv=auth(rtok), orig=auth(otok))
+    return w

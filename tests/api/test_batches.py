@@ -235,7 +235,8 @@ def test_scan_shows_the_batch_and_the_callers_next_actions(client, admin, sessio
     plant = setup_plant(client, admin, session)
     b = gen(client, plant)
     r = client.get(f"/api/v1/scan/{b['digital_id']}", headers=plant["op"])
-    assert r.status_code == 200 and r.json()["next_actions"] == ["store", "use_in_house", "dispose_in_house"]
+    assert r.status_code == 200 and r.json()["next_actions"] == [
+        "store", "use_in_house", "dispose_in_house", "load_onto_manifest"]
     _, reg = make_user(session, role="regulator", region_prefix="3701")
     r = client.get(f"/api/v1/scan/{b['digital_id']}", headers=auth(reg))
     assert r.status_code == 200 and r.json()["next_actions"] == []

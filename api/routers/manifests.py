@@ -1,0 +1,314 @@
+"""Manifest paths: create, sign each step, track, revise, read, print."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from sqlmodel import Session, SQLModel, select
+
+from api.deps import Tx, get_session, principal, tx
+from api.routers import batches as batch_routes
+from ledger import manifests as svc
+from ledger.auth import Principal
+from ledger.batches import Batch
+from ledger.codes import parse_hazard
+from ledger.mass import g_to_kg
+from ledger.registry.models import Method, Permit, Unit, Vehicle
+
+router = APIRouter(tags=["manifests"])
+
+batch_routes.trace_manifests.append(svc.manifests_for_batch)
+batch_routes.next_action_rules.append(svc.next_actions_for)
+
+STATUS_NAMES = {"draft": "草稿", "submitted": "待提货", "in_transit": "运输中", "delivered": "已到达",
+                "received": "已接收", "completed": "已完成", "cancelled": "已作废", "refused": "已拒收",
+                "returning": "退回途中", "returned": "已退回"}
+
+
+class PartyOut(SQLModel):
+    id: int
+    name: str
+    credit_code: str
+    region_code: str
+
+
+class LineOut(SQLModel):
+    line_no: int
+    batch_id: int
+    digital_id: str
+    waste_code: str
+    waste_name: str
+    shipped_kg: Decimal
+    planned_method: str
+    received_kg: Decimal | None
+    accepted_kg: Decimal | None
+    refused_kg: Decimal | None
+    returned_kg: Decimal
+    transit_difference_kg: Decimal | None
+    acceptance: str | None
+    reason: str | None
+    holding_id: int | None
+
+
+class EventOut(SQLModel):
+    action: str
+    from_status: str | None
+    to_status: str | None
+    by: str
+    unit_id: int | None
+    at: datetime
+    lat: float | None
+    lon: float | None
+    detail: dict
+
+
+class RevisionOut(SQLModel):
+    id: int
+    status: str
+    proposed_by_unit: int
+    reason: str
+    changes: dict
+    original: dict
+    approvals: list[int]
+
+
+class ManifestPublic(SQLModel):
+    id: int
+    number: str
+    status: str
+    status_name: str
+    hazardous: bool
+    originator: PartyOut
+    hauler: PartyOut
+    receiver: PartyOut
+    vehicle_plate: str
+    driver_id: int | None
+    planned_date: date
+    approval_id: int | None
+    flags: list[str]
+    remarks: str | None
+    created_at: datetime
+    submitted_at: datetime | None
+    picked_up_at: datetime | None
+    delivered_at: datetime | None
+    received_at: datetime | None
+    completed_at: datetime | None
+    receipt_deadline: datetime | None
+    total_shipped_kg: Decimal
+    total_received_kg: Decimal | None
+    lines: list[LineOut]
+    events: list[EventOut]
+    revisions: list[RevisionOut]
+    pdf_url: str
+
+
+def _party(u: Unit) -> PartyOut:
+    return PartyOut(id=u.id, name=u.name, credit_code=u.credit_code, region_code=u.region_code)
+
+
+def manifest_public(s: Session, m: svc.Manifest, public_url: str) -> ManifestPublic:
+    lines = svc.lines_of(s, m)
+    batches = {b.id: b for b in s.exec(select(Batch).where(Batch.id.in_([ln.batch_id for ln in lines])))}
+    out_lines = []
+    for ln in lines:
+        b = batches[ln.batch_id]
+        refused = None if ln.received_g is None else ln.received_g - (ln.accepted_g or 0)
+        out_lines.append(LineOut(
+            line_no=ln.line_no, batch_id=ln.batch_id, digital_id=b.digital_id, waste_code=ln.waste_code,
+            waste_name=b.name, shipped_kg=g_to_kg(ln.mass_g), planned_method=ln.planned_method,
+            received_kg=None if ln.received_g is None else g_to_kg(ln.received_g),
+            accepted_kg=None if ln.accepted_g is None else g_to_kg(ln.accepted_g),
+            refused_kg=None if refused is None else g_to_kg(refused), returned_kg=g_to_kg(ln.returned_g),
+            transit_difference_kg=None if ln.received_g is None else g_to_kg(ln.mass_g - ln.received_g),
+            acceptance=ln.acceptance, reason=ln.reason, holding_id=ln.holding_id))
+    events = s.exec(select(svc.ManifestEvent).where(svc.ManifestEvent.manifest_id == m.id)
+                    .order_by(svc.ManifestEvent.id)).all()
+    revs = s.exec(select(svc.Revision).where(svc.Revision.manifest_id == m.id).order_by(svc.Revision.id)).all()
+    received = [ln.received_g for ln in lines if ln.received_g is not None]
+    return ManifestPublic(
+        id=m.id, number=m.number, status=m.status, status_name=STATUS_NAMES[m.status], hazardous=m.hazardous,
+        originator=_party(s.get(Unit, m.originator_id)), hauler=_party(s.get(Unit, m.hauler_id)),
+        receiver=_party(s.get(Unit, m.receiver_id)), vehicle_plate=s.get(Vehicle, m.vehicle_id).plate,
+        driver_id=m.driver_id, planned_date=m.planned_date, approval_id=m.approval_id, flags=m.flags,
+        remarks=m.remarks, created_at=m.created_at, submitted_at=m.submitted_at, picked_up_at=m.picked_up_at,
+        delivered_at=m.delivered_at, received_at=m.received_at, completed_at=m.completed_at,
+        receipt_deadline=m.receipt_deadline, total_shipped_kg=g_to_kg(sum(ln.mass_g for ln in lines)),
+        total_received_kg=g_to_kg(sum(received)) if len(received) == len(lines) else None, lines=out_lines,
+        events=[EventOut(action=e.action, from_status=e.from_status, to_status=e.to_status, by=e.user_name,
+                         unit_id=e.unit_id, at=e.at, lat=e.lat, lon=e.lon, detail=e.detail) for e in events],
+        revisions=[RevisionOut(id=r.id, status=r.status, proposed_by_unit=r.proposed_by_unit, reason=r.reason,
+                               changes=r.changes, original=r.original, approvals=r.approvals) for r in revs],
+        pdf_url=f"{public_url.rstrip('/')}/api/v1/manifests/{m.id}.pdf")
+
+
+def _url(request: Request) -> str:
+    return request.app.state.settings.public_url
+
+
+def _step(t: Tx, request: Request, manifest_id: int, fn, status: int = 200):  # noqa: ANN001, ANN202
+    url = _url(request)
+
+    def run(s, p):  # noqa: ANN001
+        m = svc.get_manifest(s, p, manifest_id)
+        fn(s, p, m)
+        return manifest_public(s, svc.get_manifest(s, p, manifest_id), url)
+    return t.run(run, status=status)
+
+
+@router.post("/manifests", status_code=201, response_model=ManifestPublic,
+             summary="Draft a manifest for one vehicle trip (the originator)")
+def create(body: svc.ManifestCreate, request: Request, t: Tx = Depends(tx)):
+    url = _url(request)
+    return t.run(lambda s, p: manifest_public(s, svc.create(s, principal=p, data=body), url), status=201)
+
+
+@router.get("/manifests", response_model=list[ManifestPublic])
+def list_manifests(request: Request, unit_id: int | None = None, status: str | None = None,
+                   limit: int = Query(50, le=500), offset: int = 0, s: Session = Depends(get_session),
+                   p: Principal = Depends(principal)):
+    rows = svc.list_manifests(s, principal=p, unit_id=unit_id, status=status, limit=limit, offset=offset)
+    return [manifest_public(s, m, _url(request)) for m in rows]
+
+
+@router.get("/manifests/{manifest_id}.pdf", response_class=Response, summary="The printable manifest (A4, Chinese)")
+def manifest_pdf(manifest_id: int, request: Request, s: Session = Depends(get_session),
+                 p: Principal = Depends(principal)):
+    from labels import manifest_pdf as doc
+
+    m = svc.get_manifest(s, p, manifest_id)
+    pub = manifest_public(s, m, _url(request))
+    units = {u.id: u for u in s.exec(select(Unit).where(Unit.id.in_(svc.parties(m))))}
+
+    def party(u: Unit) -> doc.Party:
+        return doc.Party(name=u.name, credit_code=u.credit_code, address=u.address or "", contact=u.contact or "",
+                         phone=u.phone or "")
+
+    permit = s.exec(select(Permit).where(Permit.unit_id == m.hauler_id, Permit.kind == "transport_permit")
+                    .order_by(Permit.valid_to.desc())).first()
+    hu = units[m.hauler_id]
+    hauler = doc.HaulerParty(name=hu.name, credit_code=hu.credit_code, address=hu.address or "",
+                             contact=hu.contact or "", phone=hu.phone or "", permit_no=permit.number if permit else "",
+                             vehicle_plate=pub.vehicle_plate, driver=str(m.driver_id or ""))
+    methods = {x.code: x.name for x in s.exec(select(Method))}
+    batch_rows = {b.id: b for b in s.exec(select(Batch).where(Batch.id.in_([ln.batch_id for ln in pub.lines])))}
+    lines = tuple(doc.ManifestLine(
+        waste_code=ln.waste_code, waste_name=ln.waste_name, category=batch_rows[ln.batch_id].category,
+        form=batch_rows[ln.batch_id].form,
+        hazard=parse_hazard(batch_rows[ln.batch_id].hazard) if batch_rows[ln.batch_id].hazard else (),
+        package=f"{batch_rows[ln.batch_id].container_type} × {batch_rows[ln.batch_id].container_count}",
+        shipped_kg=ln.shipped_kg, method_code=ln.planned_method, method_name=methods.get(ln.planned_method, ""),
+        received_kg=ln.received_kg, acceptance=ln.acceptance, reason=ln.reason, digital_id=ln.digital_id)
+        for ln in pub.lines)
+    roles = {"create": "移出人填报", "submit": "移出人确认", "pickup": "承运人提货", "deliver": "运抵",
+             "receive": "接受人签收", "complete": "利用处置完成", "cancel": "作废", "return": "退回起运",
+             "returned": "移出人收回"}
+    sigs = tuple(doc.ManifestSignature(role=roles.get(e.action, e.action), who=e.by, when=e.at,
+                                       gps=(e.lat, e.lon) if e.lat is not None else None)
+                 for e in pub.events if e.action in roles)
+    data = doc.ManifestDoc(number=m.number, status=pub.status_name,
+                           qr_payload=f"{_url(request).rstrip('/')}/m/{m.number}", originator=party(units[m.originator_id]),
+                           hauler=hauler, receiver=party(units[m.receiver_id]), lines=lines, planned_date=m.planned_date,
+                           signatures=sigs, hazardous=m.hazardous, remarks=m.remarks or "")
+    return Response(doc.render_manifest_pdf(data), media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="manifest-{m.number}.pdf"'})
+
+
+@router.get("/manifests/{manifest_id}", response_model=ManifestPublic)
+def get_manifest(manifest_id: int, request: Request, s: Session = Depends(get_session),
+                 p: Principal = Depends(principal)):
+    return manifest_public(s, svc.get_manifest(s, p, manifest_id), _url(request))
+
+
+@router.post("/manifests/{manifest_id}/submit", response_model=ManifestPublic, summary="The originator signs")
+def submit(manifest_id: int, request: Request, t: Tx = Depends(tx)):
+    return _step(t, request, manifest_id, lambda s, p, m: svc.submit(s, principal=p, m=m))
+
+
+@router.post("/manifests/{manifest_id}/cancel", response_model=ManifestPublic, summary="Cancel before pickup")
+def cancel(manifest_id: int, body: svc.CancelIn, request: Request, t: Tx = Depends(tx)):
+    return _step(t, request, manifest_id, lambda s, p, m: svc.cancel(s, principal=p, m=m, data=body))
+
+
+@router.post("/manifests/{manifest_id}/pickup", response_model=ManifestPublic,
+             summary="The hauler signs pickup with the digital IDs scanned from every label")
+def pickup(manifest_id: int, body: svc.PickupIn, request: Request, t: Tx = Depends(tx)):
+    return _step(t, request, manifest_id, lambda s, p, m: svc.pickup(s, principal=p, m=m, data=body))
+
+
+@router.post("/manifests/{manifest_id}/track", summary="Append GPS points on the road")
+def track(manifest_id: int, body: svc.TrackIn, t: Tx = Depends(tx)):
+    return t.run(lambda s, p: {"added": svc.track(s, principal=p, m=svc.get_manifest(s, p, manifest_id), data=body)})
+
+
+@router.post("/manifests/{manifest_id}/deliver", response_model=ManifestPublic,
+             summary="Arrival at the receiver; the 5-working-day receipt deadline starts")
+def deliver(manifest_id: int, body: svc.Where, request: Request, t: Tx = Depends(tx)):
+    return _step(t, request, manifest_id, lambda s, p, m: svc.deliver(s, principal=p, m=m, data=body))
+
+
+@router.post("/manifests/{manifest_id}/receive", response_model=ManifestPublic,
+             summary="The receiver signs: per line received mass, acceptance and reason")
+def receive(manifest_id: int, body: svc.ReceiveIn, request: Request, t: Tx = Depends(tx)):
+    return _step(t, request, manifest_id, lambda s, p, m: svc.receive(s, principal=p, m=m, data=body))
+
+
+@router.post("/manifests/{manifest_id}/complete", response_model=ManifestPublic,
+             summary="The receiver closes it once every accepted line is utilised or disposed")
+def complete(manifest_id: int, request: Request, t: Tx = Depends(tx)):
+    return _step(t, request, manifest_id, lambda s, p, m: svc.complete(s, principal=p, m=m))
+
+
+@router.post("/manifests/{manifest_id}/return", response_model=ManifestPublic,
+             summary="The hauler takes a refused load back (refused → returning)")
+def start_return(manifest_id: int, body: svc.Where, request: Request, t: Tx = Depends(tx)):
+    return _step(t, request, manifest_id, lambda s, p, m: svc.start_return(s, principal=p, m=m, data=body))
+
+
+@router.post("/manifests/{manifest_id}/returned", response_model=ManifestPublic,
+             summary="The originator takes back what was refused")
+def confirm_return(manifest_id: int, body: svc.Where, request: Request, t: Tx = Depends(tx)):
+    return _step(t, request, manifest_id, lambda s, p, m: svc.confirm_return(s, principal=p, m=m, data=body))
+
+
+@router.post("/manifests/{manifest_id}/revisions", status_code=201, response_model=ManifestPublic,
+             summary="Propose a change after pickup; the other parties approve it")
+def propose(manifest_id: int, body: svc.RevisionIn, request: Request, t: Tx = Depends(tx)):
+    return _step(t, request, manifest_id, lambda s, p, m: svc.propose_revision(s, principal=p, m=m, data=body),
+                 status=201)
+
+
+@router.post("/manifests/{manifest_id}/revisions/{revision_id}/approve", response_model=ManifestPublic)
+def approve(manifest_id: int, revision_id: int, request: Request, t: Tx = Depends(tx)):
+    return _step(t, request, manifest_id, lambda s, p, m: svc.decide_revision(
+        s, principal=p, m=m, revision_id=revision_id, approve=True))
+
+
+@router.post("/manifests/{manifest_id}/revisions/{revision_id}/reject", response_model=ManifestPublic)
+def reject(manifest_id: int, revision_id: int, request: Request, t: Tx = Depends(tx)):
+    return _step(t, request, manifest_id, lambda s, p, m: svc.decide_revision(
+        s, principal=p, m=m, revision_id=revision_id, approve=False))
+
+
+class ApprovalOut(SQLModel):
+    id: int
+    number: str
+    originator_id: int
+    receiver_id: int
+    waste_codes: list[str]
+    cap_kg: Decimal
+    valid_from: date
+    valid_to: date
+
+
+@router.post("/units/{unit_id}/transfer-approvals", status_code=201, response_model=ApprovalOut,
+             summary="Record a cross-province transfer approval (≤ 12 months)")
+def create_approval(unit_id: int, body: svc.ApprovalCreate, t: Tx = Depends(tx)):
+    def run(s, p):  # noqa: ANN001
+        a = svc.create_approval(s, principal=p, unit_id=unit_id, data=body)
+        return ApprovalOut(id=a.id, number=a.number, originator_id=a.originator_id, receiver_id=a.receiver_id,
+                           waste_codes=a.waste_codes, cap_kg=g_to_kg(a.cap_g), valid_from=a.valid_from,
+                           valid_to=a.valid_to)
+    return t.run(run, status=201)

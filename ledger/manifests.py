@@ -1,0 +1,887 @@
+"""Electronic transfer manifests (电子转移联单): creation, checks, signatures, state machine, ledger effects.
+
+States: draft → submitted → in_transit → (delivered) → received → completed; cancelled before pickup only;
+refused → returning → returned. Every transition is `UPDATE … WHERE id = ? AND status = ?`, so of two racing
+signatures one wins and the other gets 409; a manifest never skips a state.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Literal
+
+from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint, func, or_, update
+from sqlmodel import Field, Session, SQLModel, select
+
+from ledger import batches
+from ledger.accounts import User
+from ledger.auth import Principal, audit, can_see_unit, may, require_unit
+from ledger.batches import Batch
+from ledger.codes import city_of, make_batch_code, make_manifest_number, province_of
+from ledger.counters import next_value
+from ledger.errors import Conflict, Forbidden, InvalidInput, NotFound
+from ledger.mass import g_to_kg, kg_to_g
+from ledger.registry.models import Method, Permit, PlanItem, Unit, Vehicle
+from ledger.registry.plans import current_plan_items
+from ledger.types import UTCDateTime, utcnow
+from ledger.workdays import local_day, local_year, working_day_deadline, year_bounds_utc
+
+RECEIPT_WORKING_DAYS = 5  # 转移管理办法: the receiver confirms within 5 working days of arrival
+APPROVAL_MAX_DAYS = 366  # a cross-province approval is valid for at most 12 months
+OPEN = ("draft", "submitted", "in_transit", "delivered")
+STATES = ("draft", "submitted", "in_transit", "delivered", "received", "completed", "cancelled", "refused",
+          "returning", "returned")
+
+
+class TransferApproval(SQLModel, table=True):
+    """A cross-province transfer approval (跨省转移审批): codes, quantity cap, parties, validity ≤ 12 months."""
+
+    __tablename__ = "transfer_approval"
+    id: int | None = Field(default=None, primary_key=True)
+    originator_id: int = Field(foreign_key="unit.id", index=True)
+    receiver_id: int = Field(foreign_key="unit.id")
+    number: str = Field(max_length=60, unique=True)
+    waste_codes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    cap_g: int = Field(sa_column=Column(BigInteger, nullable=False))
+    valid_from: date
+    valid_to: date
+    authority: str | None = Field(default=None, max_length=120)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Manifest(SQLModel, table=True):
+    """One vehicle trip from one originator to one receiver."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=14, unique=True)
+    status: str = Field(max_length=12, index=True)
+    version: int = 1
+    hazardous: bool
+    originator_id: int = Field(foreign_key="unit.id", index=True)
+    hauler_id: int = Field(foreign_key="unit.id", index=True)
+    receiver_id: int = Field(foreign_key="unit.id", index=True)
+    vehicle_id: int = Field(foreign_key="vehicle.id")
+    driver_id: int | None = Field(default=None, foreign_key="app_user.id")
+    driver_name: str | None = Field(default=None, max_length=80)
+    planned_date: date
+    approval_id: int | None = Field(default=None, foreign_key="transfer_approval.id")
+    flags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    remarks: str | None = Field(default=None, max_length=500)
+    created_by: int | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    submitted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    picked_up_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    received_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    receipt_deadline: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+
+
+class ManifestLine(SQLModel, table=True):
+    __tablename__ = "manifest_line"
+    __table_args__ = (UniqueConstraint("manifest_id", "line_no"), UniqueConstraint("manifest_id", "batch_id"))
+    id: int | None = Field(default=None, primary_key=True)
+    manifest_id: int = Field(foreign_key="manifest.id", index=True)
+    line_no: int
+    batch_id: int = Field(foreign_key="batch.id", index=True)
+    waste_code: str = Field(max_length=12)
+    mass_g: int = Field(sa_column=Column(BigInteger, nullable=False))
+    planned_method: str = Field(max_length=8)
+    received_g: int | None = Field(default=None, sa_column=Column(BigInteger))
+    accepted_g: int | None = Field(default=None, sa_column=Column(BigInteger))
+    acceptance: str | None = Field(default=None, max_length=20)
+    reason: str | None = Field(default=None, max_length=300)
+    holding_id: int | None = Field(default=None, foreign_key="batch.id")
+    returned_g: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+class ManifestEvent(SQLModel, table=True):
+    """A signature or other step: who, when, where (optional GPS), and what changed."""
+
+    __tablename__ = "manifest_event"
+    id: int | None = Field(default=None, primary_key=True)
+    manifest_id: int = Field(foreign_key="manifest.id", index=True)
+    action: str = Field(max_length=24)
+    from_status: str | None = Field(default=None, max_length=12)
+    to_status: str | None = Field(default=None, max_length=12)
+    user_id: int | None = None
+    user_name: str = Field(max_length=120)
+    unit_id: int | None = None
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    lat: float | None = None
+    lon: float | None = None
+    detail: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class TrackPoint(SQLModel, table=True):
+    __tablename__ = "track_point"
+    id: int | None = Field(default=None, primary_key=True)
+    manifest_id: int = Field(foreign_key="manifest.id", index=True)
+    at: datetime = Field(sa_type=UTCDateTime)
+    lat: float
+    lon: float
+    speed_kmh: float | None = None
+
+
+class Revision(SQLModel, table=True):
+    """A change after pickup, proposed by one party and applied when every other party approves."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    manifest_id: int = Field(foreign_key="manifest.id", index=True)
+    status: str = Field(default="pending", max_length=10)
+    proposed_by_unit: int
+    proposed_by_user: int | None = None
+    reason: str = Field(max_length=300)
+    changes: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    original: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    approvals: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+# ---- schemas -----------------------------------------------------------------------------------------
+
+class LineIn(SQLModel):
+    batch_id: int
+    mass_kg: Decimal | None = Field(default=None, description="default: all the batch holds; bulk lines may take part")
+    planned_method: str = Field(description="R*/D*/C* method the receiver will apply")
+
+
+class ManifestCreate(SQLModel):
+    originator_id: int
+    hauler_id: int
+    vehicle_id: int
+    receiver_id: int
+    driver_id: int | None = Field(default=None, description="a driver user of the hauler")
+    planned_date: date
+    approval_id: int | None = Field(default=None, description="cross-province approval, required across provinces")
+    lines: list[LineIn] = Field(min_length=1, max_length=200)
+    remarks: str | None = Field(default=None, max_length=500)
+
+
+class Where(SQLModel):
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+
+
+class PickupIn(Where):
+    scanned: list[str] = Field(min_length=1, description="digital IDs read from every label loaded")
+
+
+class TrackIn(SQLModel):
+    points: list[dict] = Field(min_length=1, max_length=1000, description="[{at, lat, lon, speed_kmh?}]")
+
+
+class ReceiveLineIn(SQLModel):
+    batch_id: int
+    received_kg: Decimal = Field(description="weighed on arrival")
+    acceptance: Literal["accepted", "partially_refused", "refused"]
+    accepted_kg: Decimal | None = Field(default=None, description="required when partially_refused")
+    reason: str | None = Field(default=None, max_length=300)
+
+
+class ReceiveIn(Where):
+    lines: list[ReceiveLineIn] = Field(min_length=1)
+
+
+class CancelIn(SQLModel):
+    reason: str = Field(min_length=2, max_length=300)
+
+
+class RevisionIn(SQLModel):
+    reason: str = Field(min_length=2, max_length=300)
+    vehicle_id: int | None = None
+    driver_id: int | None = None
+    receiver_id: int | None = None
+    planned_methods: dict[int, str] | None = Field(default=None, description="{batch_id: method}")
+
+
+class ApprovalCreate(SQLModel):
+    number: str = Field(min_length=3, max_length=60)
+    receiver_id: int
+    waste_codes: list[str] = Field(min_length=1)
+    cap_kg: Decimal = Field(gt=0)
+    valid_from: date
+    valid_to: date
+    authority: str | None = None
+
+
+# ---- access ------------------------------------------------------------------------------------------
+
+def parties(m: Manifest) -> tuple[int, int, int]:
+    return (m.originator_id, m.hauler_id, m.receiver_id)
+
+
+def can_see_manifest(session: Session, principal: Principal, m: Manifest) -> bool:
+    for uid in set(parties(m)):
+        unit = session.get(Unit, uid)
+        if unit is not None and can_see_unit(session, principal, unit):
+            return True
+    return False
+
+
+def get_manifest(session: Session, principal: Principal, manifest_id: int) -> Manifest:
+    m = session.get(Manifest, manifest_id, populate_existing=True)
+    if m is None or not can_see_manifest(session, principal, m):
+        raise NotFound(f"manifest {manifest_id} does not exist or is outside your scope", code="manifest.not_found")
+    return m
+
+
+def _sign_as(session: Session, principal: Principal, m: Manifest, unit_id: int, act: str, role_name: str) -> Unit:
+    unit = session.get(Unit, unit_id)
+    if principal.is_admin:
+        return unit
+    if principal.unit_id != unit_id or not may(principal, unit, act):
+        raise Forbidden(f"only the {role_name} ({unit.name}) signs this step of manifest {m.number}",
+                        code="manifest.wrong_party", details={"unit_id": unit_id})
+    return unit
+
+
+def _batch_on_manifest_visible(session: Session, principal: Principal, b: Batch) -> bool:
+    if principal.unit_id is None:
+        return False
+    q = (select(Manifest.id).join(ManifestLine, ManifestLine.manifest_id == Manifest.id)
+         .where(ManifestLine.batch_id.in_([b.id, b.parent_id or b.id, b.root_id or b.id]))
+         .where(or_(Manifest.hauler_id == principal.unit_id, Manifest.receiver_id == principal.unit_id,
+                    Manifest.originator_id == principal.unit_id)))
+    return session.exec(q).first() is not None
+
+
+batches.extra_visibility.append(_batch_on_manifest_visible)
+
+
+# ---- checks (each refusal names the rule and the field) -----------------------------------------------
+
+def _refuse(rule: str, message: str, field: str, status: int = 422, **details) -> InvalidInput:
+    err = InvalidInput(message, field=field, code=f"manifest.{rule}", details={"rule": rule, **details})
+    err.status = status
+    return err
+
+
+def _licence_covers(p: Permit, code: str) -> bool:
+    return code in p.waste_codes or ("HW" + code[-2:]) in p.waste_codes
+
+
+def _received_this_year_g(session: Session, receiver_id: int, year: int, exclude: int | None) -> int:
+    start, end = year_bounds_utc(year)
+    received = session.exec(select(func.coalesce(func.sum(ManifestLine.accepted_g), 0))
+                            .join(Manifest, Manifest.id == ManifestLine.manifest_id)
+                            .where(Manifest.receiver_id == receiver_id, Manifest.received_at >= start,
+                                   Manifest.received_at < end)).one()
+    in_flight = session.exec(select(func.coalesce(func.sum(ManifestLine.mass_g), 0))
+                             .join(Manifest, Manifest.id == ManifestLine.manifest_id)
+                             .where(Manifest.receiver_id == receiver_id, Manifest.status.in_(OPEN[1:]),
+                                    Manifest.id != (exclude or 0))).one()
+    return int(received) + int(in_flight)
+
+
+def check_receiver(session: Session, *, receiver: Unit, lines: list[tuple[str, int, str]], on: date,
+                   manifest_id: int | None = None) -> None:
+    """The receiver holds a valid licence covering each hazardous code and method, with annual capacity left."""
+    if not receiver.is_receiver:
+        raise _refuse("receiver_not_registered", f"{receiver.name} is not registered as a receiver", "receiver_id")
+    licences = session.exec(select(Permit).where(Permit.unit_id == receiver.id, Permit.kind == "operating_licence",
+                                                 Permit.valid_from <= on, Permit.valid_to >= on)).all()
+    need: dict[int, int] = {}
+    for i, (code, mass, method) in enumerate(lines):
+        if code.split("-")[2].startswith("S"):
+            continue  # general industrial waste needs no operating licence
+        covering = [p for p in licences if _licence_covers(p, code)]
+        if not covering:
+            raise _refuse("receiver_licence", f"{receiver.name} holds no licence valid on {on} that covers {code}",
+                          f"lines[{i}].batch_id", waste_code=code)
+        with_method = [p for p in covering if method in p.methods]
+        if not with_method:
+            raise _refuse("receiver_method", f"{receiver.name}'s licence for {code} does not cover method {method}",
+                          f"lines[{i}].planned_method", waste_code=code, method=method)
+        need[with_method[0].id] = need.get(with_method[0].id, 0) + mass
+    for pid, mass in need.items():
+        p = session.get(Permit, pid)
+        if p.annual_capacity_g is None:
+            continue
+        used = _received_this_year_g(session, receiver.id, on.year, manifest_id)
+        if used + mass > p.annual_capacity_g:
+            raise _refuse("receiver_capacity", f"licence {p.number} has {g_to_kg(max(p.annual_capacity_g - used, 0))}"
+                          f" kg of annual capacity left, less than the {g_to_kg(mass)} kg on this manifest",
+                          "lines", licence=p.number)
+
+
+def check_hauler(session: Session, *, hauler: Unit, vehicle_id: int, on: date) -> Vehicle:
+    """The hauler holds a valid transport permit and the vehicle is its own."""
+    if not hauler.is_hauler:
+        raise _refuse("hauler_not_registered", f"{hauler.name} is not registered as a hauler", "hauler_id")
+    permit = session.exec(select(Permit).where(Permit.unit_id == hauler.id, Permit.kind == "transport_permit",
+                                               Permit.valid_from <= on, Permit.valid_to >= on)).first()
+    if permit is None:
+        raise _refuse("hauler_permit", f"{hauler.name} holds no transport permit valid on {on}", "hauler_id")
+    vehicle = session.get(Vehicle, vehicle_id)
+    if vehicle is None or vehicle.unit_id != hauler.id:
+        raise _refuse("vehicle_not_hauler", f"vehicle {vehicle_id} is not a vehicle of {hauler.name}", "vehicle_id")
+    return vehicle
+
+
+def check_approval(session: Session, *, approval_id: int | None, originator: Unit, receiver: Unit,
+                   lines: list[tuple[str, int, str]], on: date, manifest_id: int | None = None) -> None:
+    """Across provinces: an approval naming these parties, covering every code, valid on the day, within its cap."""
+    if province_of(originator.region_code) == province_of(receiver.region_code):
+        return
+    if approval_id is None:
+        raise _refuse("cross_province_approval", "a transfer from province "
+                      f"{province_of(originator.region_code)} to {province_of(receiver.region_code)} needs a "
+                      "cross-province approval (approval_id)", "approval_id")
+    a = session.get(TransferApproval, approval_id)
+    if a is None or a.originator_id != originator.id or a.receiver_id != receiver.id:
+        raise _refuse("cross_province_approval", f"approval {approval_id} does not name these parties", "approval_id")
+    if not (a.valid_from <= on <= a.valid_to):
+        raise _refuse("approval_expired", f"approval {a.number} is valid {a.valid_from}–{a.valid_to}, not on {on}",
+                      "approval_id")
+    for i, (code, _, _) in enumerate(lines):
+        if code not in a.waste_codes:
+            raise _refuse("approval_codes", f"approval {a.number} does not cover {code}", f"lines[{i}].batch_id")
+    used = session.exec(select(func.coalesce(func.sum(ManifestLine.mass_g), 0))
+                        .join(Manifest, Manifest.id == ManifestLine.manifest_id)
+                        .where(Manifest.approval_id == a.id, Manifest.status.not_in(("cancelled", "draft")),
+                               Manifest.id != (manifest_id or 0))).one()
+    total = sum(m for _, m, _ in lines)
+    if int(used) + total > a.cap_g:
+        raise _refuse("approval_cap", f"approval {a.number} allows {g_to_kg(a.cap_g)} kg; {g_to_kg(int(used))} kg "
+                      f"already used, {g_to_kg(total)} kg asked", "lines")
+
+
+def plan_flags(session: Session, *, originator_id: int, receiver_id: int, codes: list[str], year: int) -> list[str]:
+    """Codes or receivers outside the originator's plan: allowed, recorded for the alert engine."""
+    items: list[PlanItem] = current_plan_items(session, unit_id=originator_id, year=year)
+    by_code = {i.waste_code: i for i in items}
+    flags = []
+    for code in codes:
+        item = by_code.get(code)
+        if item is None:
+            flags.append(f"not_in_plan:{code}")
+        elif item.receiver_ids and receiver_id not in item.receiver_ids:
+            flags.append(f"receiver_not_in_plan:{code}")
+    return sorted(set(flags))
+
+
+def _methods(session: Session, method: str, field: str) -> Method:
+    m = session.get(Method, method.strip().upper())
+    if m is None:
+        raise _refuse("method_unknown", f"unknown method {method!r}", field)
+    return m
+
+
+def _check_all(session: Session, m: Manifest, lines: list[ManifestLine], on: date) -> None:
+    spec = [(ln.waste_code, ln.mass_g, ln.planned_method) for ln in lines]
+    originator, receiver, hauler = (session.get(Unit, i) for i in (m.originator_id, m.receiver_id, m.hauler_id))
+    check_hauler(session, hauler=hauler, vehicle_id=m.vehicle_id, on=on)
+    check_receiver(session, receiver=receiver, lines=spec, on=on, manifest_id=m.id)
+    check_approval(session, approval_id=m.approval_id, originator=originator, receiver=receiver, lines=spec, on=on,
+                   manifest_id=m.id)
+
+
+# ---- creation ------------------------------------------------------------------------------------------
+
+def _open_manifest_of(session: Session, batch_id: int, exclude: int | None = None) -> Manifest | None:
+    return session.exec(select(Manifest).join(ManifestLine, ManifestLine.manifest_id == Manifest.id)
+                        .where(ManifestLine.batch_id == batch_id, Manifest.status.in_(OPEN),
+                               Manifest.id != (exclude or 0))).first()
+
+
+def create(session: Session, *, principal: Principal, data: ManifestCreate) -> Manifest:
+    """The originator drafts a manifest for one vehicle trip; the number is allocated now, without gaps."""
+    originator = require_unit(session, principal, data.originator_id, act="operate")
+    hauler, receiver = session.get(Unit, data.hauler_id), session.get(Unit, data.receiver_id)
+    if hauler is None:
+        raise _refuse("hauler_unknown", f"unit {data.hauler_id} does not exist", "hauler_id")
+    if receiver is None:
+        raise _refuse("receiver_unknown", f"unit {data.receiver_id} does not exist", "receiver_id")
+    if data.driver_id is not None:
+        driver = session.get(User, data.driver_id)
+        if driver is None or driver.unit_id != hauler.id or driver.role not in ("driver", "unit_admin"):
+            raise _refuse("driver_not_hauler", f"user {data.driver_id} is not a driver of {hauler.name}", "driver_id")
+    lines: list[ManifestLine] = []
+    seen: set[int] = set()
+    hazardous: set[bool] = set()
+    for i, ln in enumerate(data.lines):
+        b = session.exec(select(Batch).where(Batch.id == ln.batch_id)).first()
+        if b is None or b.holder_unit_id != originator.id:
+            raise _refuse("batch_not_held", f"batch {ln.batch_id} is not held by {originator.name}",
+                          f"lines[{i}].batch_id")
+        if b.id in seen:
+            raise _refuse("batch_twice", f"batch {b.id} appears twice", f"lines[{i}].batch_id")
+        seen.add(b.id)
+        other = _open_manifest_of(session, b.id)
+        if other is not None:
+            raise _refuse("batch_on_open_manifest", f"batch {b.digital_id} is already on open manifest {other.number}",
+                          f"lines[{i}].batch_id", status=409, manifest=other.number)
+        mass = kg_to_g(ln.mass_kg, field=f"lines[{i}].mass_kg") if ln.mass_kg is not None else b.remaining_g
+        if mass <= 0 or mass > b.remaining_g:
+            raise _refuse("batch_mass", f"batch {b.digital_id} holds {g_to_kg(b.remaining_g)} kg; asked "
+                          f"{g_to_kg(mass)} kg", f"lines[{i}].mass_kg", available_kg=str(g_to_kg(b.remaining_g)))
+        method = _methods(session, ln.planned_method, f"lines[{i}].planned_method")
+        hazardous.add(b.hazardous)
+        lines.append(ManifestLine(manifest_id=0, line_no=i + 1, batch_id=b.id, waste_code=b.waste_code, mass_g=mass,
+                                  planned_method=method.code))
+    if len(hazardous) > 1:
+        raise _refuse("mixed_kinds", "hazardous and general industrial waste go on separate manifests", "lines")
+    spec = [(ln.waste_code, ln.mass_g, ln.planned_method) for ln in lines]
+    check_hauler(session, hauler=hauler, vehicle_id=data.vehicle_id, on=data.planned_date)
+    check_receiver(session, receiver=receiver, lines=spec, on=data.planned_date)
+    check_approval(session, approval_id=data.approval_id, originator=originator, receiver=receiver, lines=spec,
+                   on=data.planned_date)
+    year = local_year(utcnow())
+    serial = next_value(session, f"manifest:{city_of(originator.region_code)}:{year}")
+    m = Manifest(number=make_manifest_number(year=year, region_code=originator.region_code, serial=serial),
+                 status="draft", hazardous=hazardous.pop(), originator_id=originator.id, hauler_id=hauler.id,
+                 receiver_id=receiver.id, vehicle_id=data.vehicle_id, driver_id=data.driver_id,
+                 planned_date=data.planned_date, approval_id=data.approval_id, remarks=data.remarks,
+                 created_by=principal.user_id or None,
+                 flags=plan_flags(session, originator_id=originator.id, receiver_id=receiver.id,
+                                  codes=[ln.waste_code for ln in lines], year=data.planned_date.year))
+    session.add(m)
+    session.flush()
+    for ln in lines:
+        ln.manifest_id = m.id
+        session.add(ln)
+    _event(session, m, principal, "create", None, "draft", originator.id)
+    audit(session, principal, action="manifest.create", entity="manifest", entity_id=m.id,
+          detail={"number": m.number, "flags": m.flags})
+    return m
+
+
+# ---- transitions -----------------------------------------------------------------------------------------
+
+def _event(session: Session, m: Manifest, principal: Principal, action: str, before: str | None, after: str | None,
+           unit_id: int | None, where: Where | None = None, **detail) -> None:
+    session.add(ManifestEvent(manifest_id=m.id, action=action, from_status=before, to_status=after,
+                              user_id=principal.user_id or None, user_name=principal.username, unit_id=unit_id,
+                              lat=where.lat if where else None, lon=where.lon if where else None, detail=detail))
+
+
+def _move(session: Session, m: Manifest, *, expect: tuple[str, ...], to: str, **stamps) -> None:
+    """Compare-and-set the status: one of two racing signatures wins, the other gets 409."""
+    if m.status not in expect:
+        raise Conflict(f"manifest {m.number} is {m.status}; this step needs {' or '.join(expect)}",
+                       code="manifest.invalid_transition", details={"status": m.status, "expected": list(expect)})
+    result = session.execute(update(Manifest).where(Manifest.id == m.id, Manifest.status == m.status,
+                                                    Manifest.version == m.version)
+                             .values(status=to, version=m.version + 1, **stamps))
+    if result.rowcount != 1:
+        session.rollback()
+        raise Conflict(f"manifest {m.number} was changed by someone else just now; reload it",
+                       code="manifest.concurrent_change")
+    session.refresh(m)
+
+
+def lines_of(session: Session, m: Manifest) -> list[ManifestLine]:
+    return list(session.exec(select(ManifestLine).where(ManifestLine.manifest_id == m.id)
+                             .order_by(ManifestLine.line_no)).all())
+
+
+def submit(session: Session, *, principal: Principal, m: Manifest) -> Manifest:
+    """The originator signs: the checks are run again on the day."""
+    _sign_as(session, principal, m, m.originator_id, "operate", "originator")
+    _check_all(session, m, lines_of(session, m), local_day(utcnow()))
+    before = m.status
+    _move(session, m, expect=("draft",), to="submitted", submitted_at=utcnow())
+    _event(session, m, principal, "submit", before, m.status, m.originator_id)
+    return m
+
+
+def cancel(session: Session, *, principal: Principal, m: Manifest, data: CancelIn) -> Manifest:
+    """Cancel before pickup (the originator); after pickup a change is a revision."""
+    _sign_as(session, principal, m, m.originator_id, "operate", "originator")
+    before = m.status
+    _move(session, m, expect=("draft", "submitted"), to="cancelled", closed_at=utcnow())
+    _event(session, m, principal, "cancel", before, m.status, m.originator_id, reason=data.reason)
+    return m
+
+
+def _lock(session: Session, batch_id: int) -> Batch:
+    q = select(Batch).where(Batch.id == batch_id)
+    if session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update()
+    return session.exec(q.execution_options(populate_existing=True)).one()
+
+
+def pickup(session: Session, *, principal: Principal, m: Manifest, data: PickupIn) -> Manifest:
+    """The hauler signs pickup after scanning every label: a label not on the manifest is refused (标签≠联单不得装车)."""
+    _sign_as(session, principal, m, m.hauler_id, "haul", "hauler")
+    lines = lines_of(session, m)
+    by_digital = {}
+    for ln in lines:
+        by_digital[session.get(Batch, ln.batch_id).digital_id] = ln
+    scanned = [s.strip().upper() for s in data.scanned]
+    strangers = [s for s in scanned if s not in by_digital]
+    if strangers:
+        raise _refuse("label_not_on_manifest", f"label {strangers[0]} is not on manifest {m.number}: do not load it",
+                      "scanned", status=409, not_on_manifest=strangers)
+    missing = [d for d in by_digital if d not in scanned]
+    if missing:
+        raise _refuse("label_not_scanned", f"{len(missing)} batch(es) on the manifest were not scanned: "
+                      f"{', '.join(missing[:5])}", "scanned", status=409, missing=missing)
+    today = local_day(utcnow())
+    _check_all(session, m, lines, today)
+    before = m.status
+    now = utcnow()
+    _move(session, m, expect=("submitted",), to="in_transit", picked_up_at=now,
+          receipt_deadline=working_day_deadline(now, RECEIPT_WORKING_DAYS))
+    for ln in lines:
+        b = _lock(session, ln.batch_id)
+        loose = batches.state_of(b).loose_g
+        if loose < ln.mass_g:  # 出库 at loading: take what is still in storage
+            batches.retrieve(session, principal=principal, batch=b, data=batches.RetrieveIn(
+                mass_kg=g_to_kg(ln.mass_g - loose), operator=principal.username, purpose="transfer"),
+                on_behalf=True)
+        method = session.get(Method, ln.planned_method)
+        kind = "sent_out_for_use" if method.counts_as_utilisation else "sent_out_for_disposal"
+        code = make_batch_code(kind=kind, day=today, serial=next_value(
+            session, f"bc:{m.originator_id}:{kind}:{'H' if b.hazardous else 'G'}:{today:%Y%m%d}"),
+            hazardous=b.hazardous)
+        batches.record(session, b, kind="shipped", unit_id=m.originator_id, principal=principal,
+                       actor_name=principal.username, occurred_at=now, mass_g=ln.mass_g, manifest_id=m.id,
+                       record_code=code, body={"manifest": m.number, "planned_method": ln.planned_method,
+                                               "counts_as_utilisation": method.counts_as_utilisation,
+                                               "receiver_id": m.receiver_id, "hauler_id": m.hauler_id})
+    _event(session, m, principal, "pickup", before, m.status, m.hauler_id, data, scanned=scanned)
+    return m
+
+
+def track(session: Session, *, principal: Principal, m: Manifest, data: TrackIn) -> int:
+    """Append GPS points while the load is on the road."""
+    _sign_as(session, principal, m, m.hauler_id, "haul", "hauler")
+    if m.status not in ("in_transit", "delivered", "returning"):
+        raise Conflict(f"manifest {m.number} is {m.status}; GPS points are taken on the road only",
+                       code="manifest.invalid_transition")
+    n = 0
+    for i, p in enumerate(data.points):
+        try:
+            at = datetime.fromisoformat(str(p["at"]))
+            lat, lon = float(p["lat"]), float(p["lon"])
+        except (KeyError, ValueError, TypeError) as e:
+            raise InvalidInput(f"point {i}: needs at (ISO time with timezone), lat and lon", field=f"points[{i}]") from e
+        if at.tzinfo is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise InvalidInput(f"point {i}: give a timezone and valid coordinates", field=f"points[{i}]")
+        session.add(TrackPoint(manifest_id=m.id, at=at, lat=lat, lon=lon, speed_kmh=p.get("speed_kmh")))
+        n += 1
+    session.flush()
+    return n
+
+
+def deliver(session: Session, *, principal: Principal, m: Manifest, data: Where) -> Manifest:
+    """Arrival at the receiver (hauler or receiver): the 5-working-day receipt deadline starts now."""
+    if principal.unit_id == m.receiver_id:
+        _sign_as(session, principal, m, m.receiver_id, "receive", "receiver")
+    else:
+        _sign_as(session, principal, m, m.hauler_id, "haul", "hauler")
+    before = m.status
+    now = utcnow()
+    _move(session, m, expect=("in_transit",), to="delivered", delivered_at=now,
+          receipt_deadline=working_day_deadline(now, RECEIPT_WORKING_DAYS))
+    _event(session, m, principal, "deliver", before, m.status, principal.unit_id, data)
+    return m
+
+
+def receive(session: Session, *, principal: Principal, m: Manifest, data: ReceiveIn) -> Manifest:
+    """The receiver signs: per line the mass weighed, the acceptance and why; the difference is kept, not hidden."""
+    _sign_as(session, principal, m, m.receiver_id, "receive", "receiver")
+    lines = {ln.batch_id: ln for ln in lines_of(session, m)}
+    given = {}
+    for i, r in enumerate(data.lines):
+        if r.batch_id not in lines:
+            raise InvalidInput(f"batch {r.batch_id} is not on manifest {m.number}", field=f"lines[{i}].batch_id")
+        if r.batch_id in given:
+            raise InvalidInput(f"batch {r.batch_id} is given twice", field=f"lines[{i}].batch_id")
+        received = kg_to_g(r.received_kg, field=f"lines[{i}].received_kg")
+        if r.acceptance == "accepted":
+            accepted = received
+        elif r.acceptance == "refused":
+            accepted = 0
+        else:
+            if r.accepted_kg is None:
+                raise InvalidInput("a partially refused line needs accepted_kg", field=f"lines[{i}].accepted_kg")
+            accepted = kg_to_g(r.accepted_kg, field=f"lines[{i}].accepted_kg")
+            if not 0 < accepted < received:
+                raise InvalidInput("accepted_kg must be more than 0 and less than received_kg",
+                                   field=f"lines[{i}].accepted_kg")
+        if r.acceptance != "accepted" and not (r.reason or "").strip():
+            raise InvalidInput("say why the load is refused (reason)", field=f"lines[{i}].reason")
+        if received < 0 or (received == 0 and r.acceptance != "refused"):
+            raise InvalidInput("received_kg must be more than 0", field=f"lines[{i}].received_kg")
+        given[r.batch_id] = (received, accepted, r)
+    missing = [ln.batch_id for ln in lines.values() if ln.batch_id not in given]
+    if missing:
+        raise InvalidInput(f"every line needs a receipt; missing batches {missing}", field="lines")
+    any_accepted = any(a > 0 for _, a, _ in given.values())
+    before = m.status
+    now = utcnow()
+    _move(session, m, expect=("in_transit", "delivered"), to="received" if any_accepted else "refused",
+          received_at=now, delivered_at=m.delivered_at or now)
+    today = local_day(now)
+    for batch_id, (received, accepted, r) in given.items():
+        ln = lines[batch_id]
+        source = _lock(session, batch_id)
+        refused = received - accepted
+        body = {"manifest": m.number, "shipped_g": ln.mass_g, "received_g": received, "accepted_g": accepted,
+                "refused_g": refused, "transit_difference_g": ln.mass_g - received, "acceptance": r.acceptance,
+                "reason": r.reason, "originator_id": m.originator_id}
+        code = make_batch_code(kind="stored", day=today, hazardous=source.hazardous, serial=next_value(
+            session, f"bc:{m.receiver_id}:received:{'H' if source.hazardous else 'G'}:{today:%Y%m%d}"))
+        holding = None
+        if accepted > 0:
+            holding = batches.split_holding(session, source, receiver_unit_id=m.receiver_id, received_g=received,
+                                            facility_id=None)
+        batches.record(session, holding, kind="received" if accepted else "refused", unit_id=m.receiver_id,
+                       principal=principal, actor_name=principal.username, occurred_at=now, mass_g=accepted,
+                       manifest_id=m.id, record_code=code, body=body, source=source)
+        ln.received_g, ln.accepted_g, ln.acceptance, ln.reason = received, accepted, r.acceptance, r.reason
+        ln.holding_id = holding.id if holding else None
+        session.add(ln)
+    _event(session, m, principal, "receive", before, m.status, m.receiver_id, data,
+           lines={str(k): {"received_g": v[0], "accepted_g": v[1], "acceptance": v[2].acceptance}
+                  for k, v in given.items()})
+    return m
+
+
+def complete(session: Session, *, principal: Principal, m: Manifest) -> Manifest:
+    """The receiver closes the manifest once every accepted line has been utilised or disposed."""
+    _sign_as(session, principal, m, m.receiver_id, "receive", "receiver")
+    for ln in lines_of(session, m):
+        if not ln.accepted_g:
+            continue
+        holding = session.get(Batch, ln.holding_id, populate_existing=True)
+        if holding.remaining_g > 0 or holding.in_transit_g > 0:
+            raise Conflict(f"line {ln.line_no} ({ln.waste_code}): {g_to_kg(holding.remaining_g)} kg not yet utilised "
+                           "or disposed; record it with use-in-house or dispose-in-house on batch "
+                           f"{holding.id}", code="manifest.unprocessed_line",
+                           details={"line_no": ln.line_no, "batch_id": holding.id})
+    before = m.status
+    _move(session, m, expect=("received",), to="completed", completed_at=utcnow())
+    _event(session, m, principal, "complete", before, m.status, m.receiver_id)
+    return m
+
+
+def start_return(session: Session, *, principal: Principal, m: Manifest, data: Where) -> Manifest:
+    """The hauler takes a fully refused load back: refused → returning."""
+    _sign_as(session, principal, m, m.hauler_id, "haul", "hauler")
+    before = m.status
+    _move(session, m, expect=("refused",), to="returning")
+    _event(session, m, principal, "return", before, m.status, m.hauler_id, data)
+    return m
+
+
+def confirm_return(session: Session, *, principal: Principal, m: Manifest, data: Where) -> Manifest:
+    """The originator takes back what was refused (a whole refused load, or the refused part of lines)."""
+    _sign_as(session, principal, m, m.originator_id, "operate", "originator")
+    pending = [ln for ln in lines_of(session, m) if ln.received_g is not None
+               and (ln.received_g - (ln.accepted_g or 0)) > ln.returned_g]
+    if not pending:
+        raise Conflict(f"nothing refused on manifest {m.number} is waiting to come back",
+                       code="manifest.nothing_to_return")
+    before = m.status
+    if m.status in ("returning", "refused"):
+        _move(session, m, expect=("returning", "refused"), to="returned", closed_at=utcnow())
+    elif m.status not in ("received", "completed"):
+        raise Conflict(f"manifest {m.number} is {m.status}", code="manifest.invalid_transition")
+    now = utcnow()
+    for ln in pending:
+        b = _lock(session, ln.batch_id)
+        back = ln.received_g - (ln.accepted_g or 0) - ln.returned_g
+        batches.record(session, b, kind="returned", unit_id=m.originator_id, principal=principal,
+                       actor_name=principal.username, occurred_at=now, mass_g=back, manifest_id=m.id,
+                       record_code=b.batch_code, body={"manifest": m.number, "line_no": ln.line_no})
+        ln.returned_g += back
+        session.add(ln)
+    _event(session, m, principal, "returned", before, m.status, m.originator_id, data,
+           lines=[ln.line_no for ln in pending])
+    return m
+
+
+# ---- revisions after pickup ---------------------------------------------------------------------------------
+
+REVISABLE = ("in_transit", "delivered")
+
+
+def propose_revision(session: Session, *, principal: Principal, m: Manifest, data: RevisionIn) -> Revision:
+    """A party proposes a change after pickup; the other parties approve it, and the original values are kept."""
+    if principal.unit_id not in parties(m) and not principal.is_admin:
+        raise Forbidden("only a party to the manifest proposes a revision", code="manifest.wrong_party")
+    if m.status not in REVISABLE:
+        raise Conflict(f"manifest {m.number} is {m.status}: revisions are for loads on the road (before pickup, "
+                       "edit by cancelling and drafting anew)", code="manifest.invalid_transition")
+    changes, original = {}, {}
+    if data.vehicle_id is not None:
+        check_hauler(session, hauler=session.get(Unit, m.hauler_id), vehicle_id=data.vehicle_id,
+                     on=local_day(utcnow()))
+        changes["vehicle_id"], original["vehicle_id"] = data.vehicle_id, m.vehicle_id
+    if data.driver_id is not None:
+        d = session.get(User, data.driver_id)
+        if d is None or d.unit_id != m.hauler_id:
+            raise _refuse("driver_not_hauler", f"user {data.driver_id} is not a driver of the hauler", "driver_id")
+        changes["driver_id"], original["driver_id"] = data.driver_id, m.driver_id
+    lines = lines_of(session, m)
+    if data.receiver_id is not None or data.planned_methods:
+        methods = {ln.batch_id: ln.planned_method for ln in lines}
+        for bid, meth in (data.planned_methods or {}).items():
+            if bid not in methods:
+                raise InvalidInput(f"batch {bid} is not on the manifest", field="planned_methods")
+            methods[bid] = _methods(session, meth, "planned_methods").code
+        receiver = session.get(Unit, data.receiver_id or m.receiver_id)
+        if receiver is None:
+            raise _refuse("receiver_unknown", f"unit {data.receiver_id} does not exist", "receiver_id")
+        spec = [(ln.waste_code, ln.mass_g, methods[ln.batch_id]) for ln in lines]
+        check_receiver(session, receiver=receiver, lines=spec, on=local_day(utcnow()), manifest_id=m.id)
+        check_approval(session, approval_id=m.approval_id, originator=session.get(Unit, m.originator_id),
+                       receiver=receiver, lines=spec, on=local_day(utcnow()), manifest_id=m.id)
+        if data.receiver_id is not None:
+            changes["receiver_id"], original["receiver_id"] = data.receiver_id, m.receiver_id
+        if data.planned_methods:
+            changes["planned_methods"] = {str(k): methods[k] for k in data.planned_methods}
+            original["planned_methods"] = {str(ln.batch_id): ln.planned_method for ln in lines
+                                           if ln.batch_id in data.planned_methods}
+    if not changes:
+        raise InvalidInput("a revision must change something: vehicle_id, driver_id, receiver_id or planned_methods",
+                           field="body")
+    pending = session.exec(select(Revision).where(Revision.manifest_id == m.id, Revision.status == "pending")).first()
+    if pending is not None:
+        raise Conflict(f"revision {pending.id} is still awaiting approval", code="manifest.revision_pending")
+    rev = Revision(manifest_id=m.id, proposed_by_unit=principal.unit_id or m.originator_id,
+                   proposed_by_user=principal.user_id or None, reason=data.reason, changes=changes,
+                   original=original, approvals=[principal.unit_id or m.originator_id])
+    session.add(rev)
+    session.flush()
+    _event(session, m, principal, "revision_proposed", m.status, m.status, principal.unit_id, revision=rev.id,
+           changes=changes)
+    return rev
+
+
+def decide_revision(session: Session, *, principal: Principal, m: Manifest, revision_id: int, approve: bool
+                    ) -> Revision:
+    """Another party approves (or rejects) a revision; when all have approved it is applied."""
+    rev = session.get(Revision, revision_id)
+    if rev is None or rev.manifest_id != m.id:
+        raise NotFound(f"revision {revision_id} is not a revision of manifest {m.number}", code="revision.not_found")
+    if rev.status != "pending":
+        raise Conflict(f"revision {rev.id} is already {rev.status}", code="revision.decided")
+    unit_id = principal.unit_id
+    if unit_id not in parties(m) or unit_id in rev.approvals:
+        raise Forbidden("only another party to the manifest decides on this revision", code="manifest.wrong_party")
+    unit = session.get(Unit, unit_id)
+    if not (may(principal, unit, "operate") or may(principal, unit, "haul") or may(principal, unit, "receive")):
+        raise Forbidden(f"your role '{principal.role}' may not sign for {unit.name}", code="auth.forbidden")
+    if not approve:
+        rev.status, rev.decided_at = "rejected", utcnow()
+        session.add(rev)
+        _event(session, m, principal, "revision_rejected", m.status, m.status, unit_id, revision=rev.id)
+        return rev
+    rev.approvals = [*rev.approvals, unit_id]
+    if set(parties(m)) <= set(rev.approvals):
+        if m.status not in REVISABLE:
+            raise Conflict(f"manifest {m.number} is {m.status}; the revision can no longer apply",
+                           code="manifest.invalid_transition")
+        for key in ("vehicle_id", "driver_id", "receiver_id"):
+            if key in rev.changes:
+                setattr(m, key, rev.changes[key])
+        for bid, meth in rev.changes.get("planned_methods", {}).items():
+            ln = session.exec(select(ManifestLine).where(ManifestLine.manifest_id == m.id,
+                                                         ManifestLine.batch_id == int(bid))).one()
+            ln.planned_method = meth
+            session.add(ln)
+        m.version += 1
+        session.add(m)
+        rev.status, rev.decided_at = "approved", utcnow()
+        _event(session, m, principal, "revision_applied", m.status, m.status, unit_id, revision=rev.id,
+               changes=rev.changes, original=rev.original)
+    else:
+        _event(session, m, principal, "revision_approved", m.status, m.status, unit_id, revision=rev.id)
+    session.add(rev)
+    session.flush()
+    return rev
+
+
+# ---- approvals (registry of cross-province approvals) ------------------------------------------------------
+
+def create_approval(session: Session, *, principal: Principal, unit_id: int, data: ApprovalCreate
+                    ) -> TransferApproval:
+    """Record a cross-province approval held by the originator (validity at most 12 months)."""
+    unit = require_unit(session, principal, unit_id, act="manage")
+    if data.valid_to < data.valid_from:
+        raise InvalidInput("valid_to is before valid_from", field="valid_to")
+    if (data.valid_to - data.valid_from) > timedelta(days=APPROVAL_MAX_DAYS):
+        raise InvalidInput("a cross-province approval is valid for at most 12 months", field="valid_to")
+    from ledger.registry.catalogue import check_waste_code
+
+    codes = [check_waste_code(session, c, field=f"waste_codes[{i}]") for i, c in enumerate(data.waste_codes)]
+    if session.get(Unit, data.receiver_id) is None:
+        raise InvalidInput(f"unit {data.receiver_id} does not exist", field="receiver_id")
+    if session.exec(select(TransferApproval.id).where(TransferApproval.number == data.number)).first():
+        raise Conflict(f"approval {data.number} is already recorded", code="approval.duplicate",
+                       details={"field": "number"})
+    a = TransferApproval(originator_id=unit.id, receiver_id=data.receiver_id, number=data.number, waste_codes=codes,
+                         cap_g=kg_to_g(data.cap_kg, field="cap_kg"), valid_from=data.valid_from,
+                         valid_to=data.valid_to, authority=data.authority)
+    session.add(a)
+    session.flush()
+    audit(session, principal, action="approval.create", entity="transfer_approval", entity_id=a.id,
+          detail={"number": a.number})
+    return a
+
+
+def list_manifests(session: Session, *, principal: Principal, unit_id: int | None = None, status: str | None = None,
+                   limit: int = 100, offset: int = 0) -> list[Manifest]:
+    """Manifests visible to the principal, newest first."""
+    from ledger.auth import unit_scope
+
+    visible_units = select(Unit.id).where(unit_scope(principal))
+    q = select(Manifest).where(or_(Manifest.originator_id.in_(visible_units), Manifest.hauler_id.in_(visible_units),
+                                   Manifest.receiver_id.in_(visible_units)))
+    if unit_id is not None:
+        q = q.where(or_(Manifest.originator_id == unit_id, Manifest.hauler_id == unit_id,
+                        Manifest.receiver_id == unit_id))
+    if status:
+        if status not in STATES:
+            raise InvalidInput(f"status must be one of {', '.join(STATES)}", field="status")
+        q = q.where(Manifest.status == status)
+    return list(session.exec(q.order_by(Manifest.id.desc()).offset(offset).limit(min(limit, 500))).all())
+
+
+# ---- what other views need to know -------------------------------------------------------------------------
+
+def manifests_for_batch(session: Session, b: Batch) -> list[dict]:
+    """Every manifest that carried a holding of this physical batch, for its trace."""
+    ids = [h.id for h in batches.holdings_of(session, b.root_id or b.id)]
+    rows = session.exec(select(Manifest, ManifestLine).join(ManifestLine, ManifestLine.manifest_id == Manifest.id)
+                        .where(ManifestLine.batch_id.in_(ids)).order_by(Manifest.id)).all()
+    out = []
+    for m, ln in rows:
+        events = session.exec(select(ManifestEvent).where(ManifestEvent.manifest_id == m.id)
+                              .order_by(ManifestEvent.id)).all()
+        out.append({"manifest_id": m.id, "number": m.number, "status": m.status, "party_ids": list(parties(m)),
+                    "originator_id": m.originator_id, "hauler_id": m.hauler_id, "receiver_id": m.receiver_id,
+                    "line_no": ln.line_no, "shipped_kg": g_to_kg(ln.mass_g), "planned_method": ln.planned_method,
+                    "received_kg": g_to_kg(ln.received_g) if ln.received_g is not None else None,
+                    "accepted_kg": g_to_kg(ln.accepted_g) if ln.accepted_g is not None else None,
+                    "acceptance": ln.acceptance, "reason": ln.reason,
+                    "signatures": [{"action": e.action, "by": e.user_name, "unit_id": e.unit_id,
+                                    "at": e.at.isoformat(), "lat": e.lat, "lon": e.lon} for e in events]})
+    return out
+
+
+def next_actions_for(session: Session, principal: Principal, b: Batch) -> list[str]:
+    """Manifest steps the caller may take with this batch: load it, scan it at pickup, receive it."""
+    actions = []
+    open_m = _open_manifest_of(session, b.id)
+    if open_m is None:
+        if principal.unit_id == b.holder_unit_id and b.remaining_g > 0:
+            unit = session.get(Unit, b.holder_unit_id)
+            if may(principal, unit, "operate"):
+                actions.append("load_onto_manifest")
+        return actions
+    if open_m.status == "submitted" and principal.unit_id == open_m.hauler_id:
+        if may(principal, session.get(Unit, open_m.hauler_id), "haul"):
+            actions.append("pickup_scan")
+    if open_m.status in ("in_transit", "delivered") and principal.unit_id == open_m.receiver_id:
+        if may(principal, session.get(Unit, open_m.receiver_id), "receive"):
+            actions.append("receive")
+    return actions
