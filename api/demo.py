@@ -5,17 +5,22 @@ Seeded through the same services the API uses, so every row passed the same chec
 
 from __future__ import annotations
 
-from datetime import date
+import random
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from sqlmodel import Session, select
 
+from ledger import batches, manifests
 from ledger.accounts import User, issue_token
-from ledger.auth import SYSTEM
+from ledger.auth import SYSTEM, Principal
+from ledger.batches import Batch
 from ledger.codes import credit_check_character
 from ledger.registry import assets, plans, units
-from ledger.registry.models import Unit
+from ledger.registry.models import Unit, Vehicle
+from ledger.types import clock_at
 from ledger.users import UserCreate, create_user
+from ledger.workdays import SHANGHAI
 
 DEMO_PASSWORD = "demo-pass-2026"
 DEMO_MARKER = "913701000000000001"  # first 17 chars are completed with their check character below
@@ -119,7 +124,202 @@ def seed(session: Session, *, today: date | None = None) -> dict:
     for username, name, role, binding in people:
         create_user(session, principal=p, data=UserCreate(username=username, display_name=name, role=role,
                                                           password=DEMO_PASSWORD, **binding))
+    for year in range(today.year - 3, today.year + 1):
+        plans.file_plan(session, principal=p, unit_id=smelter.id, data=plans.PlanCreate(year=year, items=[
+            plans.PlanItemIn(waste_code="321-004-48", planned_kg=Decimal(110000), receiver_ids=[cement.id],
+                             methods=["C1"]),
+            plans.PlanItemIn(waste_code="321-001-S01", planned_kg=Decimal(1500000), receiver_ids=[cement.id],
+                             methods=["C2"]),
+        ]))
     admin = session.exec(select(User).where(User.username == "admin")).one()
     token = issue_token(session, user=admin, name="demo admin token")
-    return {"seeded": True, "admin_token": token, "units": [plant.id, smelter.id, hauler.id, receiver.id, cement.id],
-            "park": park.id, "facilities": {k: v.id for k, v in fac.items()}}
+    world = {"seeded": True, "admin_token": token,
+             "units": {"plant": plant.id, "smelter": smelter.id, "hauler": hauler.id, "receiver": receiver.id,
+                       "cement": cement.id},
+             "park": park.id, "facilities": {k: v.id for k, v in fac.items()}}
+    world.update(seed_history(session, world=world, today=today))
+    return world
+
+
+# ---- three years of history, and manifests in every state ---------------------------------------------------
+
+COMPONENTS = {"900-249-08": "矿物油、水、少量金属屑", "900-041-49": "沾染矿物油的铁桶、塑料桶",
+              "321-004-48": "锌、铅、镉、砷化合物", "321-001-S01": "硅酸盐、氧化铁、氧化钙"}
+
+
+def _at(day: date, hh: int, mm: int = 0) -> datetime:
+    return datetime.combine(day, time(hh, mm), tzinfo=SHANGHAI)
+
+
+def seed_history(session: Session, *, world: dict, today: date) -> dict:
+    """Weighings, storage, transfers and processing from 1 January three years ago until today."""
+    rng = random.Random(1259)
+    u, f = world["units"], world["facilities"]
+    who = {name: Principal.of(session.exec(select(User).where(User.username == name)).one())
+           for name in ("operator.mq", "operator.lz", "driver.ay", "receiver.ly", "receiver.ss")}
+    vehicles = session.exec(select(Vehicle).where(Vehicle.unit_id == u["hauler"]).order_by(Vehicle.id)).all()
+    counts = {"batches": 0, "manifests": 0}
+
+    def weigh(day: date, hh: int, *, unit: str, gen: str, store: str | None, code: str, name: str, form: str,
+              container: str, volume: float | None, gross: Decimal, tare: Decimal, op: str) -> Batch:
+        when = _at(day, hh, rng.randint(0, 59))
+        with clock_at(when + timedelta(minutes=2)):
+            b = batches.generate(session, principal=who[op], data=batches.BatchCreate(
+                unit_id=u[unit], waste_code=code, name=name, form=form, facility_id=f[gen], container_type=container,
+                container_volume_l=volume, gross_kg=gross, tare_kg=tare, scale_id=f"{unit.upper()}-SCALE-1",
+                operator=who[op].username, occurred_at=when, store_facility_id=f[store] if store else None,
+                components=COMPONENTS.get(code)))
+        counts["batches"] += 1
+        return b
+
+    def ship(day: date, *, origin: str, receiver: str, items: list[tuple[Batch, Decimal | None, str]],
+             op: str, rcv: str, until: str = "completed", refuse: str | None = None) -> manifests.Manifest:
+        lines = [manifests.LineIn(batch_id=b.id, mass_kg=m, planned_method=meth) for b, m, meth in items]
+        with clock_at(_at(day, 8, 30)):
+            m = manifests.create(session, principal=who[op], data=manifests.ManifestCreate(
+                originator_id=u[origin], hauler_id=u["hauler"], vehicle_id=vehicles[counts["manifests"] % 2].id,
+                receiver_id=u[receiver], driver_id=None, planned_date=day, lines=lines))
+        counts["manifests"] += 1
+        steps = ["submitted", "in_transit", "delivered", "received", "completed"]
+        stop = steps.index(until) if until in steps else None
+        if until == "cancelled":
+            with clock_at(_at(day, 9)):
+                manifests.cancel(session, principal=who[op], m=m, data=manifests.CancelIn(reason="车辆调度变更"))
+            return m
+        if until == "draft":
+            return m
+        with clock_at(_at(day, 9)):
+            manifests.submit(session, principal=who[op], m=m)
+        if until == "submitted":
+            return m
+        scanned = [b.digital_id for b, _, _ in items]
+        with clock_at(_at(day, 10)):
+            manifests.pickup(session, principal=who["driver.ay"], m=m, data=manifests.PickupIn(
+                scanned=scanned, lat=36.68, lon=117.05))
+        if until == "in_transit":
+            return m
+        with clock_at(_at(day, 13)):
+            manifests.deliver(session, principal=who["driver.ay"], m=m, data=manifests.Where(lat=36.80, lon=118.05))
+        if until == "delivered":
+            return m
+        lines_now = manifests.lines_of(session, m)
+        receipts = []
+        for ln in lines_now:
+            shipped = Decimal(ln.mass_g) / 1000
+            got = (shipped - Decimal(rng.randint(0, 3)) / 10).quantize(Decimal("0.001"))
+            if refuse == "all":
+                receipts.append(manifests.ReceiveLineIn(batch_id=ln.batch_id, received_kg=got, acceptance="refused",
+                                                        reason="包装破损渗漏，与联单不符"))
+            elif refuse == "part" and ln is lines_now[0]:
+                receipts.append(manifests.ReceiveLineIn(
+                    batch_id=ln.batch_id, received_kg=got, acceptance="partially_refused",
+                    accepted_kg=(got * Decimal("0.8")).quantize(Decimal("0.001")), reason="部分含水率超标"))
+            else:
+                receipts.append(manifests.ReceiveLineIn(batch_id=ln.batch_id, received_kg=got, acceptance="accepted"))
+        with clock_at(_at(day, 15)):
+            manifests.receive(session, principal=who[rcv], m=m, data=manifests.ReceiveIn(lines=receipts))
+        if refuse == "all":
+            if until in ("returning", "returned"):
+                with clock_at(_at(day, 16)):
+                    manifests.start_return(session, principal=who["driver.ay"], m=m, data=manifests.Where())
+            if until == "returned":
+                with clock_at(_at(day + timedelta(days=1), 9)):
+                    manifests.confirm_return(session, principal=who[op], m=m, data=manifests.Where())
+            return m
+        if stop is not None and stop < steps.index("completed"):
+            return m
+        process = day + timedelta(days=1)
+        for ln in manifests.lines_of(session, m):
+            if not ln.holding_id:
+                continue
+            h = session.get(Batch, ln.holding_id)
+            method = ln.planned_method
+            line_fac = f["receiver_plant"] if receiver == "receiver" else f["cement_kiln"]
+            fac_id = line_fac if method in ("R9", "R2", "C1") else None
+            with clock_at(_at(process, 10)):
+                batches.process_in_house(session, principal=who[rcv], batch=h, kind="used_in_house",
+                                         data=batches.ProcessIn(method=method, facility_id=fac_id,
+                                                                operator=who[rcv].username))
+        with clock_at(_at(process, 16)):
+            manifests.complete(session, principal=who[rcv], m=m)
+        if refuse == "part":
+            with clock_at(_at(process, 17)):
+                manifests.confirm_return(session, principal=who[op], m=m, data=manifests.Where())
+        return m
+
+    first = date(today.year - 3, 1, 1)
+    month = first
+    cutoff = today - timedelta(days=10)  # the last days are left for the "current state" below
+    while month <= cutoff:
+        growth = Decimal(1) - Decimal(month.year - first.year) * Decimal("0.06")  # waste reduction over the years
+        drums = []
+        for d in (3, 10, 17, 24):
+            day = month.replace(day=d)
+            if day > cutoff:
+                break
+            drums.append(weigh(day, 9, unit="plant", gen="plant_gen", store="plant_store", code="900-249-08",
+                               name="废矿物油", form="液态", container="钢桶", volume=200,
+                               gross=(Decimal(rng.randint(1650, 1850)) / 10 * growth).quantize(Decimal("0.1")),
+                               tare=Decimal("18.5"), op="operator.mq"))
+        if month.replace(day=12) <= cutoff:
+            drums.append(weigh(month.replace(day=12), 14, unit="plant", gen="plant_gen", store="plant_store",
+                               code="900-041-49", name="废弃包装桶", form="固态", container="吨袋", volume=1000,
+                               gross=Decimal(rng.randint(300, 420)), tare=Decimal(6), op="operator.mq"))
+        slag = []
+        for d in (2, 9, 16, 23):
+            day = month.replace(day=d)
+            if day > cutoff:
+                break
+            slag.append(weigh(day, 11, unit="smelter", gen="smelter_gen", store="smelter_yard", code="321-001-S01",
+                              name="冶炼炉渣", form="固态", container="散装", volume=None,
+                              gross=(Decimal(rng.randint(28000, 36000)) * growth).quantize(Decimal(1)),
+                              tare=Decimal(0), op="operator.lz"))
+        leach = None
+        if month.replace(day=6) <= cutoff:
+            leach = weigh(month.replace(day=6), 10, unit="smelter", gen="smelter_gen", store="smelter_yard",
+                          code="321-004-48", name="锌浸出渣", form="固态", container="吨袋", volume=1000,
+                          gross=(Decimal(rng.randint(7500, 9000)) * growth).quantize(Decimal(1)), tare=Decimal(40),
+                          op="operator.lz")
+        ship_day = month.replace(day=26)
+        if ship_day <= cutoff:
+            ship(ship_day, origin="plant", receiver="receiver", op="operator.mq", rcv="receiver.ly",
+                 items=[(b, None, "R9" if b.waste_code == "900-249-08" else "R2") for b in drums])
+            if slag:
+                with clock_at(_at(ship_day, 7)):
+                    stored = sum(b.stored_g for b in slag)
+                    lot_code, draws = batches.retrieve_lot(session, principal=who["operator.lz"],
+                                                           facility_id=f["smelter_yard"], data=batches.LotRetrieveIn(
+                        waste_code="321-001-S01", mass_kg=Decimal(stored * 85 // 100) / 1000,
+                        operator="operator.lz", purpose="transfer"))
+                ship(ship_day, origin="smelter", receiver="cement", op="operator.lz", rcv="receiver.ss",
+                     items=[(d.batch, Decimal(d.record.mass_g) / 1000, "C2") for d in draws])
+            if leach is not None:
+                ship(ship_day, origin="smelter", receiver="cement", op="operator.lz", rcv="receiver.ss",
+                     items=[(leach, None, "C1")])
+        month = (month.replace(day=28) + timedelta(days=7)).replace(day=1)
+        session.commit()  # a month at a time: keeps the session small, so each flush stays cheap
+        session.expunge_all()
+
+    # The current state: one manifest in each state, recent labelled batches in store.
+    recent = {}
+    d0 = today - timedelta(days=6)
+    mk = lambda day, gross: weigh(day, 9, unit="plant", gen="plant_gen", store="plant_store",  # noqa: E731
+                                  code="900-249-08", name="废矿物油", form="液态", container="钢桶", volume=200,
+                                  gross=Decimal(gross), tare=Decimal("18.5"), op="operator.mq")
+    plan = [("returned", "all", 0), ("returning", "all", 1), ("refused", "all", 1), ("completed", "part", 2),
+            ("received", None, 4), ("in_transit", None, 5), ("submitted", None, 5), ("draft", None, 6),
+            ("cancelled", None, 3)]
+    for state, refuse, offset in plan:
+        day = d0 + timedelta(days=offset)
+        items = [(mk(day, 178 + offset), None, "R9"), (mk(day, 181 + offset), None, "R9")]
+        recent[state] = ship(day, origin="plant", receiver="receiver", op="operator.mq", rcv="receiver.ly",
+                             items=items, until=state, refuse=refuse).number
+    leach = weigh(today - timedelta(days=2), 10, unit="smelter", gen="smelter_gen", store="smelter_yard",
+                  code="321-004-48", name="锌浸出渣", form="固态", container="吨袋", volume=1000, gross=Decimal(8200),
+                  tare=Decimal(40), op="operator.lz")
+    recent["delivered"] = ship(today - timedelta(days=1), origin="smelter", receiver="cement", op="operator.lz",
+                               rcv="receiver.ss", items=[(leach, None, "C1")], until="delivered").number
+    for gross in ("176.5", "182.0", "179.5"):
+        mk(today, gross)
+    session.flush()
+    return {"history": counts, "current_manifests": recent}

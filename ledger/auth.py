@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 from ledger.accounts import UNIT_ROLES, USER_ROLES, AuditLog, User
 from ledger.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from ledger.registry.models import Park, ParkMember, Unit
+from ledger.workdays import today as shanghai_today
 
 _hasher = PasswordHasher()
 
@@ -85,7 +86,7 @@ def require_principal(principal: Principal | None) -> Principal:
 
 
 def _park_member_clause(park_id: int, unit_col) -> ColumnElement[bool]:  # noqa: ANN001
-    today = date.today()
+    today = shanghai_today()
     return exists().where(
         ParkMember.park_id == park_id,
         ParkMember.unit_id == unit_col,
@@ -111,7 +112,7 @@ def unit_scope(principal: Principal, unit_id_col=None, region_col=None) -> Colum
 
 def in_park(session: Session, *, park_id: int, unit_id: int, on: date | None = None) -> bool:
     """True when the unit belongs to the park on `on` (default today)."""
-    on = on or date.today()
+    on = on or shanghai_today()
     return session.exec(
         select(ParkMember.id).where(
             ParkMember.park_id == park_id, ParkMember.unit_id == unit_id, ParkMember.since <= on,

@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from sqlalchemy import JSON, DateTime
 from sqlalchemy.types import TypeDecorator
 
+_clock: ContextVar[datetime | None] = ContextVar("ledger_clock", default=None)
+
 
 def utcnow() -> datetime:
-    """Now, timezone-aware UTC."""
-    return datetime.now(UTC)
+    """Now, timezone-aware UTC (or the time set by `clock_at`, for seeding history)."""
+    fixed = _clock.get()
+    return fixed if fixed is not None else datetime.now(UTC)
+
+
+@contextmanager
+def clock_at(when: datetime) -> Iterator[None]:
+    """Run the ledger as if it were `when`: used to seed the demo's history through the real services."""
+    if when.tzinfo is None:
+        raise ValueError("clock_at needs a timezone-aware datetime")
+    token = _clock.set(when.astimezone(UTC))
+    try:
+        yield
+    finally:
+        _clock.reset(token)
 
 
 class UTCDateTime(TypeDecorator):

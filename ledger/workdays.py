@@ -105,3 +105,10 @@ def year_bounds_utc(year: int) -> tuple[datetime, datetime]:
     return datetime(year, 1, 1, tzinfo=SHANGHAI).astimezone(UTC), datetime(
         year + 1, 1, 1, tzinfo=SHANGHAI
     ).astimezone(UTC)
+
+
+def today() -> date:
+    """Today in Asia/Shanghai (business days, deadlines and periods are Shanghai days)."""
+    from ledger.types import utcnow
+
+    return local_day(utcnow())

@@ -35,7 +35,7 @@ def label_data(session: Session, b: Batch, public_url: str) -> LabelData:
         digital_id=b.digital_id, qr_payload=scan_url(public_url, b.digital_id), batch_code=b.batch_code,
         waste_name=b.name, category=b.category, category_name=entry.category_name if entry else "一般工业固体废物",
         waste_code=b.waste_code, form=b.form, hazard=tuple(svc.parse_hazard(b.hazard)) if b.hazard else (),
-        components=b.components or (entry.description[:60] if entry else ""),
+        components=b.components or b.name,
         generated_on=svc.local_day(b.occurred_at), unit_name=unit.name, contact=unit.contact or "",
         phone=unit.phone or "", net_kg=g_to_kg(b.net_g), container_type=b.container_type,
         container_volume_l=b.container_volume_l, hazardous=b.hazardous)

@@ -8,6 +8,7 @@ from datetime import date
 from sqlmodel import Session, select
 
 from ledger.registry.models import Facility, Permit, Unit
+from ledger.workdays import today as shanghai_today
 
 KEY_THRESHOLD_G = 100_000_000  # 100 t/yr of hazardous waste at one site → 重点监管
 SIMPLIFIED_THRESHOLD_G = 10_000_000  # 10 t/yr → 简化管理
@@ -28,7 +29,7 @@ def tier_from_facts(*, max_annual_hazardous_g: int, own_facility: bool, licensed
 
 def derived_tier(session: Session, *, unit: Unit, today: date | None = None) -> str:
     """The tier the ledger implies: the largest of the last three years' hazardous generation, and the registry."""
-    today = today or date.today()
+    today = today or shanghai_today()
     years = (today.year - 2, today.year - 1, today.year)
     quantities = [annual_hazardous_reader(session, unit.id, y) for y in years] if annual_hazardous_reader else [0]
     own = session.exec(

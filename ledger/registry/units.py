@@ -23,6 +23,7 @@ from ledger.codes import normalize_credit_code, normalize_region_code
 from ledger.errors import Conflict, InvalidInput
 from ledger.registry.models import TIER_NAMES, TIERS, Park, ParkMember, Permit, Unit
 from ledger.registry.tiers import derived_tier
+from ledger.workdays import today as shanghai_today
 
 INDUSTRY_RE = re.compile(r"^[A-T](\d{2}|\d{3}|\d{4})?$")
 
@@ -164,7 +165,7 @@ def create_park(session: Session, *, principal: Principal, data: ParkCreate) -> 
 
 def park_public(session: Session, park: Park) -> ParkPublic:
     """The park with its current member units."""
-    today = date.today()
+    today = shanghai_today()
     ids = session.exec(
         select(ParkMember.unit_id).where(ParkMember.park_id == park.id, ParkMember.since <= today)
         .where((ParkMember.until.is_(None)) | (ParkMember.until >= today)).order_by(ParkMember.unit_id)
@@ -221,7 +222,7 @@ def count_units(session: Session) -> int:
 
 def has_valid_licence(session: Session, *, unit_id: int, on: date | None = None) -> bool:
     """True when the unit holds an operating licence valid on `on`."""
-    on = on or date.today()
+    on = on or shanghai_today()
     return session.exec(
         select(Permit.id).where(Permit.unit_id == unit_id, Permit.kind == "operating_licence",
                                 Permit.valid_from <= on, Permit.valid_to >= on)
