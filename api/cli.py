@@ -106,6 +106,45 @@ def create_token(username: str, name: str = "cli") -> None:
         typer.echo(issue_token(session, user=user, name=name))
 
 
+@app.command()
+def rebuild(fix: bool = typer.Option(False, "--fix", help="write the journal's balances over the cache"),
+            unit_id: int = typer.Option(None, help="only the holdings of this unit")) -> None:
+    """Recompute every holding's balances from the journal and report any difference from the cache."""
+    from ledger.batches import rebuild as run
+    from ledger.db import session_scope
+
+    with session_scope() as session:
+        diffs = run(session, apply_fixes=fix, unit_id=unit_id)
+    for d in diffs:
+        typer.echo(f"batch {d.batch_id}: {d.field} cached={d.cached} journal={d.journal}")
+    typer.echo(f"{len(diffs)} difference(s){' fixed' if fix and diffs else ''}")
+    if diffs and not fix:
+        raise typer.Exit(1)
+
+
+@app.command()
+def verify(unit_id: int = typer.Option(None, help="one unit; default: every unit")) -> None:
+    """Recompute the hash chains and name the first broken link of each broken one."""
+    from sqlmodel import select
+
+    from ledger import journal
+    from ledger.db import session_scope
+    from ledger.registry.models import Unit
+
+    bad = 0
+    with session_scope() as session:
+        ids = [unit_id] if unit_id else session.exec(select(Unit.id).order_by(Unit.id)).all()
+        for uid in ids:
+            c = journal.verify(session, unit_id=uid)
+            if not c.ok:
+                bad += 1
+                typer.echo(f"unit {uid}: BROKEN at seq {c.first_bad_seq} (record {c.first_bad_record_id}): {c.reason}")
+            else:
+                typer.echo(f"unit {uid}: ok, {c.records} records")
+    if bad:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     app()

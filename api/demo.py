@@ -31,7 +31,7 @@ def credit(first17: str) -> str:
     return first17 + credit_check_character(first17)
 
 
-def seed(session: Session, *, today: date | None = None) -> dict:
+def seed(session: Session, *, today: date | None = None, history: bool = True) -> dict:
     """Create the demo registry (idempotent: returns what exists when already seeded)."""
     today = today or date.today()
     existing = session.exec(select(Unit).where(Unit.credit_code == credit("91370100MA3C00001"))).first()
@@ -137,7 +137,8 @@ def seed(session: Session, *, today: date | None = None) -> dict:
              "units": {"plant": plant.id, "smelter": smelter.id, "hauler": hauler.id, "receiver": receiver.id,
                        "cement": cement.id},
              "park": park.id, "facilities": {k: v.id for k, v in fac.items()}}
-    world.update(seed_history(session, world=world, today=today))
+    if history:
+        world.update(seed_history(session, world=world, today=today))
     return world
 
 

@@ -38,6 +38,19 @@ def _fresh_url(tmp_path_factory) -> str:  # noqa: ANN001
     return url
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing():  # noqa: ANN201
+    """Argon2 at its production cost takes ~50 ms per hash; the tests create many users."""
+    from argon2 import PasswordHasher
+
+    import ledger.auth
+
+    saved = ledger.auth._hasher
+    ledger.auth._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    yield
+    ledger.auth._hasher = saved
+
+
 @pytest.fixture(scope="session")
 def db_url(tmp_path_factory) -> str:  # noqa: ANN001
     url = _fresh_url(tmp_path_factory)
