@@ -18,6 +18,7 @@ from ledger.errors import LedgerError, NotFound
 from ledger.mass import g_to_kg
 from ledger.registry.catalogue import get_waste_code
 from ledger.registry.models import Facility, Unit
+from ledger.workdays import SHANGHAI
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter(include_in_schema=False)
@@ -40,7 +41,7 @@ def scan_page(digital_id: str, request: Request, s: Session = Depends(get_sessio
                                           status_code=404)
     unit = s.get(Unit, b.unit_id)
     entry = get_waste_code(s, b.waste_code)
-    ctx = {"b": b, "unit": unit, "entry": entry, "net_kg": g_to_kg(b.net_g), "principal": p,
+    ctx = {"b": b, "unit": unit, "entry": entry, "net_kg": g_to_kg(b.net_g), "principal": p, "tz": SHANGHAI,
            "hazards": [HAZARD_NAMES.get(h, h) for h in (svc.parse_hazard(b.hazard) if b.hazard else ())],
            "detail": None, "actions": []}
     if p is not None and svc.can_see_batch(s, p, b):
@@ -61,5 +62,6 @@ def facility_page(facility_id: int, request: Request, s: Session = Depends(get_s
     visible = p is not None and can_see_unit(s, p, unit)
     ctx = {"f": f, "unit": unit, "principal": p, "visible": visible,
            "stock": svc.facility_stock(s, facility_id=f.id) if visible else [],
-           "recent": svc.recent_movements(s, facility_id=f.id, limit=15) if visible else [], "g_to_kg": g_to_kg}
+           "recent": svc.recent_movements(s, facility_id=f.id, limit=15) if visible else [], "g_to_kg": g_to_kg,
+           "tz": SHANGHAI}
     return templates.TemplateResponse(request, "facility.html", ctx)

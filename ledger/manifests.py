@@ -680,8 +680,11 @@ def confirm_return(session: Session, *, principal: Principal, m: Manifest, data:
         raise Conflict(f"nothing refused on manifest {m.number} is waiting to come back",
                        code="manifest.nothing_to_return")
     before = m.status
-    if m.status in ("returning", "refused"):
-        _move(session, m, expect=("returning", "refused"), to="returned", closed_at=utcnow())
+    if m.status == "refused":
+        raise Conflict(f"manifest {m.number} is refused: the hauler signs the return leg (/return) first",
+                       code="manifest.invalid_transition", details={"status": m.status, "expected": ["returning"]})
+    if m.status == "returning":
+        _move(session, m, expect=("returning",), to="returned", closed_at=utcnow())
     elif m.status not in ("received", "completed"):
         raise Conflict(f"manifest {m.number} is {m.status}", code="manifest.invalid_transition")
     now = utcnow()

@@ -137,6 +137,8 @@ def test_full_refusal_goes_back_on_the_return_leg(client, w):
     assert D(batch(client, w, a["id"])["in_transit_kg"]) == D(164)
     r = client.post(f"/api/v1/manifests/{m['id']}/returned", headers=w["drv"], json={})
     assert r.status_code == 403
+    r = client.post(f"/api/v1/manifests/{m['id']}/returned", headers=w["op"], json={})
+    assert r.status_code == 409 and r.json()["error"]["details"]["expected"] == ["returning"]  # no skipped state
     m = ok(client.post(f"/api/v1/manifests/{m['id']}/return", headers=w["drv"], json={"lat": 36.8, "lon": 118.0}))
     assert m["status"] == "returning"
     m = ok(client.post(f"/api/v1/manifests/{m['id']}/returned", headers=w["op"], json={}))
