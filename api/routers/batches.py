@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session, SQLModel, select
 
@@ -15,7 +16,7 @@ from ledger import batches as svc
 from ledger import journal
 from ledger.auth import Principal, may, require_unit
 from ledger.batches import Batch, BatchPublic, RecordPublic, batch_public, record_public
-from ledger.errors import NotFound
+from ledger.errors import InvalidInput, NotFound
 from ledger.mass import g_to_kg
 from ledger.registry.catalogue import get_waste_code
 from ledger.registry.models import Facility, Unit
@@ -305,3 +306,22 @@ def unit_records(unit_id: int, after_seq: int = 0, limit: int = 200, s: Session 
                                                       journal.JournalRecord.seq > after_seq)
                   .order_by(journal.JournalRecord.seq).limit(min(limit, 1000))).all()
     return [record_public(r) for r in rows]
+
+
+@router.get("/units/{unit_id}/ledger", tags=["journal"],
+            summary="HJ 1259 ledger tables B.1–B.5 (and the receiver's incoming table) for a period")
+def ledger_tables(unit_id: int, date_from: date = Query(..., alias="from"), date_to: date = Query(..., alias="to"),
+                  format: str = Query("json", pattern="^(json|csv)$"), s: Session = Depends(get_session),
+                  p: Principal = Depends(principal)):
+    from ledger.reports.ledger_tables import TABLES, ledger_rows, to_csv
+
+    require_unit(s, p, unit_id)
+    if date_to < date_from:
+        raise InvalidInput("to is before from", field="to")
+    rows = ledger_rows(s, unit_id=unit_id, start=date_from, end=date_to)
+    if format == "csv":
+        return Response(to_csv(rows), media_type="text/csv; charset=utf-8", headers={
+            "Content-Disposition": f'attachment; filename="ledger-{unit_id}-{date_from}-{date_to}.csv"'})
+    return {"unit_id": unit_id, "from": date_from, "to": date_to,
+            "tables": {t: {"title": title, "rows": [r for r in rows if r["table"] == t]}
+                       for t, (title, _) in TABLES.items()}}

@@ -340,3 +340,23 @@ def test_parties_see_the_manifest_others_do_not(client, admin, session, w):
     assert [x["id"] for x in listed] == [m["id"]]
     scan = client.get(f"/api/v1/scan/{a['digital_id']}", headers=w["op"]).json()
     assert "load_onto_manifest" not in scan["next_actions"]  # already on an open manifest
+
+
+def test_both_parties_ledger_tables_come_from_the_same_records(client, w):
+    a = gen(client, w, store_facility_id=w["store"])
+    m = to_transit(client, w, [{"batch_id": a["id"], "planned_method": "R9"}], [a["digital_id"]])
+    ok(client.post(f"/api/v1/manifests/{m['id']}/receive", headers=w["rcv"], json={"lines": [
+        {"batch_id": a["id"], "received_kg": "163.8", "acceptance": "accepted"}]}))
+    span = {"from": (date.today() - timedelta(days=1)).isoformat(), "to": (date.today() + timedelta(days=1)).isoformat()}
+    mine = client.get(f"/api/v1/units/{w['unit']['id']}/ledger", params=span, headers=w["op"]).json()["tables"]
+    theirs = client.get(f"/api/v1/units/{w['receiver']['id']}/ledger", params=span, headers=w["rcv"]).json()["tables"]
+    assert [len(mine[t]["rows"]) for t in ("B.1", "B.2", "B.3", "B.4", "B.5")] == [1, 1, 1, 0, 1]
+    out, inc = mine["B.5"]["rows"][0], theirs["IN"]["rows"][0]
+    assert out["manifest"] == inc["manifest"] == m["number"]
+    assert out["digital_id"] == inc["digital_id"] == a["digital_id"]
+    assert out["mass_kg"] == inc["shipped_kg"] == "164.000" and inc["accepted_kg"] == "163.800"
+    assert out["record_code"].startswith("HWWWLY") and out["method"].startswith("R9")
+    assert mine["B.2"]["rows"][0]["from_codes"] == a["batch_code"]
+    csv_text = client.get(f"/api/v1/units/{w['unit']['id']}/ledger", params={**span, "format": "csv"},
+                          headers=w["op"]).text
+    assert csv_text.startswith("\ufefftable,record_id") and m["number"] in csv_text
