@@ -42,6 +42,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(manifests.router, prefix=API_PREFIX)
     app.include_router(pages.router)
 
+    @app.on_event("startup")
+    def _warm_fonts() -> None:
+        # The first PDF would otherwise build the reduced CJK font (seconds) inside a request.
+        import threading
+
+        from labels import warm_pdf_fonts
+
+        threading.Thread(target=warm_pdf_fonts, name="warm-pdf-fonts", daemon=True).start()
+
     @app.get("/", include_in_schema=False)
     def root():
         return RedirectResponse(f"{API_PREFIX}/docs")

@@ -11,13 +11,15 @@ from typing import Any
 from fastapi import Depends, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from ledger.accounts import IdempotencyRecord, find_token
 from ledger.auth import Principal
 from ledger.db import reader
 from ledger.errors import InvalidInput, Unauthenticated
+from ledger.types import utcnow
 
 SESSION_COOKIE = "wl_session"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -96,29 +98,27 @@ class Tx:
     def run(self, fn: Callable[[Session, Principal], Any], *, status: int = 200) -> JSONResponse:
         """Execute `fn` once per Idempotency-Key; a retry gets the first response back."""
         s = self.session
-        rec = None
+        rec_id = None
         if self.key:
             if len(self.key) > 200:
                 raise InvalidInput("Idempotency-Key is longer than 200 characters", field=IDEMPOTENCY_HEADER)
-            existing = self._existing()
-            if existing is not None:
-                return self._replay(existing)
-            rec = IdempotencyRecord(user_id=self.principal.user_id, key=self.key, request_hash=self.fingerprint)
-            try:
-                with s.begin_nested():
-                    s.add(rec)
-                    s.flush()
-            except IntegrityError:
-                # A concurrent request with the same key committed first: answer as it did.
-                s.rollback()
+            # Claim the key. A concurrent request with the same key makes this wait for it to commit (PostgreSQL)
+            # or runs after it (SQLite); either way a claimed key returns no id and the first answer is replayed.
+            insert = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
+            rec_id = s.execute(insert(IdempotencyRecord.__table__).values(
+                user_id=self.principal.user_id, key=self.key, request_hash=self.fingerprint, status_code=0,
+                response_body="", created_at=utcnow()).on_conflict_do_nothing(index_elements=["user_id", "key"])
+                .returning(IdempotencyRecord.__table__.c.id)).scalar_one_or_none()
+            if rec_id is None:
                 existing = self._existing()
                 if existing is not None and existing.status_code:
                     return self._replay(existing)
-                raise
+                raise InvalidInput("a request with this Idempotency-Key is still being processed; retry shortly",
+                                   field=IDEMPOTENCY_HEADER, code="idempotency.in_progress")
         content = jsonable_encoder(fn(s, self.principal))
-        if rec is not None:
-            rec.status_code, rec.response_body = status, json.dumps(content, ensure_ascii=False)
-            s.add(rec)
+        if rec_id is not None:
+            s.execute(update(IdempotencyRecord).where(IdempotencyRecord.id == rec_id).values(
+                status_code=status, response_body=json.dumps(content, ensure_ascii=False)))
         s.commit()
         return JSONResponse(status_code=status, content=content)
 

@@ -16,8 +16,8 @@ Nothing found raises :class:`FontNotFound`; the renderers never fall back to a L
 tofu boxes. The result is cached for the process (:func:`reset_font_cache` forgets it).
 
 PDF embedding: fpdf2 parses the whole font for every document (a 65 000-glyph CFF font costs ~1 s per PDF),
-so :func:`pdf_faces` hands out a reduced copy of the face (ASCII, Latin-1, punctuation, GB 2312) built once
-with fontTools and cached on disk (``LEDGER_LABEL_FONT_CACHE``, default ``~/.cache/wasteledger/fonts``;
+so :func:`pdf_faces` hands out a reduced copy of the face (ASCII, Latin-1, punctuation, GB 2312, converted
+to TrueType outlines) built once with fontTools and cached on disk (``LEDGER_LABEL_FONT_CACHE``, default ``~/.cache/wasteledger/fonts``;
 ``off`` disables it). A document with a character outside that set is embedded from the full face.
 """
 
@@ -53,13 +53,19 @@ FC_BOLD_PATTERN = "Noto Sans CJK SC:lang=zh-cn:weight=bold"
 
 #: (regular, bold) candidates, in order of preference.
 KNOWN_FONTS: tuple[tuple[str, str | None], ...] = (
-    ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"),
+    (
+        "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+        "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
+    ),
     ("/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc", "/usr/share/fonts/noto-cjk/NotoSansCJK-Bold.ttc"),
     (
         "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc",
         "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Bold.ttc",
     ),
-    ("/usr/share/fonts/opentype/noto/NotoSansCJKsc-Regular.otf", "/usr/share/fonts/opentype/noto/NotoSansCJKsc-Bold.otf"),
+    (
+        "/usr/share/fonts/opentype/noto/NotoSansCJKsc-Regular.otf",
+        "/usr/share/fonts/opentype/noto/NotoSansCJKsc-Bold.otf",
+    ),
     ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", None),
     ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", None),
     ("/usr/share/fonts/wenquanyi/wqy-microhei/wqy-microhei.ttc", None),
@@ -164,7 +170,10 @@ def _inspect(path: str, index: int | None) -> tuple[FontFace, frozenset[int]]:
 
 
 def _bold_ok(candidate: FontFace, regular: FontFace) -> bool:
-    return (candidate.path, candidate.index) != (regular.path, regular.index) and "bold" in candidate.style.lower()
+    return (candidate.path, candidate.index) != (
+        regular.path,
+        regular.index,
+    ) and "bold" in candidate.style.lower()
 
 
 def _env_index(var: str) -> int | None:
@@ -220,7 +229,11 @@ def _from_env() -> CJKFont | None:
 def _fc_match(pattern: str) -> tuple[str, int] | None:
     try:
         out = subprocess.run(
-            ["fc-match", "-f", "%{file}:%{index}", pattern], capture_output=True, text=True, timeout=10, check=True
+            ["fc-match", "-f", "%{file}:%{index}", pattern],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
@@ -314,14 +327,20 @@ def sanitize(text: str) -> str:
         elif ch == " " or font.covers(ch):
             out.append(ch)
         else:
-            log.warning("no glyph for %r (U+%04X) in %s; printed as %s", ch, ord(ch), font.regular.family, MISSING_GLYPH)
+            log.warning(
+                "no glyph for %r (U+%04X) in %s; printed as %s",
+                ch,
+                ord(ch),
+                font.regular.family,
+                MISSING_GLYPH,
+            )
             out.append(MISSING_GLYPH)
     return "".join(out)
 
 
 # --------------------------------------------------------------------------------------------- PDF fonts
 
-_REDUCED_VERSION = "2"
+_REDUCED_VERSION = "4"
 
 
 @functools.cache
@@ -350,29 +369,70 @@ def _cache_dir() -> Path | None:
 
 
 def _build_reduced(face: FontFace, target: Path) -> None:
-    from fontTools import subset
+    """Write a TrueType font with the face's glyphs for :func:`reduced_charset` (cubic outlines are
+    converted to quadratic ones within 1 font unit).
+
+    TrueType because fpdf2 embeds it as CIDFontType2 with Identity-H, the encoding every PDF consumer reads
+    (text extraction included), while CID-keyed CFF goes through a custom CMap that some tools misread."""
+    from fontTools.fontBuilder import FontBuilder
+    from fontTools.pens.cu2quPen import Cu2QuPen
+    from fontTools.pens.recordingPen import DecomposingRecordingPen
+    from fontTools.pens.ttGlyphPen import TTGlyphPen
     from fontTools.ttLib import TTFont
 
-    font = TTFont(face.path, fontNumber=face.index, lazy=True)
-    options = subset.Options()
-    options.desubroutinize = True  # makes fpdf2's per-document subsetting ~40 % faster
-    options.name_IDs = ["*"]
-    options.notdef_outline = True
-    options.layout_features = []
-    options.drop_tables += ["GSUB", "GPOS", "GDEF", "VORG", "vhea", "vmtx", "BASE", "JSTF"]
-    subsetter = subset.Subsetter(options)
-    subsetter.populate(unicodes=reduced_charset())
-    subsetter.subset(font)
+    src = TTFont(face.path, fontNumber=face.index, lazy=True)
+    cmap = src.getBestCmap()
+    wanted = {cp: cmap[cp] for cp in sorted(reduced_charset()) if cp in cmap}
+    order = [".notdef", *sorted(set(wanted.values()) - {".notdef"}, key=src.getGlyphID)]
+    glyph_set = src.getGlyphSet()
+    cubic = "CFF " in src or "CFF2" in src  # CFF contours run the other way round
+    glyphs = {}
+    for name in order:
+        pen = TTGlyphPen(None)
+        outline = DecomposingRecordingPen(glyph_set)  # composites would point at glyphs left out
+        glyph_set[name].draw(outline)
+        outline.replay(Cu2QuPen(pen, 1.0, reverse_direction=cubic))
+        glyphs[name] = pen.glyph()
+    hmtx, hhea, os2, names = src["hmtx"], src["hhea"], src["OS/2"], src["name"]
+    fb = FontBuilder(src["head"].unitsPerEm, isTTF=True)
+    fb.setupGlyphOrder(order)
+    fb.setupCharacterMap(wanted)
+    fb.setupGlyf(glyphs)
+    fb.setupHorizontalMetrics({name: hmtx[name] for name in order})
+    fb.setupHorizontalHeader(ascent=hhea.ascent, descent=hhea.descent, lineGap=hhea.lineGap)
+    fb.setupNameTable(
+        {
+            "familyName": names.getDebugName(1) or face.family,
+            "styleName": names.getDebugName(2) or face.style,
+            "fullName": names.getDebugName(4) or f"{face.family} {face.style}",
+            "psName": (names.getDebugName(6) or face.family.replace(" ", "")) + "-GB2312",
+        }
+    )
+    fb.setupOS2(
+        sTypoAscender=os2.sTypoAscender,
+        sTypoDescender=os2.sTypoDescender,
+        sTypoLineGap=os2.sTypoLineGap,
+        usWinAscent=os2.usWinAscent,
+        usWinDescent=os2.usWinDescent,
+        usWeightClass=os2.usWeightClass,
+        fsType=os2.fsType,
+        sCapHeight=getattr(os2, "sCapHeight", 0),
+        sxHeight=getattr(os2, "sxHeight", 0),
+    )
+    fb.setupPost(keepGlyphNames=False)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            font.save(fh)
+            fb.save(fh)
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+    for old in target.parent.glob(f"{Path(face.path).stem}-{face.index}-*.*"):  # earlier versions
+        if old != target and old.suffix in (".ttf", ".otf"):
+            old.unlink(missing_ok=True)
 
 
 @functools.lru_cache(maxsize=4)
@@ -388,9 +448,9 @@ def _reduced_face(face: FontFace) -> FontFace | None:
         key = hashlib.sha256(
             f"{_REDUCED_VERSION}|{face.path}|{face.index}|{st.st_size}|{st.st_mtime_ns}".encode()
         ).hexdigest()[:16]
-        target = directory / f"{Path(face.path).stem}-{face.index}-{key}.otf"
+        target = directory / f"{Path(face.path).stem}-{face.index}-{key}.ttf"
         if not target.is_file():
-            log.info("building reduced PDF font %s (one-off, some seconds)", target)
+            log.info("building reduced PDF font %s (one-off, ~15 s)", target)
             _build_reduced(face, target)
         return FontFace(str(target), 0, face.family, face.style)
     except Exception as exc:  # an unwritable cache must never break rendering
@@ -398,11 +458,12 @@ def _reduced_face(face: FontFace) -> FontFace | None:
         return None
 
 
-def pdf_faces(chars: Iterable[str]) -> tuple[FontFace, FontFace | None]:
-    """(regular, bold) faces to embed in a PDF that uses `chars`: reduced copies when they cover them."""
+def pdf_faces(chars: Iterable[str], full: bool = False) -> tuple[FontFace, FontFace | None]:
+    """(regular, bold) faces to embed in a PDF that uses `chars`: reduced copies when they cover them
+    (never if `full`)."""
     font = cjk_font()
     needed = {ord(c) for c in chars}
-    if needed <= reduced_charset():
+    if not full and needed <= reduced_charset():
         with _lock:
             reg = _reduced_face(font.regular)
             bold = _reduced_face(font.bold) if font.bold is not None else None

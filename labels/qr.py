@@ -58,12 +58,20 @@ def _structure(version: int, level: int) -> tuple:
     before = [[c is not None for c in row] for row in q.modules]
     q.setup_type_info(True, 0)
     data = [[c is None for c in row] for row in q.modules]
-    fmt = [[c is not None and not b for c, b in zip(row, brow, strict=True)] for row, brow in zip(q.modules, before, strict=True)]
+    fmt = [
+        [c is not None and not b for c, b in zip(row, brow, strict=True)]
+        for row, brow in zip(q.modules, before, strict=True)
+    ]
     values = []
     for m in range(8):
         q.modules = [[False] * n for _ in range(n)]
         q.setup_type_info(False, m)
-        values.append([[bool(v) and f for v, f in zip(row, frow, strict=True)] for row, frow in zip(q.modules, fmt, strict=True)])
+        values.append(
+            [
+                [bool(v) and f for v, f in zip(row, frow, strict=True)]
+                for row, frow in zip(q.modules, fmt, strict=True)
+            ]
+        )
     f0 = mask_func(0)
     flips = [_mask_grid(n, lambda r, c, fm=mask_func(m): f0(r, c) != fm(r, c)) for m in range(8)]
     out = []

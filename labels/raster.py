@@ -10,9 +10,8 @@ weight) and cached; the PNG is 4 bits per pixel.
 from __future__ import annotations
 
 import functools
-import struct
+import io
 import threading
-import zlib
 
 from PIL import Image, ImageDraw
 
@@ -130,34 +129,13 @@ def render_canvas(canvas: Canvas, dpi: int = 300) -> Image.Image:
     return im
 
 
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
 def encode_png(im: Image.Image, dpi: int) -> bytes:
-    """4-bit palette PNG of a 16-colour palette image, written directly (about twice as fast as going
-    through Pillow's row-by-row encoder for this kind of image), with pHYs set to `dpi`."""
+    """4-bit palette PNG (Pillow) with its resolution recorded (pHYs), so it prints at its physical size."""
     if im.mode != "P":
         raise ValueError("expects a palette image")
-    w, h = im.size
-    stride = (w + 1) // 2
-    packed = im.tobytes("raw", "P;4")
-    scanlines = bytearray((stride + 1) * h)  # each scanline: filter byte 0, then the packed pixels
-    for y in range(h):
-        o = y * (stride + 1) + 1
-        scanlines[o : o + stride] = packed[y * stride : (y + 1) * stride]
-    palette = bytes(im.getpalette() or [])[: 16 * 3]
-    ppm = round(dpi / 0.0254)
-    return b"".join(
-        (
-            b"\x89PNG\r\n\x1a\n",
-            _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 4, 3, 0, 0, 0)),
-            _chunk(b"PLTE", palette),
-            _chunk(b"pHYs", struct.pack(">IIB", ppm, ppm, 1)),
-            _chunk(b"IDAT", zlib.compress(bytes(scanlines), PNG_COMPRESS_LEVEL)),
-            _chunk(b"IEND", b""),
-        )
-    )
+    buf = io.BytesIO()
+    im.save(buf, "PNG", bits=4, compress_level=PNG_COMPRESS_LEVEL, dpi=(dpi, dpi))
+    return buf.getvalue()
 
 
 def canvas_png(canvas: Canvas, dpi: int = 300) -> bytes:

@@ -7,7 +7,7 @@ Layout (square label, side from :func:`label_size_mm`; everything scales with th
   characteristic (T 毒性, C 腐蚀性, I 易燃性, R 反应性, In 感染性); green with 一般工业固体废物 and no tags
   for general industrial solid waste;
 * the QR code (payload ``{public_url}/s/{digital_id}``, error correction Q, 4-module quiet zone) in the top
-  right corner, 29 % of the side (29 mm on the 100 mm label);
+  right corner, 31 % of the side (31 mm with its quiet zone on the 100 mm label);
 * rows 废物名称 / 废物类别 / 废物代码 + 废物形态 / 主要成分 / 危险特性 / 注意事项 / 产生日期 + 重量(kg) /
   产生单位 / 联系人 + 联系电话 / 数字识别码 / 备注 (batch code and container). Long values wrap; if the rows
   do not fit, the text shrinks down to the HJ 1276 minimum character height (3 / 5 / 6 mm for the
@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -45,7 +46,6 @@ from .vector import canvas_pdf
 from .zpl import DEFAULT_ZPL_FONT, canvas_zpl
 
 HAZARD_NAMES: dict[str, str] = {"T": "毒性", "C": "腐蚀性", "I": "易燃性", "R": "反应性", "In": "感染性"}
-FORMS = ("固态", "半固态", "液态", "气态")
 
 HAZARDOUS_TITLE = "危险废物"
 GENERAL_TITLE = "一般工业固体废物"
@@ -53,15 +53,14 @@ GENERAL_TITLE = "一般工业固体废物"
 HAZARDOUS_ACCENT: RGB = (255, 212, 0)
 GENERAL_ACCENT: RGB = (140, 205, 110)
 
-#: HJ 1276-2022 table: minimum label side and minimum character height per container volume.
-LABEL_SIZES_MM = (100, 150, 200)
+#: HJ 1276-2022 table: minimum character height (mm) per minimum label side (see label_size_mm).
 MIN_TEXT_HEIGHT_MM = {100: 3.0, 150: 5.0, 200: 6.0}
 #: Ink height of a CJK ideograph (废) in em, for the minimum character height.
 INK_HEIGHT_EM = 0.93
 
 BODY_EM = 3.7  # mm on the 100 mm label
 TITLE_EM = 8.5
-QR_SIDE = 29.0
+QR_SIDE = 31.0
 
 
 def label_size_mm(container_volume_l: float | None) -> int:
@@ -84,10 +83,10 @@ def min_text_height_mm(size_mm: float) -> float:
 
 
 def normalize_hazard(hazard: object) -> tuple[str, ...]:
-    """('t', 'IN') / 'T,I' / ['C'] → canonical letters in T, C, I, R, In order; unknown letters raise."""
+    """('t', 'IN') / 'T/C/I' / 'T,I' / ['C'] → canonical codes in T, C, I, R, In order; unknown ones raise."""
     if hazard is None:
         return ()
-    items = hazard.replace("，", ",").replace("、", ",").split(",") if isinstance(hazard, str) else list(hazard)
+    items = re.split(r"[/,，、;；\s]+", hazard) if isinstance(hazard, str) else list(hazard)
     canon = {k.lower(): k for k in HAZARD_NAMES}
     out = []
     for raw in items:
@@ -95,7 +94,9 @@ def normalize_hazard(hazard: object) -> tuple[str, ...]:
         if not code:
             continue
         if code.lower() not in canon:
-            raise ValueError(f"unknown hazard characteristic {code!r}; expected one of {', '.join(HAZARD_NAMES)}")
+            raise ValueError(
+                f"unknown hazard characteristic {code!r}; expected one of {', '.join(HAZARD_NAMES)}"
+            )
         out.append(canon[code.lower()])
     order = list(HAZARD_NAMES)
     return tuple(sorted(set(out), key=order.index))
@@ -142,7 +143,9 @@ class LabelData:
         if not self.digital_id or any(c.isspace() for c in self.digital_id):
             raise ValueError(f"bad digital_id {self.digital_id!r}")
         if not self.qr_payload.endswith("/s/" + self.digital_id):
-            raise ValueError(f"qr_payload {self.qr_payload!r} does not resolve digital_id {self.digital_id!r}")
+            raise ValueError(
+                f"qr_payload {self.qr_payload!r} does not resolve digital_id {self.digital_id!r}"
+            )
 
 
 # ------------------------------------------------------------------------------------------------ layout
@@ -151,7 +154,7 @@ class LabelData:
 @dataclass(frozen=True)
 class _Row:
     cells: tuple[tuple[str, str], ...]  # (label, value); 1 cell = full row, 2 = pair
-    long: bool = False  # may be cut (with an ellipsis) when space runs out
+    long: bool = True  # may be cut (with an ellipsis) when space runs out
     kind: str = "plain"  # "plain" | "id"
     units: tuple[str, ...] | None = None  # unbreakable pieces, if the value must break only between them
 
@@ -167,23 +170,23 @@ def _rows(d: LabelData) -> list[_Row]:
     remark = f"批次号 {d.batch_code}" + (f"；容器 {container}" if container else "")
     category = f"{d.category} {d.category_name}".strip()
     rows = [
-        _Row((("废物名称", d.waste_name),), long=True),
-        _Row((("废物类别", category),), long=True),
+        _Row((("废物名称", d.waste_name),)),
+        _Row((("废物类别", category),)),
         _Row((("废物代码", d.waste_code), ("废物形态", d.form))),
-        _Row((("主要成分", d.components or "—"),), long=True),
+        _Row((("主要成分", d.components or "—"),)),
     ]
     if d.hazardous:
         parts = [f"{HAZARD_NAMES[h]}({h})" for h in d.hazard] or ["—"]
         units = tuple(p + "、" for p in parts[:-1]) + (parts[-1],)
         rows.append(_Row((("危险特性", "".join(units)),), units=units))
     if d.precautions and d.precautions.strip():
-        rows.append(_Row((("注意事项", d.precautions),), long=True))
+        rows.append(_Row((("注意事项", d.precautions),)))
     rows += [
         _Row((("产生日期", d.generated_on.isoformat()), ("重量(kg)", format_kg(d.net_kg)))),
-        _Row((("产生单位", d.unit_name),), long=True),
+        _Row((("产生单位", d.unit_name),)),
         _Row((("联系人", d.contact), ("联系电话", d.phone))),
-        _Row((("数字识别码", d.digital_id),), kind="id"),
-        _Row((("备注", remark),), long=True),
+        _Row((("数字识别码", d.digital_id),), long=False, kind="id"),
+        _Row((("备注", remark),)),
     ]
     return rows
 
@@ -210,6 +213,7 @@ def _clean(d: LabelData) -> LabelData:
 @dataclass
 class _Attempt:
     items: list[Item]
+    top: float  # where the rows start
     bottom: float  # where the rows end
     limit: float  # where they must end
     lines: dict[str, int]  # wrapped line count of each long row
@@ -261,6 +265,7 @@ def _layout(d: LabelData, size: float, em: float, caps: dict[str, int], vpad: fl
     x_left, x_right = inner + pad, size - inner - pad
     items: list[Item] = [Rect(0, 0, size, size, fill=WHITE)]
     head, y, qr_x, qr_bottom = _header(d, size, em)
+    top = y
     items += head
     label_w = width_mm("联系电话", em, bold=True)
     gap, pitch, vp = 0.45 * em, 1.2 * em, vpad * em
@@ -309,7 +314,7 @@ def _layout(d: LabelData, size: float, em: float, caps: dict[str, int], vpad: fl
         if queue:
             items.append(Rect(inner, y, right + pad - inner, 0.2 * k, fill=RULE))
     items.append(Rect(margin, margin, size - 2 * margin, size - 2 * margin, stroke=BLACK, line=border))
-    return _Attempt(items, y, size - inner - 0.6 * k, lines_of)
+    return _Attempt(items, top, y, size - inner - 0.6 * k, lines_of)
 
 
 VPAD = 0.28  # row padding above and below the text, in em
@@ -319,13 +324,13 @@ GROW = 1.12  # sparse labels may use text up to this much larger than BODY_EM
 def label_canvas(data: LabelData, size_mm: int | None = None) -> Canvas:
     """The label's display list (shared by the PNG, PDF and ZPL outputs).
 
-    Tries the body size from GROW × BODY_EM down to the HJ 1276 minimum; at the minimum, tightens the
-    row padding and then cuts the long rows one line at a time (the longest first) until all fits; any
-    room left is spread over the rows.
+    Lays out at BODY_EM; with room to spare, grows the text (up to GROW ×); without, shrinks it in 4 % steps
+    down to the HJ 1276 minimum, then tightens the row padding and cuts the long rows one line at a time
+    (the longest first) until all fits. Any room left is spread over the rows.
     """
     size = size_mm or label_size_mm(data.container_volume_l)
-    if not 60 <= size <= 400:
-        raise ValueError("label side must be between 60 and 400 mm")
+    if not 80 <= size <= 400:
+        raise ValueError("label side must be between 80 and 400 mm (HJ 1276 asks for at least 100)")
     d = _clean(data)
     k = size / 100
     min_em = min_text_height_mm(size) / INK_HEIGHT_EM * 1.01
@@ -333,19 +338,27 @@ def label_canvas(data: LabelData, size_mm: int | None = None) -> Canvas:
     accent = HAZARDOUS_ACCENT if d.hazardous else GENERAL_ACCENT
     title = f"{HAZARDOUS_TITLE if d.hazardous else GENERAL_TITLE}标签 {d.digital_id}"
 
-    ems, f = [], GROW
-    while em0 * f > min_em:
-        ems.append(em0 * f)
-        f -= 0.04
-    ems.append(min_em)
-    em, vpad, caps = min_em, VPAD, {}
-    for em in ems:
-        best = _layout(d, size, em, caps, vpad)
-        if best.fits:
-            break
+    em, vpad, caps = em0, VPAD, {}
+    best = _layout(d, size, em, caps, vpad)
+    if best.fits:  # room to spare: grow the text in proportion (rows scale with em), if it still fits
+        ratio = (best.limit - best.top) / max(best.bottom - best.top, 1e-6)
+        grown = em0 * min(GROW, 0.99 * ratio)
+        for candidate in (grown, (grown + em0) / 2):  # wrapping may change as the text grows
+            if candidate < em0 * 1.01:
+                break
+            trial = _layout(d, size, candidate, caps, vpad)
+            if trial.fits:
+                em, best = candidate, trial
+                break
     else:
-        vpad = VPAD * 0.6
-        best = _layout(d, size, em, caps, vpad)
+        f = 0.96
+        while not best.fits and em > min_em:
+            em = max(min_em, em0 * f)
+            best = _layout(d, size, em, caps, vpad)
+            f -= 0.04
+        if not best.fits:
+            vpad = VPAD * 0.6
+            best = _layout(d, size, em, caps, vpad)
         while not best.fits:
             reducible = {key: n for key, n in best.lines.items() if n > 1}
             if not reducible:
@@ -377,7 +390,12 @@ def render_label_pdf(data: LabelData, *, size_mm: int | None = None) -> bytes:
 
 
 def render_label_zpl(
-    data: LabelData, dpi: int = 203, *, size_mm: int | None = None, font: str = DEFAULT_ZPL_FONT, copies: int = 1
+    data: LabelData,
+    dpi: int = 203,
+    *,
+    size_mm: int | None = None,
+    font: str = DEFAULT_ZPL_FONT,
+    copies: int = 1,
 ) -> str:
     """ZPL II (``^XA`` … ``^XZ``) of the label for a thermal printer.
 

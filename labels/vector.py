@@ -6,7 +6,6 @@ pixels are whole modules, placed at the exact size the layout gives it.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 
 from fpdf import FPDF
@@ -17,26 +16,30 @@ from .qr import QUIET_ZONE, qr_image
 
 PT_PER_MM = 72 / 25.4
 FAMILY = "cjk"
-#: Fixed document dates keep output reproducible (and byte-identical for identical input).
-EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
-def add_cjk_fonts(pdf: FPDF, chars: Iterable[str]) -> None:
+def add_cjk_fonts(pdf: FPDF, chars: Iterable[str], full: bool = False) -> None:
     """Register the CJK font as family "cjk" (styles "" and "B") in `pdf`."""
-    regular, bold = fonts.pdf_faces(chars)
+    regular, bold = fonts.pdf_faces(chars, full)
     pdf.add_font(FAMILY, "", regular.path, collection_font_number=regular.index)
     face = bold or regular
     pdf.add_font(FAMILY, "B", face.path, collection_font_number=face.index)
 
 
-def new_pdf(width: float | str, height: float | None, chars: Iterable[str], title: str) -> FPDF:
+def missing_glyphs(pdf: FPDF) -> bool:
+    """Whether any text drawn so far had no glyph in the embedded font (then render again, full font)."""
+    return any(getattr(font, "missing_glyphs", None) for font in pdf.fonts.values())
+
+
+def new_pdf(
+    width: float | str, height: float | None, chars: Iterable[str], title: str, full: bool = False
+) -> FPDF:
     fmt = width if height is None else (width, height)
     pdf = FPDF(unit="mm", format=fmt)
-    pdf.set_creation_date(EPOCH)
     pdf.set_creator("wasteledger labels")
     pdf.set_title(title)
     pdf.set_lang("zh-CN")
-    add_cjk_fonts(pdf, chars)
+    add_cjk_fonts(pdf, chars, full)
     return pdf
 
 
@@ -48,7 +51,14 @@ def draw_qr(pdf: FPDF, payload: str, x: float, y: float, size: float, error_corr
 
 def canvas_pdf(canvas: Canvas) -> bytes:
     """One-page PDF of `canvas` (page size = canvas size)."""
-    pdf = new_pdf(canvas.width, canvas.height, canvas.chars(), canvas.title)
+    pdf = _draw(canvas, full=False)
+    if missing_glyphs(pdf):  # a safety net: the reduced font should cover every character it is used for
+        pdf = _draw(canvas, full=True)
+    return bytes(pdf.output())
+
+
+def _draw(canvas: Canvas, full: bool) -> FPDF:
+    pdf = new_pdf(canvas.width, canvas.height, canvas.chars(), canvas.title, full)
     pdf.set_auto_page_break(False)
     pdf.set_margin(0)
     pdf.add_page()
@@ -68,4 +78,4 @@ def canvas_pdf(canvas: Canvas) -> bytes:
             pdf.text(item.x, item.baseline, item.text)
         elif isinstance(item, QRBlock):
             draw_qr(pdf, item.payload, item.x, item.y, item.size, item.error_correction)
-    return bytes(pdf.output())
+    return pdf

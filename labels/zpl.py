@@ -27,6 +27,10 @@ def _dark(rgb: tuple[int, int, int]) -> bool:
     return 0.299 * r + 0.587 * g + 0.114 * b < 128
 
 
+def _comment(text: str) -> str:
+    return "".join(" " if c in "^~\n\r" else c for c in text)
+
+
 def field_data(text: str) -> str:
     """``^FD…^FS`` for `text`: ``^FH\\`` hex escapes only if it holds ZPL's own ^ or ~ (or the \\ indicator)."""
     if any(c in text for c in "^~\\"):
@@ -44,7 +48,7 @@ def canvas_zpl(canvas: Canvas, dpi: int = 203, font: str = DEFAULT_ZPL_FONT, cop
     d = lambda mm: _dots(mm, dpi)  # noqa: E731
     out = [
         "^XA",
-        f"^FX {canvas.title or 'label'}; CJK text needs the TrueType font {font} on the printer",
+        f"^FX {_comment(canvas.title or 'label')}; CJK text needs the TrueType font {font} on the printer",
         "^CI28",
         f"^PW{d(canvas.width)}",
         f"^LL{d(canvas.height)}",
