@@ -18,14 +18,14 @@ from sqlmodel import Field, Session, SQLModel, select
 from ledger import journal
 from ledger.auth import Principal, audit, can_see_unit, require_unit
 from ledger.codes import make_batch_code, make_digital_id, parse_digital_id, parse_hazard
-from ledger.counters import next_value
+from ledger.counters import next_value, next_values
 from ledger.errors import Conflict, InvalidInput, NotFound
 from ledger.journal import JournalRecord
 from ledger.mass import MAX_BATCH_G, g_to_kg, kg_to_g
 from ledger.registry import tiers
-from ledger.registry.catalogue import check_waste_code, get_waste_code
+from ledger.registry.catalogue import check_waste_code, lookup_waste_code
 from ledger.registry.models import Facility, Method, Unit
-from ledger.registry.plans import current_plan_items
+from ledger.registry.plans import planned_codes
 from ledger.types import UTCDateTime, utcnow
 from ledger.workdays import local_day, year_bounds_utc
 
@@ -403,9 +403,14 @@ def _unit_facility(session: Session, unit_id: int, facility_id: int, *, kinds: t
     return f
 
 
+def _code_scope(unit_id: int, kind: str, day: date, hazardous: bool) -> str:
+    return f"bc:{unit_id}:{kind}:{'H' if hazardous else 'G'}:{day:%Y%m%d}"
+
+
 def _code(session: Session, *, unit_id: int, kind: str, day: date, hazardous: bool) -> str:
-    scope = f"bc:{unit_id}:{kind}:{'H' if hazardous else 'G'}:{day:%Y%m%d}"
-    return make_batch_code(kind=kind, day=day, serial=next_value(session, scope), hazardous=hazardous)
+    """The next HJ 1259 record code of this kind for the unit and day."""
+    serial = next_value(session, _code_scope(unit_id, kind, day, hazardous))
+    return make_batch_code(kind=kind, day=day, serial=serial, hazardous=hazardous)
 
 
 def facility_stock_g(session: Session, facility_id: int) -> int:
@@ -430,7 +435,7 @@ def generate(session: Session, *, principal: Principal, data: BatchCreate) -> Ba
         raise InvalidInput(f"unit {unit.id} is not registered as a generator", field="unit_id")
     now = utcnow()
     occurred = _when(data.occurred_at, field="occurred_at", now=now)
-    code = check_waste_code(session, data.waste_code)
+    code, entry = lookup_waste_code(session, data.waste_code)
     gross = kg_to_g(data.gross_kg, field="gross_kg")
     tare = kg_to_g(data.tare_kg, field="tare_kg")
     if tare > gross:
@@ -444,18 +449,19 @@ def generate(session: Session, *, principal: Principal, data: BatchCreate) -> Ba
         raise InvalidInput(f"net weight {g_to_kg(net)} kg exceeds {g_to_kg(MAX_BATCH_G)} kg for one batch; weigh "
                            "it as several batches", field="gross_kg", code="weighing.too_heavy")
     facility = _unit_facility(session, unit.id, data.facility_id, kinds=("generation",), field="facility_id")
-    entry = get_waste_code(session, code)
     hazardous = not code.split("-")[2].startswith("S")
     hazard = entry.hazard if entry else ""
     flags = []
     day = local_day(occurred)
-    if code not in {i.waste_code for i in current_plan_items(session, unit_id=unit.id, year=day.year)}:
+    if code not in planned_codes(session, unit_id=unit.id, year=day.year):
         flags.append("not_in_plan")
     if now - occurred > LATE_ENTRY:
         flags.append("late_entry")
-    serial = next_value(session, f"did:{unit.id}:{code}:{day:%Y%m%d}")
-    digital_id = make_digital_id(credit_code=unit.credit_code, waste_code=code, day=day, serial=serial)
-    batch_code = _code(session, unit_id=unit.id, kind="generated", day=day, hazardous=hazardous)
+    # Both serials in one statement, taken last: their rows stay locked until commit.
+    did_scope, code_scope = f"did:{unit.id}:{code}:{day:%Y%m%d}", _code_scope(unit.id, "generated", day, hazardous)
+    serials = next_values(session, did_scope, code_scope)
+    digital_id = make_digital_id(credit_code=unit.credit_code, waste_code=code, day=day, serial=serials[did_scope])
+    batch_code = make_batch_code(kind="generated", day=day, serial=serials[code_scope], hazardous=hazardous)
     b = Batch(unit_id=unit.id, holder_unit_id=unit.id, digital_id=digital_id, batch_code=batch_code,
               waste_code=code, category=code.split("-")[2] if not hazardous else "HW" + code[-2:],
               hazardous=hazardous, name=data.name, form=data.form, hazard=hazard, components=data.components,

@@ -23,3 +23,14 @@ def next_value(session: Session, scope: str) -> int:
         index_elements=["scope"], set_={"value": Counter.__table__.c.value + 1}
     ).returning(Counter.__table__.c.value)
     return int(session.execute(stmt).scalar_one())
+
+
+def next_values(session: Session, *scopes: str) -> dict[str, int]:
+    """Increment several counters in one statement; returns each scope's new value."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = Counter.__table__
+    stmt = insert(table).values([{"scope": sc, "value": 1} for sc in sorted(set(scopes))])
+    stmt = stmt.on_conflict_do_update(index_elements=["scope"], set_={"value": table.c.value + 1}
+                                      ).returning(table.c.scope, table.c.value)
+    return {sc: int(v) for sc, v in session.execute(stmt).all()}

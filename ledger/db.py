@@ -53,7 +53,7 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:
             conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
-    return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
+    return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size * 2, pool_recycle=1800)
 
 
 def get_engine(url: str | None = None) -> Engine:

@@ -113,20 +113,12 @@ def unsubscribe(fn: Subscriber) -> None:
         _subscribers.remove(fn)
 
 
-def _lock_head(session: Session, unit_id: int) -> JournalHead:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        session.execute(text("INSERT INTO journal_head (unit_id, seq, hash) VALUES (:u, 0, :g) "
-                             "ON CONFLICT (unit_id) DO NOTHING"), {"u": unit_id, "g": GENESIS})
-        head = session.exec(select(JournalHead).where(JournalHead.unit_id == unit_id).with_for_update()
-                            .execution_options(populate_existing=True)).one()
-    else:  # SQLite: the writer already holds the database write lock (BEGIN IMMEDIATE)
-        head = session.get(JournalHead, unit_id, populate_existing=True)
-        if head is None:
-            head = JournalHead(unit_id=unit_id, seq=0, hash=GENESIS)
-            session.add(head)
-            session.flush()
-    return head
+def _lock_head(session: Session, unit_id: int) -> tuple[int, str]:
+    """Lock the unit's chain head until commit and read it (creating it on first use): one statement."""
+    stmt = text("INSERT INTO journal_head (unit_id, seq, hash) VALUES (:u, 0, :g) ON CONFLICT (unit_id) "
+                "DO UPDATE SET unit_id = excluded.unit_id RETURNING seq, hash")
+    seq, prev = session.execute(stmt, {"u": unit_id, "g": GENESIS}).one()
+    return int(seq), prev
 
 
 def append(session: Session, *, unit_id: int, kind: str, actor_id: int | None, actor_name: str,
@@ -136,21 +128,21 @@ def append(session: Session, *, unit_id: int, kind: str, actor_id: int | None, a
     """Append one record to the unit's chain (locks the chain head until commit) and notify subscribers."""
     if kind not in KINDS:
         raise ValueError(f"unknown record kind {kind}")
-    head = _lock_head(session, unit_id)
+    head_seq, head_hash = _lock_head(session, unit_id)
     now = utcnow()
     record = JournalRecord(
-        unit_id=unit_id, seq=head.seq + 1, kind=kind, batch_id=batch_id, source_batch_id=source_batch_id,
+        unit_id=unit_id, seq=head_seq + 1, kind=kind, batch_id=batch_id, source_batch_id=source_batch_id,
         mass_g=mass_g, facility_id=facility_id,
         manifest_id=manifest_id, record_code=record_code, actor_id=actor_id, actor_name=actor_name,
         occurred_at=occurred_at.astimezone(UTC), recorded_at=now, corrects_id=corrects_id,
-        body=json.loads(json.dumps(body or {}, ensure_ascii=False, default=str)), prev_hash=head.hash,
+        body=json.loads(json.dumps(body or {}, ensure_ascii=False, default=str)), prev_hash=head_hash,
     )
     # Timestamps are hashed at microsecond precision, which both databases keep.
     record.hash = link_hash(record)
     session.add(record)
-    head.seq, head.hash = record.seq, record.hash
-    session.add(head)
     session.flush()
+    session.execute(text("UPDATE journal_head SET seq = :s, hash = :h WHERE unit_id = :u"),
+                    {"s": record.seq, "h": record.hash, "u": unit_id})
     for fn in list(_subscribers):
         fn(session, record)
     return record

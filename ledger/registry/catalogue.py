@@ -77,14 +77,21 @@ def get_waste_code(session: Session, code: str) -> WasteCode | None:
     return session.get(WasteCode, code)
 
 
-def check_waste_code(session: Session, code: str, *, field: str = "waste_code") -> str:
-    """Validate a hazardous (catalogue or 900-000-CC) or general (NNN-NNN-Sxx) code; returns it normalised."""
+def lookup_waste_code(session: Session, code: str, *, field: str = "waste_code") -> tuple[str, WasteCode | None]:
+    """Validate a hazardous (catalogue or 900-000-CC) or general (NNN-NNN-Sxx) code; returns it normalised with
+    its catalogue entry (None for general codes and for 900-000-CC)."""
     info = parse_waste_code(code, field=field)
-    if info.hazardous and not info.is_identified_by_testing and get_waste_code(session, info.code) is None:
+    entry = get_waste_code(session, info.code) if info.hazardous else None
+    if info.hazardous and not info.is_identified_by_testing and entry is None:
         raise InvalidInput(f"{info.code} is not in the hazardous-waste catalogue; use a listed code or "
                            f"900-000-{info.code[-2:]} for waste identified by testing", field=field,
                            code="waste_code.unknown")
-    return info.code
+    return info.code, entry
+
+
+def check_waste_code(session: Session, code: str, *, field: str = "waste_code") -> str:
+    """Validate a waste code; returns it normalised."""
+    return lookup_waste_code(session, code, field=field)[0]
 
 
 def check_code_or_category(session: Session, value: str, *, field: str) -> str:

@@ -139,3 +139,10 @@ def set_economics(session: Session, *, principal: Principal, unit_id: int, data:
 def list_economics(session: Session, *, principal: Principal, unit_id: int) -> list[Economics]:
     unit = require_unit(session, principal, unit_id)
     return list(session.exec(select(Economics).where(Economics.unit_id == unit.id).order_by(Economics.year)).all())
+
+
+def planned_codes(session: Session, *, unit_id: int, year: int) -> set[str]:
+    """The waste codes of the latest plan version for that year, in one query."""
+    latest = (select(func.max(Plan.version)).where(Plan.unit_id == unit_id, Plan.year == year)).scalar_subquery()
+    return set(session.exec(select(PlanItem.waste_code).join(Plan, Plan.id == PlanItem.plan_id).where(
+        Plan.unit_id == unit_id, Plan.year == year, Plan.version == latest)).all())
