@@ -10,7 +10,8 @@ remarks. Tables break across pages with their heading row repeated; every page c
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -143,6 +144,17 @@ class _ManifestPDF(FPDF):
 
 
 class _Writer:
+    @contextmanager
+    def _table(self, widths: tuple[float, ...], titles: tuple[str, ...]) -> Iterator:
+        """A table with a bold, shaded heading row of `titles`."""
+        head = FontFace(family=FAMILY, emphasis="BOLD", size_pt=9, fill_color=HEAD_FILL)
+        with self.pdf.table(col_widths=widths, width=self.width, text_align="LEFT", headings_style=head,
+                            line_height=4.2, padding=1) as table:
+            hr = table.row()
+            for title in titles:
+                hr.cell(title)
+            yield table
+
     def __init__(self, doc: ManifestDoc, full_font: bool = False) -> None:
         self.doc = doc
         self.full_font = full_font
@@ -231,18 +243,7 @@ class _Writer:
         widths = (30.0, (self.width - 30) / 3, (self.width - 30) / 3, (self.width - 30) / 3)
         size = 8.5
         pdf.set_font(FAMILY, "", size)
-        head = FontFace(family=FAMILY, emphasis="BOLD", size_pt=9, fill_color=HEAD_FILL)
-        with pdf.table(
-            col_widths=widths,
-            width=self.width,
-            text_align="LEFT",
-            headings_style=head,
-            line_height=4.2,
-            padding=1,
-        ) as table:
-            hr = table.row()
-            for title in ("项目", "移出人（产生单位）", "承运人（运输单位）", "接受人（利用/处置单位）"):
-                hr.cell(title)
+        with self._table(widths, ("项目", "移出人（产生单位）", "承运人（运输单位）", "接受人（利用/处置单位）")) as table:
             for label, *values in rows:
                 tr = table.row()
                 tr.cell(self.wrap(label, widths[0] - 2, size, True), style=FontFace(emphasis="BOLD"))
@@ -335,18 +336,7 @@ class _Writer:
         size = 8.5
         pdf.set_font(FAMILY, "", size)
         widths = (40.0, 46.0, 46.0, self.width - 132.0)
-        head = FontFace(family=FAMILY, emphasis="BOLD", size_pt=9, fill_color=HEAD_FILL)
-        with pdf.table(
-            col_widths=widths,
-            width=self.width,
-            text_align="LEFT",
-            headings_style=head,
-            line_height=4.2,
-            padding=1,
-        ) as table:
-            hr = table.row()
-            for title in ("环节", "签字人", "时间（北京时间）", "位置"):
-                hr.cell(title)
+        with self._table(widths, ("环节", "签字人", "时间（北京时间）", "位置")) as table:
             if not d.signatures:
                 table.row().cell("（无）", colspan=4)
             for sg in d.signatures:

@@ -474,6 +474,15 @@ def _move(session: Session, m: Manifest, *, expect: tuple[str, ...], to: str, **
     session.refresh(m)
 
 
+def _transition(session: Session, principal: Principal, m: Manifest, *, action: str, expect: tuple[str, ...],
+                to: str, unit_id: int, where: Where | None = None, detail: dict | None = None, **stamps) -> Manifest:
+    """Move the manifest (compare-and-set) and record the signature that moved it."""
+    before = m.status
+    _move(session, m, expect=expect, to=to, **stamps)
+    _event(session, m, principal, action, before, m.status, unit_id, where, **(detail or {}))
+    return m
+
+
 def lines_of(session: Session, m: Manifest) -> list[ManifestLine]:
     return list(session.exec(select(ManifestLine).where(ManifestLine.manifest_id == m.id)
                              .order_by(ManifestLine.line_no)).all())
@@ -483,19 +492,15 @@ def submit(session: Session, *, principal: Principal, m: Manifest) -> Manifest:
     """The originator signs: the checks are run again on the day."""
     _sign_as(session, principal, m, m.originator_id, "operate", "originator")
     _check_all(session, m, lines_of(session, m), local_day(utcnow()))
-    before = m.status
-    _move(session, m, expect=("draft",), to="submitted", submitted_at=utcnow())
-    _event(session, m, principal, "submit", before, m.status, m.originator_id)
-    return m
+    return _transition(session, principal, m, action="submit", expect=("draft",), to="submitted",
+                       unit_id=m.originator_id, submitted_at=utcnow())
 
 
 def cancel(session: Session, *, principal: Principal, m: Manifest, data: CancelIn) -> Manifest:
     """Cancel before pickup (the originator); after pickup a change is a revision."""
     _sign_as(session, principal, m, m.originator_id, "operate", "originator")
-    before = m.status
-    _move(session, m, expect=("draft", "submitted"), to="cancelled", closed_at=utcnow())
-    _event(session, m, principal, "cancel", before, m.status, m.originator_id, reason=data.reason)
-    return m
+    return _transition(session, principal, m, action="cancel", expect=("draft", "submitted"), to="cancelled",
+                       unit_id=m.originator_id, detail={"reason": data.reason}, closed_at=utcnow())
 
 
 def _lock(session: Session, batch_id: int) -> Batch:
@@ -575,12 +580,10 @@ def deliver(session: Session, *, principal: Principal, m: Manifest, data: Where)
         _sign_as(session, principal, m, m.receiver_id, "receive", "receiver")
     else:
         _sign_as(session, principal, m, m.hauler_id, "haul", "hauler")
-    before = m.status
     now = utcnow()
-    _move(session, m, expect=("in_transit",), to="delivered", delivered_at=now,
-          receipt_deadline=working_day_deadline(now, RECEIPT_WORKING_DAYS))
-    _event(session, m, principal, "deliver", before, m.status, principal.unit_id, data)
-    return m
+    return _transition(session, principal, m, action="deliver", expect=("in_transit",), to="delivered",
+                       unit_id=principal.unit_id, where=data, delivered_at=now,
+                       receipt_deadline=working_day_deadline(now, RECEIPT_WORKING_DAYS))
 
 
 def receive(session: Session, *, principal: Principal, m: Manifest, data: ReceiveIn) -> Manifest:
@@ -656,19 +659,15 @@ def complete(session: Session, *, principal: Principal, m: Manifest) -> Manifest
                            "or disposed; record it with use-in-house or dispose-in-house on batch "
                            f"{holding.id}", code="manifest.unprocessed_line",
                            details={"line_no": ln.line_no, "batch_id": holding.id})
-    before = m.status
-    _move(session, m, expect=("received",), to="completed", completed_at=utcnow())
-    _event(session, m, principal, "complete", before, m.status, m.receiver_id)
-    return m
+    return _transition(session, principal, m, action="complete", expect=("received",), to="completed",
+                       unit_id=m.receiver_id, completed_at=utcnow())
 
 
 def start_return(session: Session, *, principal: Principal, m: Manifest, data: Where) -> Manifest:
     """The hauler takes a fully refused load back: refused → returning."""
     _sign_as(session, principal, m, m.hauler_id, "haul", "hauler")
-    before = m.status
-    _move(session, m, expect=("refused",), to="returning")
-    _event(session, m, principal, "return", before, m.status, m.hauler_id, data)
-    return m
+    return _transition(session, principal, m, action="return", expect=("refused",), to="returning",
+                       unit_id=m.hauler_id, where=data)
 
 
 def confirm_return(session: Session, *, principal: Principal, m: Manifest, data: Where) -> Manifest:
