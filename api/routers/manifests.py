@@ -105,6 +105,13 @@ class ManifestPublic(SQLModel):
     pdf_url: str
 
 
+def _driver_name(s: Session, driver_id: int | None) -> str:
+    from ledger.accounts import User
+
+    driver = s.get(User, driver_id) if driver_id else None
+    return f"{driver.display_name} {driver.phone or ''}".strip() if driver else ""
+
+
 def _party(u: Unit) -> PartyOut:
     return PartyOut(id=u.id, name=u.name, credit_code=u.credit_code, region_code=u.region_code)
 
@@ -191,7 +198,7 @@ def manifest_pdf(manifest_id: int, request: Request, s: Session = Depends(get_se
     hu = units[m.hauler_id]
     hauler = doc.HaulerParty(name=hu.name, credit_code=hu.credit_code, address=hu.address or "",
                              contact=hu.contact or "", phone=hu.phone or "", permit_no=permit.number if permit else "",
-                             vehicle_plate=pub.vehicle_plate, driver=str(m.driver_id or ""))
+                             vehicle_plate=pub.vehicle_plate, driver=_driver_name(s, m.driver_id))
     methods = {x.code: x.name for x in s.exec(select(Method))}
     batch_rows = {b.id: b for b in s.exec(select(Batch).where(Batch.id.in_([ln.batch_id for ln in pub.lines])))}
     lines = tuple(doc.ManifestLine(
