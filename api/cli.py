@@ -49,6 +49,7 @@ def demo(reset: bool = typer.Option(False, help="delete the SQLite demo database
         for suffix in ("", "-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
     migrate()
+    typer.echo("seeding the demo: registry, three years of history, a manifest in every state (about a minute)…")
     with session_scope() as session:
         result = seed(session)
     if result["seeded"]:
