@@ -12,13 +12,13 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from sqlalchemy import JSON, BigInteger, Column, Index, func, text
+from sqlalchemy import JSON, BigInteger, Column, Index, func, insert, text
 from sqlmodel import Field, Session, SQLModel, select
 
 from ledger import journal
 from ledger.auth import Principal, audit, can_see_unit, require_unit
 from ledger.codes import make_batch_code, make_digital_id, parse_digital_id, parse_hazard
-from ledger.counters import next_value, next_values
+from ledger.counters import next_ranges, next_value
 from ledger.errors import Conflict, InvalidInput, NotFound
 from ledger.journal import JournalRecord
 from ledger.mass import MAX_BATCH_G, g_to_kg, kg_to_g
@@ -428,14 +428,46 @@ def _links(session: Session, b: Batch) -> list[str]:
 
 # ---- services --------------------------------------------------------------------------------------
 
-def generate(session: Session, *, principal: Principal, data: BatchCreate) -> Batch:
-    """Record a weighing at a generation point: allocate the digital ID and batch code, write `generated`."""
-    unit = require_unit(session, principal, data.unit_id, act="operate")
-    if not (unit.is_generator or unit.is_receiver):
-        raise InvalidInput(f"unit {unit.id} is not registered as a generator", field="unit_id")
-    now = utcnow()
+MAX_BULK = 500
+
+
+class BulkCreate(SQLModel):
+    items: list[BatchCreate] = Field(min_length=1, max_length=MAX_BULK,
+                                     description="weighings, e.g. a terminal's buffer after a network outage")
+
+
+@dataclass
+class _Weighing:
+    """A validated weighing, before serials are allocated."""
+
+    data: BatchCreate
+    unit: Unit
+    facility: Facility
+    code: str
+    hazardous: bool
+    hazard: str
+    occurred: datetime
+    day: date
+    gross: int
+    tare: int
+    net: int
+    flags: list[str]
+
+
+def _prepare(session: Session, principal: Principal, data: BatchCreate, now: datetime, seen: dict) -> _Weighing:
+    """Validate one weighing (lookups shared across a bulk request through `seen`); writes nothing."""
+    key = ("unit", data.unit_id)
+    if key not in seen:
+        unit = require_unit(session, principal, data.unit_id, act="operate")
+        if not (unit.is_generator or unit.is_receiver):
+            raise InvalidInput(f"unit {unit.id} is not registered as a generator", field="unit_id")
+        seen[key] = unit
+    unit = seen[key]
     occurred = _when(data.occurred_at, field="occurred_at", now=now)
-    code, entry = lookup_waste_code(session, data.waste_code)
+    key = ("code", data.waste_code)
+    if key not in seen:
+        seen[key] = lookup_waste_code(session, data.waste_code)
+    code, entry = seen[key]
     gross = kg_to_g(data.gross_kg, field="gross_kg")
     tare = kg_to_g(data.tare_kg, field="tare_kg")
     if tare > gross:
@@ -448,38 +480,94 @@ def generate(session: Session, *, principal: Principal, data: BatchCreate) -> Ba
     if net > MAX_BATCH_G:
         raise InvalidInput(f"net weight {g_to_kg(net)} kg exceeds {g_to_kg(MAX_BATCH_G)} kg for one batch; weigh "
                            "it as several batches", field="gross_kg", code="weighing.too_heavy")
-    facility = _unit_facility(session, unit.id, data.facility_id, kinds=("generation",), field="facility_id")
-    hazardous = not code.split("-")[2].startswith("S")
-    hazard = entry.hazard if entry else ""
-    flags = []
+    key = ("facility", unit.id, data.facility_id)
+    if key not in seen:
+        seen[key] = _unit_facility(session, unit.id, data.facility_id, kinds=("generation",), field="facility_id")
     day = local_day(occurred)
-    if code not in planned_codes(session, unit_id=unit.id, year=day.year):
+    key = ("plan", unit.id, day.year)
+    if key not in seen:
+        seen[key] = planned_codes(session, unit_id=unit.id, year=day.year)
+    flags = []
+    if code not in seen[key]:
         flags.append("not_in_plan")
     if now - occurred > LATE_ENTRY:
         flags.append("late_entry")
-    # Both serials in one statement, taken last: their rows stay locked until commit.
-    did_scope, code_scope = f"did:{unit.id}:{code}:{day:%Y%m%d}", _code_scope(unit.id, "generated", day, hazardous)
-    serials = next_values(session, did_scope, code_scope)
-    digital_id = make_digital_id(credit_code=unit.credit_code, waste_code=code, day=day, serial=serials[did_scope])
-    batch_code = make_batch_code(kind="generated", day=day, serial=serials[code_scope], hazardous=hazardous)
-    b = Batch(unit_id=unit.id, holder_unit_id=unit.id, digital_id=digital_id, batch_code=batch_code,
-              waste_code=code, category=code.split("-")[2] if not hazardous else "HW" + code[-2:],
-              hazardous=hazardous, name=data.name, form=data.form, hazard=hazard, components=data.components,
-              container_type=data.container_type, container_count=data.container_count,
-              container_volume_l=data.container_volume_l, facility_id=facility.id, scale_id=data.scale_id,
-              operator=data.operator, occurred_at=occurred, gross_g=gross, tare_g=tare, net_g=net, remaining_g=net,
-              status="generated", flags=flags)
-    session.add(b)
-    session.flush()
-    record(session, b, kind="generated", unit_id=unit.id, principal=principal, actor_name=data.operator,
-           occurred_at=occurred, mass_g=net, facility_id=facility.id, record_code=batch_code,
-           body={"digital_id": digital_id, "waste_code": code, "gross_g": gross, "tare_g": tare,
-                 "scale_id": data.scale_id, "container_type": data.container_type,
-                 "container_count": data.container_count, "flags": flags})
-    if data.store_facility_id is not None:
-        store(session, principal=principal, batch=b,
-              data=StoreIn(facility_id=data.store_facility_id, operator=data.operator, occurred_at=occurred))
-    return b
+    return _Weighing(data=data, unit=unit, facility=seen[("facility", unit.id, data.facility_id)], code=code,
+                     hazardous=not code.split("-")[2].startswith("S"), hazard=entry.hazard if entry else "",
+                     occurred=occurred, day=day, gross=gross, tare=tare, net=net, flags=flags)
+
+
+def generate_many(session: Session, *, principal: Principal, items: list[BatchCreate]) -> list[Batch]:
+    """Record several weighings at once, all or nothing: serial ranges in one statement, holdings and chain
+    records in multi-row INSERTs, one chain-head lock per unit. The result equals generating them one by one."""
+    now = utcnow()
+    seen: dict = {}
+    weighings = []
+    for i, data in enumerate(items):
+        try:
+            weighings.append(_prepare(session, principal, data, now, seen))
+        except InvalidInput as e:
+            if len(items) > 1:
+                e.details["field"] = f"items[{i}].{e.details.get('field', '')}".rstrip(".")
+                e.message = f"items[{i}]: {e.message}"
+            raise
+    # Serials last: their counter rows stay locked until commit.
+    counts: dict[str, int] = {}
+    for w in weighings:
+        for scope in (f"did:{w.unit.id}:{w.code}:{w.day:%Y%m%d}", _code_scope(w.unit.id, "generated", w.day,
+                                                                               w.hazardous)):
+            counts[scope] = counts.get(scope, 0) + 1
+    nxt = next_ranges(session, counts)
+    rows: list[Batch] = []
+    for w in weighings:
+        did_scope, code_scope = f"did:{w.unit.id}:{w.code}:{w.day:%Y%m%d}", _code_scope(
+            w.unit.id, "generated", w.day, w.hazardous)
+        serial, code_serial = nxt[did_scope], nxt[code_scope]
+        nxt[did_scope], nxt[code_scope] = serial + 1, code_serial + 1
+        state = apply(BatchState(), kind="generated", mass_g=w.net, unit_id=w.unit.id, facility_id=w.facility.id,
+                      body={})
+        d = w.data
+        b = Batch(unit_id=w.unit.id, holder_unit_id=w.unit.id,
+                  digital_id=make_digital_id(credit_code=w.unit.credit_code, waste_code=w.code, day=w.day,
+                                             serial=serial),
+                  batch_code=make_batch_code(kind="generated", day=w.day, serial=code_serial, hazardous=w.hazardous),
+                  waste_code=w.code, category=w.code.split("-")[2] if not w.hazardous else "HW" + w.code[-2:],
+                  hazardous=w.hazardous, name=d.name, form=d.form, hazard=w.hazard, components=d.components,
+                  container_type=d.container_type, container_count=d.container_count,
+                  container_volume_l=d.container_volume_l, facility_id=w.facility.id, scale_id=d.scale_id,
+                  operator=d.operator, occurred_at=w.occurred, gross_g=w.gross, tare_g=w.tare, net_g=w.net,
+                  remaining_g=w.net, status="generated", flags=w.flags, created_at=now)
+        _put(b, state)
+        rows.append(b)
+    table = Batch.__table__
+    values = [{c.name: getattr(b, c.name) for c in table.columns if c.name != "id"} for b in rows]
+    ids = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), values).scalars().all()
+    for b, bid in zip(rows, ids, strict=True):
+        b.id = bid
+    by_unit: dict[int, list[tuple[Batch, _Weighing]]] = {}
+    for b, w in zip(rows, weighings, strict=True):
+        by_unit.setdefault(w.unit.id, []).append((b, w))
+    for unit_id, pairs in by_unit.items():
+        journal.append_many(session, unit_id=unit_id, entries=[{
+            "kind": "generated", "actor_id": principal.user_id or None, "actor_name": w.data.operator,
+            "occurred_at": w.occurred, "batch_id": b.id, "mass_g": w.net, "facility_id": w.facility.id,
+            "record_code": b.batch_code,
+            "body": {"digital_id": b.digital_id, "waste_code": w.code, "gross_g": w.gross, "tare_g": w.tare,
+                     "scale_id": w.data.scale_id, "container_type": w.data.container_type,
+                     "container_count": w.data.container_count, "flags": w.flags}} for b, w in pairs])
+    out = []
+    for b, w in zip(rows, weighings, strict=True):
+        if w.data.store_facility_id is not None:  # 即入库: store at once, on the ordinary path
+            b = session.get(Batch, b.id)
+            store(session, principal=principal, batch=b, data=StoreIn(
+                facility_id=w.data.store_facility_id, operator=w.data.operator, occurred_at=w.occurred))
+        out.append(b)
+    return out
+
+
+def generate(session: Session, *, principal: Principal, data: BatchCreate) -> Batch:
+    """Record a weighing at a generation point: allocate the digital ID and batch code, write `generated`."""
+    return generate_many(session, principal=principal, items=[data])[0]
 
 
 def store(session: Session, *, principal: Principal, batch: Batch, data: StoreIn) -> JournalRecord:

@@ -25,12 +25,12 @@ def next_value(session: Session, scope: str) -> int:
     return int(session.execute(stmt).scalar_one())
 
 
-def next_values(session: Session, *scopes: str) -> dict[str, int]:
-    """Increment several counters in one statement; returns each scope's new value."""
+def next_ranges(session: Session, counts: dict[str, int]) -> dict[str, int]:
+    """Take `n` consecutive values of each counter in one statement; returns the first value of each range."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = Counter.__table__
-    stmt = insert(table).values([{"scope": sc, "value": 1} for sc in sorted(set(scopes))])
-    stmt = stmt.on_conflict_do_update(index_elements=["scope"], set_={"value": table.c.value + 1}
+    stmt = insert(table).values([{"scope": sc, "value": n} for sc, n in sorted(counts.items())])
+    stmt = stmt.on_conflict_do_update(index_elements=["scope"], set_={"value": table.c.value + stmt.excluded.value}
                                       ).returning(table.c.scope, table.c.value)
-    return {sc: int(v) for sc, v in session.execute(stmt).all()}
+    return {sc: int(last) - counts[sc] + 1 for sc, last in session.execute(stmt).all()}

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint, insert, text
 from sqlmodel import Field, Session, SQLModel, select
 
 from ledger.errors import Conflict
@@ -146,6 +146,41 @@ def append(session: Session, *, unit_id: int, kind: str, actor_id: int | None, a
     for fn in list(_subscribers):
         fn(session, record)
     return record
+
+
+def append_many(session: Session, *, unit_id: int, entries: list[dict[str, Any]]) -> list[JournalRecord]:
+    """Append several records to one unit's chain under one head lock and one multi-row INSERT (bulk ingestion).
+
+    Each entry has the keyword arguments of `append`. The chain is the same as if they were appended one by one.
+    """
+    for e in entries:
+        if e["kind"] not in KINDS:
+            raise ValueError(f"unknown record kind {e['kind']}")
+    seq, prev = _lock_head(session, unit_id)
+    now = utcnow()
+    records = []
+    for e in entries:
+        seq += 1
+        r = JournalRecord(
+            unit_id=unit_id, seq=seq, kind=e["kind"], batch_id=e.get("batch_id"),
+            source_batch_id=e.get("source_batch_id"), mass_g=e.get("mass_g", 0), facility_id=e.get("facility_id"),
+            manifest_id=e.get("manifest_id"), record_code=e.get("record_code"), actor_id=e.get("actor_id"),
+            actor_name=e["actor_name"], occurred_at=e["occurred_at"].astimezone(UTC), recorded_at=now,
+            corrects_id=e.get("corrects_id"),
+            body=json.loads(json.dumps(e.get("body") or {}, ensure_ascii=False, default=str)), prev_hash=prev)
+        r.hash = prev = link_hash(r)
+        records.append(r)
+    table = JournalRecord.__table__
+    rows = [{c.name: getattr(r, c.name) for c in table.columns if c.name != "id"} for r in records]
+    ids = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars().all()
+    for r, rid in zip(records, ids, strict=True):
+        r.id = rid
+    session.execute(text("UPDATE journal_head SET seq = :s, hash = :h WHERE unit_id = :u"),
+                    {"s": seq, "h": prev, "u": unit_id})
+    for r in records:
+        for fn in list(_subscribers):
+            fn(session, r)
+    return records
 
 
 @dataclass(frozen=True)

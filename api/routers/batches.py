@@ -49,6 +49,18 @@ def generate(body: svc.BatchCreate, request: Request, t: Tx = Depends(tx)):
     return t.run(lambda s, p: batch_public(svc.generate(s, principal=p, data=body), public_url=url), status=201)
 
 
+class BulkResult(SQLModel):
+    batches: list[BatchPublic]
+
+
+@router.post("/batches/bulk", status_code=201, response_model=BulkResult,
+             summary="Several weighings at once, all or nothing (a terminal's buffer, a back-entered paper ledger)")
+def generate_bulk(body: svc.BulkCreate, request: Request, t: Tx = Depends(tx)):
+    url = _public_url(request)
+    return t.run(lambda s, p: BulkResult(batches=[batch_public(b, public_url=url) for b in svc.generate_many(
+        s, principal=p, items=body.items)]), status=201)
+
+
 @router.get("/batches/{batch_id}", response_model=BatchPublic)
 def get_batch(batch_id: int, request: Request, s: Session = Depends(get_session), p: Principal = Depends(principal)):
     return batch_public(svc.get_batch(s, p, batch_id), public_url=_public_url(request))

@@ -257,3 +257,35 @@ def test_operator_of_another_unit_cannot_touch_the_batch(client, admin, session)
     assert r.status_code == 404
     r = client.post("/api/v1/batches", json=batch_body(plant), headers=other["op"])
     assert r.status_code == 404
+
+
+def test_bulk_generation_is_all_or_nothing_and_chains_like_single_weighings(client, admin, session):
+    plant = setup_plant(client, admin, session, plan_codes=("900-249-08", "900-041-49"))
+    other = setup_plant(client, admin, session)
+    first = gen(client, plant)
+    items = [batch_body(plant, gross_kg=str(100 + i)) for i in range(30)]
+    items += [batch_body(other, waste_code="900-041-49", name="废包装桶", form="固态") for _ in range(5)]
+    items.insert(7, batch_body(plant, store_facility_id=plant["store"]))
+    bad = [*items[:3], batch_body(plant, gross_kg="10", tare_kg="12"), *items[3:]]
+    r = client.post("/api/v1/batches/bulk", json={"items": bad}, headers=admin)
+    assert r.status_code == 422 and r.json()["error"]["details"]["field"] == "items[3].tare_kg"
+    assert client.get(f"/api/v1/units/{plant['unit']['id']}/verify", headers=admin).json()["records"] == 1
+    h = {**admin, "Idempotency-Key": "terminal-7-buffer-1"}
+    r = client.post("/api/v1/batches/bulk", json={"items": items}, headers=h)
+    assert r.status_code == 201, r.text
+    out = r.json()["batches"]
+    assert len(out) == 36
+    mine = [b for b in out if b["unit_id"] == plant["unit"]["id"] and b["waste_code"] == "900-249-08"]
+    assert [int(b["digital_id"][-3:]) for b in mine] == list(range(2, 33))  # after the single weighing's 001
+    assert [D(b["net_kg"]) for b in mine[:3]] == [D("81.5"), D("82.5"), D("83.5")]
+    assert out[7]["status"] == "stored" and out[-1]["flags"] == ["not_in_plan"]
+    again = client.post("/api/v1/batches/bulk", json={"items": items}, headers=h)
+    assert again.json() == r.json()
+    for unit, n in ((plant, 1 + 31 + 1), (other, 5)):  # generated records (+ one stored)
+        v = client.get(f"/api/v1/units/{unit['unit']['id']}/verify", headers=admin).json()
+        assert v["ok"] and v["records"] == n
+    from ledger.batches import rebuild
+
+    session.rollback()
+    assert rebuild(session) == []
+    assert first["digital_id"].endswith("001")
