@@ -404,9 +404,25 @@ def make_requests(plants: list[Plant], n: int, rng: random.Random, *, only: Wast
     return out
 
 
+def bundle(reqs: list[tuple[dict, bytes]], n: int, rng: random.Random) -> list[tuple[dict, bytes, int]]:
+    """Group single weighings into POST /batches/bulk bodies of up to n items, per terminal (token)."""
+    by_token: dict[str, list[tuple[dict, bytes]]] = {}
+    for headers, body in reqs:
+        by_token.setdefault(headers["Authorization"], []).append((headers, body))
+    out = []
+    for group in by_token.values():
+        for i in range(0, len(group), n):
+            chunk = group[i:i + n]
+            headers = {**chunk[0][0], "Idempotency-Key": f"bulk-{uuid.UUID(int=rng.getrandbits(128))}"}
+            out.append((headers, b'{"items":[' + b",".join(b for _, b in chunk) + b"]}", len(chunk)))
+    rng.shuffle(out)
+    return out
+
+
 @dataclass
 class HttpResult:
     wall: float = 0.0
+    items: int = 0
     latencies: list[float] = field(default_factory=list)
     statuses: Counter = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
@@ -429,13 +445,15 @@ async def _drive(base: str, reqs: list[tuple[dict, bytes]], concurrency: int, ma
         deadline = time.perf_counter() + max_seconds
 
         async def terminal() -> None:
-            for headers, body in todo:
+            for req in todo:
+                headers, body, n = req if len(req) == 3 else (*req, 1)
                 if time.perf_counter() > deadline:
                     res.stopped_by_time = True
                     return
                 t0 = time.perf_counter()
                 try:
-                    r = await client.post("/api/v1/batches", content=body, headers=headers)
+                    r = await client.post("/api/v1/batches/bulk" if len(req) == 3 else "/api/v1/batches",
+                                          content=body, headers=headers)
                 except httpx.HTTPError as e:
                     res.statuses[f"{type(e).__name__}"] += 1
                     if len(res.failures) < 5:
@@ -443,6 +461,8 @@ async def _drive(base: str, reqs: list[tuple[dict, bytes]], concurrency: int, ma
                     continue
                 res.latencies.append(time.perf_counter() - t0)
                 res.statuses[r.status_code] += 1
+                if r.status_code == 201:
+                    res.items += n
                 if r.status_code != 201 and len(res.failures) < 5:
                     res.failures.append(f"{r.status_code} {r.text[:400]}")
 
@@ -929,6 +949,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--py-spy", metavar="FILE", help="record the workers with py-spy during the measured phase")
     ap.add_argument("--py-spy-rate", type=int, default=200, help="py-spy samples per second (default 200)")
     ap.add_argument("--py-spy-gil", action="store_true", help="sample only the thread holding the GIL (py-spy --gil)")
+    ap.add_argument("--bulk", type=int, default=1, metavar="N",
+                    help="send the weighings N at a time to POST /api/v1/batches/bulk (a terminal's buffer)")
     ap.add_argument("--keep", action="store_true", help="do not drop the database this run created")
     ap.add_argument("--seed", type=int, default=2026, help="random seed of the request mix")
     a = ap.parse_args(argv)
@@ -981,6 +1003,8 @@ def main(argv: list[str] | None = None) -> int:
         if warm.sent:
             say(f"warm-up: {warm.ok}/{warm.sent} created in {warm.wall:.1f} s")
         reqs = make_requests(plants, a.batches, rng)
+        if a.bulk > 1:
+            reqs = bundle(reqs, a.bulk, rng)
         if a.py_spy:
             spy = PySpy(server.proc.pid, a.py_spy, a.py_spy_rate, a.py_spy_gil)
         sampler = ActivitySampler(url)
@@ -992,14 +1016,15 @@ def main(argv: list[str] | None = None) -> int:
         server.stop()
         dispose_engines()
 
-        rate = res.ok / res.wall if res.wall else 0.0
+        rate = res.items / res.wall if res.wall else 0.0
         p50, p90, p99 = (pct(res.latencies, q) * 1000 for q in (0.50, 0.90, 0.99))
         mx = res.latencies[-1] * 1000 if res.latencies else float("nan")
         say("")
-        say(f"## HTTP: POST /api/v1/batches, {a.units} unit(s), {a.concurrency} concurrent clients")
-        say(f"{res.ok} created of {res.sent} sent in {res.wall:.2f} s"
+        path = f"/api/v1/batches/bulk ({a.bulk} weighings per request)" if a.bulk > 1 else "/api/v1/batches"
+        say(f"## HTTP: POST {path}, {a.units} unit(s), {a.concurrency} concurrent clients")
+        say(f"{res.items} batches created by {res.ok} of {res.sent} requests in {res.wall:.2f} s"
             + (" (stopped by --max-seconds)" if res.stopped_by_time else ""))
-        say(f"{rate:.1f} batches/s; latency p50 {p50:.1f} ms, p90 {p90:.1f} ms, p99 {p99:.1f} ms, max {mx:.1f} ms")
+        say(f"{rate:.1f} batches/s; request latency p50 {p50:.1f} ms, p90 {p90:.1f} ms, p99 {p99:.1f} ms, max {mx:.1f} ms")
         non201 = {k: v for k, v in res.statuses.items() if k != 201}
         say(f"non-201 responses: {sum(non201.values())}" + (f" {non201}" if non201 else ""))
         for f in res.failures:
@@ -1008,16 +1033,16 @@ def main(argv: list[str] | None = None) -> int:
         for line in activity:
             say(line)
 
-        check = check_ledger(url, plants, warm.ok + res.ok)
+        check = check_ledger(url, plants, warm.ok + res.items)
         say("")
         say(f"## ledger check: {'OK' if check.ok else 'FAILED'} — {check.records} journal records, "
-            f"{check.batches} batches, {warm.ok + res.ok} successful requests (warm-up included)")
+            f"{check.batches} batches, {warm.ok + res.items} weighings created (warm-up included)")
         for line in check.lines:
             say(f"  {line}")
         if not check.ok or non201:
             exit_code = 1
 
-        n_floor = max(res.ok, 1)
+        n_floor = max(res.items, 1)
         floor = Floor(url, plants)
         say("")
         say(f"## plain INSERTs of equal rows (psycopg, scratch tables LIKE batch/journal_record with their "
@@ -1074,7 +1099,7 @@ def main(argv: list[str] | None = None) -> int:
         width = max(len(k) for k, _ in rows)
         for k, v in rows:
             say(f"  {k:<{width}}  {v}")
-        say(f"  (units {a.units}, clients {a.concurrency}, workers {a.workers}, {res.ok} measured batches)")
+        say(f"  (units {a.units}, clients {a.concurrency}, workers {a.workers}, {res.items} measured batches)")
     except BaseException:
         if server is not None and server.proc.poll() is None:
             say(f"uvicorn log tail:\n{server.tail()}")
