@@ -12,13 +12,14 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from sqlalchemy import JSON, BigInteger, Column, Index, func, insert, text
+from sqlalchemy import JSON, BigInteger, Column, Index, func, text
 from sqlmodel import Field, Session, SQLModel, select
 
 from ledger import journal
 from ledger.auth import Principal, audit, can_see_unit, require_unit
 from ledger.codes import make_batch_code, make_digital_id, parse_digital_id, parse_hazard
 from ledger.counters import next_ranges, next_value
+from ledger.db import insert_all
 from ledger.errors import Conflict, InvalidInput, NotFound
 from ledger.journal import JournalRecord
 from ledger.mass import MAX_BATCH_G, g_to_kg, kg_to_g
@@ -539,11 +540,7 @@ def generate_many(session: Session, *, principal: Principal, items: list[BatchCr
                   remaining_g=w.net, status="generated", flags=w.flags, created_at=now)
         _put(b, state)
         rows.append(b)
-    table = Batch.__table__
-    values = [{c.name: getattr(b, c.name) for c in table.columns if c.name != "id"} for b in rows]
-    ids = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), values).scalars().all()
-    for b, bid in zip(rows, ids, strict=True):
-        b.id = bid
+    insert_all(session, rows)
     by_unit: dict[int, list[tuple[Batch, _Weighing]]] = {}
     for b, w in zip(rows, weighings, strict=True):
         by_unit.setdefault(w.unit.id, []).append((b, w))

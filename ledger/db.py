@@ -6,7 +6,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, event, insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -74,6 +74,17 @@ def get_engine(url: str | None = None) -> Engine:
 def reader(engine: Engine) -> Engine:
     """The same engine for read-only work: on SQLite its transactions do not take the write lock."""
     return engine.execution_options(sqlite_begin="DEFERRED") if is_sqlite(engine) else engine
+
+
+def insert_all(session, objects: list) -> None:  # noqa: ANN001
+    """INSERT table-model objects of one class in one multi-row statement and set their ids (bulk paths)."""
+    if not objects:
+        return
+    table = type(objects[0]).__table__
+    rows = [{c.name: getattr(o, c.name) for c in table.columns if c.name != "id"} for o in objects]
+    ids = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars().all()
+    for o, oid in zip(objects, ids, strict=True):
+        o.id = oid
 
 
 def dispose_engines() -> None:

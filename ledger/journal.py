@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint, insert, text
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint, text
 from sqlmodel import Field, Session, SQLModel, select
 
+from ledger.db import insert_all
 from ledger.errors import Conflict
 from ledger.types import UTCDateTime, utcnow
 
@@ -170,11 +171,7 @@ def append_many(session: Session, *, unit_id: int, entries: list[dict[str, Any]]
             body=json.loads(json.dumps(e.get("body") or {}, ensure_ascii=False, default=str)), prev_hash=prev)
         r.hash = prev = link_hash(r)
         records.append(r)
-    table = JournalRecord.__table__
-    rows = [{c.name: getattr(r, c.name) for c in table.columns if c.name != "id"} for r in records]
-    ids = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars().all()
-    for r, rid in zip(records, ids, strict=True):
-        r.id = rid
+    insert_all(session, records)
     session.execute(text("UPDATE journal_head SET seq = :s, hash = :h WHERE unit_id = :u"),
                     {"s": seq, "h": prev, "u": unit_id})
     for r in records:
