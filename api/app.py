@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
@@ -26,11 +29,20 @@ Errors are `{"error": {"code", "message", "details"}}`. Masses are kilograms (de
 """
 
 
+@asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    """Start-up: warm the PDF font in the background (the first PDF would otherwise build it in a request)."""
+    from labels import warm_pdf_fonts
+
+    threading.Thread(target=warm_pdf_fonts, name="warm-pdf-fonts", daemon=True).start()
+    yield
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for `settings` (default: the environment)."""
     settings = settings or get_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    app = FastAPI(title="wasteledger", version="0.1.0", description=DESCRIPTION,
+    app = FastAPI(title="wasteledger", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
                   openapi_url=f"{API_PREFIX}/openapi.json", docs_url=f"{API_PREFIX}/docs",
                   redoc_url=f"{API_PREFIX}/redoc")
     app.state.settings = settings
@@ -41,15 +53,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(batches.router, prefix=API_PREFIX)
     app.include_router(manifests.router, prefix=API_PREFIX)
     app.include_router(pages.router)
-
-    @app.on_event("startup")
-    def _warm_fonts() -> None:
-        # The first PDF would otherwise build the reduced CJK font (seconds) inside a request.
-        import threading
-
-        from labels import warm_pdf_fonts
-
-        threading.Thread(target=warm_pdf_fonts, name="warm-pdf-fonts", daemon=True).start()
 
     @app.get("/", include_in_schema=False)
     def root():
