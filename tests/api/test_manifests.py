@@ -13,7 +13,7 @@ import zxingcpp
 from pypdf import PdfReader
 
 from ledger.workdays import working_day_deadline
-from tests.conftest import batch_body, create_unit, make_user, setup_transfer
+from tests.conftest import batch_body, create_unit, make_user, setup_plant, setup_transfer
 
 D = Decimal
 TODAY = date.today().isoformat()
@@ -199,7 +199,7 @@ def test_pickup_refuses_a_label_not_on_the_manifest_and_missing_scans(client, w)
     assert batch(client, w, b["id"])["status"] == "generated"  # nothing moved
 
 
-def test_each_check_is_refused_naming_the_rule_and_the_field(client, admin, w):
+def test_each_check_is_refused_naming_the_rule_and_the_field(client, admin, session, w):
     a = gen(client, w)
     line = [{"batch_id": a["id"], "planned_method": "R9"}]
 
@@ -249,6 +249,15 @@ def test_each_check_is_refused_naming_the_rule_and_the_field(client, admin, w):
         "number": "跨省审批2026-03", "receiver_id": far["id"], "waste_codes": ["900-249-08"], "cap_kg": "100",
         "valid_from": "2026-01-01", "valid_to": "2027-06-30"})
     assert r.status_code == 422 and r.json()["error"]["details"]["field"] == "valid_to"
+    past = client.post(f"/api/v1/units/{w['unit']['id']}/transfer-approvals", headers=admin, json={
+        "number": "跨省审批2025-01", "receiver_id": far["id"], "waste_codes": ["900-249-08"], "cap_kg": "10000",
+        "valid_from": "2025-01-01", "valid_to": "2025-06-30"}).json()
+    refused(draft(client, w, cline, receiver_id=far["id"], approval_id=past["id"]), "approval_expired",
+            "approval_id")
+    elsewhere = client.post("/api/v1/batches", headers=admin, json=batch_body(
+        setup_plant(client, admin, session)))
+    refused(draft(client, w, [{"batch_id": elsewhere.json()["id"], "planned_method": "R9"}]), "batch_not_held",
+            "lines[0].batch_id")
 
 
 def test_receiver_capacity_counts_what_is_in_flight(client, admin, session):
