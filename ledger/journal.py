@@ -18,7 +18,6 @@ from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstrain
 from sqlmodel import Field, Session, SQLModel, select
 
 from ledger.db import insert_all
-from ledger.errors import Conflict
 from ledger.types import UTCDateTime, utcnow
 
 GENESIS = "0" * 64
@@ -223,10 +222,3 @@ def records_for_batch(session: Session, batch_id: int) -> list[JournalRecord]:
     return list(session.exec(select(JournalRecord).where(
         (JournalRecord.batch_id == batch_id) | (JournalRecord.source_batch_id == batch_id))
         .order_by(JournalRecord.id)).all())
-
-
-def get_record(session: Session, record_id: int) -> JournalRecord:
-    r = session.get(JournalRecord, record_id)
-    if r is None:
-        raise Conflict(f"record {record_id} does not exist", code="record.not_found", status=404)
-    return r

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, DateTime
+from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
 _clock: ContextVar[datetime | None] = ContextVar("ledger_clock", default=None)
@@ -52,5 +52,3 @@ class UTCDateTime(TypeDecorator):
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
 
-
-JSONList = JSON

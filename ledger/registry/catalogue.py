@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlmodel import Session, delete, select
 
-from ledger.codes import parse_waste_code
+from ledger.codes import load_methods, parse_waste_code
 from ledger.errors import InvalidInput
 from ledger.registry.models import Method, WasteCode
 
@@ -53,14 +53,9 @@ def bundled_catalogue_rows() -> list[dict]:
 
 
 def bundled_method_rows() -> list[dict]:
-    """The method list shipped with the package (ledger/data/methods.csv)."""
-    text = resources.files("ledger.data").joinpath("methods.csv").read_text(encoding="utf-8")
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
-    out = []
-    for row in csv.DictReader(lines):
-        out.append({"code": row["code"].strip(), "name": row["name"].strip(), "kind": row["kind"].strip(),
-                    "counts_as_utilisation": row["counts_as_utilisation"].strip().lower() in {"1", "true", "yes"}})
-    return out
+    """The method list shipped with the package (ledger/data/methods.csv), as rows for the method table."""
+    return [{"code": m.code, "name": m.name, "kind": m.kind, "counts_as_utilisation": m.counts_as_utilisation}
+            for m in load_methods().values()]
 
 
 def import_catalogue(session: Session, *, path: Path | str, edition: str) -> int:

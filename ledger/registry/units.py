@@ -7,7 +7,6 @@ from datetime import date, datetime
 from typing import Literal
 
 from pydantic import field_validator
-from sqlalchemy import func
 from sqlmodel import Field, Session, SQLModel, select
 
 from ledger.auth import (
@@ -21,7 +20,7 @@ from ledger.auth import (
 )
 from ledger.codes import normalize_credit_code, normalize_region_code
 from ledger.errors import Conflict, InvalidInput
-from ledger.registry.models import TIER_NAMES, TIERS, Park, ParkMember, Permit, Unit
+from ledger.registry.models import TIER_NAMES, TIERS, Park, ParkMember, Unit
 from ledger.registry.tiers import derived_tier
 from ledger.workdays import today as shanghai_today
 
@@ -213,17 +212,3 @@ def add_member(session: Session, *, principal: Principal, park_id: int, data: Me
     audit(session, principal, action="park.add_member", entity="park", entity_id=park.id,
           detail={"unit_id": unit.id, "since": data.since.isoformat()})
     return member
-
-
-def count_units(session: Session) -> int:
-    """How many units are registered."""
-    return session.exec(select(func.count()).select_from(Unit)).one()
-
-
-def has_valid_licence(session: Session, *, unit_id: int, on: date | None = None) -> bool:
-    """True when the unit holds an operating licence valid on `on`."""
-    on = on or shanghai_today()
-    return session.exec(
-        select(Permit.id).where(Permit.unit_id == unit_id, Permit.kind == "operating_licence",
-                                Permit.valid_from <= on, Permit.valid_to >= on)
-    ).first() is not None
