@@ -408,7 +408,7 @@ def _code_scope(unit_id: int, kind: str, day: date, hazardous: bool) -> str:
     return f"bc:{unit_id}:{kind}:{'H' if hazardous else 'G'}:{day:%Y%m%d}"
 
 
-def _code(session: Session, *, unit_id: int, kind: str, day: date, hazardous: bool) -> str:
+def record_code(session: Session, *, unit_id: int, kind: str, day: date, hazardous: bool) -> str:
     """The next HJ 1259 record code of this kind for the unit and day."""
     serial = next_value(session, _code_scope(unit_id, kind, day, hazardous))
     return make_batch_code(kind=kind, day=day, serial=serial, hazardous=hazardous)
@@ -579,7 +579,7 @@ def store(session: Session, *, principal: Principal, batch: Batch, data: StoreIn
         after = facility_stock_g(session, f.id) + mass
         if after > f.storage_capacity_g:
             body["over_capacity"] = {"capacity_g": f.storage_capacity_g, "stock_after_g": after}
-    code = _code(session, unit_id=batch.holder_unit_id, kind="stored", day=local_day(occurred),
+    code = record_code(session, unit_id=batch.holder_unit_id, kind="stored", day=local_day(occurred),
                  hazardous=batch.hazardous)
     return record(session, batch, kind="stored", unit_id=batch.holder_unit_id, principal=principal,
                   actor_name=data.operator, occurred_at=occurred, mass_g=mass, facility_id=f.id, record_code=code,
@@ -595,7 +595,7 @@ def retrieve(session: Session, *, principal: Principal, batch: Batch, data: Retr
     mass = kg_to_g(data.mass_kg, field="mass_kg") if data.mass_kg is not None else batch.stored_g
     if batch.stored_g == 0:
         raise Conflict("this batch is not in storage", code="batch.not_stored")
-    code = lot_code or _code(session, unit_id=batch.holder_unit_id, kind="retrieved", day=local_day(occurred),
+    code = lot_code or record_code(session, unit_id=batch.holder_unit_id, kind="retrieved", day=local_day(occurred),
                              hazardous=batch.hazardous)
     return record(session, batch, kind="retrieved", unit_id=batch.holder_unit_id, principal=principal,
                   actor_name=data.operator, occurred_at=occurred, mass_g=mass,
@@ -626,7 +626,7 @@ def process_in_house(session: Session, *, principal: Principal, batch: Batch, da
                                field="method")
         fac_id = f.id
     mass = kg_to_g(data.mass_kg, field="mass_kg") if data.mass_kg is not None else state_of(batch).loose_g
-    code = _code(session, unit_id=batch.holder_unit_id, kind=kind, day=local_day(occurred),
+    code = record_code(session, unit_id=batch.holder_unit_id, kind=kind, day=local_day(occurred),
                  hazardous=batch.hazardous)
     return record(session, batch, kind=kind, unit_id=batch.holder_unit_id, principal=principal,
                   actor_name=data.operator, occurred_at=occurred, mass_g=mass, facility_id=fac_id,
@@ -693,7 +693,7 @@ def retrieve_lot(session: Session, *, principal: Principal, facility_id: int, da
                        f"{g_to_kg(want)} kg asked", code="batch.insufficient_mass",
                        details={"available_kg": str(g_to_kg(available))})
     occurred = _when(data.occurred_at, field="occurred_at", now=utcnow())
-    lot_code = _code(session, unit_id=f.unit_id, kind="retrieved", day=local_day(occurred),
+    lot_code = record_code(session, unit_id=f.unit_id, kind="retrieved", day=local_day(occurred),
                      hazardous=candidates[0].hazardous)
     draws, left = [], want
     for b in candidates:

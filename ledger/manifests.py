@@ -18,7 +18,7 @@ from ledger import batches
 from ledger.accounts import User
 from ledger.auth import Principal, audit, can_see_unit, may, require_unit
 from ledger.batches import Batch
-from ledger.codes import city_of, make_batch_code, make_manifest_number, province_of
+from ledger.codes import city_of, make_manifest_number, province_of
 from ledger.counters import next_value
 from ledger.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ledger.mass import g_to_kg, kg_to_g
@@ -541,9 +541,7 @@ def pickup(session: Session, *, principal: Principal, m: Manifest, data: PickupI
                 on_behalf=True)
         method = session.get(Method, ln.planned_method)
         kind = "sent_out_for_use" if method.counts_as_utilisation else "sent_out_for_disposal"
-        code = make_batch_code(kind=kind, day=today, serial=next_value(
-            session, f"bc:{m.originator_id}:{kind}:{'H' if b.hazardous else 'G'}:{today:%Y%m%d}"),
-            hazardous=b.hazardous)
+        code = batches.record_code(session, unit_id=m.originator_id, kind=kind, day=today, hazardous=b.hazardous)
         batches.record(session, b, kind="shipped", unit_id=m.originator_id, principal=principal,
                        actor_name=principal.username, occurred_at=now, mass_g=ln.mass_g, manifest_id=m.id,
                        record_code=code, body={"manifest": m.number, "planned_method": ln.planned_method,
@@ -629,8 +627,8 @@ def receive(session: Session, *, principal: Principal, m: Manifest, data: Receiv
         body = {"manifest": m.number, "shipped_g": ln.mass_g, "received_g": received, "accepted_g": accepted,
                 "refused_g": refused, "transit_difference_g": ln.mass_g - received, "acceptance": r.acceptance,
                 "reason": r.reason, "originator_id": m.originator_id}
-        code = make_batch_code(kind="stored", day=today, hazardous=source.hazardous, serial=next_value(
-            session, f"bc:{m.receiver_id}:received:{'H' if source.hazardous else 'G'}:{today:%Y%m%d}"))
+        # A receipt is the receiver's 入库: it takes the next HWRK code from the same counter as its own storage.
+        code = batches.record_code(session, unit_id=m.receiver_id, kind="stored", day=today, hazardous=source.hazardous)
         holding = None
         if accepted > 0:
             holding = batches.split_holding(session, source, receiver_unit_id=m.receiver_id, received_g=received,
