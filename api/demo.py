@@ -96,13 +96,17 @@ def seed(session: Session, *, today: date | None = None, history: bool = True) -
         assets.create_vehicle(session, principal=p, unit_id=hauler.id,
                               data=assets.VehicleCreate(plate=plate, vehicle_type="危险品厢式货车", capacity_t=Decimal(10)))
 
+    def on_time(year: int) -> datetime:  # plans are filed in January of their own year, before the 31 March deadline
+        return min(_at(date(year, 1, 10), 10), datetime.now(SHANGHAI) - timedelta(minutes=1))
+
     for year in range(today.year - 3, today.year + 1):
-        plans.file_plan(session, principal=p, unit_id=plant.id, data=plans.PlanCreate(year=year, items=[
-            plans.PlanItemIn(waste_code="900-249-08", planned_kg=Decimal(120000), receiver_ids=[receiver.id],
-                             methods=["R9"]),
-            plans.PlanItemIn(waste_code="900-041-49", planned_kg=Decimal(15000), receiver_ids=[receiver.id],
-                             methods=["R2"]),
-        ]))
+        with clock_at(on_time(year)):
+            plans.file_plan(session, principal=p, unit_id=plant.id, data=plans.PlanCreate(year=year, items=[
+                plans.PlanItemIn(waste_code="900-249-08", planned_kg=Decimal(120000), receiver_ids=[receiver.id],
+                                 methods=["R9"]),
+                plans.PlanItemIn(waste_code="900-041-49", planned_kg=Decimal(15000), receiver_ids=[receiver.id],
+                                 methods=["R2"]),
+            ]))
         for u, va, out in ((plant, 52000, 210000), (smelter, 88000, 460000), (cement, 40000, 150000)):
             plans.set_economics(session, principal=p, unit_id=u.id, data=plans.EconomicsIn(
                 year=year, value_added_10k=Decimal(va + 1500 * (year - today.year + 3)),
@@ -125,12 +129,13 @@ def seed(session: Session, *, today: date | None = None, history: bool = True) -
         create_user(session, principal=p, data=UserCreate(username=username, display_name=name, role=role,
                                                           password=DEMO_PASSWORD, **binding))
     for year in range(today.year - 3, today.year + 1):
-        plans.file_plan(session, principal=p, unit_id=smelter.id, data=plans.PlanCreate(year=year, items=[
-            plans.PlanItemIn(waste_code="321-004-48", planned_kg=Decimal(110000), receiver_ids=[cement.id],
-                             methods=["C1"]),
-            plans.PlanItemIn(waste_code="321-001-S01", planned_kg=Decimal(1500000), receiver_ids=[cement.id],
-                             methods=["C2"]),
-        ]))
+        with clock_at(on_time(year) + timedelta(minutes=30)):
+            plans.file_plan(session, principal=p, unit_id=smelter.id, data=plans.PlanCreate(year=year, items=[
+                plans.PlanItemIn(waste_code="321-004-48", planned_kg=Decimal(110000), receiver_ids=[cement.id],
+                                 methods=["C1"]),
+                plans.PlanItemIn(waste_code="321-001-S01", planned_kg=Decimal(1500000), receiver_ids=[cement.id],
+                                 methods=["C2"]),
+            ]))
     admin = session.exec(select(User).where(User.username == "admin")).one()
     token = issue_token(session, user=admin, name="demo admin token")
     world = {"seeded": True, "admin_token": token,
@@ -218,7 +223,10 @@ def seed_history(session: Session, *, world: dict, today: date) -> dict:
             else:
                 receipts.append(manifests.ReceiveLineIn(batch_id=ln.batch_id, received_kg=got, acceptance="accepted"))
         with clock_at(_at(day, 15)):
-            manifests.receive(session, principal=who[rcv], m=m, data=manifests.ReceiveIn(lines=receipts))
+            # the recycler stores what it receives in its 接收贮存库; the cement kiln takes loads straight in
+            into = f["receiver_store"] if receiver == "receiver" else f["cement_kiln"]
+            manifests.receive(session, principal=who[rcv], m=m, data=manifests.ReceiveIn(
+                lines=receipts, facility_id=into))
         if refuse == "all":
             if until in ("returning", "returned"):
                 with clock_at(_at(day, 16)):
@@ -238,6 +246,9 @@ def seed_history(session: Session, *, world: dict, today: date) -> dict:
             line_fac = f["receiver_plant"] if receiver == "receiver" else f["cement_kiln"]
             fac_id = line_fac if method in ("R9", "R2", "C1") else None
             with clock_at(_at(process, 10)):
+                if h.stored_g:
+                    batches.retrieve(session, principal=who[rcv], batch=h, data=batches.RetrieveIn(
+                        operator=who[rcv].username, purpose="in_house"))
                 batches.process_in_house(session, principal=who[rcv], batch=h, kind="used_in_house",
                                          data=batches.ProcessIn(method=method, facility_id=fac_id,
                                                                 operator=who[rcv].username))
@@ -283,8 +294,10 @@ def seed_history(session: Session, *, world: dict, today: date) -> dict:
                           op="operator.lz")
         ship_day = month.replace(day=26)
         if ship_day <= cutoff:
+            # the last month's oil is still in the recycler's 接收贮存库, waiting for its line
             ship(ship_day, origin="plant", receiver="receiver", op="operator.mq", rcv="receiver.ly",
-                 items=[(b, None, "R9" if b.waste_code == "900-249-08" else "R2") for b in drums])
+                 items=[(b, None, "R9" if b.waste_code == "900-249-08" else "R2") for b in drums],
+                 until="received" if ship_day > cutoff - timedelta(days=31) else "completed")
             if slag:
                 with clock_at(_at(ship_day, 7)):
                     stored = sum(b.stored_g for b in slag)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
@@ -28,11 +28,12 @@ from ledger.registry.catalogue import check_waste_code, lookup_waste_code
 from ledger.registry.models import Facility, Method, Unit
 from ledger.registry.plans import planned_codes
 from ledger.types import UTCDateTime, utcnow
-from ledger.workdays import local_day, year_bounds_utc
+from ledger.workdays import day_bounds_utc, local_day, year_bounds_utc
 
 FUTURE_TOLERANCE = timedelta(minutes=5)  # scale clocks drift; beyond this a weighing "in the future" is refused
 LATE_ENTRY = timedelta(hours=24)  # entered more than a day after weighing: allowed, flagged
 FORMS = ("固态", "半固态", "液态", "气态")
+PERIODS = ("container", "day", "shift")  # one container or truckload; a day's or a shift's total (HJ 1259 §6.2)
 
 
 class Batch(SQLModel, table=True):
@@ -65,6 +66,7 @@ class Batch(SQLModel, table=True):
     container_type: str = Field(max_length=40)
     container_count: int = 1
     container_volume_l: float | None = None
+    period: str = Field(default="container", max_length=10)  # container | day | shift (continuous sources)
     facility_id: int = Field(foreign_key="facility.id")
     scale_id: str = Field(max_length=60)
     operator: str = Field(max_length=120)
@@ -181,6 +183,12 @@ def apply(state: BatchState, *, kind: str, mass_g: int, unit_id: int, facility_i
     raise ValueError(f"unknown record kind {kind}")
 
 
+def signed_by(principal: Principal) -> dict:
+    """Who was logged in when a record was written, and through which token (hashed with the record, beside the
+    `actor_name` the terminal or the person typed)."""
+    return {"user_id": principal.user_id or None, "username": principal.username, "token_id": principal.token_id}
+
+
 def state_of(b: Batch) -> BatchState:
     return BatchState(net_g=b.net_g, remaining_g=b.remaining_g, stored_g=b.stored_g, in_transit_g=b.in_transit_g,
                       storage_facility_id=b.storage_facility_id, holder_unit_id=b.holder_unit_id,
@@ -198,7 +206,7 @@ def record(session: Session, b: Batch | None, *, kind: str, unit_id: int, princi
            record_code: str | None = None, corrects_id: int | None = None, body: dict | None = None,
            source: Batch | None = None) -> JournalRecord:
     """Apply a record to a (locked) holding, and to its source holding if any, and append it to the journal."""
-    body = dict(body or {})
+    body = {**(body or {}), "by": signed_by(principal)}
     new = apply(state_of(b), kind=kind, mass_g=mass_g, unit_id=unit_id, facility_id=facility_id,
                 body=body) if b is not None else None
     new_source = apply(state_of(source), kind=kind, mass_g=mass_g, unit_id=unit_id, facility_id=facility_id,
@@ -225,6 +233,10 @@ class BatchCreate(SQLModel):
     container_type: str = Field(min_length=1, max_length=40, description="桶 / 袋 / 吨袋 / 箱 / 散装 …")
     container_count: int = Field(default=1, ge=1, le=10000)
     container_volume_l: float | None = Field(default=None, gt=0, description="sets the label size (HJ 1276)")
+    period: Literal["container", "day", "shift"] = Field(
+        default="container", description="container: one weighing of a container or truckload (at most 40 t); "
+        "day / shift: the total of a continuous generation point (fly ash, slag, piped waste) for a day or a "
+        "shift, capped by the point's registered daily capacity")
     gross_kg: Decimal = Field(description="gross weight on the scale, kg")
     tare_kg: Decimal = Field(default=Decimal(0), description="container tare, kg")
     scale_id: str = Field(min_length=1, max_length=60)
@@ -349,6 +361,10 @@ def record_public(r: JournalRecord) -> RecordPublic:
 
 # Other modules (manifests) add rules here: (session, principal, batch) -> True when the principal may see it.
 extra_visibility: list[Callable[[Session, Principal, Batch], bool]] = []
+# Other modules (manifests) check the in-house processing of a holding they know about (a received load against
+# the receiver's licence and the manifest's planned method): (session, holding, method, day, principal) -> extra
+# body fields for the record (flags); they raise a LedgerError to refuse.
+process_checks: list[Callable[[Session, Batch, Method, date, Principal], dict | None]] = []
 
 
 def can_see_batch(session: Session, principal: Principal, b: Batch) -> bool:
@@ -374,11 +390,16 @@ def get_batch(session: Session, principal: Principal, batch_id: int, *, lock: bo
 def find_by_digital_id(session: Session, principal: Principal, digital_id: str) -> Batch:
     """The batch a label's digital ID names (422 when the ID is malformed, 404 when unknown or not visible)."""
     parse_digital_id(digital_id)
-    b = session.exec(select(Batch).where(Batch.digital_id == digital_id.strip().upper(),
-                                         Batch.parent_id.is_(None))).first()
-    if b is None or not can_see_batch(session, principal, b):
-        raise NotFound(f"no batch with digital ID {digital_id} in your scope", code="batch.not_found")
-    return b
+    holdings = session.exec(select(Batch).where(Batch.digital_id == digital_id.strip().upper())
+                            .order_by(Batch.id)).all()
+    # The caller's own holding first (a receiver scanning a label it received), the live one before a closed one;
+    # otherwise the root holding (the generator's), or any holding the caller may see.
+    own = [b for b in holdings if principal.unit_id is not None and b.holder_unit_id == principal.unit_id]
+    live = [b for b in own if b.remaining_g > 0 or b.in_transit_g > 0]
+    for b in [*reversed(live), *reversed(own), *holdings]:
+        if can_see_batch(session, principal, b):
+            return b
+    raise NotFound(f"no batch with digital ID {digital_id} in your scope", code="batch.not_found")
 
 
 # ---- helpers -----------------------------------------------------------------------------------------
@@ -391,7 +412,7 @@ def _when(value: datetime | None, *, field: str, now: datetime) -> datetime:
     if value > now + FUTURE_TOLERANCE:
         raise InvalidInput(f"{value.isoformat()} is in the future; check the scale's clock", field=field,
                            code="time.in_future")
-    return value
+    return value.astimezone(UTC)  # the ledger keeps UTC; periods are read in Asia/Shanghai
 
 
 def _unit_facility(session: Session, unit_id: int, facility_id: int, *, kinds: tuple[str, ...],
@@ -478,13 +499,18 @@ def _prepare(session: Session, principal: Principal, data: BatchCreate, now: dat
     if net <= 0:
         raise InvalidInput("net weight (gross − tare) must be more than 0", field="gross_kg",
                            code="weighing.net_not_positive")
-    if net > MAX_BATCH_G:
-        raise InvalidInput(f"net weight {g_to_kg(net)} kg exceeds {g_to_kg(MAX_BATCH_G)} kg for one batch; weigh "
-                           "it as several batches", field="gross_kg", code="weighing.too_heavy")
     key = ("facility", unit.id, data.facility_id)
     if key not in seen:
         seen[key] = _unit_facility(session, unit.id, data.facility_id, kinds=("generation",), field="facility_id")
+    facility = seen[key]
     day = local_day(occurred)
+    if data.period == "container":
+        if net > MAX_BATCH_G:
+            raise InvalidInput(f"net weight {g_to_kg(net)} kg exceeds {g_to_kg(MAX_BATCH_G)} kg for one batch; weigh "
+                               "it as several batches (a continuous generation point records daily or shift "
+                               "totals with period 'day' or 'shift')", field="gross_kg", code="weighing.too_heavy")
+    else:
+        _check_period_total(session, facility=facility, code=code, day=day, net=net, period=data.period, seen=seen)
     key = ("plan", unit.id, day.year)
     if key not in seen:
         seen[key] = planned_codes(session, unit_id=unit.id, year=day.year)
@@ -496,6 +522,41 @@ def _prepare(session: Session, principal: Principal, data: BatchCreate, now: dat
     return _Weighing(data=data, unit=unit, facility=seen[("facility", unit.id, data.facility_id)], code=code,
                      hazardous=not code.split("-")[2].startswith("S"), hazard=entry.hazard if entry else "",
                      occurred=occurred, day=day, gross=gross, tare=tare, net=net, flags=flags)
+
+
+def _check_period_total(session: Session, *, facility: Facility, code: str, day: date, net: int, period: str,
+                        seen: dict) -> None:
+    """A daily or shift total: only at a continuous generation point, one daily total (or several shift totals)
+    per point, code and day, all together within the point's registered daily capacity."""
+    if not facility.continuous or facility.daily_capacity_g is None:
+        raise InvalidInput(f"facility {facility.code} is not registered as a continuous generation point; daily "
+                           "and shift totals are for continuous sources (register the point with continuous: true "
+                           "and its daily_capacity_t), other waste is weighed per container or truckload",
+                           field="period", code="weighing.not_continuous")
+    key = ("period_total", facility.id, code, day)
+    if key not in seen:
+        start, end = day_bounds_utc(day)
+        rows = session.exec(select(Batch.period, func.coalesce(func.sum(Batch.net_g), 0), func.count(Batch.id))
+                            .where(Batch.facility_id == facility.id, Batch.waste_code == code,
+                                   Batch.parent_id.is_(None), Batch.period != "container",
+                                   Batch.occurred_at >= start, Batch.occurred_at < end)
+                            .group_by(Batch.period)).all()
+        seen[key] = {p: [int(g), int(n)] for p, g, n in rows}
+    totals = seen[key]
+    other = "shift" if period == "day" else "day"
+    if totals.get("day", [0, 0])[1] or (period == "day" and totals.get(other, [0, 0])[1]):
+        raise Conflict(f"{code} at {facility.code} on {day} already has its {'daily' if 'day' in totals else 'shift'}"
+                       " total(s); a day is recorded either as one daily total or as shift totals — correct the "
+                       "recorded total instead of adding another", code="weighing.period_recorded",
+                       details={"field": "period"})
+    used = sum(g for g, _ in totals.values())
+    if used + net > facility.daily_capacity_g:
+        raise InvalidInput(f"{g_to_kg(used + net)} kg of {code} on {day} would exceed the registered daily capacity "
+                           f"of {facility.code} ({g_to_kg(facility.daily_capacity_g)} kg); check the figure or "
+                           "update the point's registration", field="gross_kg", code="weighing.over_daily_capacity")
+    totals.setdefault(period, [0, 0])
+    totals[period][0] += net
+    totals[period][1] += 1
 
 
 def generate_many(session: Session, *, principal: Principal, items: list[BatchCreate]) -> list[Batch]:
@@ -535,7 +596,8 @@ def generate_many(session: Session, *, principal: Principal, items: list[BatchCr
                   waste_code=w.code, category=w.code.split("-")[2] if not w.hazardous else "HW" + w.code[-2:],
                   hazardous=w.hazardous, name=d.name, form=d.form, hazard=w.hazard, components=d.components,
                   container_type=d.container_type, container_count=d.container_count,
-                  container_volume_l=d.container_volume_l, facility_id=w.facility.id, scale_id=d.scale_id,
+                  container_volume_l=d.container_volume_l, period=d.period, facility_id=w.facility.id,
+                  scale_id=d.scale_id,
                   operator=d.operator, occurred_at=w.occurred, gross_g=w.gross, tare_g=w.tare, net_g=w.net,
                   remaining_g=w.net, status="generated", flags=w.flags, created_at=now)
         _put(b, state)
@@ -544,6 +606,7 @@ def generate_many(session: Session, *, principal: Principal, items: list[BatchCr
     by_unit: dict[int, list[tuple[Batch, _Weighing]]] = {}
     for b, w in zip(rows, weighings, strict=True):
         by_unit.setdefault(w.unit.id, []).append((b, w))
+    by = signed_by(principal)
     for unit_id, pairs in by_unit.items():
         journal.append_many(session, unit_id=unit_id, entries=[{
             "kind": "generated", "actor_id": principal.user_id or None, "actor_name": w.data.operator,
@@ -551,7 +614,8 @@ def generate_many(session: Session, *, principal: Principal, items: list[BatchCr
             "record_code": b.batch_code,
             "body": {"digital_id": b.digital_id, "waste_code": w.code, "gross_g": w.gross, "tare_g": w.tare,
                      "scale_id": w.data.scale_id, "container_type": w.data.container_type,
-                     "container_count": w.data.container_count, "flags": w.flags}} for b, w in pairs])
+                     "container_count": w.data.container_count, "period": w.data.period, "flags": w.flags,
+                     "by": by}} for b, w in pairs])
     out = []
     for b, w in zip(rows, weighings, strict=True):
         if w.data.store_facility_id is not None:  # 即入库: store at once, on the ordinary path
@@ -567,14 +631,25 @@ def generate(session: Session, *, principal: Principal, data: BatchCreate) -> Ba
     return generate_many(session, principal=principal, items=[data])[0]
 
 
-def store(session: Session, *, principal: Principal, batch: Batch, data: StoreIn) -> JournalRecord:
-    """入库: put the batch's loose mass (or part of it) into a storage facility; over capacity is recorded."""
+def store(session: Session, *, principal: Principal, batch: Batch, data: StoreIn, extra: dict | None = None
+          ) -> JournalRecord:
+    """入库: put the batch's loose mass (or part of it) into a storage facility; over capacity is recorded
+    (`extra` adds what the caller knows to the record, e.g. the manifest a receipt came on)."""
     require_unit(session, principal, batch.holder_unit_id, act="operate")
     now = utcnow()
     occurred = _when(data.occurred_at, field="occurred_at", now=now)
     f = _unit_facility(session, batch.holder_unit_id, data.facility_id, kinds=("storage",), field="facility_id")
-    mass = kg_to_g(data.mass_kg, field="mass_kg") if data.mass_kg is not None else state_of(batch).loose_g
-    body: dict = {"from_codes": _links(session, batch), "note": data.note}
+    loose = state_of(batch).loose_g
+    if loose == 0 and batch.stored_g > 0:
+        where = session.get(Facility, batch.storage_facility_id)
+        raise Conflict(f"batch {batch.digital_id} is already in storage at {where.code} {where.name} "
+                       f"({g_to_kg(batch.stored_g)} kg); to move it, retrieve it first", code="batch.already_stored",
+                       details={"storage_facility_id": where.id, "stored_kg": str(g_to_kg(batch.stored_g))})
+    if loose == 0:
+        raise Conflict(f"batch {batch.digital_id} holds nothing to store (status {batch.status})",
+                       code="batch.nothing_to_store", details={"status": batch.status})
+    mass = kg_to_g(data.mass_kg, field="mass_kg") if data.mass_kg is not None else loose
+    body: dict = {"from_codes": _links(session, batch), "note": data.note, **(extra or {})}
     if f.storage_capacity_g is not None:
         after = facility_stock_g(session, f.id) + mass
         if after > f.storage_capacity_g:
@@ -587,8 +662,9 @@ def store(session: Session, *, principal: Principal, batch: Batch, data: StoreIn
 
 
 def retrieve(session: Session, *, principal: Principal, batch: Batch, data: RetrieveIn,
-             lot_code: str | None = None, on_behalf: bool = False) -> JournalRecord:
-    """出库: take the batch (or part of it) out of storage (`on_behalf`: at loading, signed by the hauler)."""
+             lot_code: str | None = None, on_behalf: bool = False, extra: dict | None = None) -> JournalRecord:
+    """出库: take the batch (or part of it) out of storage (`on_behalf`: at loading, signed by the hauler;
+    `extra` adds what the caller knows to the record, e.g. the manifest and the carrier)."""
     if not on_behalf:
         require_unit(session, principal, batch.holder_unit_id, act="operate")
     occurred = _when(data.occurred_at, field="occurred_at", now=utcnow())
@@ -600,7 +676,8 @@ def retrieve(session: Session, *, principal: Principal, batch: Batch, data: Retr
     return record(session, batch, kind="retrieved", unit_id=batch.holder_unit_id, principal=principal,
                   actor_name=data.operator, occurred_at=occurred, mass_g=mass,
                   facility_id=batch.storage_facility_id, record_code=code,
-                  body={"from_codes": _links(session, batch), "purpose": data.purpose, "note": data.note})
+                  body={"from_codes": _links(session, batch), "purpose": data.purpose, "note": data.note,
+                        **(extra or {})})
 
 
 def process_in_house(session: Session, *, principal: Principal, batch: Batch, data: ProcessIn,
@@ -617,6 +694,9 @@ def process_in_house(session: Session, *, principal: Principal, batch: Batch, da
                            field="method")
     if kind == "disposed_in_house" and method.counts_as_utilisation:
         raise InvalidInput(f"{method.code} ({method.name}) counts as utilisation; use use-in-house", field="method")
+    extra: dict = {}
+    for check in process_checks:
+        extra.update(check(session, batch, method, local_day(occurred), principal) or {})
     fac_id = None
     if data.facility_id is not None:
         f = _unit_facility(session, batch.holder_unit_id, data.facility_id, kinds=("utilisation", "disposal"),
@@ -631,7 +711,7 @@ def process_in_house(session: Session, *, principal: Principal, batch: Batch, da
     return record(session, batch, kind=kind, unit_id=batch.holder_unit_id, principal=principal,
                   actor_name=data.operator, occurred_at=occurred, mass_g=mass, facility_id=fac_id,
                   record_code=code, body={"from_codes": _links(session, batch), "method": method.code,
-                                          "completed_at": completed.isoformat(), "note": data.note})
+                                          "completed_at": completed.isoformat(), "note": data.note, **extra})
 
 
 CORRECTABLE = ("generated", "stored", "retrieved", "used_in_house", "disposed_in_house")
@@ -651,8 +731,12 @@ def correct(session: Session, *, principal: Principal, batch: Batch, data: Corre
     after = kg_to_g(data.mass_kg, field="mass_kg")
     if after == before:
         raise InvalidInput(f"record {original.id} already has {g_to_kg(after)} kg", field="mass_kg")
-    if original.kind == "generated" and (after <= 0 or after > MAX_BATCH_G):
-        raise InvalidInput("a batch's net mass must be more than 0 and at most 40 t", field="mass_kg")
+    if original.kind == "generated":
+        cap = MAX_BATCH_G
+        if batch.period != "container":
+            cap = session.get(Facility, batch.facility_id).daily_capacity_g or MAX_BATCH_G
+        if after <= 0 or after > cap:
+            raise InvalidInput(f"a batch's net mass must be more than 0 and at most {g_to_kg(cap)} kg", field="mass_kg")
     rec = record(session, batch, kind="corrected", unit_id=original.unit_id, principal=principal,
                  actor_name=principal.username, occurred_at=utcnow(), mass_g=after - before,
                  record_code=original.record_code, corrects_id=original.id,

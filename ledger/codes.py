@@ -369,6 +369,7 @@ BATCH_KIND_LETTERS: dict[str, str] = {
     "exported_for_use": "CKLY",
     "exported_for_disposal": "CKCZ",
     "sent_out": "WW",
+    "received": "JS",  # 接收: a receiver's receipt of a manifest line (HJ 1259 names no prefix for it)
 }
 BATCH_FAMILY_HAZARDOUS = "HW"
 BATCH_FAMILY_GENERAL = "GF"

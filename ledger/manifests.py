@@ -7,7 +7,7 @@ signatures one wins and the other gets 409; a manifest never skips a state.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
@@ -22,12 +22,19 @@ from ledger.codes import city_of, make_manifest_number, province_of
 from ledger.counters import next_value
 from ledger.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ledger.mass import g_to_kg, kg_to_g
-from ledger.registry.models import Method, Permit, PlanItem, Unit, Vehicle
+from ledger.registry.assets import licence_covers, licences_on
+from ledger.registry.models import Facility, Method, Permit, PlanItem, Unit, Vehicle
 from ledger.registry.plans import current_plan_items
 from ledger.types import UTCDateTime, utcnow
 from ledger.workdays import local_day, local_year, working_day_deadline, year_bounds_utc
 
 RECEIPT_WORKING_DAYS = 5  # 转移管理办法: the receiver confirms within 5 working days of arrival
+# A received mass above the shipped mass by more than this (the larger of a share and a mass: two scales differ)
+# needs the receiver's explicit confirmation and a reason, and is flagged for the transit-discrepancy alert.
+OVER_RECEIPT_TOLERANCE_PCT = Decimal(2)
+OVER_RECEIPT_TOLERANCE_G = 5_000
+# A received mass above this multiple of the shipped mass cannot be the load that left: it is refused as a typo.
+IMPOSSIBLE_RECEIPT_RATIO = Decimal("1.5")
 APPROVAL_MAX_DAYS = 366  # a cross-province approval is valid for at most 12 months
 OPEN = ("draft", "submitted", "in_transit", "delivered")
 STATES = ("draft", "submitted", "in_transit", "delivered", "received", "completed", "cancelled", "refused",
@@ -94,7 +101,9 @@ class ManifestLine(SQLModel, table=True):
     acceptance: str | None = Field(default=None, max_length=20)
     reason: str | None = Field(default=None, max_length=300)
     holding_id: int | None = Field(default=None, foreign_key="batch.id")
+    refused_g: int | None = Field(default=None, sa_column=Column(BigInteger))  # what goes back on the return leg
     returned_g: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    flags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
 class ManifestEvent(SQLModel, table=True):
@@ -168,6 +177,9 @@ class Where(SQLModel):
 
 class PickupIn(Where):
     scanned: list[str] = Field(min_length=1, description="digital IDs read from every label loaded")
+    released_by: str | None = Field(default=None, min_length=1, max_length=120, description=(
+        "the originator's storekeeper who released stored batches at loading (HJ 1259 B.3 出库部门经办人); "
+        "default: the person who signed the manifest for the originator"))
 
 
 class TrackIn(SQLModel):
@@ -176,14 +188,25 @@ class TrackIn(SQLModel):
 
 class ReceiveLineIn(SQLModel):
     batch_id: int
-    received_kg: Decimal = Field(description="weighed on arrival")
+    received_kg: Decimal = Field(description="weighed on arrival (a load refused whole may give 0: it goes back "
+                                 "as shipped)")
     acceptance: Literal["accepted", "partially_refused", "refused"]
     accepted_kg: Decimal | None = Field(default=None, description="required when partially_refused")
     reason: str | None = Field(default=None, max_length=300)
+    confirm_overweight: bool = Field(default=False, description=(
+        "confirms a received mass above the shipped mass by more than the tolerance (2% or 5 kg, the larger); "
+        "needs a reason; the line is flagged for the transit-discrepancy alert"))
+    facility_id: int | None = Field(default=None, description="where this line's load went, if not the receipt's")
 
 
 class ReceiveIn(Where):
     lines: list[ReceiveLineIn] = Field(min_length=1)
+    facility_id: int | None = Field(default=None, description=(
+        "where the load went: a storage facility of the receiver (接收贮存库: the load is stored at receipt) or "
+        "the utilisation/disposal installation it goes straight into; default: the receiver's storage facility "
+        "when it has exactly one"))
+    operator: str | None = Field(default=None, min_length=1, max_length=120,
+                                 description="who weighed and accepted at the gate; default: the signing user")
 
 
 class CancelIn(SQLModel):
@@ -252,16 +275,50 @@ def _batch_on_manifest_visible(session: Session, principal: Principal, b: Batch)
 batches.extra_visibility.append(_batch_on_manifest_visible)
 
 
+def _check_processing(session: Session, holding: Batch, method: Method, day: date, principal: Principal) -> dict:
+    """A receiver processing a load it received: hazardous waste needs a licence valid that day covering the code and
+    the method (as strict as at manifest creation); a method other than the planned one is allowed but flagged on
+    the record, the manifest line and the manifest."""
+    if holding.parent_id is None:
+        return {}
+    row = session.exec(select(ManifestLine, Manifest).join(Manifest, Manifest.id == ManifestLine.manifest_id)
+                       .where(ManifestLine.holding_id == holding.id)).first()
+    if row is None:
+        return {}
+    ln, m = row
+    if holding.hazardous:
+        receiver = session.get(Unit, holding.holder_unit_id)
+        covering = [p for p in licences_on(session, unit_id=holding.holder_unit_id, on=day)
+                    if licence_covers(p, holding.waste_code)]
+        if not covering:
+            raise _refuse("receiver_licence", f"{receiver.name} holds no licence valid on {day} that covers "
+                          f"{holding.waste_code}: it may not utilise or dispose of this load", "method",
+                          waste_code=holding.waste_code)
+        if not any(method.code in p.methods for p in covering):
+            raise _refuse("receiver_method", f"{receiver.name}'s licence for {holding.waste_code} covers "
+                          f"{', '.join(sorted({x for p in covering for x in p.methods}))}, not {method.code}",
+                          "method", waste_code=holding.waste_code, method=method.code)
+    if method.code == ln.planned_method:
+        return {}
+    ln.flags = sorted({*ln.flags, "method_changed"})
+    m.flags = sorted({*m.flags, f"method_changed:{ln.waste_code}"})
+    session.add(ln)
+    session.add(m)
+    _event(session, m, principal, "method_changed", m.status, m.status, holding.holder_unit_id,
+           line_no=ln.line_no, planned=ln.planned_method, used=method.code)
+    return {"method_differs": {"manifest": m.number, "line_no": ln.line_no, "planned": ln.planned_method,
+                               "used": method.code}}
+
+
+batches.process_checks.append(_check_processing)
+
+
 # ---- checks (each refusal names the rule and the field) -----------------------------------------------
 
 def _refuse(rule: str, message: str, field: str, status: int = 422, **details) -> InvalidInput:
     err = InvalidInput(message, field=field, code=f"manifest.{rule}", details={"rule": rule, **details})
     err.status = status
     return err
-
-
-def _licence_covers(p: Permit, code: str) -> bool:
-    return code in p.waste_codes or ("HW" + code[-2:]) in p.waste_codes
 
 
 def _received_this_year_g(session: Session, receiver_id: int, year: int, exclude: int | None) -> int:
@@ -282,13 +339,12 @@ def check_receiver(session: Session, *, receiver: Unit, lines: list[tuple[str, i
     """The receiver holds a valid licence covering each hazardous code and method, with annual capacity left."""
     if not receiver.is_receiver:
         raise _refuse("receiver_not_registered", f"{receiver.name} is not registered as a receiver", "receiver_id")
-    licences = session.exec(select(Permit).where(Permit.unit_id == receiver.id, Permit.kind == "operating_licence",
-                                                 Permit.valid_from <= on, Permit.valid_to >= on)).all()
+    licences = licences_on(session, unit_id=receiver.id, on=on)
     need: dict[int, int] = {}
     for i, (code, mass, method) in enumerate(lines):
         if code.split("-")[2].startswith("S"):
             continue  # general industrial waste needs no operating licence
-        covering = [p for p in licences if _licence_covers(p, code)]
+        covering = [p for p in licences if licence_covers(p, code)]
         if not covering:
             raise _refuse("receiver_licence", f"{receiver.name} holds no licence valid on {on} that covers {code}",
                           f"lines[{i}].batch_id", waste_code=code)
@@ -452,6 +508,19 @@ def create(session: Session, *, principal: Principal, data: ManifestCreate) -> M
 
 # ---- transitions -----------------------------------------------------------------------------------------
 
+def person_name(session: Session, user_id: int | None, fallback: str) -> str:
+    """A user's display name (a person's name on documents and ledger tables), else `fallback`."""
+    user = session.get(User, user_id) if user_id else None
+    return user.display_name if user is not None else fallback
+
+
+def _signer_name(session: Session, m: Manifest, action: str) -> str | None:
+    """The name of the person who signed `action` on the manifest."""
+    e = session.exec(select(ManifestEvent).where(ManifestEvent.manifest_id == m.id, ManifestEvent.action == action)
+                     .order_by(ManifestEvent.id.desc())).first()
+    return person_name(session, e.user_id, e.user_name) if e is not None else None
+
+
 def _event(session: Session, m: Manifest, principal: Principal, action: str, before: str | None, after: str | None,
            unit_id: int | None, where: Where | None = None, **detail) -> None:
     session.add(ManifestEvent(manifest_id=m.id, action=action, from_status=before, to_status=after,
@@ -530,15 +599,17 @@ def pickup(session: Session, *, principal: Principal, m: Manifest, data: PickupI
     _check_all(session, m, lines, today)
     before = m.status
     now = utcnow()
-    _move(session, m, expect=("submitted",), to="in_transit", picked_up_at=now,
-          receipt_deadline=working_day_deadline(now, RECEIPT_WORKING_DAYS))
+    _move(session, m, expect=("submitted",), to="in_transit", picked_up_at=now)
+    released_by = data.released_by or _signer_name(session, m, "submit") or principal.username
+    carrier = person_name(session, principal.user_id, principal.username)
     for ln in lines:
         b = _lock(session, ln.batch_id)
         loose = batches.state_of(b).loose_g
-        if loose < ln.mass_g:  # 出库 at loading: take what is still in storage
+        if loose < ln.mass_g:  # 出库 at loading: the originator releases what is still in storage
             batches.retrieve(session, principal=principal, batch=b, data=batches.RetrieveIn(
-                mass_kg=g_to_kg(ln.mass_g - loose), operator=principal.username, purpose="transfer"),
-                on_behalf=True)
+                mass_kg=g_to_kg(ln.mass_g - loose), operator=released_by, purpose="transfer",
+                note=f"装车出库 联单 {m.number}"), on_behalf=True,
+                extra={"manifest": m.number, "carrier": carrier, "receiver_id": m.receiver_id})
         method = session.get(Method, ln.planned_method)
         kind = "sent_out_for_use" if method.counts_as_utilisation else "sent_out_for_disposal"
         code = batches.record_code(session, unit_id=m.originator_id, kind=kind, day=today, hazardous=b.hazardous)
@@ -546,7 +617,9 @@ def pickup(session: Session, *, principal: Principal, m: Manifest, data: PickupI
                        actor_name=principal.username, occurred_at=now, mass_g=ln.mass_g, manifest_id=m.id,
                        record_code=code, body={"manifest": m.number, "planned_method": ln.planned_method,
                                                "counts_as_utilisation": method.counts_as_utilisation,
-                                               "receiver_id": m.receiver_id, "hauler_id": m.hauler_id})
+                                               "receiver_id": m.receiver_id, "hauler_id": m.hauler_id,
+                                               "shipped_g": ln.mass_g, "line_no": ln.line_no,
+                                               "carrier": carrier})
     _event(session, m, principal, "pickup", before, m.status, m.hauler_id, data, scanned=scanned)
     return m
 
@@ -554,9 +627,9 @@ def pickup(session: Session, *, principal: Principal, m: Manifest, data: PickupI
 def track(session: Session, *, principal: Principal, m: Manifest, data: TrackIn) -> int:
     """Append GPS points while the load is on the road."""
     _sign_as(session, principal, m, m.hauler_id, "haul", "hauler")
-    if m.status not in ("in_transit", "delivered", "returning"):
-        raise Conflict(f"manifest {m.number} is {m.status}; GPS points are taken on the road only",
-                       code="manifest.invalid_transition")
+    if m.status not in ("in_transit", "returning"):
+        raise Conflict(f"manifest {m.number} is {m.status}: the trip has ended (or not begun); GPS points are taken "
+                       "on the road only", code="manifest.not_on_the_road", details={"status": m.status})
     n = 0
     for i, p in enumerate(data.points):
         try:
@@ -566,7 +639,8 @@ def track(session: Session, *, principal: Principal, m: Manifest, data: TrackIn)
             raise InvalidInput(f"point {i}: needs at (ISO time with timezone), lat and lon", field=f"points[{i}]") from e
         if at.tzinfo is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
             raise InvalidInput(f"point {i}: give a timezone and valid coordinates", field=f"points[{i}]")
-        session.add(TrackPoint(manifest_id=m.id, at=at, lat=lat, lon=lon, speed_kmh=p.get("speed_kmh")))
+        session.add(TrackPoint(manifest_id=m.id, at=at.astimezone(UTC), lat=lat, lon=lon,
+                               speed_kmh=p.get("speed_kmh")))
         n += 1
     session.flush()
     return n
@@ -584,8 +658,81 @@ def deliver(session: Session, *, principal: Principal, m: Manifest, data: Where)
                        receipt_deadline=working_day_deadline(now, RECEIPT_WORKING_DAYS))
 
 
+def _receipt_facility(session: Session, m: Manifest, facility_id: int | None, field: str) -> Facility | None:
+    """Where a received load goes: a storage facility of the receiver (stored at receipt) or the installation it
+    goes straight into. Unnamed: the receiver's one storage facility, or none when it has no storage."""
+    if facility_id is None:
+        stores = session.exec(select(Facility).where(Facility.unit_id == m.receiver_id, Facility.kind == "storage")
+                              .order_by(Facility.id)).all()
+        if len(stores) == 1:
+            return stores[0]
+        if not stores:
+            return None
+        raise InvalidInput(f"say where the load goes: the receiver has {len(stores)} storage facilities "
+                           f"({', '.join(f.code for f in stores)}); give facility_id", field=field,
+                           code="manifest.receipt_facility")
+    f = session.get(Facility, facility_id)
+    if f is None or f.unit_id != m.receiver_id:
+        raise InvalidInput(f"facility {facility_id} is not a facility of the receiver", field=field,
+                           code="manifest.receipt_facility")
+    if f.kind == "generation":
+        raise InvalidInput(f"facility {f.code} is a generation point; a received load goes into a storage facility "
+                           "or a utilisation/disposal installation", field=field, code="manifest.receipt_facility")
+    return f
+
+
+def _over_tolerance_g(shipped_g: int) -> int:
+    return max(OVER_RECEIPT_TOLERANCE_G, int(Decimal(shipped_g) * OVER_RECEIPT_TOLERANCE_PCT / 100))
+
+
+def _check_receipt_line(i: int, r: ReceiveLineIn, shipped: int) -> tuple[int, int, int, list[str]]:
+    """(received, accepted, refused, flags) for one line, or a 422 saying what to fix.
+
+    A load refused whole goes back exactly as it left (the shipped mass), whatever mass was typed; a partial
+    refusal sends back what the receiver weighed and did not accept."""
+    f = f"lines[{i}]"
+    received = kg_to_g(r.received_kg, field=f"{f}.received_kg")
+    if received < 0:
+        raise InvalidInput("received_kg cannot be negative", field=f"{f}.received_kg")
+    if received > shipped * IMPOSSIBLE_RECEIPT_RATIO:
+        raise InvalidInput(f"{g_to_kg(received)} kg received cannot be the {g_to_kg(shipped)} kg that was shipped "
+                           f"(more than {IMPOSSIBLE_RECEIPT_RATIO}×): check the figure, e.g. its decimal point",
+                           field=f"{f}.received_kg", code="manifest.receipt_impossible",
+                           details={"shipped_kg": str(g_to_kg(shipped)), "received_kg": str(g_to_kg(received))})
+    flags: list[str] = []
+    if r.acceptance != "accepted" and not (r.reason or "").strip():
+        raise InvalidInput("say why the load is refused (reason)", field=f"{f}.reason")
+    if r.acceptance == "refused":
+        return received, 0, shipped, flags
+    if received == 0:
+        raise InvalidInput("received_kg must be more than 0 for a load that is accepted; a load refused whole is "
+                           "recorded with acceptance 'refused'", field=f"{f}.received_kg")
+    over = received - shipped
+    if over > _over_tolerance_g(shipped):
+        pct = (Decimal(over) * 100 / shipped).quantize(Decimal("0.1"))
+        if not r.confirm_overweight or not (r.reason or "").strip():
+            raise InvalidInput(f"{g_to_kg(received)} kg received is {g_to_kg(over)} kg ({pct}%) more than the "
+                               f"{g_to_kg(shipped)} kg shipped: weigh again, or confirm the figure with "
+                               "confirm_overweight: true and a reason", field=f"{f}.received_kg",
+                               code="manifest.receipt_over_shipped",
+                               details={"shipped_kg": str(g_to_kg(shipped)), "over_kg": str(g_to_kg(over))})
+        flags.append("received_over_shipped")
+    if r.acceptance == "accepted":
+        return received, received, 0, flags
+    if r.accepted_kg is None:
+        raise InvalidInput("a partially refused line needs accepted_kg", field=f"{f}.accepted_kg")
+    accepted = kg_to_g(r.accepted_kg, field=f"{f}.accepted_kg")
+    if not 0 < accepted < received:
+        raise InvalidInput("accepted_kg must be more than 0 and less than received_kg", field=f"{f}.accepted_kg")
+    if received - accepted > shipped:
+        raise InvalidInput(f"the refused part ({g_to_kg(received - accepted)} kg) is more than the "
+                           f"{g_to_kg(shipped)} kg that left the originator", field=f"{f}.accepted_kg")
+    return received, accepted, received - accepted, flags
+
+
 def receive(session: Session, *, principal: Principal, m: Manifest, data: ReceiveIn) -> Manifest:
-    """The receiver signs: per line the mass weighed, the acceptance and why; the difference is kept, not hidden."""
+    """The receiver signs: per line the mass weighed, the acceptance and why, and where the load went (stored at
+    receipt, like 即入库 at generation). Both masses are kept; the difference is shown and flagged, never absorbed."""
     _sign_as(session, principal, m, m.receiver_id, "receive", "receiver")
     lines = {ln.batch_id: ln for ln in lines_of(session, m)}
     given = {}
@@ -594,53 +741,59 @@ def receive(session: Session, *, principal: Principal, m: Manifest, data: Receiv
             raise InvalidInput(f"batch {r.batch_id} is not on manifest {m.number}", field=f"lines[{i}].batch_id")
         if r.batch_id in given:
             raise InvalidInput(f"batch {r.batch_id} is given twice", field=f"lines[{i}].batch_id")
-        received = kg_to_g(r.received_kg, field=f"lines[{i}].received_kg")
-        if r.acceptance == "accepted":
-            accepted = received
-        elif r.acceptance == "refused":
-            accepted = 0
-        else:
-            if r.accepted_kg is None:
-                raise InvalidInput("a partially refused line needs accepted_kg", field=f"lines[{i}].accepted_kg")
-            accepted = kg_to_g(r.accepted_kg, field=f"lines[{i}].accepted_kg")
-            if not 0 < accepted < received:
-                raise InvalidInput("accepted_kg must be more than 0 and less than received_kg",
-                                   field=f"lines[{i}].accepted_kg")
-        if r.acceptance != "accepted" and not (r.reason or "").strip():
-            raise InvalidInput("say why the load is refused (reason)", field=f"lines[{i}].reason")
-        if received < 0 or (received == 0 and r.acceptance != "refused"):
-            raise InvalidInput("received_kg must be more than 0", field=f"lines[{i}].received_kg")
-        given[r.batch_id] = (received, accepted, r)
+        received, accepted, refused, flags = _check_receipt_line(i, r, lines[r.batch_id].mass_g)
+        facility = None
+        if accepted > 0:
+            facility = _receipt_facility(session, m, r.facility_id if r.facility_id is not None else data.facility_id,
+                                         f"lines[{i}].facility_id" if r.facility_id is not None else "facility_id")
+        given[r.batch_id] = (received, accepted, refused, flags, facility, r)
     missing = [ln.batch_id for ln in lines.values() if ln.batch_id not in given]
     if missing:
         raise InvalidInput(f"every line needs a receipt; missing batches {missing}", field="lines")
-    any_accepted = any(a > 0 for _, a, _ in given.values())
+    any_accepted = any(g[1] > 0 for g in given.values())
     before = m.status
     now = utcnow()
-    _move(session, m, expect=("in_transit", "delivered"), to="received" if any_accepted else "refused",
-          received_at=now, delivered_at=m.delivered_at or now)
+    stamps = {"received_at": now}
+    if m.delivered_at is None:  # nobody signed arrival: the receipt is the arrival, and the deadline runs from it
+        stamps.update(delivered_at=now, receipt_deadline=working_day_deadline(now, RECEIPT_WORKING_DAYS))
+    _move(session, m, expect=("in_transit", "delivered"), to="received" if any_accepted else "refused", **stamps)
     today = local_day(now)
-    for batch_id, (received, accepted, r) in given.items():
+    operator = data.operator or person_name(session, principal.user_id, principal.username)
+    carrier = _signer_name(session, m, "pickup")
+    new_flags = list(m.flags)
+    for batch_id, (received, accepted, refused, flags, facility, r) in given.items():
         ln = lines[batch_id]
         source = _lock(session, batch_id)
-        refused = received - accepted
-        body = {"manifest": m.number, "shipped_g": ln.mass_g, "received_g": received, "accepted_g": accepted,
-                "refused_g": refused, "transit_difference_g": ln.mass_g - received, "acceptance": r.acceptance,
-                "reason": r.reason, "originator_id": m.originator_id}
-        # A receipt is the receiver's 入库: it takes the next HWRK code from the same counter as its own storage.
-        code = batches.record_code(session, unit_id=m.receiver_id, kind="stored", day=today, hazardous=source.hazardous)
+        body = {"manifest": m.number, "line_no": ln.line_no, "shipped_g": ln.mass_g, "received_g": received,
+                "accepted_g": accepted, "refused_g": refused, "transit_difference_g": ln.mass_g - received,
+                "acceptance": r.acceptance, "reason": r.reason, "originator_id": m.originator_id,
+                "hauler_id": m.hauler_id, "planned_method": ln.planned_method, "flags": flags}
+        code = batches.record_code(session, unit_id=m.receiver_id, kind="received", day=today,
+                                   hazardous=source.hazardous)
         holding = None
         if accepted > 0:
             holding = batches.split_holding(session, source, receiver_unit_id=m.receiver_id, received_g=received,
-                                            facility_id=None)
+                                            facility_id=facility.id if facility else None)
         batches.record(session, holding, kind="received" if accepted else "refused", unit_id=m.receiver_id,
-                       principal=principal, actor_name=principal.username, occurred_at=now, mass_g=accepted,
-                       manifest_id=m.id, record_code=code, body=body, source=source)
-        ln.received_g, ln.accepted_g, ln.acceptance, ln.reason = received, accepted, r.acceptance, r.reason
+                       principal=principal, actor_name=operator, occurred_at=now, mass_g=accepted,
+                       manifest_id=m.id, facility_id=facility.id if facility else None, record_code=code, body=body,
+                       source=source)
+        if holding is not None and facility is not None and facility.kind == "storage":
+            batches.store(session, principal=principal, batch=holding, data=batches.StoreIn(
+                facility_id=facility.id, operator=operator, occurred_at=now, note=f"接收入库 联单 {m.number}"),
+                extra={"manifest": m.number, "carrier": carrier})
+        ln.received_g, ln.accepted_g, ln.refused_g, ln.acceptance, ln.reason = (
+            received, accepted, refused, r.acceptance, r.reason)
+        ln.flags = [*ln.flags, *flags]
         ln.holding_id = holding.id if holding else None
         session.add(ln)
+        new_flags += [f"{flag}:{ln.waste_code}" for flag in flags]
+    if new_flags != list(m.flags):
+        m.flags = sorted(set(new_flags))
+        session.add(m)
     _event(session, m, principal, "receive", before, m.status, m.receiver_id, data,
-           lines={str(k): {"received_g": v[0], "accepted_g": v[1], "acceptance": v[2].acceptance}
+           lines={str(k): {"received_g": v[0], "accepted_g": v[1], "refused_g": v[2], "acceptance": v[5].acceptance,
+                           "facility_id": v[4].id if v[4] else None, "flags": v[3]}
                   for k, v in given.items()})
     return m
 
@@ -671,8 +824,7 @@ def start_return(session: Session, *, principal: Principal, m: Manifest, data: W
 def confirm_return(session: Session, *, principal: Principal, m: Manifest, data: Where) -> Manifest:
     """The originator takes back what was refused (a whole refused load, or the refused part of lines)."""
     _sign_as(session, principal, m, m.originator_id, "operate", "originator")
-    pending = [ln for ln in lines_of(session, m) if ln.received_g is not None
-               and (ln.received_g - (ln.accepted_g or 0)) > ln.returned_g]
+    pending = [ln for ln in lines_of(session, m) if (ln.refused_g or 0) > ln.returned_g]
     if not pending:
         raise Conflict(f"nothing refused on manifest {m.number} is waiting to come back",
                        code="manifest.nothing_to_return")
@@ -687,10 +839,15 @@ def confirm_return(session: Session, *, principal: Principal, m: Manifest, data:
     now = utcnow()
     for ln in pending:
         b = _lock(session, ln.batch_id)
-        back = ln.received_g - (ln.accepted_g or 0) - ln.returned_g
+        back = ln.refused_g - ln.returned_g
+        method = session.get(Method, ln.planned_method)
         batches.record(session, b, kind="returned", unit_id=m.originator_id, principal=principal,
-                       actor_name=principal.username, occurred_at=now, mass_g=back, manifest_id=m.id,
-                       record_code=b.batch_code, body={"manifest": m.number, "line_no": ln.line_no})
+                       actor_name=person_name(session, principal.user_id, principal.username), occurred_at=now,
+                       mass_g=back, manifest_id=m.id, record_code=b.batch_code,
+                       body={"manifest": m.number, "line_no": ln.line_no, "planned_method": ln.planned_method,
+                             "counts_as_utilisation": method.counts_as_utilisation, "receiver_id": m.receiver_id,
+                             "hauler_id": m.hauler_id, "shipped_g": ln.mass_g, "refused_g": ln.refused_g,
+                             "reason": ln.reason})
         ln.returned_g += back
         session.add(ln)
     _event(session, m, principal, "returned", before, m.status, m.originator_id, data,

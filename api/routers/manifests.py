@@ -51,6 +51,7 @@ class LineOut(SQLModel):
     acceptance: str | None
     reason: str | None
     holding_id: int | None
+    flags: list[str]
 
 
 class EventOut(SQLModel):
@@ -122,7 +123,7 @@ def manifest_public(s: Session, m: svc.Manifest, public_url: str) -> ManifestPub
     out_lines = []
     for ln in lines:
         b = batches[ln.batch_id]
-        refused = None if ln.received_g is None else ln.received_g - (ln.accepted_g or 0)
+        refused = ln.refused_g
         out_lines.append(LineOut(
             line_no=ln.line_no, batch_id=ln.batch_id, digital_id=b.digital_id, waste_code=ln.waste_code,
             waste_name=b.name, shipped_kg=g_to_kg(ln.mass_g), planned_method=ln.planned_method,
@@ -130,7 +131,7 @@ def manifest_public(s: Session, m: svc.Manifest, public_url: str) -> ManifestPub
             accepted_kg=None if ln.accepted_g is None else g_to_kg(ln.accepted_g),
             refused_kg=None if refused is None else g_to_kg(refused), returned_kg=g_to_kg(ln.returned_g),
             transit_difference_kg=None if ln.received_g is None else g_to_kg(ln.mass_g - ln.received_g),
-            acceptance=ln.acceptance, reason=ln.reason, holding_id=ln.holding_id))
+            acceptance=ln.acceptance, reason=ln.reason, holding_id=ln.holding_id, flags=list(ln.flags)))
     events = s.exec(select(svc.ManifestEvent).where(svc.ManifestEvent.manifest_id == m.id)
                     .order_by(svc.ManifestEvent.id)).all()
     revs = s.exec(select(svc.Revision).where(svc.Revision.manifest_id == m.id).order_by(svc.Revision.id)).all()

@@ -28,6 +28,10 @@ class FacilityCreate(SQLModel):
     storage_capacity_t: Decimal | None = Field(default=None, gt=0, description="storage capacity in tonnes")
     annual_capacity_t: Decimal | None = Field(default=None, gt=0, description="annual capacity in tonnes")
     methods: list[str] = Field(default_factory=list, description="method codes for utilisation/disposal")
+    continuous: bool = Field(default=False, description="a generation point whose waste arises continuously "
+                             "(fly ash, slag, piped waste): accounted as daily or shift totals")
+    daily_capacity_t: Decimal | None = Field(default=None, gt=0, description="the most a continuous generation "
+                                             "point can produce in a day, tonnes; caps its daily totals")
 
 
 class FacilityPublic(SQLModel):
@@ -40,6 +44,8 @@ class FacilityPublic(SQLModel):
     storage_capacity_t: Decimal | None
     annual_capacity_t: Decimal | None
     methods: list[str]
+    continuous: bool = False
+    daily_capacity_t: Decimal | None = None
 
 
 class PermitCreate(SQLModel):
@@ -89,7 +95,8 @@ def _g_to_t(g: int | None) -> Decimal | None:
 def facility_public(f: Facility) -> FacilityPublic:
     return FacilityPublic(id=f.id, unit_id=f.unit_id, kind=f.kind, code=f.code, name=f.name,
                           storage_type=f.storage_type, storage_capacity_t=_g_to_t(f.storage_capacity_g),
-                          annual_capacity_t=_g_to_t(f.annual_capacity_g), methods=f.methods)
+                          annual_capacity_t=_g_to_t(f.annual_capacity_g), methods=f.methods,
+                          continuous=f.continuous, daily_capacity_t=_g_to_t(f.daily_capacity_g))
 
 
 def permit_public(p: Permit) -> PermitPublic:
@@ -112,13 +119,19 @@ def create_facility(session: Session, *, principal: Principal, unit_id: int, dat
         raise InvalidInput("storage_type applies to storage facilities only", field="storage_type")
     if data.kind in ("utilisation", "disposal") and not data.methods:
         raise InvalidInput(f"a {data.kind} facility needs its method codes", field="methods")
+    if data.kind != "generation" and (data.continuous or data.daily_capacity_t is not None):
+        raise InvalidInput("continuous and daily_capacity_t apply to generation points only", field="continuous")
+    if data.continuous and data.daily_capacity_t is None:
+        raise InvalidInput("a continuous generation point needs its daily_capacity_t (it caps daily totals)",
+                           field="daily_capacity_t")
     methods = check_methods(session, data.methods)
     if session.exec(select(Facility.id).where(Facility.unit_id == unit.id, Facility.code == data.code)).first():
         raise Conflict(f"unit {unit.id} already has a facility coded {data.code}", code="facility.duplicate",
                        details={"field": "code"})
     f = Facility(unit_id=unit.id, kind=data.kind, code=data.code, name=data.name, storage_type=data.storage_type,
                  storage_capacity_g=_t_to_g(data.storage_capacity_t, "storage_capacity_t"),
-                 annual_capacity_g=_t_to_g(data.annual_capacity_t, "annual_capacity_t"), methods=methods)
+                 annual_capacity_g=_t_to_g(data.annual_capacity_t, "annual_capacity_t"), methods=methods,
+                 continuous=data.continuous, daily_capacity_g=_t_to_g(data.daily_capacity_t, "daily_capacity_t"))
     session.add(f)
     session.flush()
     audit(session, principal, action="facility.create", entity="facility", entity_id=f.id,
@@ -200,3 +213,14 @@ def list_vehicles(session: Session, *, principal: Principal, unit_id: int) -> li
     return list(session.exec(select(Vehicle).where(Vehicle.unit_id == unit.id).order_by(Vehicle.id)).all())
 
 
+
+
+def licence_covers(p: Permit, code: str) -> bool:
+    """True when an operating licence lists the waste code or its HW category."""
+    return code in p.waste_codes or ("HW" + code[-2:]) in p.waste_codes
+
+
+def licences_on(session: Session, *, unit_id: int, on: date) -> list[Permit]:
+    """The unit's operating licences valid on a day."""
+    return list(session.exec(select(Permit).where(Permit.unit_id == unit_id, Permit.kind == "operating_licence",
+                                                  Permit.valid_from <= on, Permit.valid_to >= on)).all())

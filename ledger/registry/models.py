@@ -81,6 +81,8 @@ class Facility(SQLModel, table=True):
     storage_capacity_g: int | None = Field(default=None, sa_column=Column(BigInteger))
     annual_capacity_g: int | None = Field(default=None, sa_column=Column(BigInteger))
     methods: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    continuous: bool = False  # a generation point whose waste arises continuously (fly ash, slag, piped waste)
+    daily_capacity_g: int | None = Field(default=None, sa_column=Column(BigInteger))
     created_at: datetime = Field(default_factory=_ts, sa_type=UTCDateTime)
 
 

@@ -87,9 +87,12 @@ def test_normal_path_moves_stock_from_originator_to_receiver(client, w):
     assert h0["digital_id"] == a["digital_id"] and h0["parent_id"] == a["id"]
     r = client.post(f"/api/v1/manifests/{m['id']}/complete", headers=w["rcv"])
     assert r.status_code == 409 and r.json()["error"]["code"] == "manifest.unprocessed_line"
-    ok(client.post(f"/api/v1/batches/{holdings[0]}/store", headers=w["rcv"],
-                   json={"facility_id": w["rstore"], "operator": "收料员"}), 201)
-    ok(client.post(f"/api/v1/batches/{holdings[0]}/retrieve", headers=w["rcv"], json={"operator": "收料员"}), 201)
+    # the load was stored at receipt in the receiver's only storage facility (接收库): its stock is real
+    store = client.get(f"/api/v1/facilities/{w['rstore']}", headers=w["rcv"]).json()
+    assert D(store["stock_kg"]) == D("279.5") and D(h0["stored_kg"]) == D("179.5")
+    assert [r["kind"] for r in store["recent"]][:2] == ["stored", "received"]
+    for h in holdings:
+        ok(client.post(f"/api/v1/batches/{h}/retrieve", headers=w["rcv"], json={"operator": "收料员"}), 201)
     for h in holdings:
         ok(client.post(f"/api/v1/batches/{h}/use-in-house", headers=w["rcv"],
                        json={"method": "R9", "facility_id": w["rline"], "operator": "操作工"}), 201)
