@@ -247,7 +247,7 @@ class _Writer:
     def difference_legend(self) -> str:
         share = format_kg(DIFFERENCE_SHARE * 100)
         return (f"{DIFFERENCE_MARK} 底色标出的行：接收量与拟转移量相差超过拟转移量的 {share}% 或 "
-                f"{format_kg(DIFFERENCE_KG)} kg（差 = 接收量 − 拟转移量）")
+                f"{format_kg(DIFFERENCE_KG)} kg（差 = 接收量 - 拟转移量）")
 
     # sections -------------------------------------------------------------------------------------
     def header(self) -> None:

@@ -185,6 +185,7 @@ def test_receiver_licence_and_highlighted_line_in_the_pdf():
     assert "600※差-128.5" in text and "728※" not in text
     assert "计划R9/实际D10" in text
     assert "底色标出的行" in text
+    assert "\x00" not in reader.pages[0].extract_text()  # every character is in the reduced (GB 2312) font
     content = reader.pages[0].get_contents().get_data().decode("latin-1")
     fills = {
         tuple(round(float(v) * 255) for v in m.groups())
