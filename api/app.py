@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+import importlib.resources
+import ipaddress
 import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
 
-from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
 from api import errors, pages
 from api.routers import accounts, batches, manifests, registry
-from ledger.config import Settings, get_settings
+from ledger.config import WILDCARD_HOSTS, Settings, get_settings
 from ledger.db import get_engine
 
 API_PREFIX = "/api/v1"
+#: Swagger UI and ReDoc are served from here, from the copy the fastapi-offline package ships (no CDN).
+DOCS_ASSETS = f"{API_PREFIX}/docs-assets"
+#: Chatty libraries held at WARNING: fontTools.subset logs a dozen INFO lines for every PDF it embeds a font in.
+QUIET_LOGGERS = ("fontTools",)
+
+log = logging.getLogger("wasteledger")
 
 DESCRIPTION = """
 Solid-waste traceability ledger (固体废物台账 / 电子转移联单).
@@ -29,23 +41,110 @@ Errors are `{"error": {"code", "message", "details"}}`. Masses are kilograms (de
 """
 
 
+def configure_logging() -> None:
+    """The service's logging: INFO to stderr (unless the host process configured logging already), with the
+    QUIET_LOGGERS held at WARNING."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def is_loopback_host(host: str) -> bool:
+    """127.0.0.0/8, ::1, localhost and *.localhost."""
+    h = host.strip().strip("[]").lower().rstrip(".")
+    if h == "localhost" or h.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(h).is_loopback
+    except ValueError:
+        return False
+
+
+def public_url_warning(settings: Settings) -> str | None:
+    """A warning when QR codes would encode a loopback address while the server listens beyond loopback: a phone
+    scanning a label would open its own loopback, not this server."""
+    public_host = urlsplit(settings.public_url).hostname or ""
+    if not is_loopback_host(public_host) or is_loopback_host(settings.host):
+        return None
+    where = f"{settings.host or '0.0.0.0'} (every interface)" if settings.host.strip() in WILDCARD_HOSTS \
+        else settings.host
+    why = ("LEDGER_PUBLIC_URL is not set, so it follows LEDGER_HOST/LEDGER_PORT:" if settings.public_url_is_default
+           else "LEDGER_PUBLIC_URL is")
+    return (f"{why} {settings.public_url} is a loopback address, but the server listens on {where}. QR codes on "
+            "labels, facility cards and manifests would open the scanning phone's own loopback, not this server. "
+            f"Set LEDGER_PUBLIC_URL to the address phones reach (e.g. http://192.168.1.20:{settings.port} or "
+            "https://ledger.example.com) before printing labels.")
+
+
+def startup_messages(settings: Settings) -> list[tuple[int, str]]:
+    """What the server logs at start-up about its addresses: (level, message)."""
+    out = [(logging.INFO, f"QR codes on labels and manifests open {settings.public_url}"
+                          f"{' (from LEDGER_HOST/LEDGER_PORT)' if settings.public_url_is_default else ''}")]
+    warning = public_url_warning(settings)
+    if warning:
+        out.append((logging.WARNING, warning))
+    return out
+
+
 @asynccontextmanager
-async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-    """Start-up: warm the PDF font in the background (the first PDF would otherwise build it in a request)."""
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start-up: say which address the QR codes open (and warn if phones cannot reach it); warm the PDF font in
+    the background (the first PDF would otherwise build it in a request)."""
     from labels import warm_pdf_fonts
 
+    for level, message in startup_messages(app.state.settings):
+        log.log(level, message)
     threading.Thread(target=warm_pdf_fonts, name="warm-pdf-fonts", daemon=True).start()
     yield
+
+
+def docs_assets_dir() -> Path:
+    """The Swagger UI and ReDoc dist files shipped by the fastapi-offline package."""
+    path = Path(str(importlib.resources.files("fastapi_offline") / "static"))
+    if not (path / "swagger-ui-bundle.js").is_file():  # pragma: no cover - only if the package changes shape
+        raise RuntimeError(f"fastapi-offline ships no Swagger UI in {path}; reinstall wasteledger's dependencies")
+    return path
+
+
+def install_docs(app: FastAPI) -> None:
+    """Swagger UI at /api/v1/docs and ReDoc at /api/v1/redoc, with their scripts, styles and icon served by this
+    service (FastAPI's "self-hosting JavaScript and CSS for docs"), so the docs work on an intranet without
+    internet access."""
+    app.mount(DOCS_ASSETS, StaticFiles(directory=docs_assets_dir()), name="docs-assets")
+    oauth2_redirect = f"{API_PREFIX}/docs/oauth2-redirect"
+
+    @app.get(f"{API_PREFIX}/docs", include_in_schema=False)
+    def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(
+            openapi_url=root + app.openapi_url, title=f"{app.title} — API docs",
+            swagger_js_url=f"{root}{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png",
+            oauth2_redirect_url=root + oauth2_redirect,
+            swagger_ui_parameters={"validatorUrl": None})  # no badge fetched from validator.swagger.io
+
+    @app.get(oauth2_redirect, include_in_schema=False)
+    def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get(f"{API_PREFIX}/redoc", include_in_schema=False)
+    def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_redoc_html(
+            openapi_url=root + app.openapi_url, title=f"{app.title} — API reference",
+            redoc_js_url=f"{root}{DOCS_ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png", with_google_fonts=False)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for `settings` (default: the environment)."""
     settings = settings or get_settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     app = FastAPI(title="wasteledger", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
-                  openapi_url=f"{API_PREFIX}/openapi.json", docs_url=f"{API_PREFIX}/docs",
-                  redoc_url=f"{API_PREFIX}/redoc")
+                  openapi_url=f"{API_PREFIX}/openapi.json", docs_url=None, redoc_url=None)
     app.state.settings = settings
+    install_docs(app)
     app.state.engine = get_engine(settings.database_url)
     errors.install(app)
     app.include_router(accounts.router, prefix=API_PREFIX)

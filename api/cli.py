@@ -26,14 +26,47 @@ def migrate() -> None:
     typer.echo(f"migrated {url.split('@')[-1]}")
 
 
+def _listen_on(host: str | None, port: int | None):  # noqa: ANN202
+    """Settings with the command line's --host/--port applied. They are passed on as LEDGER_HOST/LEDGER_PORT, so
+    the app (imported by uvicorn, in each worker) sees the same address and its default public URL follows it."""
+    from ledger.config import get_settings
+
+    if host:
+        os.environ["LEDGER_HOST"] = host
+    if port:
+        os.environ["LEDGER_PORT"] = str(port)
+    get_settings.cache_clear()
+    return get_settings()
+
+
+def address_lines(s, listening: bool = True) -> list[str]:  # noqa: ANN001
+    """Where the server listens, where its docs are, and what the QR codes open (printed before serving; the
+    server itself warns at start-up if phones could not reach that address)."""
+    from ledger.config import WILDCARD_HOSTS, default_public_url
+
+    base = s.public_url.rstrip("/")
+    here = default_public_url(s.host, s.port)
+    listen = (f"every interface, port {s.port} (on this machine: {here})" if s.host.strip() in WILDCARD_HOSTS
+              else here)
+    lines = [f"Listening on {listen}"] if listening else []
+    lines += [f"API docs: {base}/api/v1/docs",
+             f"Label QR codes open {base}/s/<digital ID>"
+             + ("  (LEDGER_PUBLIC_URL is not set: it follows LEDGER_HOST/LEDGER_PORT)" if s.public_url_is_default
+                else "")]
+    return lines
+
+
 @app.command()
-def serve(host: str = typer.Option(None), port: int = typer.Option(None), workers: int = 1) -> None:
+def serve(host: str = typer.Option(None, help="listen address (default LEDGER_HOST, 127.0.0.1)"),
+          port: int = typer.Option(None, help="port (default LEDGER_PORT, 8000)"), workers: int = 1) -> None:
     """Serve the API and pages (runs migrations first)."""
     import uvicorn
 
     migrate()
-    s = _settings()
-    uvicorn.run("api.main:app", host=host or s.host, port=port or s.port, workers=workers, proxy_headers=True)
+    s = _listen_on(host, port)
+    for line in address_lines(s):
+        typer.echo(line)
+    uvicorn.run("api.main:app", host=s.host, port=s.port, workers=workers, proxy_headers=True)
 
 
 @app.command()
@@ -58,8 +91,10 @@ def demo(reset: bool = typer.Option(False, help="delete the SQLite demo database
         typer.echo("demo data already present (use --reset to start again)")
     typer.echo(f"Users: admin, regulator.sd, regulator.zb, operator.mq, driver.ay, receiver.ly, park.jn …  "
                f"password: {DEMO_PASSWORD}")
-    typer.echo(f"API docs: {s.public_url}/api/v1/docs")
-    if serve_after:
+    if not serve_after:
+        for line in address_lines(s, listening=False):
+            typer.echo(line)
+    else:
         serve(host=None, port=None, workers=1)
 
 

@@ -15,6 +15,7 @@ from .manifest_pdf import (
     ManifestLine,
     ManifestSignature,
     Party,
+    ReceiverParty,
     render_manifest_pdf,
 )
 from .qr import qr_image, scan_url
@@ -37,6 +38,7 @@ __all__ = [
     "ManifestLine",
     "ManifestSignature",
     "Party",
+    "ReceiverParty",
     "cjk_font",
     "label_size_mm",
     "qr_image",

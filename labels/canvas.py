@@ -56,16 +56,27 @@ class QRBlock:
     error_correction: str = "Q"
 
 
-Item = Rect | Text | QRBlock
+@dataclass(frozen=True, slots=True)
+class Pictogram:
+    """A hazard-characteristic warning pictogram (:mod:`labels.pictograms`) in the square (x, y, size)."""
+
+    x: float
+    y: float
+    size: float
+    code: str  # T, C, I, R, In
+
+
+Item = Rect | Text | QRBlock | Pictogram
 
 
 @dataclass(frozen=True)
 class Canvas:
     width: float
     height: float
-    accent: RGB  # the one non-grey colour a canvas may use (header background)
+    accent: RGB  # the non-grey colour the canvas's text may stand on (label background or header band)
     items: tuple[Item, ...]
     title: str = ""
+    colors: tuple[RGB, ...] = ()  # up to two further solid colours (pictogram frames); no text stands on them
 
     def chars(self) -> set[str]:
         return {c for it in self.items if isinstance(it, Text) for c in it.text}

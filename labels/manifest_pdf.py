@@ -2,9 +2,12 @@
 
 Page 1 starts with the title, the 14-digit manifest number in large type, its status, planned date and
 cross-province approval, and the manifest's QR code in the top right corner; then the three parties side by
-side (移出人 / 承运人 / 接受人), the waste lines with totals, the signatures (times in Asia/Shanghai) and the
-remarks. Tables break across pages with their heading row repeated; every page carries the number and
-"第 n 页 / 共 N 页" in its footer. Text is real, embedded CJK text (searchable); the QR code is an image.
+side (移出人 / 承运人 with permit, vehicle and driver / 接受人 with its operating licence), the waste lines with
+totals, the signatures (times in Asia/Shanghai) and the remarks. A line whose received mass differs from the
+shipped mass by more than DIFFERENCE_SHARE of it or DIFFERENCE_KG is shaded and marked ※ with the difference;
+a line processed with a method other than the planned one shows both ("计划 R9 / 实际 D10"). Tables break
+across pages with their heading row repeated; every page carries the number and "第 n 页 / 共 N 页" in its
+footer. Text is real, embedded CJK text (searchable); the QR code is an image.
 """
 
 from __future__ import annotations
@@ -38,6 +41,12 @@ ACCEPTANCE = {"accepted": "接受", "partially_refused": "部分拒收", "refuse
 PAGE_W, PAGE_H, MARGIN = 210.0, 297.0, 12.0
 QR_SIDE = 32.0
 HEAD_FILL = (232, 232, 232)
+#: A shipped/received difference is highlighted when it is more than this share of the shipped mass, or more than
+#: DIFFERENCE_KG (whichever is hit first). The two thresholds live here and nowhere else.
+DIFFERENCE_SHARE = Decimal("0.05")
+DIFFERENCE_KG = Decimal("50")
+DIFFERENCE_FILL = (255, 205, 190)  # the shading of such a line (the ※ mark also shows on a monochrome print)
+DIFFERENCE_MARK = "※"
 PT = 25.4 / 72  # mm per point
 
 
@@ -54,11 +63,18 @@ class Party:
 
 @dataclass(frozen=True)
 class HaulerParty(Party):
-    """The hauler adds its road-transport permit, the vehicle plate and the driver."""
+    """The hauler adds its road-transport permit, the vehicle plate and the driver (name and phone)."""
 
     permit_no: str = ""
     vehicle_plate: str = ""
     driver: str = ""
+
+
+@dataclass(frozen=True)
+class ReceiverParty(Party):
+    """The receiver adds its operating licence (经营许可证) number(s) covering the manifest's waste."""
+
+    licence_no: str = ""
 
 
 @dataclass(frozen=True)
@@ -76,9 +92,12 @@ class ManifestLine:
     acceptance: str | None = None  # accepted | partially_refused | refused (or a display string)
     reason: str | None = None
     digital_id: str | None = None  # the label's 数字识别码, if the line is one batch
+    actual_methods: tuple[str, ...] = ()  # methods the receiver recorded (utilisation/disposal), if any
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hazard", normalize_hazard(self.hazard))
+        object.__setattr__(self, "actual_methods", tuple(dict.fromkeys(m.strip() for m in self.actual_methods
+                                                                       if m and m.strip())))
         for name in ("shipped_kg", "received_kg"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, Decimal):
@@ -123,6 +142,32 @@ def local_time(when: dt.datetime) -> str:
 
 def _hazard_text(codes: tuple[str, ...]) -> str:
     return "、".join(f"{HAZARD_NAMES[c]}({c})" for c in codes) or "—"
+
+
+def difference_kg(line: ManifestLine) -> Decimal | None:
+    """received − shipped, if the line was weighed at receipt (a whole refusal typed as 0 kg was not weighed)."""
+    if line.received_kg is None or (line.acceptance == "refused" and line.received_kg == 0):
+        return None
+    return line.received_kg - line.shipped_kg
+
+
+def large_difference(line: ManifestLine) -> bool:
+    """|shipped − received| > DIFFERENCE_SHARE × shipped, or > DIFFERENCE_KG."""
+    diff = difference_kg(line)
+    if diff is None:
+        return False
+    return abs(diff) > DIFFERENCE_SHARE * line.shipped_kg or abs(diff) > DIFFERENCE_KG
+
+
+def method_text(line: ManifestLine) -> str:
+    """The planned method with its name; "计划 R9 / 实际 D10" when the receiver recorded another method."""
+    if line.actual_methods and line.actual_methods != (line.method_code,):
+        return f"计划 {line.method_code} / 实际 {'、'.join(line.actual_methods)}"
+    return f"{line.method_code} {line.method_name}".strip()
+
+
+def _signed_kg(value: Decimal) -> str:
+    return ("+" if value > 0 else "-" if value < 0 else "") + format_kg(abs(value))
 
 
 def _acceptance(line: ManifestLine) -> str:
@@ -185,16 +230,24 @@ class _Writer:
         for p in (d.originator, d.hauler, d.receiver):
             yield from (p.name, p.credit_code, p.address, p.contact, p.phone)
         yield from (d.hauler.permit_no, d.hauler.vehicle_plate, d.hauler.driver)
+        yield getattr(d.receiver, "licence_no", "")
         for ln in d.lines:
             yield from (ln.waste_code, ln.waste_name, ln.category, ln.form, ln.package, ln.method_code)
             yield from (ln.method_name, _acceptance(ln), _hazard_text(ln.hazard), ln.digital_id or "")
+            yield method_text(ln)
+        yield self.difference_legend()
         for sg in d.signatures:
             yield from (sg.role, sg.who)
         yield (
             "移出人承运人接受人项目单位名称统一社会信用代码地址联系人联系电话道路运输经营许可证号车牌号驾驶员序号废物名称代码"
             "类别形态危险特性包装容器拟转移量接收量意见拟利用处置方式合计环节签字人时间北京位置备注无联单编号状态计划转移日期"
-            "跨省转移审批文号第页共扫码核验真伪与流转记录（）：kg—、0123456789.,-"
+            "跨省转移审批文号第页共扫码核验真伪与流转记录（）：kg—、0123456789.,-+经营许可证编号危险废物差"
         )
+
+    def difference_legend(self) -> str:
+        share = format_kg(DIFFERENCE_SHARE * 100)
+        return (f"{DIFFERENCE_MARK} 底色标出的行：接收量与拟转移量相差超过拟转移量的 {share}% 或 "
+                f"{format_kg(DIFFERENCE_KG)} kg（差 = 接收量 - 拟转移量）")
 
     # sections -------------------------------------------------------------------------------------
     def header(self) -> None:
@@ -230,12 +283,14 @@ class _Writer:
     def parties(self) -> None:
         pdf, d = self.pdf, self.doc
         o, h, r = d.originator, d.hauler, d.receiver
+        licence = "危险废物经营许可证编号" if d.hazardous else "经营许可证编号"
         rows = [
             ("单位名称", o.name, h.name, r.name),
             ("统一社会信用代码", o.credit_code, h.credit_code, r.credit_code),
             ("地址", o.address, h.address, r.address),
             ("联系人", o.contact, h.contact, r.contact),
             ("联系电话", o.phone, h.phone, r.phone),
+            (licence, "", "", getattr(r, "licence_no", "")),
             ("道路运输经营许可证号", "", h.permit_no, ""),
             ("车牌号", "", h.vehicle_plate, ""),
             ("驾驶员", "", h.driver, ""),
@@ -277,6 +332,7 @@ class _Writer:
         shipped = Decimal(0)
         received = Decimal(0)
         any_received = False
+        any_large = False
         with pdf.table(
             col_widths=widths,
             width=self.width,
@@ -294,6 +350,11 @@ class _Writer:
                     received += ln.received_kg
                     any_received = True
                 hazard = "/".join(ln.hazard) or "—"
+                large = large_difference(ln)
+                any_large = any_large or large
+                got = format_kg(ln.received_kg) if ln.received_kg is not None else "—"
+                if large:
+                    got = f"{got} {DIFFERENCE_MARK}\n差 {_signed_kg(difference_kg(ln))}"
                 values = (
                     ln.waste_name,
                     ln.waste_code,
@@ -302,21 +363,25 @@ class _Writer:
                     hazard,
                     ln.package,
                     format_kg(ln.shipped_kg),
-                    format_kg(ln.received_kg) if ln.received_kg is not None else "—",
+                    got,
                     _acceptance(ln),
-                    f"{ln.method_code} {ln.method_name}".strip(),
+                    method_text(ln),
                 )
+                mark = FontFace(fill_color=DIFFERENCE_FILL) if large else None
                 tr = table.row()
-                tr.cell(str(i), rowspan=2 if ln.digital_id else 1)
-                for value, w in zip(values, widths[1:], strict=True):
-                    tr.cell(self.wrap(value, w - 1.6, size))
+                tr.cell(str(i), rowspan=2 if ln.digital_id else 1, style=mark)
+                for j, (value, w) in enumerate(zip(values, widths[1:], strict=True)):
+                    text = "\n".join(self.wrap(part, w - 1.6, size) for part in value.split("\n"))
+                    bold = large and j == 7
+                    tr.cell(text, style=FontFace(emphasis="BOLD", fill_color=DIFFERENCE_FILL) if bold else mark)
                 if ln.digital_id:  # the label's ID, to check labels against the manifest
                     sub = table.row()
                     sub.cell(
                         f"数字识别码 {self.s(ln.digital_id)}",
                         colspan=len(cols) - 1,
                         align="LEFT",
-                        style=small,
+                        style=FontFace(family=FAMILY, size_pt=7, color=(70, 70, 70), fill_color=DIFFERENCE_FILL)
+                        if large else small,
                     )
             tr = table.row()
             tr.cell("合计", colspan=7, style=FontFace(emphasis="BOLD"))
@@ -327,6 +392,9 @@ class _Writer:
             pdf.set_font(FAMILY, "", 7)
             legend = "危险特性：" + "，".join(f"{c} {n}" for c, n in HAZARD_NAMES.items())
             pdf.cell(0, 4.5, legend, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        if any_large:
+            pdf.set_font(FAMILY, "", 7)
+            pdf.cell(0, 4.5, self.difference_legend(), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         pdf.ln(3)
 
     def signatures(self) -> None:

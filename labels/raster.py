@@ -1,10 +1,11 @@
 """PNG back-end: draws a :class:`~labels.canvas.Canvas` at a given resolution.
 
 Speed matters (a label is printed at every weighing), so the image is a 16-colour palette image drawn
-directly in palette indices: 0–7 is a ramp white → black, 8–15 a ramp black → the canvas accent colour.
-Anti-aliased glyph masks blend indices linearly, which inside one ramp is exactly a colour blend, so black
-text is smooth on white and on the accent header alike. Glyphs are rasterised once per (character, size,
-weight) and cached; the PNG is 4 bits per pixel.
+directly in palette indices: 0–6 is a ramp white → black, 7–13 a ramp black → the canvas accent colour, and
+14–15 hold the canvas's further solid colours (the red frame of hazard pictograms). Anti-aliased glyph masks
+blend indices linearly, which inside one ramp is exactly a colour blend, so black text is smooth on white and on
+the accent ground alike. Glyphs are rasterised once per (character, size, weight) and cached; pictograms are
+Pillow polygons and ellipses; the PNG is 4 bits per pixel.
 """
 
 from __future__ import annotations
@@ -16,13 +17,17 @@ import threading
 from PIL import Image, ImageDraw
 
 from . import fonts
-from .canvas import RGB, Canvas, QRBlock, Rect, Text
+from .canvas import RGB, Canvas, Pictogram, QRBlock, Rect, Text
+from .pictograms import INKS, paint
 from .qr import QUIET_ZONE, qr_matrix
 
 MM_PER_INCH = 25.4
 PNG_COMPRESS_LEVEL = 2  # zlib level: the image is mostly flat, higher levels buy little
 
-_WHITE, _BLACK, _BLACK_ON_ACCENT, _ACCENT = 0, 7, 8, 15
+RAMP = 7  # levels per ramp
+_WHITE, _BLACK, _BLACK_ON_ACCENT, _ACCENT = 0, RAMP - 1, RAMP, 2 * RAMP - 1
+_EXTRA = 2 * RAMP  # first index of the further solid colours
+MAX_EXTRA_COLORS = 16 - _EXTRA
 _glyph_lock = threading.Lock()
 
 
@@ -31,22 +36,28 @@ def px(mm: float, dpi: int) -> int:
     return round(mm * dpi / MM_PER_INCH)
 
 
-def _palette(accent: RGB) -> list[int]:
+def _palette(accent: RGB, extra: tuple[RGB, ...] = ()) -> list[int]:
+    if len(extra) > MAX_EXTRA_COLORS:
+        raise ValueError(f"a canvas has room for {MAX_EXTRA_COLORS} further colours, not {len(extra)}")
     pal: list[int] = []
-    for i in range(8):  # white -> black
-        v = round(255 * (1 - i / 7))
+    for i in range(RAMP):  # white -> black
+        v = round(255 * (1 - i / (RAMP - 1)))
         pal += [v, v, v]
-    for i in range(8):  # black -> accent
-        pal += [round(c * i / 7) for c in accent]
+    for i in range(RAMP):  # black -> accent
+        pal += [round(c * i / (RAMP - 1)) for c in accent]
+    for c in extra:
+        pal += list(c)
     return pal
 
 
-def _index(color: RGB, accent: RGB) -> int:
+def _index(color: RGB, accent: RGB, extra: tuple[RGB, ...] = ()) -> int:
     if color == accent:
         return _ACCENT
     if color[0] == color[1] == color[2]:
-        return round((255 - color[0]) / 255 * 7)
-    raise ValueError(f"colour {color} is neither grey nor the canvas accent {accent}")
+        return round((255 - color[0]) / 255 * (RAMP - 1))
+    if color in extra:
+        return _EXTRA + extra.index(color)
+    raise ValueError(f"colour {color} is neither grey, the canvas accent {accent}, nor one of its colours {extra}")
 
 
 @functools.lru_cache(maxsize=8192)
@@ -71,7 +82,7 @@ def _draw_text(im: Image.Image, item: Text, dpi: int) -> None:
     base = round(item.baseline * scale)
     # black on white or black on the accent: pick the ramp of the background under the text
     probe = (min(im.width - 1, max(0, round(x0) + 1)), min(im.height - 1, max(0, base - size_px // 3)))
-    fill = _BLACK_ON_ACCENT if im.getpixel(probe) >= 8 else _BLACK
+    fill = _BLACK_ON_ACCENT if _BLACK_ON_ACCENT <= im.getpixel(probe) <= _ACCENT else _BLACK
     pen = 0.0
     em_px = item.em * scale
     for ch in item.text:
@@ -82,17 +93,24 @@ def _draw_text(im: Image.Image, item: Text, dpi: int) -> None:
         pen += fonts.advance_em(ch, item.bold)
 
 
-def _draw_rect(draw: ImageDraw.ImageDraw, item: Rect, dpi: int, accent: RGB) -> None:
+def _draw_rect(draw: ImageDraw.ImageDraw, item: Rect, dpi: int, accent: RGB, extra: tuple[RGB, ...]) -> None:
     scale = dpi / MM_PER_INCH
     x0, y0 = round(item.x * scale), round(item.y * scale)
     x1, y1 = round((item.x + item.w) * scale) - 1, round((item.y + item.h) * scale) - 1
     if x1 < x0 or y1 < y0:
         x1, y1 = max(x0, x1), max(y0, y1)
     if item.fill is not None:
-        draw.rectangle((x0, y0, x1, y1), fill=_index(item.fill, accent))
+        draw.rectangle((x0, y0, x1, y1), fill=_index(item.fill, accent, extra))
     if item.stroke is not None and item.line > 0:
         t = max(1, round(item.line * scale))
-        draw.rectangle((x0, y0, x1, y1), outline=_index(item.stroke, accent), width=t)
+        draw.rectangle((x0, y0, x1, y1), outline=_index(item.stroke, accent, extra), width=t)
+
+
+def _draw_pictogram(draw: ImageDraw.ImageDraw, item: Pictogram, dpi: int, accent: RGB,
+                    extra: tuple[RGB, ...]) -> None:
+    scale = dpi / MM_PER_INCH
+    fills = {ink: _index(rgb, accent, extra) for ink, rgb in INKS.items()}
+    paint(draw, item.code, item.x * scale, item.y * scale, item.size * scale, fills)
 
 
 def _draw_qr(im: Image.Image, item: QRBlock, dpi: int) -> None:
@@ -117,15 +135,17 @@ def render_canvas(canvas: Canvas, dpi: int = 300) -> Image.Image:
         raise ValueError("dpi must be at least 72")
     size = (px(canvas.width, dpi), px(canvas.height, dpi))
     im = Image.new("P", size, _WHITE)
-    im.putpalette(_palette(canvas.accent))
+    im.putpalette(_palette(canvas.accent, canvas.colors))
     draw = ImageDraw.Draw(im)
     for item in canvas.items:
         if isinstance(item, Text):
             _draw_text(im, item, dpi)
         elif isinstance(item, Rect):
-            _draw_rect(draw, item, dpi, canvas.accent)
+            _draw_rect(draw, item, dpi, canvas.accent, canvas.colors)
         elif isinstance(item, QRBlock):
             _draw_qr(im, item, dpi)
+        elif isinstance(item, Pictogram):
+            _draw_pictogram(draw, item, dpi, canvas.accent, canvas.colors)
     return im
 
 

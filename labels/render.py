@@ -2,12 +2,14 @@
 
 Layout (square label, side from :func:`label_size_mm`; everything scales with the side):
 
-* a 1 mm black border inside a 1 mm white margin (HJ 1276: border ≥ 1 mm);
-* a header band — yellow for hazardous waste with the title 危险废物 and one boxed tag per hazard
-  characteristic (T 毒性, C 腐蚀性, I 易燃性, R 反应性, In 感染性); green with 一般工业固体废物 and no tags
-  for general industrial solid waste;
-* the QR code (payload ``{public_url}/s/{digital_id}``, error correction Q, 4-module quiet zone) in the top
-  right corner, 31 % of the side (31 mm with its quiet zone on the 100 mm label);
+* hazardous waste (as we read HJ 1276-2022): the whole label on a conspicuous orange-yellow ground,
+  HAZARDOUS_BACKGROUND = RGB (255, 150, 0), black text, a 1 mm black border; a header with the title 危险废物
+  and one warning pictogram per hazard characteristic (T 毒性, C 腐蚀性, I 易燃性, R 反应性, In 感染性; drawn as
+  vector shapes, :mod:`labels.pictograms`), in one row, or two if five do not fit;
+* general industrial solid waste: a white label in a 1 mm white margin with a green header band and the title
+  一般工业固体废物 (no pictograms);
+* the QR code (payload ``{public_url}/s/{digital_id}``, error correction Q) in the top right corner on its own
+  white square that holds the 4-module quiet zone, 31 % of the side (31 mm on the 100 mm label);
 * rows 废物名称 / 废物类别 / 废物代码 + 废物形态 / 主要成分 / 危险特性 / 注意事项 / 产生日期 + 重量(kg) /
   产生单位 / 联系人 + 联系电话 / 数字识别码 / 备注 (batch code and container). Long values wrap; if the rows
   do not fit, the text shrinks down to the HJ 1276 minimum character height (3 / 5 / 6 mm for the
@@ -32,6 +34,7 @@ from .canvas import (
     WHITE,
     Canvas,
     Item,
+    Pictogram,
     QRBlock,
     Rect,
     Text,
@@ -40,6 +43,7 @@ from .canvas import (
     width_mm,
     wrap_lines,
 )
+from .pictograms import PICTOGRAM_FRAME
 from .qr import LABEL_ERROR_CORRECTION
 from .raster import canvas_png
 from .vector import canvas_pdf
@@ -49,8 +53,10 @@ HAZARD_NAMES: dict[str, str] = {"T": "毒性", "C": "腐蚀性", "I": "易燃性
 
 HAZARDOUS_TITLE = "危险废物"
 GENERAL_TITLE = "一般工业固体废物"
-#: Header colours. HJ 1276 asks for a conspicuous yellow/orange label; kept in one place to adjust.
-HAZARDOUS_ACCENT: RGB = (255, 212, 0)
+#: The ground of the whole hazardous-waste label: 醒目的橘黄色, RGB (255, 150, 0), as we read HJ 1276-2022
+#: (to verify against its text). Text and border on it are black.
+HAZARDOUS_BACKGROUND: RGB = (255, 150, 0)
+#: The header band of a general industrial solid waste label (the rest of that label is white).
 GENERAL_ACCENT: RGB = (140, 205, 110)
 
 #: HJ 1276-2022 table: minimum character height (mm) per minimum label side (see label_size_mm).
@@ -61,6 +67,9 @@ INK_HEIGHT_EM = 0.93
 BODY_EM = 3.7  # mm on the 100 mm label
 TITLE_EM = 8.5
 QR_SIDE = 31.0
+PICTOGRAM_SIDE = 12.0  # mm on the 100 mm label: the square the diamond stands in
+PICTOGRAM_MIN = 9.5  # smaller than this, a row of pictograms breaks in two rather than shrink further
+PICTOGRAM_GAP = 1.0
 
 
 def label_size_mm(container_volume_l: float | None) -> int:
@@ -223,8 +232,27 @@ class _Attempt:
         return self.bottom <= self.limit
 
 
+def _pictograms(codes: tuple[str, ...], x_left: float, right: float, top: float, k: float
+                ) -> tuple[list[Item], float]:
+    """One pictogram per hazard characteristic, left to right from (x_left, top) within `right`: at
+    PICTOGRAM_SIDE, shrunk to fit one row down to PICTOGRAM_MIN, else in two rows. Returns (items, bottom)."""
+    gap, avail, n = PICTOGRAM_GAP * k, right - x_left, len(codes)
+    side = min(PICTOGRAM_SIDE * k, (avail - (n - 1) * gap) / n)
+    per_row = n
+    if side < PICTOGRAM_MIN * k:
+        per_row = math.ceil(n / 2)
+        side = min(PICTOGRAM_SIDE * k, (avail - (per_row - 1) * gap) / per_row)
+    items: list[Item] = []
+    for i, code in enumerate(codes):
+        row, col = divmod(i, per_row)
+        items.append(Pictogram(x_left + col * (side + gap), top + row * (side + gap), side, code))
+    rows = math.ceil(n / per_row)
+    return items, top + rows * side + (rows - 1) * gap
+
+
 def _header(d: LabelData, size: float, em: float) -> tuple[list[Item], float, float, float]:
-    """Header band, title, hazard tags and QR; returns (items, header bottom, QR left, QR bottom)."""
+    """Title, hazard pictograms and QR (on a green band for general waste); returns (items, header bottom,
+    QR left, QR bottom)."""
     k = size / 100
     inner = 2.0 * k  # 1 mm margin + 1 mm border
     x_left = inner + 1.2 * k
@@ -237,20 +265,14 @@ def _header(d: LabelData, size: float, em: float) -> tuple[list[Item], float, fl
     head: list[Item] = [Text(x_left, y + ASCENT * t_em, title, t_em, bold=True)]
     y += t_em + 1.0 * k
     if d.hazardous and d.hazard:
-        tag_h = em * 1.4
-        tx, row_top = x_left, y
-        for code in d.hazard:
-            label = f"{code} {HAZARD_NAMES[code]}"
-            w = width_mm(label, em, bold=True) + em * 0.8
-            if tx > x_left and tx + w > head_right:
-                tx, row_top = x_left, row_top + tag_h + 1.0 * k
-            head.append(Rect(tx, row_top, w, tag_h, fill=WHITE, stroke=BLACK, line=0.35 * k))
-            head.append(Text(tx + em * 0.4, row_top + (tag_h - em) / 2 + ASCENT * em, label, em, bold=True))
-            tx += w + 1.2 * k
-        y = row_top + tag_h + 1.2 * k
+        pictos, y = _pictograms(d.hazard, x_left, head_right, y, k)
+        head += pictos
+        y += 1.0 * k
     bottom = max(y, inner + 11.0 * k)
-    accent = HAZARDOUS_ACCENT if d.hazardous else GENERAL_ACCENT
-    items: list[Item] = [Rect(inner, inner, size - 2 * inner, bottom - inner, fill=accent), *head]
+    items: list[Item] = []
+    if not d.hazardous:  # the hazardous label's ground is orange all over already
+        items.append(Rect(inner, inner, size - 2 * inner, bottom - inner, fill=GENERAL_ACCENT))
+    items += head
     items.append(Rect(inner, bottom - 0.3 * k, size - 2 * inner, 0.3 * k, fill=BLACK))
     items.append(QRBlock(qr_x, qr_y, qr_side, d.qr_payload, LABEL_ERROR_CORRECTION))
     return items, bottom, qr_x, qr_y + qr_side + 0.6 * k
@@ -263,7 +285,7 @@ def _layout(d: LabelData, size: float, em: float, caps: dict[str, int], vpad: fl
     inner = margin + border
     pad = 1.2 * k
     x_left, x_right = inner + pad, size - inner - pad
-    items: list[Item] = [Rect(0, 0, size, size, fill=WHITE)]
+    items: list[Item] = [Rect(0, 0, size, size, fill=HAZARDOUS_BACKGROUND if d.hazardous else WHITE)]
     head, y, qr_x, qr_bottom = _header(d, size, em)
     top = y
     items += head
@@ -335,7 +357,8 @@ def label_canvas(data: LabelData, size_mm: int | None = None) -> Canvas:
     k = size / 100
     min_em = min_text_height_mm(size) / INK_HEIGHT_EM * 1.01
     em0 = max(BODY_EM * k, min_em)
-    accent = HAZARDOUS_ACCENT if d.hazardous else GENERAL_ACCENT
+    accent = HAZARDOUS_BACKGROUND if d.hazardous else GENERAL_ACCENT
+    colors = (PICTOGRAM_FRAME,) if d.hazardous else ()
     title = f"{HAZARDOUS_TITLE if d.hazardous else GENERAL_TITLE}标签 {d.digital_id}"
 
     em, vpad, caps = em0, VPAD, {}
@@ -373,7 +396,7 @@ def label_canvas(data: LabelData, size_mm: int | None = None) -> Canvas:
         roomy = _layout(d, size, em, caps, vpad + extra * 0.98)
         if roomy.fits:
             best = roomy
-    return Canvas(size, size, accent, tuple(best.items), title)
+    return Canvas(size, size, accent, tuple(best.items), title, colors)
 
 
 # ------------------------------------------------------------------------------------------------ outputs

@@ -1,7 +1,7 @@
 """PDF back-end: a :class:`~labels.canvas.Canvas` as one PDF page of the same physical size.
 
 Text is real text (embedded CJK font subset, selectable and searchable); the QR symbol is an image whose
-pixels are whole modules, placed at the exact size the layout gives it.
+pixels are whole modules, placed at the exact size the layout gives it; hazard pictograms are vector paths.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from fpdf import FPDF
 
 from . import fonts
-from .canvas import Canvas, QRBlock, Rect, Text
+from .canvas import Canvas, Pictogram, QRBlock, Rect, Text
+from .pictograms import INKS, Ellipse, Poly, pictogram, polygon_points
 from .qr import QUIET_ZONE, qr_image
 
 PT_PER_MM = 72 / 25.4
@@ -49,6 +50,17 @@ def draw_qr(pdf: FPDF, payload: str, x: float, y: float, size: float, error_corr
     pdf.image(img, x=x, y=y, w=size, h=size)
 
 
+def draw_pictogram(pdf: FPDF, code: str, x: float, y: float, size: float) -> None:
+    """Hazard pictogram `code` as filled paths in the square (x, y, size) in mm."""
+    for shape in pictogram(code):
+        pdf.set_fill_color(*INKS[shape.ink])
+        if isinstance(shape, Poly):
+            pdf.polygon(polygon_points(shape, x, y, size), style="F")
+        elif isinstance(shape, Ellipse):
+            pdf.ellipse(x + (shape.cx - shape.rx) * size, y + (shape.cy - shape.ry) * size, 2 * shape.rx * size,
+                        2 * shape.ry * size, style="F")
+
+
 def canvas_pdf(canvas: Canvas) -> bytes:
     """One-page PDF of `canvas` (page size = canvas size)."""
     pdf = _draw(canvas, full=False)
@@ -78,4 +90,6 @@ def _draw(canvas: Canvas, full: bool) -> FPDF:
             pdf.text(item.x, item.baseline, item.text)
         elif isinstance(item, QRBlock):
             draw_qr(pdf, item.payload, item.x, item.y, item.size, item.error_correction)
+        elif isinstance(item, Pictogram):
+            draw_pictogram(pdf, item.code, item.x, item.y, item.size)
     return pdf

@@ -6,12 +6,17 @@ must be downloaded to the printer first (Zebra Setup Utilities / ZebraNet Bridge
 same as the PNG/PDF one, measured with the CJK font of this host; a printer font with wider Latin glyphs may
 come a little closer to the right edge. Thermal printers print one colour, so coloured fills (the header
 background) are dropped and kept only as outlines; the QR symbol is encoded by the printer (``^BQN``, model 2)
-with the same error-correction level and placed with its 4-module quiet zone.
+with the same error-correction level and placed with its 4-module quiet zone. ZPL cannot draw polygons, so each
+hazard pictogram is rasterised here at the printer's resolution (the same shapes as the PNG and PDF, frame and
+symbol in black) and sent as a ``^GFA`` graphic field in ZPL's ASCII compression.
 """
 
 from __future__ import annotations
 
-from .canvas import Canvas, QRBlock, Rect, Text
+from PIL import Image
+
+from .canvas import Canvas, Pictogram, QRBlock, Rect, Text
+from .pictograms import bitmap
 from .qr import QUIET_ZONE, qr_matrix
 
 DEFAULT_ZPL_FONT = "E:SIMSUN.TTF"
@@ -37,6 +42,48 @@ def field_data(text: str) -> str:
         esc = text.replace("\\", "\\5C").replace("^", "\\5E").replace("~", "\\7E")
         return f"^FH\\^FD{esc}^FS"
     return f"^FD{text}^FS"
+
+
+def _repeat(count: int) -> str:
+    """ZPL ASCII-compression count prefix: g…z = 20…400 in steps of 20, then G…Y = 1…19."""
+    out = ""
+    if count >= 20:
+        out += chr(ord("f") + count // 20)
+        count %= 20
+    if count:
+        out += chr(ord("F") + count)
+    return out
+
+
+def _compress_row(row: str) -> str:
+    """One row of hex digits in ZPL's ASCII compression: runs as count + digit, trailing zeros as ','."""
+    stripped = row.rstrip("0")
+    if not stripped:
+        return ","
+    out, i = [], 0
+    while i < len(stripped):
+        j = i
+        while j < len(stripped) and stripped[j] == stripped[i] and j - i < 419:
+            j += 1
+        run = j - i
+        out.append(stripped[i] if run == 1 else _repeat(run) + stripped[i])
+        i = j
+    return "".join(out) + ("," if len(stripped) < len(row) else "")
+
+
+def graphic_field(im: Image.Image) -> str:
+    """``^GFA`` for a 1-bit image (1 = print a dot), rows in ZPL's ASCII compression (``:`` repeats a row)."""
+    if im.mode != "1":
+        raise ValueError("a graphic field is made from a 1-bit image")
+    per_row = (im.width + 7) // 8
+    data = im.tobytes()  # rows packed most significant bit first, each padded to whole bytes
+    total = per_row * im.height
+    rows, prev = [], None
+    for r in range(im.height):
+        row = data[r * per_row:(r + 1) * per_row].hex().upper()
+        rows.append(":" if row == prev else _compress_row(row))
+        prev = row
+    return f"^GFA,{total},{total},{per_row},{''.join(rows)}"
 
 
 def canvas_zpl(canvas: Canvas, dpi: int = 203, font: str = DEFAULT_ZPL_FONT, copies: int = 1) -> str:
@@ -74,5 +121,8 @@ def canvas_zpl(canvas: Canvas, dpi: int = 203, font: str = DEFAULT_ZPL_FONT, cop
             off = (side - n * mag) // 2
             out.append(f"^FO{d(item.x) + off},{d(item.y) + off}^BQN,2,{mag}")
             out.append(field_data(f"{item.error_correction}A,{item.payload}"))
+        elif isinstance(item, Pictogram):
+            out.append(f"^FX hazard pictogram {item.code}")
+            out.append(f"^FO{d(item.x)},{d(item.y)}{graphic_field(bitmap(item.code, max(8, d(item.size))))}^FS")
     out += [f"^PQ{max(1, int(copies))}", "^XZ"]
     return "\n".join(out) + "\n"

@@ -5,10 +5,23 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, PrivateAttr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-only-secret-change-me"
+#: Listen addresses meaning "every interface": a URL cannot point there, so the default public URL uses loopback.
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+
+
+def default_public_url(host: str, port: int) -> str:
+    """Where the service is reached when LEDGER_PUBLIC_URL is not set: the configured host and port, with a
+    wildcard listen address (0.0.0.0, ::) replaced by 127.0.0.1, which only this machine can open."""
+    h = host.strip()
+    if h in WILDCARD_HOSTS:
+        h = "127.0.0.1"
+    if ":" in h and not h.startswith("["):
+        h = f"[{h}]"  # IPv6 literal
+    return f"http://{h}:{port}"
 
 
 class Settings(BaseSettings):
@@ -18,13 +31,26 @@ class Settings(BaseSettings):
 
     env: Literal["dev", "test", "prod"] = "dev"
     database_url: str = "sqlite:///./wasteledger.db"
-    public_url: str = "http://127.0.0.1:8000"
+    public_url: str = Field("", description="address phones and browsers reach; empty = http://{host}:{port}")
     secret_key: str = DEV_SECRET
     session_hours: int = 12
     host: str = "127.0.0.1"
     port: int = 8000
     sql_echo: bool = False
     pool_size: int = 10
+    _public_url_given: bool = PrivateAttr(default=True)
+
+    @model_validator(mode="after")
+    def _default_public_url(self) -> Settings:
+        if not self.public_url.strip():
+            self.public_url = default_public_url(self.host, self.port)
+            self._public_url_given = False
+        return self
+
+    @property
+    def public_url_is_default(self) -> bool:
+        """Whether public_url was derived from host and port (LEDGER_PUBLIC_URL not set)."""
+        return not self._public_url_given
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

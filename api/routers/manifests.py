@@ -106,13 +106,6 @@ class ManifestPublic(SQLModel):
     pdf_url: str
 
 
-def _driver_name(s: Session, driver_id: int | None) -> str:
-    from ledger.accounts import User
-
-    driver = s.get(User, driver_id) if driver_id else None
-    return f"{driver.display_name} {driver.phone or ''}".strip() if driver else ""
-
-
 def _party(u: Unit) -> PartyOut:
     return PartyOut(id=u.id, name=u.name, credit_code=u.credit_code, region_code=u.region_code)
 
@@ -181,14 +174,84 @@ def list_manifests(request: Request, unit_id: int | None = None, status: str | N
     return [manifest_public(s, m, _url(request)) for m in rows]
 
 
-@router.get("/manifests/{manifest_id}.pdf", response_class=Response, summary="The printable manifest (A4, Chinese)")
+# ---- the printed manifest (helpers of the PDF route) ----------------------------------------------------------
+
+PDF_ROLES = {"create": "移出人填报", "submit": "移出人确认", "pickup": "承运人提货", "deliver": "运抵",
+             "receive": "接受人签收", "complete": "利用处置完成", "cancel": "作废", "return": "退回起运",
+             "returned": "移出人收回"}
+
+
+def _pdf_person(user, fallback: str) -> str:  # noqa: ANN001
+    """A person as printed: display name and phone (the login name only if the user is gone)."""
+    if user is None:
+        return fallback
+    return f"{user.display_name} {user.phone or ''}".strip()
+
+
+def _pdf_driver(m: svc.Manifest, events: list[svc.ManifestEvent], users: dict) -> str:
+    """The driver: the manifest's driver user; without one, whoever signed the pickup; else the typed name."""
+    if m.driver_id is not None:
+        return _pdf_person(users.get(m.driver_id), m.driver_name or "")
+    pickups = [e for e in events if e.action == "pickup"]
+    if pickups:
+        e = pickups[-1]
+        return _pdf_person(users.get(e.user_id), e.user_name)
+    return m.driver_name or ""
+
+
+def _pdf_licences(s: Session, m: svc.Manifest, lines: list[LineOut]) -> str:
+    """The receiver's operating licence(s) valid on the planned date that cover the manifest's hazardous codes
+    (for each code, one that also covers the planned method if there is one)."""
+    licences = s.exec(select(Permit).where(Permit.unit_id == m.receiver_id, Permit.kind == "operating_licence",
+                                           Permit.valid_from <= m.planned_date, Permit.valid_to >= m.planned_date)
+                      .order_by(Permit.valid_to.desc(), Permit.id)).all()
+    numbers: list[str] = []
+    for ln in lines:
+        if ln.waste_code.split("-")[-1].startswith("S"):
+            continue  # general industrial waste needs no operating licence
+        covering = [p for p in licences if ln.waste_code in p.waste_codes or "HW" + ln.waste_code[-2:] in p.waste_codes]
+        best = next((p for p in covering if ln.planned_method in p.methods), covering[0] if covering else None)
+        if best is not None and best.number not in numbers:
+            numbers.append(best.number)
+    return "、".join(numbers)
+
+
+def _pdf_actual_methods(s: Session, m: svc.Manifest, lines: list[LineOut]) -> dict[int, tuple[str, ...]]:
+    """Per receiver holding: the methods of its used_in_house / disposed_in_house records, in record order."""
+    from ledger.journal import JournalRecord
+
+    holdings = [ln.holding_id for ln in lines if ln.holding_id is not None]
+    if not holdings:
+        return {}
+    rows = s.exec(select(JournalRecord).where(JournalRecord.batch_id.in_(holdings),
+                                              JournalRecord.unit_id == m.receiver_id,
+                                              JournalRecord.kind.in_(("used_in_house", "disposed_in_house")))
+                  .order_by(JournalRecord.id)).all()
+    out: dict[int, list[str]] = {}
+    for r in rows:
+        method = (r.body or {}).get("method")
+        if method and method not in out.setdefault(r.batch_id, []):
+            out[r.batch_id].append(method)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+@router.get("/manifests/{manifest_id}.pdf", response_class=Response, summary="The printable manifest (A4, Chinese)",
+            responses={200: {"content": {"application/pdf": {}}, "description": "the manifest as an A4 PDF"},
+                       404: {"description": "no such manifest, or outside your scope"}})
 def manifest_pdf(manifest_id: int, request: Request, s: Session = Depends(get_session),
                  p: Principal = Depends(principal)):
+    """The manifest as printed: parties (with the receiver's licence and the driver), lines with received masses
+    (large shipped/received differences shaded), planned and actual methods, and every signature by name."""
     from labels import manifest_pdf as doc
+    from ledger.accounts import User
 
     m = svc.get_manifest(s, p, manifest_id)
     pub = manifest_public(s, m, _url(request))
     units = {u.id: u for u in s.exec(select(Unit).where(Unit.id.in_(svc.parties(m))))}
+    events = list(s.exec(select(svc.ManifestEvent).where(svc.ManifestEvent.manifest_id == m.id)
+                         .order_by(svc.ManifestEvent.id)).all())
+    user_ids = {e.user_id for e in events if e.user_id} | ({m.driver_id} if m.driver_id else set())
+    users = {u.id: u for u in s.exec(select(User).where(User.id.in_(user_ids)))} if user_ids else {}
 
     def party(u: Unit) -> doc.Party:
         return doc.Party(name=u.name, credit_code=u.credit_code, address=u.address or "", contact=u.contact or "",
@@ -196,11 +259,15 @@ def manifest_pdf(manifest_id: int, request: Request, s: Session = Depends(get_se
 
     permit = s.exec(select(Permit).where(Permit.unit_id == m.hauler_id, Permit.kind == "transport_permit")
                     .order_by(Permit.valid_to.desc())).first()
-    hu = units[m.hauler_id]
+    hu, ru = units[m.hauler_id], units[m.receiver_id]
     hauler = doc.HaulerParty(name=hu.name, credit_code=hu.credit_code, address=hu.address or "",
                              contact=hu.contact or "", phone=hu.phone or "", permit_no=permit.number if permit else "",
-                             vehicle_plate=pub.vehicle_plate, driver=_driver_name(s, m.driver_id))
+                             vehicle_plate=pub.vehicle_plate, driver=_pdf_driver(m, events, users))
+    receiver = doc.ReceiverParty(name=ru.name, credit_code=ru.credit_code, address=ru.address or "",
+                                 contact=ru.contact or "", phone=ru.phone or "",
+                                 licence_no=_pdf_licences(s, m, pub.lines))
     methods = {x.code: x.name for x in s.exec(select(Method))}
+    actual = _pdf_actual_methods(s, m, pub.lines)
     batch_rows = {b.id: b for b in s.exec(select(Batch).where(Batch.id.in_([ln.batch_id for ln in pub.lines])))}
     lines = tuple(doc.ManifestLine(
         waste_code=ln.waste_code, waste_name=ln.waste_name, category=batch_rows[ln.batch_id].category,
@@ -208,17 +275,22 @@ def manifest_pdf(manifest_id: int, request: Request, s: Session = Depends(get_se
         hazard=parse_hazard(batch_rows[ln.batch_id].hazard) if batch_rows[ln.batch_id].hazard else (),
         package=f"{batch_rows[ln.batch_id].container_type} × {batch_rows[ln.batch_id].container_count}",
         shipped_kg=ln.shipped_kg, method_code=ln.planned_method, method_name=methods.get(ln.planned_method, ""),
-        received_kg=ln.received_kg, acceptance=ln.acceptance, reason=ln.reason, digital_id=ln.digital_id)
+        received_kg=ln.received_kg, acceptance=ln.acceptance, reason=ln.reason, digital_id=ln.digital_id,
+        actual_methods=actual.get(ln.holding_id, ()))
         for ln in pub.lines)
-    roles = {"create": "移出人填报", "submit": "移出人确认", "pickup": "承运人提货", "deliver": "运抵",
-             "receive": "接受人签收", "complete": "利用处置完成", "cancel": "作废", "return": "退回起运",
-             "returned": "移出人收回"}
-    sigs = tuple(doc.ManifestSignature(role=roles.get(e.action, e.action), who=e.by, when=e.at,
+
+    def signer(e: svc.ManifestEvent) -> str:
+        user = users.get(e.user_id)
+        name = user.display_name if user is not None else e.user_name
+        unit = units.get(e.unit_id)
+        return f"{name}（{unit.name}）" if unit is not None else name
+
+    sigs = tuple(doc.ManifestSignature(role=PDF_ROLES[e.action], who=signer(e), when=e.at,
                                        gps=(e.lat, e.lon) if e.lat is not None else None)
-                 for e in pub.events if e.action in roles)
+                 for e in events if e.action in PDF_ROLES)
     data = doc.ManifestDoc(number=m.number, status=pub.status_name,
                            qr_payload=f"{_url(request).rstrip('/')}/m/{m.number}", originator=party(units[m.originator_id]),
-                           hauler=hauler, receiver=party(units[m.receiver_id]), lines=lines, planned_date=m.planned_date,
+                           hauler=hauler, receiver=receiver, lines=lines, planned_date=m.planned_date,
                            signatures=sigs, hazardous=m.hazardous, remarks=m.remarks or "")
     return Response(doc.render_manifest_pdf(data), media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="manifest-{m.number}.pdf"'})

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from decimal import Decimal
 
 import pypdf
@@ -120,3 +121,79 @@ def test_a_draft_without_number_still_prints():
     doc = make_manifest(number="", qr_payload="https://gufei.example.gov.cn/m/draft-17", status="草稿")
     text = squash(_read(doc).pages[0].extract_text())
     assert "（未编号）" in text and "草稿" in text
+
+
+# ------------------------------------------------------------------------------------------ issue 7 item 9
+
+
+@pytest.mark.parametrize(
+    ("shipped", "received", "large"),
+    [
+        ("1000", "950", False),  # exactly 5 %: not more than
+        ("1000", "949.9", True),  # more than 5 %
+        ("1000", "1050.1", True),  # over, as well as under
+        ("2000", "1950", False),  # 50 kg and 2.5 %
+        ("2000", "1949.999", True),  # more than 50 kg, although under 5 %
+        ("10", "9.6", False),  # 4 %
+        ("10", "9.4", True),  # 6 % of a small drum
+    ],
+)
+def test_large_difference_thresholds(shipped, received, large):
+    from labels.manifest_pdf import large_difference
+
+    line = make_line(0, shipped_kg=Decimal(shipped), received_kg=Decimal(received), acceptance="accepted")
+    assert large_difference(line) is large
+
+
+def test_a_line_not_yet_weighed_or_refused_unweighed_is_not_a_difference():
+    from labels.manifest_pdf import large_difference
+
+    assert not large_difference(make_line(0))
+    assert not large_difference(make_line(0, received_kg=0, acceptance="refused", reason="包装破损"))
+    assert large_difference(make_line(0, received_kg=100, acceptance="refused", reason="与联单不符"))
+
+
+def test_thresholds_are_named_constants():
+    from labels import manifest_pdf
+
+    assert manifest_pdf.DIFFERENCE_SHARE == Decimal("0.05") and manifest_pdf.DIFFERENCE_KG == Decimal("50")
+
+
+def test_method_text_shows_the_actual_method_only_when_it_differs():
+    from labels.manifest_pdf import method_text
+
+    assert method_text(make_line(0)) == "R9 废油再提炼或再利用"
+    assert method_text(make_line(0, actual_methods=("R9",))) == "R9 废油再提炼或再利用"
+    assert method_text(make_line(0, actual_methods=("D10",))) == "计划 R9 / 实际 D10"
+    assert method_text(make_line(0, actual_methods=("R9", "D10", "R9"))) == "计划 R9 / 实际 R9、D10"
+
+
+def test_receiver_licence_and_highlighted_line_in_the_pdf():
+    from labels.manifest_pdf import DIFFERENCE_FILL, ReceiverParty
+
+    receiver = ReceiverParty("淄博某某环保科技有限公司", "91370300MA3E7Z9012", licence_no="鲁危证37030001")
+    doc = make_manifest(
+        receiver=receiver,
+        lines=(
+            make_line(0, received_kg=Decimal("600"), acceptance="accepted", actual_methods=("D10",)),
+            make_line(1, received_kg=Decimal("728"), acceptance="accepted"),
+        ),
+    )
+    reader = _read(doc)
+    text = squash(reader.pages[0].extract_text())
+    assert "危险废物经营许可证编号——鲁危证37030001" in text
+    assert "600※差-128.5" in text and "728※" not in text
+    assert "计划R9/实际D10" in text
+    assert "底色标出的行" in text
+    assert "\x00" not in reader.pages[0].extract_text()  # every character is in the reduced (GB 2312) font
+    content = reader.pages[0].get_contents().get_data().decode("latin-1")
+    fills = {
+        tuple(round(float(v) * 255) for v in m.groups())
+        for m in re.finditer(r"([\d.]+) ([\d.]+) ([\d.]+) rg", content)
+    }
+    assert DIFFERENCE_FILL in fills
+
+
+def test_no_legend_when_every_difference_is_small():
+    doc = make_manifest(lines=(make_line(0, received_kg=Decimal("728"), acceptance="accepted"),))
+    assert "底色标出的行" not in squash(_read(doc).pages[0].extract_text())

@@ -10,10 +10,10 @@ import zxingcpp
 from PIL import Image, ImageChops
 
 from labels import render
-from labels.canvas import DESCENT, QRBlock, Rect, Text, width_mm
+from labels.canvas import DESCENT, Pictogram, QRBlock, Rect, Text, width_mm
 from labels.render import (
     GENERAL_ACCENT,
-    HAZARDOUS_ACCENT,
+    HAZARDOUS_BACKGROUND,
     INK_HEIGHT_EM,
     format_kg,
     label_canvas,
@@ -141,24 +141,28 @@ def test_chinese_text_is_actually_drawn_where_the_layout_says():
 
 
 @pytest.mark.parametrize(
-    ("hazardous", "accent", "title"),
-    [(True, HAZARDOUS_ACCENT, "危险废物"), (False, GENERAL_ACCENT, "一般工业固体废物")],
+    ("hazardous", "accent", "ground", "margin", "title"),
+    [
+        (True, HAZARDOUS_BACKGROUND, HAZARDOUS_BACKGROUND, HAZARDOUS_BACKGROUND, "危险废物"),  # orange all over
+        (False, GENERAL_ACCENT, (255, 255, 255), (255, 255, 255), "一般工业固体废物"),  # white, green band
+    ],
 )
-def test_header_colour_and_title(hazardous, accent, title):
+def test_header_colour_and_title(hazardous, accent, ground, margin, title):
     data = make_label(hazardous=hazardous)
     canvas = label_canvas(data)
     texts = [it.text for it in canvas.items if isinstance(it, Text)]
     assert texts[0] == title
     im = open_png(render_label_png(data)).convert("RGB")
     assert im.getpixel((int(50 * MM), int(2.6 * MM))) == accent
-    assert im.getpixel((int(50 * MM), int(95 * MM))) == (255, 255, 255)
-    assert im.getpixel((int(0.5 * MM), int(50 * MM))) == (255, 255, 255)  # white margin
+    assert im.getpixel((int(50 * MM), int(95 * MM))) == ground
+    assert im.getpixel((int(0.5 * MM), int(50 * MM))) == margin
     assert im.getpixel((int(1.5 * MM), int(50 * MM))) == (0, 0, 0)  # 1 mm border
 
 
-def test_hazard_tags_and_rows():
-    texts = [it.text for it in label_canvas(make_label(hazard=("In", "t"))).items if isinstance(it, Text)]
-    assert "T 毒性" in texts and "In 感染性" in texts
+def test_hazard_pictograms_and_rows():
+    canvas = label_canvas(make_label(hazard=("In", "t")))
+    texts = [it.text for it in canvas.items if isinstance(it, Text)]
+    assert [it.code for it in canvas.items if isinstance(it, Pictogram)] == ["T", "In"]
     assert "毒性(T)、感染性(In)" in texts
     for label in (
         "废物名称",
@@ -181,8 +185,10 @@ def test_hazard_tags_and_rows():
     assert make_label().digital_id in texts
 
 
-def test_general_label_has_no_hazard_tags():
-    texts = [it.text for it in label_canvas(make_label(hazardous=False)).items if isinstance(it, Text)]
+def test_general_label_has_no_hazard_pictograms():
+    canvas = label_canvas(make_label(hazardous=False))
+    assert not [it for it in canvas.items if isinstance(it, Pictogram)]
+    texts = [it.text for it in canvas.items if isinstance(it, Text)]
     assert "危险特性" not in texts
     assert not any(t.endswith("毒性") for t in texts)
     assert "S03 炉渣" in texts
