@@ -7,7 +7,6 @@
   function go() {
     if (printed) { return; }
     printed = true;
-    window.focus();
     window.print();
   }
   if (img.complete && img.naturalWidth) { go(); } else { img.onload = go; }

@@ -44,12 +44,17 @@
   function showLabel(b) {
     $('label-card').hidden = false;
     $('label-img').src = '/api/v1/batches/' + b.id + '/label.png';
-    $('label-info').textContent = b.batch_code + ' · ' + b.digital_id + ' · 净重 ' + b.net_kg + ' kg';
+    $('label-info').textContent = b.batch_code + ' · ' + b.digital_id + ' · 净重 ' + WL.kg(b.net_kg) + ' kg';
     $('label-pdf').href = '/api/v1/batches/' + b.id + '/label.pdf';
     $('reprint').setAttribute('data-print', b.id);
   }
 
   function printLabel(id) { frame.src = '/station/label/' + id + '?print=1'; }
+  /* Printing happens in the frame; the keyboard stays on the station. */
+  frame.addEventListener('load', function () {
+    var a = document.activeElement;
+    if (a === frame || a === document.body || !a) { gross.focus(); }
+  });
 
   function refreshRecent() {
     WL.fragment('/station/recent?unit_id=' + unit, function (st, html) {
@@ -76,7 +81,7 @@
       if (st === 201 || st === 200) {
         pending = null;
         showLabel(b);
-        WL.msg(msg, '已记录 ' + b.batch_code + ' · 净重 ' + b.net_kg + ' kg' + (b.status === 'stored' ? ' · 已入库' : '') +
+        WL.msg(msg, '已记录 ' + b.batch_code + ' · 净重 ' + WL.kg(b.net_kg) + ' kg' + (b.status === 'stored' ? ' · 已入库' : '') +
           ($('autoprint').checked ? ' · 正在打印标签' : ''), 'ok');
         if ($('autoprint').checked) { printLabel(b.id); }
         gross.value = '';

@@ -98,6 +98,12 @@
     el.className = 'msg' + (kind ? ' ' + kind : '');
   };
 
+  /* 164.500 → 164.5 */
+  WL.kg = function (v) {
+    var s = String(v === null || v === undefined ? '' : v);
+    return s.indexOf('.') >= 0 ? s.replace(/0+$/, '').replace(/\.$/, '') : s;
+  };
+
   WL.parseLabel = function (raw) {
     var v = (raw || '').replace(/^\s+|\s+$/g, ''), i = v.indexOf('/s/');
     if (i >= 0) { v = v.slice(i + 3); }
