@@ -38,20 +38,23 @@ def browser():  # noqa: ANN201
 
 @pytest.fixture
 def new_context(browser, live_server):  # noqa: ANN001, ANN201
-    """A fresh browser context (its own cookies and localStorage) at one of the two sizes."""
-    made = []
+    """A fresh browser context (its own cookies and localStorage) at one of the two sizes. Any dialog (an
+    alert() smuggled in through a name) fails the test."""
+    made, dialogs = [], []
 
     def make(size: str = "desktop", **kw):  # noqa: ANN202
         w, h = SIZES[size]
         ctx = browser.new_context(viewport={"width": w, "height": h}, base_url=live_server, locale="zh-CN",
                                   timezone_id="Asia/Shanghai", **kw)
         ctx.set_default_timeout(15000)
+        ctx.on("page", lambda page: page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss())))
         made.append(ctx)
         return ctx
 
     yield make
     for ctx in made:
         ctx.close()
+    assert not dialogs, f"a page opened a dialog: {dialogs}"
 
 
 def shoot(page, name: str, size: str) -> Path:  # noqa: ANN001
