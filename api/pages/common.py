@@ -55,7 +55,7 @@ def _local(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return value.astimezone(SHANGHAI).strftime(fmt) if value else ""
 
 
-def _kg(value: Decimal | int | float | str | None) -> str:
+def kg(value: Decimal | int | float | str | None) -> str:
     """A mass in kg without trailing zeros (164.500 → 164.5)."""
     if value is None or value == "":
         return ""
@@ -81,7 +81,7 @@ def asset(name: str) -> str:
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(local=_local, kg=_kg)
+    env.filters.update(local=_local, kg=kg)
     env.globals.update(asset=asset, ROLE_NAMES=ROLE_NAMES, RECORD_KINDS=RECORD_KINDS, BATCH_STATUS=BATCH_STATUS,
                        MANIFEST_STATUS=MANIFEST_STATUS, ACCEPTANCE=ACCEPTANCE)
     return env

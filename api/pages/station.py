@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from sqlmodel import Session, select
 
 from api.deps import get_session
-from api.pages.common import PageRoute, Viewer, login_required, render
+from api.pages.common import PageRoute, Viewer, kg, login_required, render
 from api.pages.scan import ACTION_NAMES, holding_for
 from api.routers.batches import next_actions
 from labels import label_size_mm
@@ -62,7 +62,7 @@ def station(request: Request, unit_id: int | None = None, scan: str | None = Non
     codes = views.station_codes(s, unit_id=unit.id, year=today().year)
     defaults = {c.code: {"name": c.name, "form": c.form, "container_type": c.container_type,
                          "container_volume_l": c.container_volume_l,
-                         "tare_kg": str(c.tare_kg) if c.tare_kg is not None else None} for c in codes}
+                         "tare_kg": kg(c.tare_kg) if c.tare_kg is not None else None} for c in codes}
     return render(request, "station/station.html", {
         "unit": unit, "facs": facs, "codes": codes, "forms": FORMS, "containers": CONTAINERS,
         "recent": views.recent_batches(s, unit_id=unit.id), "scan": scan or "",
