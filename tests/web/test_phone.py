@@ -117,6 +117,6 @@ def test_receiver_signs_receipt_with_one_line_partly_refused(new_context, client
     assert lines[2].reason.startswith("桶体破损渗漏")
     assert lines[3].acceptance == "accepted" and lines[3].received_g == 76_750
     assert len(events(session, m["id"], "receive")) == 1
-    assert page.evaluate("localStorage.getItem('wl:draft:%s')" % m["number"]) is None
+    assert page.evaluate(f"localStorage.getItem('wl:draft:{m['number']}')") is None
     assert "<script>alert(1)</script>" in page.inner_text("#lines")  # shown as text, never run
     shoot(page, "phone-received", "phone")
