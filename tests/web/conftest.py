@@ -27,6 +27,8 @@ JINAN = {"latitude": 36.6512, "longitude": 117.1201}
 @pytest.fixture(scope="session")
 def browser():  # noqa: ANN201
     if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"no Chromium at {CHROMIUM}: .ci/run installs Debian's chromium package")
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 

@@ -175,3 +175,12 @@ def test_browsers_get_pages_for_bad_paths_and_machines_get_json(client, path):
     assert page.headers["content-type"].startswith("text/html")
     api = client.get("/api/v1/nowhere")
     assert api.status_code == 404 and api.json()["error"]["code"] == "not_found"
+
+
+def test_every_template_compiles_including_the_sections_waiting_for_their_apis():
+    from api.pages.common import HERE, templates
+
+    names = [str(p.relative_to(HERE / "templates")) for p in (HERE / "templates").rglob("*.html")]
+    assert len(names) > 25 and "console/sections/alerts.html" in names
+    for name in names:
+        templates.env.get_template(name)

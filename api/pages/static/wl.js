@@ -159,6 +159,7 @@
         form._wl = null;
         WL.msg(msg, (form.getAttribute('data-label') || '') + ' 已完成', 'ok');
         WL.fire(form, 'wl:done', data);
+        if (form.getAttribute('data-done') === 'reload') { location.reload(); }
       } else if (WL.retryable(st, data)) {
         WL.msg(msg, WL.errorText(st, data) + '。再按一次提交重试（不会重复记录）。', 'wait');
       } else {
