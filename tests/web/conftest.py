@@ -75,9 +75,16 @@ def wait_js(page, expression: str, timeout: float = 15.0):  # noqa: ANN001, ANN2
     which the pages' Content-Security-Policy forbids, and the tests keep that policy on)."""
     import time
 
+    from playwright.sync_api import Error
+
     end = time.monotonic() + timeout
     while True:
-        value = page.evaluate(expression)
+        try:
+            value = page.evaluate(expression)
+        except Error as e:  # the page is navigating (an outbox success reloads it): look again
+            if "context was destroyed" not in str(e) and "navigat" not in str(e):
+                raise
+            value = None
         if value:
             return value
         if time.monotonic() > end:

@@ -38,6 +38,7 @@ def test_driver_picks_up_by_typing_labels_through_a_network_cut_and_signs_once(n
     type_label(page, ids[0][:-3] + "999")  # a label that is not on this manifest
     assert "不得装车" in page.inner_text("#label-msg")
 
+    wait_js(page, "document.body.getAttribute('data-gps') === '1'")  # the phone knows where it is
     ctx.set_offline(True)
     wait_js(page, "!document.getElementById('net').hidden")
     type_label(page, f"https://ledger.example.test/s/{ids[1]}")  # a pasted QR text works too

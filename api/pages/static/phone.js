@@ -19,6 +19,7 @@
 
   function onPosition(p) {
     pos = { lat: Math.round(p.coords.latitude * 1e6) / 1e6, lon: Math.round(p.coords.longitude * 1e6) / 1e6 };
+    document.body.setAttribute('data-gps', '1');  /* signatures from now on carry the position */
     if (!data.track) { return; }
     var now = new Date().getTime();
     if (now - lastPoint < 30000) { return; }
