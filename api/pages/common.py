@@ -24,6 +24,7 @@ from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
 from api.deps import SESSION_COOKIE, get_session
+from api.routers.manifests import STATUS_NAMES
 from ledger.accounts import User, find_token
 from ledger.auth import Principal
 from ledger.errors import LedgerError
@@ -40,9 +41,7 @@ RECORD_KINDS = {"generated": "产生", "stored": "入库", "retrieved": "出库"
                 "returned": "退回", "corrected": "更正"}
 BATCH_STATUS = {"generated": "已产生", "stored": "在库", "partly_stored": "部分在库", "retrieved": "已出库",
                 "in_transit": "运输中", "closed": "已办结"}
-MANIFEST_STATUS = {"draft": "草稿", "submitted": "待提货", "in_transit": "运输中", "delivered": "已运抵",
-                   "received": "已接收", "completed": "已完成", "cancelled": "已作废", "refused": "已拒收",
-                   "returning": "退回途中", "returned": "已退回"}
+MANIFEST_STATUS = STATUS_NAMES  # one vocabulary with the API's status_name
 ACCEPTANCE = {"accepted": "接收", "partially_refused": "部分拒收", "refused": "拒收"}
 # Content-Security-Policy of every page: nothing but our own scripts, styles and images; no inline script.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "

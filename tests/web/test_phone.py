@@ -33,7 +33,12 @@ def test_driver_picks_up_by_typing_labels_through_a_network_cut_and_signs_once(n
     assert page.inner_text("#pickup-count") == "0/3" and page.is_disabled("#sign-pickup")
 
     ids = [d["digital_id"] for d in w["drums"]]
-    type_label(page, ids[0])
+    # The phone's camera app reads the first label's QR and opens its URL: the scan page ticks it off on this
+    # manifest and goes back to it.
+    page.goto(f"/s/{ids[0]}")
+    assert m["number"] in page.inner_text("#pickup")
+    page.wait_for_url(f"**/m/{m['number']}")
+    page.wait_for_selector("#pickup")
     assert page.inner_text("#pickup-count") == "1/3"
     type_label(page, ids[0][:-3] + "999")  # a label that is not on this manifest
     assert "不得装车" in page.inner_text("#label-msg")
@@ -83,6 +88,11 @@ def test_driver_picks_up_by_typing_labels_through_a_network_cut_and_signs_once(n
     points = session.exec(select(TrackPoint).where(TrackPoint.manifest_id == m["id"])).all()
     assert len(points) >= 1 and points[0].lat == JINAN["latitude"]
     shoot(page, "phone-in-transit", "phone")
+    # Arrival is one button, through the same outbox.
+    page.click("[data-step$='/deliver']")
+    wait_js(page, "document.getElementById('status') && "
+                  "document.getElementById('status').textContent.indexOf('已到达') >= 0", timeout=20)
+    assert len(events(session, m["id"], "deliver")) == 1
 
 
 def test_receiver_signs_receipt_with_one_line_partly_refused(new_context, client, transfer, session):
