@@ -27,6 +27,7 @@ from api.deps import SESSION_COOKIE, get_session
 from api.routers.manifests import STATUS_NAMES
 from ledger.accounts import User, find_token
 from ledger.auth import Principal
+from ledger.db import reader
 from ledger.errors import LedgerError
 from ledger.workdays import SHANGHAI
 
@@ -123,7 +124,7 @@ def viewer(request: Request, s: Session = Depends(get_session)) -> Viewer:
 
 def viewer_of(request: Request) -> Viewer:
     """The viewer, outside dependency injection (for error pages)."""
-    with Session(request.app.state.engine) as s:
+    with Session(reader(request.app.state.engine)) as s:
         return viewer(request, s)
 
 
