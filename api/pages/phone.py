@@ -10,6 +10,7 @@ JSON API with an Idempotency-Key and keeps it in localStorage until the server h
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from api.deps import get_session
@@ -79,7 +80,7 @@ def manifest_page(number: str, request: Request, s: Session = Depends(get_sessio
     pending_return = [ln for ln in pub.lines if ln.refused_kg and ln.refused_kg > ln.returned_kg]
     stores = s.exec(select(Facility).where(Facility.unit_id == m.receiver_id, Facility.kind == "storage")
                     .order_by(Facility.code)).all() if acts["receiver"] else []
-    track_count = len(s.exec(select(msvc.TrackPoint.id).where(msvc.TrackPoint.manifest_id == m.id)).all())
+    track_count = s.exec(select(func.count(msvc.TrackPoint.id)).where(msvc.TrackPoint.manifest_id == m.id)).one()
     data = {"id": m.id, "number": m.number, "status": m.status,
             "labels": [ln.digital_id for ln in pub.lines] if acts["hauler"] and m.status == "submitted" else [],
             "track": acts["hauler"] and m.status in ON_THE_ROAD}

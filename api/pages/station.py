@@ -4,7 +4,7 @@ POST to the JSON API from station.js (same services, same unit of work, same Ide
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from sqlmodel import Session, select
 
 from api.deps import get_session
@@ -103,9 +103,9 @@ def batch_panel(digital_id: str, request: Request, unit_id: int | None = None, s
 
 
 @router.get("/station/label/{batch_id}")
-def label_page(batch_id: int, request: Request, print: int = 0, s: Session = Depends(get_session),
-               v: Viewer = Depends(login_required)):
+def label_page(batch_id: int, request: Request, autoprint: int = Query(0, alias="print"),
+               s: Session = Depends(get_session), v: Viewer = Depends(login_required)):
     """The label at its physical size (HJ 1276 side for the container), printed by the browser."""
     b = bsvc.get_batch(s, v.principal, batch_id)
     return render(request, "station/label.html", {"b": b, "size": label_size_mm(b.container_volume_l),
-                                                  "autoprint": bool(print)}, v=v)
+                                                  "autoprint": bool(autoprint)}, v=v)
