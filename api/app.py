@@ -151,7 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(registry.router, prefix=API_PREFIX)
     app.include_router(batches.router, prefix=API_PREFIX)
     app.include_router(manifests.router, prefix=API_PREFIX)
-    app.include_router(pages.router)
+    pages.install(app)
 
     @app.get("/", include_in_schema=False)
     def root():

@@ -15,7 +15,10 @@ def test_password_login_sets_a_session_cookie_that_authenticates(client, session
     r = client.post("/api/v1/auth/login", json={"username": "alice", "password": "password-123"})
     assert r.status_code == 200 and "wl_session" in r.cookies
     assert client.get("/api/v1/auth/me").json()["username"] == "alice"
-    assert client.post("/api/v1/auth/logout").status_code == 200
+    # A write authenticated by the cookie alone must come from our own origin (CSRF).
+    assert client.post("/api/v1/auth/logout").json()["error"]["code"] == "auth.csrf"
+    assert client.post("/api/v1/auth/logout", headers={"Origin": "https://evil.example"}).status_code == 403
+    assert client.post("/api/v1/auth/logout", headers={"Origin": "http://testserver"}).status_code == 200
     client.cookies.clear()
     assert client.get("/api/v1/auth/me").status_code == 401
 
