@@ -49,7 +49,9 @@ def address_lines(s, listening: bool = True) -> list[str]:  # noqa: ANN001
     listen = (f"every interface, port {s.port} (on this machine: {here})" if s.host.strip() in WILDCARD_HOSTS
               else here)
     lines = [f"Listening on {listen}"] if listening else []
-    lines += [f"API docs: {base}/api/v1/docs",
+    lines += [f"Pages (log in as a demo user): {base}/login  — weighing station {base}/station, "
+              f"regulator console {base}/console",
+              f"API docs: {base}/api/v1/docs",
              f"Label QR codes open {base}/s/<digital ID>"
              + ("  (LEDGER_PUBLIC_URL is not set: it follows LEDGER_HOST/LEDGER_PORT)" if s.public_url_is_default
                 else "")]

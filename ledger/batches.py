@@ -390,16 +390,23 @@ def get_batch(session: Session, principal: Principal, batch_id: int, *, lock: bo
 def find_by_digital_id(session: Session, principal: Principal, digital_id: str) -> Batch:
     """The batch a label's digital ID names (422 when the ID is malformed, 404 when unknown or not visible)."""
     parse_digital_id(digital_id)
-    holdings = session.exec(select(Batch).where(Batch.digital_id == digital_id.strip().upper())
-                            .order_by(Batch.id)).all()
-    # The caller's own holding first (a receiver scanning a label it received), the live one before a closed one;
-    # otherwise the root holding (the generator's), or any holding the caller may see.
-    own = [b for b in holdings if principal.unit_id is not None and b.holder_unit_id == principal.unit_id]
-    live = [b for b in own if b.remaining_g > 0 or b.in_transit_g > 0]
-    for b in [*reversed(live), *reversed(own), *holdings]:
+    for b in holdings_for_scan(session, digital_id, unit_id=principal.unit_id):
         if can_see_batch(session, principal, b):
             return b
     raise NotFound(f"no batch with digital ID {digital_id} in your scope", code="batch.not_found")
+
+
+def holdings_for_scan(session: Session, digital_id: str, *, unit_id: int | None) -> list[Batch]:
+    """The holdings of a physical batch in the order a scan should resolve them: the scanning unit's own holding
+    first (a receiver scanning a label it received), its live one before a closed one; then the root holding (the
+    generator's), then the others."""
+    holdings = session.exec(select(Batch).where(Batch.digital_id == digital_id.strip().upper())
+                            .order_by(Batch.id)).all()
+    own = [b for b in holdings if unit_id is not None and b.holder_unit_id == unit_id]
+    live = [b for b in own if b.remaining_g > 0 or b.in_transit_g > 0]
+    rest = sorted(holdings, key=lambda b: b.parent_id is not None)
+    ordered = {b.id: b for b in [*reversed(live), *reversed(own), *rest]}
+    return list(ordered.values())
 
 
 # ---- helpers -----------------------------------------------------------------------------------------

@@ -26,9 +26,7 @@ ACTION_NAMES = {"store": "入库", "retrieve": "出库", "use_in_house": "自行
 
 def holding_for(s: Session, digital_id: str, unit_id: int | None) -> svc.Batch | None:
     """The holding of a physical batch that the viewer's unit holds, else the generator's (root) holding."""
-    rows = s.exec(select(svc.Batch).where(svc.Batch.digital_id == digital_id).order_by(svc.Batch.id)).all()
-    mine = [b for b in rows if unit_id is not None and b.holder_unit_id == unit_id]
-    return (mine[-1] if mine else None) or next((b for b in rows if b.parent_id is None), None)
+    return next(iter(svc.holdings_for_scan(s, digital_id, unit_id=unit_id)), None)
 
 
 def pickup_manifest(s: Session, v: Viewer, b: svc.Batch) -> msvc.Manifest | None:
