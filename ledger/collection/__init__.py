@@ -1,0 +1,10 @@
+"""Small producers and collectors (issue 13): consents, pickup orders, collection-centre lots.
+
+models.py      the tables (imported by ledger.models and by ledger.auth's consent check)
+licences.py    what a collector's collection licence covers; marks on collected records
+consents.py    a producer lets a collector file for it, and revokes that
+orders.py      pickup orders: raise → accept → schedule → weigh at the door → the producer confirms → manifest
+lots.py        a collector combines collected holdings of one code into a lot; trace hooks
+"""
+
+from ledger.collection import licences, lots  # noqa: E402,F401  (register the manifest marks and trace hooks)
