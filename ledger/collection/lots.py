@@ -178,7 +178,7 @@ def lot_public(session: Session, lot: Batch) -> LotPublic:
     rows = sources_of(session, lot.id)
     units = {u.id: u for u in session.exec(select(Unit).where(Unit.id.in_({r.producer_id for r in rows})))}
     roots = {b.id: b for b in session.exec(select(Batch).where(Batch.id.in_({r.root_id for r in rows})))}
-    recs = {r.record_id: r for r in session.exec(select(batches.JournalRecord).where(
+    recs = {r.id: r for r in session.exec(select(batches.JournalRecord).where(
         batches.JournalRecord.id.in_([r.record_id for r in rows])))}
     return LotPublic(
         lot_id=lot.id, digital_id=lot.digital_id, batch_code=lot.batch_code, collector_id=lot.unit_id,

@@ -45,6 +45,7 @@ class PickupOrder(SQLModel, table=True):
     number: str = Field(max_length=20, unique=True)
     unit_id: int = Field(foreign_key="unit.id", index=True)  # the producer
     collector_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    open_to_all: bool = False  # raised without a collector: the first licensed collector to accept takes it
     status: str = Field(max_length=12, index=True)
     version: int = 1
     raised_by_unit: int

@@ -416,7 +416,7 @@ def raise_order(session: Session, *, principal: Principal, data: OrderCreate) ->
         raise InvalidInput("give the pickup address (the unit has none registered)", field="address")
     serial = next_value(session, f"pickup:{today:%Y%m%d}")
     o = PickupOrder(number=f"SY{today:%Y%m%d}{serial:04d}", unit_id=producer.id, collector_id=collector_id,
-                    status="requested", raised_by_unit=principal.unit_id if consent else producer.id,
+                    open_to_all=collector_id is None, status="requested", raised_by_unit=principal.unit_id if consent else producer.id,
                     raised_by_user=principal.user_id or None, consent_id=consent.id if consent else None,
                     address=address, contact=data.contact or producer.contact, phone=data.phone or producer.phone,
                     window_from=data.window_from, window_to=data.window_to, note=data.note,
@@ -450,8 +450,14 @@ def raise_order(session: Session, *, principal: Principal, data: OrderCreate) ->
 
 def accept(session: Session, *, principal: Principal, order_id: int, data: AcceptIn) -> PickupOrder:
     """A collector takes the order (an open order goes to the first collector to accept)."""
-    o = get_order(session, principal, order_id)
     collector = _collector_of(session, principal)
+    taken = session.get(PickupOrder, order_id, populate_existing=True)
+    if (taken is not None and taken.open_to_all and collector is not None and taken.collector_id not in
+            (None, collector.id) and _eligible(session, collector, taken,
+                                               [ln.waste_code for ln in lines_of(session, taken)], shanghai_today())):
+        raise Conflict(f"order {taken.number} was taken by another collector just now",
+                       code="pickup_order.taken", details={"status": taken.status})
+    o = get_order(session, principal, order_id)
     if collector is None or not (may(principal, collector, "operate") or may(principal, collector, "haul")):
         raise Forbidden("a collector's own users accept pickup orders", code="pickup_order.wrong_party")
     if o.collector_id not in (None, collector.id):
@@ -673,3 +679,17 @@ def cancel(session: Session, *, principal: Principal, order_id: int, data: Cance
 def consent_for(session: Session, o: PickupOrder) -> Consent | None:
     """The live consent behind an order's collector, if any."""
     return live_consent(session, producer_id=o.unit_id, collector_id=o.collector_id) if o.collector_id else None
+
+
+def _batch_weighed_for_collector(session: Session, principal: Principal, b: Batch) -> bool:
+    """The collector sees (and prints the labels of) the batches it weighed at a producer's door while the order
+    waits for confirmation; afterwards the manifest makes it a party."""
+    if principal.unit_id is None or b.parent_id is not None:
+        return False
+    rows = session.exec(select(PickupOrderLine.batch_ids).join(PickupOrder, PickupOrder.id == PickupOrderLine.order_id)
+                        .where(PickupOrder.unit_id == b.unit_id, PickupOrder.collector_id == principal.unit_id,
+                               PickupOrder.status == "weighed")).all()
+    return any(b.id in ids for ids in rows)
+
+
+batches.extra_visibility.append(_batch_weighed_for_collector)

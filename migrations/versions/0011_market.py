@@ -181,6 +181,7 @@ def upgrade() -> None:
     sa.Column('number', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('unit_id', sa.Integer(), nullable=False),
     sa.Column('collector_id', sa.Integer(), nullable=True),
+    sa.Column('open_to_all', sa.Boolean(), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('raised_by_unit', sa.Integer(), nullable=False),
