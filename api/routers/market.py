@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, File, Query, UploadFile
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlmodel import Session, SQLModel
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from api.deps import Tx, get_session, principal, tx
 from api.routers.pickup_orders import errors
 from ledger.auth import Principal
+from ledger.errors import InvalidInput
 from ledger.market import offers, photos, posts
 
 router = APIRouter(tags=["trading hall"])
@@ -63,14 +66,26 @@ def _photo_out(ph) -> PhotoOut:  # noqa: ANN001
                     height=ph.height, sha256=ph.sha256, url=f"/api/v1/market/photos/{ph.id}")
 
 
-@router.post("/market/posts/{post_id}/photos", status_code=201, response_model=PhotoOut,
-             summary=f"Add a photo of a sample (JPEG, PNG or WebP; at most {photos.MAX_PHOTO_BYTES // 1048576} MiB, "
-                     f"{photos.MAX_PHOTOS} per post); the type is checked by decoding the file",
-             responses=errors(403, 404, 409, 413, 415, 422))
-def add_photo(post_id: int, file: UploadFile = File(...), t: Tx = Depends(tx)):
-    data = file.file.read(photos.MAX_PHOTO_BYTES + 1)
-    return t.run(lambda s, p: _photo_out(photos.add_photo(s, principal=p, post_id=post_id, data=data,
-                                                          content_type=file.content_type)), status=201)
+_MULTIPART = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"],
+    "properties": {"file": {"type": "string", "format": "binary", "description": "the photo (JPEG, PNG or WebP)"}}}}}}}
+
+
+@router.post("/market/posts/{post_id}/photos", status_code=201, response_model=PhotoOut, openapi_extra=_MULTIPART,
+             summary=f"Add a photo of a sample (multipart field 'file': JPEG, PNG or WebP; at most "
+                     f"{photos.MAX_PHOTO_BYTES // 1048576} MiB, {photos.MAX_PHOTOS} per post); the type is checked by "
+                     "decoding the file", responses=errors(403, 404, 409, 413, 415, 422))
+async def add_photo(post_id: int, request: Request, t: Tx = Depends(tx)):
+    # The form is read here, after the unit of work fingerprinted the body (a File() parameter would be parsed
+    # before the dependencies and leave nothing to fingerprint).
+    form = await request.form(max_files=1, max_fields=1)
+    upload = form.get("file")
+    if not isinstance(upload, StarletteUpload):
+        raise InvalidInput("send the photo as the multipart form field 'file'", field="file")
+    data = await upload.read(photos.MAX_PHOTO_BYTES + 1)
+    kind = upload.content_type
+    return await run_in_threadpool(t.run, lambda s, p: _photo_out(photos.add_photo(
+        s, principal=p, post_id=post_id, data=data, content_type=kind)), status=201)
 
 
 @router.get("/market/photos/{photo_id}", response_class=Response, summary="A sample photo, as uploaded",

@@ -48,9 +48,9 @@ def add_collector(client: TestClient, admin: dict, session: Session, *, name: st
 
 
 def add_garage(client: TestClient, admin: dict, session: Session, n: int, *, lat: float = 36.66,
-               lon: float = 117.02) -> dict:
+               lon: float = 117.02, region: str = "370112") -> dict:
     """A small producer (汽修厂) with a generation point and its administrator."""
-    g = create_unit(client, admin, roles=["generator"], name=f"历城区第{n}汽车维修店", region_code="370112",
+    g = create_unit(client, admin, roles=["generator"], name=f"历城区第{n}汽车维修店", region_code=region,
                     industry_code="O8111", address=f"济南市历城区工业南路{n}号", contact="店长", phone="0531-8000000",
                     lat=lat, lon=lon)
     gen = _fac(client, admin, g["id"], kind="generation", code="CS-01", name="维修车间")
