@@ -36,7 +36,8 @@ def create_post(body: posts.PostCreate, t: Tx = Depends(tx)):
     return t.run(lambda s, p: posts.post_public(s, p, posts.create_post(s, principal=p, data=body)), status=201)
 
 
-@router.get("/market/posts/{post_id}", response_model=posts.PostPublic, responses=errors(404))
+@router.get("/market/posts/{post_id}", response_model=posts.PostPublic, responses=errors(404),
+            summary="A post with its photos and offers (the producer sees every offer, an offerer its own)")
 def get_post(post_id: int, s: Session = Depends(get_session), p: Principal = Depends(principal)):
     post = posts.get_post(s, p, post_id)
     unit = posts.trading_unit(s, p)

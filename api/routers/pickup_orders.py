@@ -92,7 +92,7 @@ def list_orders(unit_id: int | None = None, status: str | None = None, limit: in
 
 
 @router.get("/pickup-orders/{order_id}", response_model=orders.OrderPublic, tags=["pickup orders"],
-            responses=errors(404))
+            summary="A pickup order with its lines, events and manifest", responses=errors(404))
 def get_order(order_id: int, s: Session = Depends(get_session), p: Principal = Depends(principal)):
     return orders.order_public(s, orders.get_order(s, p, order_id))
 
@@ -214,7 +214,7 @@ def file_zero_report(unit_id: int, body: zero_reports.ZeroReportIn, t: Tx = Depe
 
 
 @router.get("/units/{unit_id}/zero-reports", response_model=list[zero_reports.ZeroReportPublic], tags=["inbox"],
-            responses=errors(403, 404))
+            summary="The unit's zero reports, newest first", responses=errors(403, 404))
 def list_zero_reports(unit_id: int, date_from: date | None = Query(None, alias="from"),
                       date_to: date | None = Query(None, alias="to"), s: Session = Depends(get_session),
                       p: Principal = Depends(principal)):

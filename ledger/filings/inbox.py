@@ -29,8 +29,8 @@ KINDS = {
     "pickup_order.raised_for_you": False,  # to a producer: its collector raised an order on its behalf
     "pickup_order.accepted": False,  # to the producer
     "pickup_order.scheduled": False,  # to the producer: vehicle, driver and date
-    "pickup_order.weighed_for_you": False,  # to the producer: batches weighed and labelled in its journal
-    "pickup_order.awaiting_confirmation": True,  # to the producer: confirm the weighed figures
+    "pickup_order.awaiting_confirmation": True,  # to the producer: batches weighed and labelled in its name;
+    # confirm the figures (data.generated_for_you lists what the collector filed in its journal)
     "pickup_order.confirmed": False,  # to the collector: the manifest is signed, load it
     "pickup_order.cancelled": False,  # to the other party
     "consent.granted": False,  # to the collector
