@@ -77,8 +77,9 @@ def offer_status(o: MarketOffer, post: MarketPost | None = None, now: datetime |
     return o.status
 
 
-def offer_public(session: Session, o: MarketOffer, *, post: MarketPost | None = None) -> OfferPublic:
-    unit = session.get(Unit, o.unit_id)
+def offer_public(session: Session, o: MarketOffer, *, post: MarketPost | None = None, unit: Unit | None = None
+                 ) -> OfferPublic:
+    unit = unit or session.get(Unit, o.unit_id)
     return OfferPublic(id=o.id, post_id=o.post_id, unit_id=o.unit_id, unit_name=unit.name,
                        role="collector" if unit.is_collector and not unit.is_receiver else "receiver",
                        method=o.method, fee_yuan_per_t=o.fee_yuan_per_t, note=o.note,

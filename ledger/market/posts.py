@@ -189,14 +189,38 @@ def get_post(session: Session, principal: Principal, post_id: int) -> MarketPost
     return post
 
 
+@dataclass
+class _Preloaded:
+    """What the public views of many posts need, read in three queries rather than three per post."""
+
+    photos: dict[int, list[int]]
+    offers: dict[int, list[MarketOffer]]
+    units: dict[int, Unit]
+
+
+def _preload(session: Session, rows: list[MarketPost]) -> _Preloaded:
+    ids = [p.id for p in rows]
+    photos: dict[int, list[int]] = {i: [] for i in ids}
+    offers: dict[int, list[MarketOffer]] = {i: [] for i in ids}
+    for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
+        for pid, ph in session.exec(select(MarketPhoto.post_id, MarketPhoto.id).where(MarketPhoto.post_id.in_(chunk))
+                                    .order_by(MarketPhoto.id)).all():
+            photos[pid].append(ph)
+        for o in session.exec(select(MarketOffer).where(MarketOffer.post_id.in_(chunk)).order_by(MarketOffer.id)):
+            offers[o.post_id].append(o)
+    unit_ids = {p.unit_id for p in rows} | {o.unit_id for os_ in offers.values() for o in os_}
+    units = {u.id: u for u in session.exec(select(Unit).where(Unit.id.in_(unit_ids)))} if unit_ids else {}
+    return _Preloaded(photos=photos, offers=offers, units=units)
+
+
 def post_public(session: Session, principal: Principal, post: MarketPost, *, cov: Coverage | None = None,
-                api_prefix: str = "/api/v1") -> PostPublic:
+                api_prefix: str = "/api/v1", pre: _Preloaded | None = None) -> PostPublic:
     from ledger.market.offers import offer_public
 
-    photos = session.exec(select(MarketPhoto.id).where(MarketPhoto.post_id == post.id).order_by(MarketPhoto.id)).all()
-    offers = session.exec(select(MarketOffer).where(MarketOffer.post_id == post.id).order_by(MarketOffer.id)).all()
+    pre = pre or _preload(session, [post])
+    photos, offers = pre.photos[post.id], pre.offers[post.id]
     now = utcnow()
-    out = PostPublic(id=post.id, unit_id=post.unit_id, producer_name=session.get(Unit, post.unit_id).name,
+    out = PostPublic(id=post.id, unit_id=post.unit_id, producer_name=pre.units[post.unit_id].name,
                      waste_code=post.waste_code, hazardous=post.hazardous, name=post.name, form=post.form,
                      monthly_kg=g_to_kg(post.monthly_g), lat=post.lat, lon=post.lon, address=post.address,
                      region_code=post.region_code, note=post.note, status=effective_status(post, now),
@@ -204,8 +228,8 @@ def post_public(session: Session, principal: Principal, post: MarketPost, *, cov
                      photo_urls=[f"{api_prefix}/market/photos/{i}" for i in photos],
                      open_offers=sum(1 for o in offers if o.status == "open" and o.valid_until > now))
     mine = principal.is_admin or principal.unit_id == post.unit_id or principal.role in ("regulator", "park_manager")
-    out.offers = [offer_public(session, o, post=post).model_dump(mode="json") for o in offers
-                  if mine or o.unit_id == principal.unit_id]
+    out.offers = [offer_public(session, o, post=post, unit=pre.units.get(o.unit_id)).model_dump(mode="json")
+                  for o in offers if mine or o.unit_id == principal.unit_id]
     if cov is not None:
         if cov.unit.lat is not None and cov.unit.lon is not None:
             out.distance_km = round(haversine_km(cov.unit.lat, cov.unit.lon, post.lat, post.lon), 1)
@@ -228,17 +252,36 @@ def list_posts(session: Session, *, principal: Principal, waste_code: str | None
         q = q.where(MarketPost.waste_code == check_waste_code(session, waste_code, field="waste_code"))
     if not include_closed:
         q = q.where(MarketPost.status == "open", MarketPost.expires_at > now)
-    rows = session.exec(q.order_by(MarketPost.id.desc()).limit(2000)).all()
-    out = [post_public(session, principal, p, cov=cov) for p in rows]
-    if within_km is not None:
-        out = [p for p in out if p.distance_km is not None and p.distance_km <= within_km]
+    # Rank on the columns the order needs (plain tuples), then load the full rows of the page only.
+    cols = (MarketPost.id, MarketPost.unit_id, MarketPost.waste_code, MarketPost.status, MarketPost.expires_at,
+            MarketPost.lat, MarketPost.lon, MarketPost.monthly_g)
+    rows = session.execute(q.with_only_columns(*cols).order_by(MarketPost.id.desc()).limit(2000)).all()
+    left: dict[str, int | None] = {}
 
-    def key(p: PostPublic) -> tuple:
-        matching = cov is not None and p.unit_id != principal.unit_id and p.status == "open"
-        return (not matching, not bool(p.fits), p.distance_km if p.distance_km is not None else math.inf,
-                -(p.capacity_left_t if p.capacity_left_t is not None else Decimal("Infinity")), -p.id)
-    out.sort(key=key)
-    return out[:min(limit, 500)]
+    def key(r) -> tuple:  # noqa: ANN001
+        """The posts the viewer may take first, those it has capacity for first, nearest first, then by capacity
+        left (computed once per code); the last element is the distance, for within_km."""
+        pid, unit_id, code, status, expires_at, lat, lon, monthly_g = r
+        if cov is None:
+            return (True, True, math.inf, 0, -pid, None)
+        if code not in left:
+            left[code] = cov.capacity_left_g(code)
+        cap = left[code]
+        matching = unit_id != principal.unit_id and status == "open" and expires_at > now
+        dist = (haversine_km(cov.unit.lat, cov.unit.lon, lat, lon)
+                if cov.unit.lat is not None and cov.unit.lon is not None else None)
+        return (not matching, not (cap is None or cap >= monthly_g), dist if dist is not None else math.inf,
+                -(cap if cap is not None else math.inf), -pid, dist)
+
+    keyed = [(key(r), r[0]) for r in rows]
+    if within_km is not None:
+        keyed = [(k, i) for k, i in keyed if k[-1] is not None and k[-1] <= within_km]
+    keyed.sort(key=lambda ki: ki[0][:5])
+    ids = [i for _, i in keyed[:min(limit, 500)]]
+    by_id = {p.id: p for p in session.exec(select(MarketPost).where(MarketPost.id.in_(ids)))} if ids else {}
+    top = [by_id[i] for i in ids]
+    pre = _preload(session, top)
+    return [post_public(session, principal, p, cov=cov, pre=pre) for p in top]
 
 
 # ---- writing -------------------------------------------------------------------------------------------------
