@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -70,6 +71,14 @@ def test_a_combined_lot_traces_to_every_producer(client, w):
     shipped = [r for r in crecs if r["kind"] == "shipped"]
     assert len(shipped) == 1 and shipped[0]["body"]["collected"] and shipped[0]["body"]["lot"]
     assert ok(client.get(f"/api/v1/lots/{b['id']}", headers=col["adm"]))["sources"] == lot["sources"]
+    # the collector's HJ 1259 tables: each source out of the centre and the lot at loading (B.3), the lot into the
+    # centre (B.2), the lot sent on (B.5); the combined records themselves have no table
+    day = date.today()
+    tables = ok(client.get(f"/api/v1/units/{col['id']}/ledger?from={day - timedelta(days=1)}&to={day + timedelta(days=1)}",
+                           headers=col["adm"]))["tables"]
+    assert len(tables["B.3"]["rows"]) == 7 and len(tables["IN"]["rows"]) == 6 and len(tables["B.5"]["rows"]) == 1
+    assert [r["record_code"] for r in tables["B.2"]["rows"]][-1].startswith("HWRK")
+    assert D(tables["B.5"]["rows"][0]["mass_kg"]) == D(lot["net_kg"])
     for unit, who in [(col["id"], col["adm"]), (rcv["id"], rcv["rcv"])]:
         assert ok(client.get(f"/api/v1/units/{unit}/verify", headers=who))["ok"]
 
