@@ -41,6 +41,8 @@ def test_a_combined_lot_traces_to_every_producer(client, w):
     # the lot has its own label under the collector's credit code, and sits in the centre
     assert b["digital_id"].startswith(col["unit"]["credit_code"]) and b["batch_code"].startswith("HWSJ")
     assert b["status"] == "stored" and b["storage_facility_id"] == col["centre"]
+    label = client.get(f"/api/v1/batches/{b['id']}/label.png", headers=col["adm"])
+    assert label.status_code == 200 and label.headers["content-type"] == "image/png"
     centre = ok(client.get(f"/api/v1/facilities/{col['centre']}", headers=col["adm"]))
     assert centre["stock"] == [{"waste_code": OIL, "stored_kg": lot["net_kg"], "batches": 1}]
     # onward to the end receiver, with a small transit difference
