@@ -4,6 +4,7 @@ models.py      the tables (imported by ledger.models and by ledger.auth's consen
 licences.py    what a collector's collection licence covers; marks on collected records
 consents.py    a producer lets a collector file for it, and revokes that
 orders.py      pickup orders: raise → accept → schedule → weigh at the door → the producer confirms → manifest
+order_views.py their schemas, public view, and who sees which order
 lots.py        a collector combines collected holdings of one code into a lot; trace hooks
 """
 
