@@ -8,4 +8,4 @@ order_views.py their schemas, public view, and who sees which order
 lots.py        a collector combines collected holdings of one code into a lot; trace hooks
 """
 
-from ledger.collection import licences, lots  # noqa: E402,F401  (register the manifest marks and trace hooks)
+from ledger.collection import licences, lots, orders  # noqa: E402,F401  (register marks, visibility, trace hooks)
