@@ -225,3 +225,64 @@ def audit(session: Session, principal: Principal, *, action: str, entity: str, e
                  entity_id=None if entity_id is None else str(entity_id), source_ip=principal.source_ip,
                  user_agent=(principal.user_agent or "")[:200] or None, detail=detail or {})
     )
+
+
+# ==== Collectors acting for small producers, and traders in the hall (issue 13) ================================
+# A collector's user may operate a small producer's unit only through that producer's live consent to that
+# collector, and only inside the collection services that ask for it here (weighing and labelling at the door,
+# filing a pickup order for the producer). It gets a principal bound to the producer with the operator's acts
+# (read, operate) and marked with the consent, so every record it writes says who was logged in and under which
+# consent (`batches.signed_by`). Nothing else hands this principal out; a regulator or park manager never gets one.
+
+DELEGATED_ROLE = "operator"  # what a consent lets a collector's user do on the producer's unit: read and operate
+
+
+def act_for_producer(session: Session, principal: Principal, *, producer_id: int, purpose: str) -> Principal:
+    """A principal acting for a small producer under its live consent to the caller's collector unit (403 with what
+    to do when there is none: the producer grants it at POST /units/{id}/consents)."""
+    from ledger.collection.models import Consent
+
+    if principal.role not in UNIT_ROLES or principal.unit_id is None:
+        raise Forbidden(f"only a collector's own users act for a producer (you are '{principal.role}'); a regulator "
+                        "supervises a unit and never acts as one", code="auth.forbidden")
+    collector = session.get(Unit, principal.unit_id)
+    if collector is None or not collector.is_collector:
+        raise Forbidden("only a collector acts for a small producer, under the producer's consent",
+                        code="consent.not_collector", details={"unit_id": principal.unit_id})
+    if not (may(principal, collector, "operate") or may(principal, collector, "haul")):
+        raise Forbidden(f"your role '{principal.role}' may not operate for {collector.name}", code="auth.forbidden")
+    today = shanghai_today()
+    q = select(Consent).where(Consent.unit_id == producer_id, Consent.collector_id == collector.id,
+                              Consent.revoked_at.is_(None), Consent.valid_from <= today,
+                              or_(Consent.valid_to.is_(None), Consent.valid_to >= today))
+    if session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update()  # a concurrent revocation waits for this filing, or this filing sees it revoked
+    consent = session.exec(q).first()
+    if consent is None:
+        revoked = session.exec(select(Consent).where(Consent.unit_id == producer_id,
+                                                     Consent.collector_id == collector.id,
+                                                     Consent.revoked_at.is_not(None))
+                               .order_by(Consent.revoked_at.desc())).first()
+        if revoked is not None:
+            raise Forbidden(f"unit {producer_id} revoked its consent to {collector.name} on "
+                            f"{revoked.revoked_at:%Y-%m-%d}: {collector.name} may no longer {purpose} for it; the "
+                            "producer files itself, or grants consent again", code="consent.revoked",
+                            details={"consent_id": revoked.id, "producer_id": producer_id})
+        raise Forbidden(f"unit {producer_id} has not consented to {collector.name} filing for it: ask the producer "
+                        f"to grant consent (POST /units/{producer_id}/consents) before you {purpose} for it",
+                        code="consent.missing", details={"producer_id": producer_id, "collector_id": collector.id})
+    return Principal(user_id=principal.user_id, username=principal.username, role=DELEGATED_ROLE,
+                     unit_id=producer_id, token_id=principal.token_id, source_ip=principal.source_ip,
+                     user_agent=principal.user_agent,
+                     extra={"consent_id": consent.id, "collector_id": collector.id, "real_role": principal.role,
+                            "purpose": purpose})
+
+
+def require_trader(session: Session, principal: Principal, unit_id: int) -> Unit:
+    """The unit if the caller may post or answer in the trading hall for it: its own users with the operate act.
+    A regulator supervises the hall (reads it) and never trades."""
+    if principal.role in ("regulator", "park_manager"):
+        raise Forbidden(f"a {principal.role.replace('_', ' ')} supervises the trading hall; it does not post or "
+                        "offer for a unit", code="auth.forbidden")
+    unit = require_unit(session, principal, unit_id, act="operate")
+    return unit

@@ -125,6 +125,11 @@ def apply(state: BatchState, *, kind: str, mass_g: int, unit_id: int, facility_i
     `as_source` applies a receipt to the holding it came from (the shipped mass leaves transit, except the
     refused part, which stays in transit on the return leg) rather than to the new holding it creates.
     """
+    if as_source and kind == "combined":  # a collected holding poured into a collection-centre lot
+        if mass_g <= 0 or mass_g > state.loose_g:
+            raise _refuse(f"only {g_to_kg(state.loose_g)} kg of this holding is out of storage to combine",
+                          available_kg=str(g_to_kg(state.loose_g)))
+        return replace(state, remaining_g=state.remaining_g - mass_g)
     if as_source:
         if kind not in ("received", "refused"):
             raise ValueError(f"a {kind} record has no effect on a source holding")
@@ -174,6 +179,9 @@ def apply(state: BatchState, *, kind: str, mass_g: int, unit_id: int, facility_i
                           available_kg=str(g_to_kg(state.loose_g)))
         s = replace(state, remaining_g=state.remaining_g - mass_g)
         return replace(s, in_transit_g=s.in_transit_g + mass_g) if kind == "shipped" else s
+    if kind == "combined":  # the lot holding gains each source's mass
+        return replace(state, net_g=state.net_g + mass_g, remaining_g=state.remaining_g + mass_g,
+                       holder_unit_id=unit_id)
     if kind == "received":  # the new holding at the receiver: what it accepted
         return BatchState(net_g=mass_g, remaining_g=mass_g, holder_unit_id=unit_id)
     if kind == "returned":  # the refused mass is back with the holding it left
@@ -186,7 +194,10 @@ def apply(state: BatchState, *, kind: str, mass_g: int, unit_id: int, facility_i
 def signed_by(principal: Principal) -> dict:
     """Who was logged in when a record was written, and through which token (hashed with the record, beside the
     `actor_name` the terminal or the person typed)."""
-    return {"user_id": principal.user_id or None, "username": principal.username, "token_id": principal.token_id}
+    by = {"user_id": principal.user_id or None, "username": principal.username, "token_id": principal.token_id}
+    if principal.extra.get("consent_id"):  # a collector's user acting for a small producer (auth.act_for_producer)
+        by.update(consent_id=principal.extra["consent_id"], for_collector_id=principal.extra["collector_id"])
+    return by
 
 
 def state_of(b: Batch) -> BatchState:
@@ -877,6 +888,7 @@ def annual_hazardous_g(session: Session, unit_id: int, year: int) -> int:
     start, end = year_bounds_utc(year)
     return int(session.exec(select(func.coalesce(func.sum(Batch.net_g), 0)).where(
         Batch.unit_id == unit_id, Batch.parent_id.is_(None), Batch.hazardous.is_(True), Batch.occurred_at >= start,
+        Batch.period != "lot",  # a collection-centre lot is collected, not generated
         Batch.occurred_at < end,
     )).one())
 

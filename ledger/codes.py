@@ -370,6 +370,7 @@ BATCH_KIND_LETTERS: dict[str, str] = {
     "exported_for_disposal": "CKCZ",
     "sent_out": "WW",
     "received": "JS",  # 接收: a receiver's receipt of a manifest line (HJ 1259 names no prefix for it)
+    "combined": "SJ",  # 收集并批: a collection-centre lot of many producers' batches (our extension)
 }
 BATCH_FAMILY_HAZARDOUS = "HW"
 BATCH_FAMILY_GENERAL = "GF"

@@ -34,6 +34,7 @@ KINDS = (
     "refused",  # receiver refused (part of) a load; it goes back on the return leg
     "returned",  # the refused load is back with the originator
     "corrected",  # amends an earlier record; the original stays
+    "combined",  # a collected holding poured into a collection-centre lot (batch_id: the lot, source: the holding)
 )
 
 

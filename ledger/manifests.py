@@ -312,6 +312,17 @@ def _check_processing(session: Session, holding: Batch, method: Method, day: dat
 
 batches.process_checks.append(_check_processing)
 
+# Other modules add fields to the bodies of the records a manifest writes: (session, manifest, kind, holding) ->
+# dict. The collection side marks a collector's pass-through `collected: true` so roll-ups count it once.
+record_marks: list = []
+
+
+def _marks(session: Session, m: Manifest, kind: str, holding: Batch) -> dict:
+    out: dict = {}
+    for fn in record_marks:
+        out.update(fn(session, m, kind, holding) or {})
+    return out
+
 
 # ---- checks (each refusal names the rule and the field) -----------------------------------------------
 
@@ -337,12 +348,19 @@ def _received_this_year_g(session: Session, receiver_id: int, year: int, exclude
 def check_receiver(session: Session, *, receiver: Unit, lines: list[tuple[str, int, str]], on: date,
                    manifest_id: int | None = None) -> None:
     """The receiver holds a valid licence covering each hazardous code and method, with annual capacity left."""
+    skip: set[int] = set()
+    if receiver.is_collector:  # a collection centre receives on its collection licence (issue 13)
+        from ledger.collection.licences import check_collected_lines
+
+        skip = check_collected_lines(session, collector=receiver, lines=lines, on=on, manifest_id=manifest_id)
+        if len(skip) == len(lines):
+            return
     if not receiver.is_receiver:
         raise _refuse("receiver_not_registered", f"{receiver.name} is not registered as a receiver", "receiver_id")
     licences = licences_on(session, unit_id=receiver.id, on=on)
     need: dict[int, int] = {}
     for i, (code, mass, method) in enumerate(lines):
-        if code.split("-")[2].startswith("S"):
+        if i in skip or code.split("-")[2].startswith("S"):
             continue  # general industrial waste needs no operating licence
         covering = [p for p in licences if licence_covers(p, code)]
         if not covering:
@@ -619,7 +637,7 @@ def pickup(session: Session, *, principal: Principal, m: Manifest, data: PickupI
                                                "counts_as_utilisation": method.counts_as_utilisation,
                                                "receiver_id": m.receiver_id, "hauler_id": m.hauler_id,
                                                "shipped_g": ln.mass_g, "line_no": ln.line_no,
-                                               "carrier": carrier})
+                                               "carrier": carrier, **_marks(session, m, "shipped", b)})
     _event(session, m, principal, "pickup", before, m.status, m.hauler_id, data, scanned=scanned)
     return m
 
@@ -767,7 +785,8 @@ def receive(session: Session, *, principal: Principal, m: Manifest, data: Receiv
         body = {"manifest": m.number, "line_no": ln.line_no, "shipped_g": ln.mass_g, "received_g": received,
                 "accepted_g": accepted, "refused_g": refused, "transit_difference_g": ln.mass_g - received,
                 "acceptance": r.acceptance, "reason": r.reason, "originator_id": m.originator_id,
-                "hauler_id": m.hauler_id, "planned_method": ln.planned_method, "flags": flags}
+                "hauler_id": m.hauler_id, "planned_method": ln.planned_method, "flags": flags,
+                **_marks(session, m, "received", source)}
         code = batches.record_code(session, unit_id=m.receiver_id, kind="received", day=today,
                                    hazardous=source.hazardous)
         holding = None
@@ -847,7 +866,7 @@ def confirm_return(session: Session, *, principal: Principal, m: Manifest, data:
                        body={"manifest": m.number, "line_no": ln.line_no, "planned_method": ln.planned_method,
                              "counts_as_utilisation": method.counts_as_utilisation, "receiver_id": m.receiver_id,
                              "hauler_id": m.hauler_id, "shipped_g": ln.mass_g, "refused_g": ln.refused_g,
-                             "reason": ln.reason})
+                             "reason": ln.reason, **_marks(session, m, "returned", b)})
         ln.returned_g += back
         session.add(ln)
     _event(session, m, principal, "returned", before, m.status, m.originator_id, data,

@@ -2,8 +2,16 @@
 
 from ledger.accounts import ApiToken, AuditLog, IdempotencyRecord, User  # noqa: F401
 from ledger.batches import Batch  # noqa: F401,E402
+from ledger.collection.models import (  # noqa: F401,E402
+    Consent,
+    LotSource,
+    PickupOrder,
+    PickupOrderEvent,
+    PickupOrderLine,
+)
 from ledger.counters import Counter  # noqa: F401
 from ledger.db import metadata  # noqa: F401
+from ledger.filings.models import InboxItem, ZeroReport  # noqa: F401,E402
 from ledger.journal import JournalHead, JournalRecord  # noqa: F401,E402
 from ledger.manifests import (  # noqa: F401,E402
     Manifest,
@@ -13,6 +21,7 @@ from ledger.manifests import (  # noqa: F401,E402
     TrackPoint,
     TransferApproval,
 )
+from ledger.market.models import MarketOffer, MarketPhoto, MarketPost  # noqa: F401,E402
 from ledger.registry.models import (  # noqa: F401
     Economics,
     Facility,

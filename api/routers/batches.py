@@ -146,10 +146,13 @@ class Trace(SQLModel):
     parties: list[dict]
     manifests: list[dict]
     fate: dict
+    sections: dict = {}
 
 
 # Other modules (manifests) add what they know about a batch to its trace: (session, batch) -> list of dicts.
 trace_manifests: list = []
+# Other modules add named sections to a trace: (session, batch) -> {name: value} (a collection lot's sources).
+trace_sections: list = []
 
 
 def build_trace(s: Session, b: Batch, public_url: str) -> Trace:
@@ -177,8 +180,9 @@ def build_trace(s: Session, b: Batch, public_url: str) -> Trace:
             "in_transit_kg": g_to_kg(b.in_transit_g),
             "processed": [{"kind": k.split(":")[0], "method": k.split(":")[1], "mass_kg": v}
                           for k, v in consumed.items()]}
+    sections = {k: v for fn in trace_sections for k, v in (fn(s, b) or {}).items()}
     return Trace(batch=batch_public(b, public_url=public_url), steps=steps, parties=parties, manifests=manifests,
-                 fate=fate)
+                 fate=fate, sections=sections)
 
 
 @router.get("/batches/{batch_id}/trace", response_model=Trace,

@@ -49,7 +49,10 @@ class FacilityPublic(SQLModel):
 
 
 class PermitCreate(SQLModel):
-    kind: Literal["operating_licence", "transport_permit"]
+    kind: Literal["operating_licence", "transport_permit", "collection_licence"] = Field(description=(
+        "operating_licence: a receiver's 经营许可证 (codes, methods, capacity); collection_licence: a collector's "
+        "收集经营许可证 (codes and annual capacity; it allows collecting and storing, not utilisation or disposal); "
+        "transport_permit: a hauler's permit"))
     number: str = Field(min_length=3, max_length=60)
     waste_codes: list[str] = Field(default_factory=list, description="codes (900-249-08) or categories (HW08)")
     methods: list[str] = Field(default_factory=list)
@@ -158,6 +161,16 @@ def create_permit(session: Session, *, principal: Principal, unit_id: int, data:
             raise InvalidInput("a licence must list the codes or categories it covers", field="waste_codes")
         if not data.methods:
             raise InvalidInput("a licence must list the methods it covers", field="methods")
+    elif data.kind == "collection_licence":
+        if not unit.is_collector:
+            raise InvalidInput("a collection licence belongs to a collector; register the unit with role collector",
+                               field="kind")
+        if not data.waste_codes:
+            raise InvalidInput("a collection licence must list the codes or categories it covers",
+                               field="waste_codes")
+        if data.methods:
+            raise InvalidInput("a collection licence covers collecting and storing only: leave methods empty (the "
+                               "end receiver's licence covers the method)", field="methods")
     elif not unit.is_hauler:
         raise InvalidInput("a transport permit belongs to a hauler; register the unit with role hauler", field="kind")
     codes = [check_code_or_category(session, c, field=f"waste_codes[{i}]") for i, c in enumerate(data.waste_codes)]
@@ -223,4 +236,10 @@ def licence_covers(p: Permit, code: str) -> bool:
 def licences_on(session: Session, *, unit_id: int, on: date) -> list[Permit]:
     """The unit's operating licences valid on a day."""
     return list(session.exec(select(Permit).where(Permit.unit_id == unit_id, Permit.kind == "operating_licence",
+                                                  Permit.valid_from <= on, Permit.valid_to >= on)).all())
+
+
+def collection_licences_on(session: Session, *, unit_id: int, on: date) -> list[Permit]:
+    """The unit's collection licences (收集经营许可证) valid on a day."""
+    return list(session.exec(select(Permit).where(Permit.unit_id == unit_id, Permit.kind == "collection_licence",
                                                   Permit.valid_from <= on, Permit.valid_to >= on)).all())

@@ -10,12 +10,12 @@ from sqlmodel import Field, SQLModel
 
 from ledger.types import UTCDateTime, utcnow
 
-ROLES = ("generator", "hauler", "receiver")
+ROLES = ("generator", "hauler", "receiver", "collector")
 TIERS = ("key", "simplified", "registered")  # 重点监管 / 简化管理 / 登记管理
 TIER_NAMES = {"key": "重点监管", "simplified": "简化管理", "registered": "登记管理"}
 FACILITY_KINDS = ("generation", "storage", "utilisation", "disposal")
 STORAGE_TYPES = ("贮存库", "贮存场", "贮存点")
-PERMIT_KINDS = ("operating_licence", "transport_permit")
+PERMIT_KINDS = ("operating_licence", "transport_permit", "collection_licence")
 
 
 def _ts() -> datetime:
@@ -32,10 +32,13 @@ class Unit(SQLModel, table=True):
     is_generator: bool = False
     is_hauler: bool = False
     is_receiver: bool = False
+    is_collector: bool = False  # 收集单位: collects small producers' waste into collection centres (issue 13)
     industry_code: str | None = Field(default=None, max_length=8)
     address: str | None = Field(default=None, max_length=300)
     contact: str | None = Field(default=None, max_length=100)
     phone: str | None = Field(default=None, max_length=40)
+    lat: float | None = None  # the site's location (WGS 84): distances in the trading hall
+    lon: float | None = None
     tier_override: str | None = Field(default=None, max_length=16)
     tier_override_reason: str | None = Field(default=None, max_length=500)
     tier_override_by: int | None = None
@@ -43,7 +46,8 @@ class Unit(SQLModel, table=True):
 
     @property
     def roles(self) -> list[str]:
-        return [r for r, on in zip(ROLES, (self.is_generator, self.is_hauler, self.is_receiver), strict=True) if on]
+        flags = (self.is_generator, self.is_hauler, self.is_receiver, self.is_collector)
+        return [r for r, on in zip(ROLES, flags, strict=True) if on]
 
 
 class Park(SQLModel, table=True):
@@ -87,7 +91,8 @@ class Facility(SQLModel, table=True):
 
 
 class Permit(SQLModel, table=True):
-    """A receiver's operating licence (经营许可证) or a hauler's transport permit."""
+    """A receiver's operating licence (经营许可证), a collector's collection licence (收集经营许可证: codes and
+    annual capacity, no utilisation/disposal methods) or a hauler's transport permit."""
 
     __table_args__ = (UniqueConstraint("kind", "number"),)
     id: int | None = Field(default=None, primary_key=True)

@@ -71,8 +71,9 @@ def file_plan(session: Session, *, principal: Principal, unit_id: int, data: Pla
         seen.add(code)
         for j, rid in enumerate(it.receiver_ids):
             r = session.get(Unit, rid)
-            if r is None or not r.is_receiver:
-                raise InvalidInput(f"unit {rid} is not a registered receiver", field=f"items[{i}].receiver_ids[{j}]")
+            if r is None or not (r.is_receiver or r.is_collector):  # a small producer plans its collector
+                raise InvalidInput(f"unit {rid} is not a registered receiver or collector",
+                                   field=f"items[{i}].receiver_ids[{j}]")
         methods = check_methods(session, it.methods, field=f"items[{i}].methods")
         items.append(PlanItem(plan_id=0, waste_code=code, planned_g=kg_to_g(it.planned_kg, field=f"items[{i}].planned_kg"),
                               receiver_ids=list(it.receiver_ids), methods=methods))

@@ -36,7 +36,8 @@ def derived_tier(session: Session, *, unit: Unit, today: date | None = None) -> 
         select(Facility.id).where(Facility.unit_id == unit.id, Facility.kind.in_(("utilisation", "disposal")))
     ).first() is not None
     licensed = session.exec(
-        select(Permit.id).where(Permit.unit_id == unit.id, Permit.kind == "operating_licence",
+        select(Permit.id).where(Permit.unit_id == unit.id,  # a collection licence is a 经营许可证 too
+                                Permit.kind.in_(("operating_licence", "collection_licence")),
                                 Permit.valid_to >= today)
     ).first() is not None
     return tier_from_facts(max_annual_hazardous_g=max(quantities), own_facility=own, licensed=licensed)

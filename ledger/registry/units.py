@@ -31,11 +31,15 @@ class UnitCreate(SQLModel):
     credit_code: str = Field(description="统一社会信用代码, 18 characters with its GB 32100 check character")
     name: str = Field(min_length=2, max_length=200)
     region_code: str = Field(description="6-digit 行政区划代码 of the site")
-    roles: list[Literal["generator", "hauler", "receiver"]] = Field(min_length=1)
+    roles: list[Literal["generator", "hauler", "receiver", "collector"]] = Field(
+        min_length=1, description="collector: a 收集单位 that collects small producers' waste into its collection "
+        "centres on a collection licence (收集经营许可证)")
     industry_code: str | None = Field(default=None, description="GB/T 4754 industry code, e.g. C2614")
     address: str | None = Field(default=None, max_length=300)
     contact: str | None = Field(default=None, max_length=100)
     phone: str | None = Field(default=None, max_length=40)
+    lat: float | None = Field(default=None, ge=-90, le=90, description="site latitude (WGS 84)")
+    lon: float | None = Field(default=None, ge=-180, le=180, description="site longitude (WGS 84)")
 
     @field_validator("industry_code")
     @classmethod
@@ -55,6 +59,8 @@ class UnitPublic(SQLModel):
     address: str | None
     contact: str | None
     phone: str | None
+    lat: float | None = None
+    lon: float | None = None
     tier: str
     tier_name: str
     tier_source: Literal["derived", "override"]
@@ -96,6 +102,7 @@ def unit_public(session: Session, unit: Unit) -> UnitPublic:
     return UnitPublic(
         id=unit.id, credit_code=unit.credit_code, name=unit.name, region_code=unit.region_code, roles=unit.roles,
         industry_code=unit.industry_code, address=unit.address, contact=unit.contact, phone=unit.phone, tier=tier,
+        lat=unit.lat, lon=unit.lon,
         tier_name=TIER_NAMES[tier], tier_source="override" if unit.tier_override else "derived",
         created_at=unit.created_at,
     )
@@ -112,8 +119,9 @@ def create_unit(session: Session, *, principal: Principal, data: UnitCreate) -> 
                        details={"field": "credit_code"})
     unit = Unit(credit_code=credit, name=data.name.strip(), region_code=region,
                 is_generator="generator" in data.roles, is_hauler="hauler" in data.roles,
-                is_receiver="receiver" in data.roles, industry_code=data.industry_code, address=data.address,
-                contact=data.contact, phone=data.phone)
+                is_receiver="receiver" in data.roles, is_collector="collector" in data.roles,
+                industry_code=data.industry_code, address=data.address, contact=data.contact, phone=data.phone,
+                lat=data.lat, lon=data.lon)
     session.add(unit)
     session.flush()
     audit(session, principal, action="unit.create", entity="unit", entity_id=unit.id,
@@ -127,7 +135,7 @@ def list_units(session: Session, *, principal: Principal, region: str | None = N
     q = select(Unit).where(unit_scope(principal))
     if region:
         q = q.where(Unit.region_code.startswith(region))
-    if role in ("generator", "hauler", "receiver"):
+    if role in ("generator", "hauler", "receiver", "collector"):
         q = q.where(getattr(Unit, f"is_{role}").is_(True))
     if park_id is not None:
         q = q.where(Unit.id.in_(select(ParkMember.unit_id).where(ParkMember.park_id == park_id)))

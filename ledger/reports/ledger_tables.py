@@ -98,7 +98,10 @@ def ledger_rows(session: Session, *, unit_id: int, start: date, end: date) -> li
     _, t1 = day_bounds_utc(end)
     records = session.exec(select(JournalRecord).where(JournalRecord.unit_id == unit_id,
                                                        JournalRecord.occurred_at >= t0, JournalRecord.occurred_at < t1,
-                                                       JournalRecord.kind != "corrected")
+                                                       # only kinds with an HJ 1259 table: not `corrected`
+                                                       # (applied below), nor `combined` (a lot: its 出库/入库 are)
+                                                       JournalRecord.kind.in_([k for _, ks in TABLES.values()
+                                                                               for k in ks]))
                            .order_by(JournalRecord.seq)).all()
     batch_ids = {r.batch_id or r.source_batch_id for r in records}
     batches = {b.id: b for b in session.exec(select(Batch).where(Batch.id.in_(batch_ids)))} if batch_ids else {}

@@ -1,0 +1,60 @@
+"""A regulator returns a filing to the unit (退回): the unit's inbox shows it until the unit files again.
+
+Plans are returned here. Declarations belong to the reports stream: its return step calls
+`inbox.notify(kind="declaration.returned", …)` the same way (add the kind to inbox.KINDS and a `still_open` check).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func
+from sqlmodel import Field, Session, SQLModel, select
+
+from ledger.auth import Principal, audit, require_unit
+from ledger.errors import Conflict, NotFound
+from ledger.filings import inbox
+from ledger.filings.models import InboxItem
+from ledger.registry.models import Plan
+
+
+class ReturnIn(SQLModel):
+    reason: str = Field(min_length=4, max_length=500, description="what the unit must correct before filing again")
+
+
+def _latest_version(session: Session, unit_id: int, year: int) -> int:
+    return int(session.exec(select(func.max(Plan.version)).where(Plan.unit_id == unit_id, Plan.year == year))
+               .one() or 0)
+
+
+def return_plan(session: Session, *, principal: Principal, unit_id: int, plan_id: int, data: ReturnIn
+                ) -> InboxItem:
+    """The regulator returns the unit's current plan for a year with a reason; a new version settles it."""
+    unit = require_unit(session, principal, unit_id, act="regulate")
+    plan = session.get(Plan, plan_id)
+    if plan is None or plan.unit_id != unit.id:
+        raise NotFound(f"plan {plan_id} is not a plan of unit {unit_id}", code="plan.not_found")
+    latest = _latest_version(session, unit.id, plan.year)
+    if plan.version != latest:
+        raise Conflict(f"plan {plan.year} version {plan.version} is superseded by version {latest}; return the "
+                       "current version", code="plan.superseded", details={"field": "plan_id", "latest": latest})
+    open_item = session.exec(select(InboxItem).where(InboxItem.subject_type == "plan", InboxItem.subject_id == plan.id,
+                                                     InboxItem.kind == "plan.returned",
+                                                     InboxItem.resolved_at.is_(None))).first()
+    if open_item is not None:
+        raise Conflict(f"plan {plan.year} version {plan.version} was already returned and waits for the unit",
+                       code="plan.already_returned", details={"item_id": open_item.id})
+    item = inbox.notify(session, unit_id=unit.id, kind="plan.returned",
+                        title=f"{plan.year} 年管理计划（第 {plan.version} 版）被退回：{data.reason}",
+                        subject=("plan", plan.id),
+                        data={"year": plan.year, "version": plan.version, "reason": data.reason,
+                              "returned_by": principal.username, "refile": f"POST /units/{unit.id}/plans"})
+    audit(session, principal, action="plan.return", entity="plan", entity_id=plan.id,
+          detail={"unit_id": unit.id, "year": plan.year, "version": plan.version, "reason": data.reason})
+    return item
+
+
+def _plan_still_open(session: Session, item: InboxItem) -> bool:
+    """A returned plan waits until the unit files a later version for that year."""
+    return _latest_version(session, item.unit_id, int(item.data["year"])) <= int(item.data["version"])
+
+
+inbox.still_open["plan.returned"] = _plan_still_open
