@@ -122,3 +122,30 @@ DELIVER_INTERVAL_S = 15
 LEADER_POLL_S = 5.0
 """A standby process tries to become the scheduler leader this often."""
 ADVISORY_LOCK_KEY = 0x616C657274  # "alert": the PostgreSQL advisory lock held by the scheduler leader
+
+
+# ---- deployment knobs (environment, prefix LEDGER_ALERTS_) ----------------------------------------------------
+
+from functools import lru_cache  # noqa: E402
+
+from pydantic_settings import BaseSettings, SettingsConfigDict  # noqa: E402
+
+
+class AlertsConfig(BaseSettings):
+    """What an operator sets per deployment: the scheduler, its intervals, the enforcement endpoint."""
+
+    model_config = SettingsConfigDict(env_prefix="LEDGER_ALERTS_", env_file=".env", extra="ignore")
+
+    scheduler: bool | None = None  # run the scan and the deliveries in-process; default: on unless LEDGER_ENV=test
+    scan_seconds: int = SCAN_INTERVAL_S
+    deliver_seconds: int = DELIVER_INTERVAL_S
+    event_rules: bool = True  # evaluate event-time rules in each writing transaction
+    strict: bool = False  # let an error in event-time evaluation fail the write (tests), instead of logging it
+    enforcement_url: str | None = None  # where forwarded high alerts go (the provincial enforcement system)
+    enforcement_secret: str | None = None  # its HMAC key
+
+
+@lru_cache
+def config() -> AlertsConfig:
+    """The alert settings from the environment, read once (`config.cache_clear()` re-reads them)."""
+    return AlertsConfig()

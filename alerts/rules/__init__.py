@@ -55,18 +55,26 @@ class Rule:
     fact: type
     fn: Callable[[Any], Iterable[Finding]]
     kind: str = "state"  # "state" | "event"
-    triggers: frozenset[str] = frozenset()  # journal record kinds that can change its facts (event-time)
+    # journal record kinds that can raise its finding (event time), each with an optional test of the record body
+    triggers: Mapping[str, Callable[[Mapping[str, Any]], bool] | None] = field(default_factory=dict)
     scanned: bool = True  # gathered by the scheduled scan (False: raised only by an event, e.g. a refused pickup)
 
     def __call__(self, fact: Any) -> list[Finding]:
         return list(self.fn(fact))
+
+    def triggered_by(self, kind: str, body: Mapping[str, Any]) -> bool:
+        """True when a record of `kind` with `body` may raise this rule's finding."""
+        if kind not in self.triggers:
+            return False
+        test = self.triggers[kind]
+        return test is None or bool(test(body))
 
 
 REGISTRY: dict[str, Rule] = {}
 
 
 def rule(*, code: str, klass: str, tiers: tuple[str, ...], title: str, checks: str, threshold: str, basis: str,
-         fact: type, kind: str = "state", triggers: Iterable[str] = (), scanned: bool = True
+         fact: type, kind: str = "state", triggers: Iterable[str] | Mapping[str, Any] = (), scanned: bool = True
          ) -> Callable[[Callable[[Any], Iterable[Finding]]], Rule]:
     """Register a pure rule function under its code."""
     if klass not in CLASSES:
@@ -78,11 +86,17 @@ def rule(*, code: str, klass: str, tiers: tuple[str, ...], title: str, checks: s
         if code in REGISTRY:
             raise ValueError(f"rule {code} registered twice")
         r = Rule(code=code, klass=klass, tiers=tiers, title=title, checks=checks, threshold=threshold, basis=basis,
-                 fact=fact, fn=fn, kind=kind, triggers=frozenset(triggers), scanned=scanned)
+                 fact=fact, fn=fn, kind=kind, scanned=scanned,
+                 triggers=dict(triggers) if isinstance(triggers, Mapping) else dict.fromkeys(triggers))
         REGISTRY[code] = r
         return r
 
     return wrap
+
+
+def flagged(name: str) -> Callable[[Mapping[str, Any]], bool]:
+    """A trigger test: the record body carries `name` in its flags (or as a key)."""
+    return lambda body: name in (body.get("flags") or ()) or bool(body.get(name))
 
 
 def kg(grams: int) -> str:

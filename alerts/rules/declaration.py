@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 
 from alerts import settings as S
 from alerts.rules import Finding, rule
-from ledger.workdays import add_working_days
+from ledger.workdays import add_working_days, is_working_day
 
 KIND_NAMES = {"monthly": "月度", "quarterly": "季度", "annual": "年度"}
 
@@ -24,6 +24,35 @@ def lateness_tier(due_on: date, today: date) -> str | None:
     if (today - due_on).days >= S.OVERDUE_LOW_DAYS:
         return "low"
     return None
+
+
+def due_date(d: date) -> date:
+    """A due date on a holiday or weekend moves to the next working day (民法典 第二百零三条)."""
+    return d if is_working_day(d) else add_working_days(d, 1)
+
+
+def _month_after(year: int, month: int, k: int = 1) -> tuple[int, int]:
+    n = year * 12 + month - 1 + k
+    return n // 12, n % 12 + 1
+
+
+def due_periods(tier: str, *, today: date, since: date) -> list[tuple[str, date, date, date]]:
+    """(kind, period start, period end, due date) of every declaration a unit of `tier` owes whose due date lies in
+    [since, today): 重点 monthly + annual, 简化 quarterly + annual, 登记 annual (HJ 1259 §7.2)."""
+    out = []
+    for year in range(since.year - 1, today.year + 1):
+        out.append(("annual", date(year, 1, 1), date(year, 12, 31), due_date(date(year + 1, 3, 31))))
+        if tier == "key":
+            for m in range(1, 13):
+                ny, nm = _month_after(year, m)
+                end = date(ny, nm, 1) - timedelta(days=1)
+                out.append(("monthly", date(year, m, 1), end, due_date(date(ny, nm, S.DECLARATION_DUE_DAY))))
+        elif tier == "simplified":
+            for q in range(4):
+                ny, nm = _month_after(year, 3 * q + 1, 3)
+                end = date(ny, nm, 1) - timedelta(days=1)
+                out.append(("quarterly", date(year, 3 * q + 1, 1), end, due_date(date(ny, nm, S.DECLARATION_DUE_DAY))))
+    return [p for p in out if since <= p[3] < today]
 
 
 @dataclass(frozen=True)

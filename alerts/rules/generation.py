@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from alerts import settings as S
-from alerts.rules import Finding, kg, rule, t
+from alerts.rules import Finding, flagged, kg, rule, t
 from ledger.registry.models import TIER_NAMES
 from ledger.registry.tiers import tier_from_facts
 
@@ -28,7 +28,8 @@ class PlanUse:
 @rule(code="GEN-PLAN-OVERRUN", klass="generation", tiers=("mid",), title="产生量超出管理计划",
       checks="Year-to-date generation of a waste code above the quantity planned for the year",
       threshold="> 120% of the planned annual quantity", basis="HJ 1259 §5.2.3 (plan changed when it no longer "
-      "fits); margin: platform practice", fact=PlanUse, kind="event", triggers=("generated", "corrected"))
+      "fits); margin: platform practice", fact=PlanUse, kind="event",
+      triggers={"generated": None, "corrected": lambda b: b.get("corrects_kind") == "generated"})
 def plan_overrun(f: PlanUse) -> Iterator[Finding]:
     if f.planned_g and f.generated_g > f.planned_g * S.PLAN_OVERRUN_RATIO:
         pct = f.generated_g * 100 // f.planned_g
@@ -41,7 +42,8 @@ def plan_overrun(f: PlanUse) -> Iterator[Finding]:
 @rule(code="GEN-NOT-IN-PLAN", klass="generation", tiers=("low",), title="产生计划外危险废物",
       checks="A waste code generated this year that the unit's filed plan for the year does not list",
       threshold="any batch of an unplanned code (the ledger flags it `not_in_plan`)",
-      basis="HJ 1259 §5.2.3; 转移管理办法 第十四条", fact=PlanUse, kind="event", triggers=("generated",))
+      basis="HJ 1259 §5.2.3; 转移管理办法 第十四条", fact=PlanUse, kind="event",
+      triggers={"generated": flagged("not_in_plan")})
 def not_in_plan(f: PlanUse) -> Iterator[Finding]:
     if f.plan_filed and f.planned_g is None and f.generated_g > 0:
         yield Finding("GEN-NOT-IN-PLAN", "low", f.unit_id, f"unit:{f.unit_id}:{f.year}:{f.waste_code}",
@@ -97,7 +99,7 @@ class TierFacts:
 @rule(code="GEN-TIER-CHANGE", klass="generation", tiers=("low",), title="管理类别发生变化",
       checks="This year's hazardous generation crosses a tier line, so the unit's management tier changes",
       threshold="the largest annual quantity of the last 3 years crosses 10 t or 100 t",
-      basis="HJ 1259 §4.2.1, §4.2.3", fact=TierFacts, kind="event", triggers=("generated",))
+      basis="HJ 1259 §4.2.1, §4.2.3", fact=TierFacts, kind="event")
 def tier_change(f: TierFacts) -> Iterator[Finding]:
     if f.override:
         return  # the regulator fixed the tier; crossings do not change it
@@ -147,7 +149,7 @@ class LateEntries:
       checks="Weighings entered into the ledger long after they happened",
       threshold="entered > 24 h after weighing (flag `late_entry`)",
       basis="五即 即产生即称重即打码 (seed 004 §五.9); HJ 1259 §6.1.2", fact=LateEntries, kind="event",
-      triggers=("generated",))
+      triggers={"generated": flagged("late_entry")})
 def late_entry(f: LateEntries) -> Iterator[Finding]:
     late = [(b, h) for b, h in f.entries if h > S.LATE_ENTRY_HOURS]
     if late:

@@ -57,7 +57,7 @@ class FacilityStock:
 @rule(code="INV-FACILITY-FULL", klass="inventory", tiers=("mid", "high"), title="贮存设施接近或超过贮存能力",
       checks="A storage facility's stock against its registered capacity",
       threshold="≥ 90% (mid); > 100% (high)", basis="GB 18597-2023 (贮存能力); HJ 1259 §5.5.2.2",
-      fact=FacilityStock, triggers=("stored", "retrieved", "corrected", "received"))
+      fact=FacilityStock, triggers={"stored": None, "corrected": lambda b: b.get("corrects_kind") == "stored"})
 def facility_full(f: FacilityStock) -> Iterator[Finding]:
     if not f.capacity_g or f.stock_g < f.capacity_g * S.FACILITY_FILL_WARN:
         return
@@ -72,7 +72,7 @@ def facility_full(f: FacilityStock) -> Iterator[Finding]:
 @rule(code="INV-STORAGE-POINT", klass="inventory", tiers=("mid",), title="贮存点贮存量超过 3 吨",
       checks="A 贮存点 (temporary storage point) holding more than a storage point may",
       threshold="> 3 t in all", basis="GB 18597-2023 贮存点 (to verify)", fact=FacilityStock,
-      triggers=("stored", "retrieved", "corrected"))
+      triggers={"stored": None, "corrected": lambda b: b.get("corrects_kind") == "stored"})
 def storage_point(f: FacilityStock) -> Iterator[Finding]:
     if f.storage_type == "贮存点" and f.stock_g > S.STORAGE_POINT_MAX_G:
         yield Finding("INV-STORAGE-POINT", "mid", f.unit_id, f"facility:{f.facility_id}",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from alerts import settings as S
-from alerts.rules import Finding, kg, rule, t
+from alerts.rules import Finding, flagged, kg, rule, t
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,7 @@ class FacilityLoad:
 @rule(code="OPS-FACILITY-OVERLOAD", klass="operation", tiers=("mid",), title="自行利用处置设施超设计能力运行",
       checks="Mass processed this year by an in-house utilisation/disposal facility against its design capacity",
       threshold="> 100% of the annual design capacity", basis="HJ 1259 §5.4.2 (设施参数); 排污许可",
-      fact=FacilityLoad, triggers=("used_in_house", "disposed_in_house"))
+      fact=FacilityLoad)
 def facility_overload(f: FacilityLoad) -> Iterator[Finding]:
     if f.capacity_g > 0 and f.processed_g > f.capacity_g:
         yield Finding("OPS-FACILITY-OVERLOAD", "mid", f.unit_id, f"facility:{f.facility_id}:{f.year}",
@@ -212,7 +212,8 @@ class ProcessingMethods:
 @rule(code="OPS-METHOD-CHANGED", klass="operation", tiers=("low",), title="利用处置方式与联单不一致",
       checks="A receiver processed waste by a method other than the manifest's planned one",
       threshold="any `method_changed:` flag on the manifest", basis="转移管理办法 第十二条(二)",
-      fact=ProcessingMethods, kind="event", triggers=("used_in_house", "disposed_in_house"))
+      fact=ProcessingMethods, kind="event",
+      triggers={"used_in_house": flagged("method_differs"), "disposed_in_house": flagged("method_differs")})
 def method_changed(f: ProcessingMethods) -> Iterator[Finding]:
     if f.changed:
         yield Finding("OPS-METHOD-CHANGED", "low", f.receiver_id, f"manifest:{f.manifest_id}",

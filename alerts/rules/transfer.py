@@ -105,10 +105,18 @@ def _line_tier(shipped: int, received: int) -> str | None:
     return None
 
 
+def _body_tier(body) -> str | None:  # noqa: ANN001
+    """The tier a receipt record's body implies (its shipped and received mass)."""
+    if "shipped_g" not in body or body.get("received_g") is None:
+        return None
+    return _line_tier(int(body["shipped_g"]), int(body["received_g"]))
+
+
 @rule(code="TRN-WEIGHT-DIFF", klass="transfer", tiers=("mid", "high"), title="转移量与接收量不符",
       checks="Shipped against received mass on a manifest line",
       threshold="differs by > 5% or > 50 kg (mid); by > 10% (high)", basis="转移管理办法 第十八条 (数量不符)",
-      fact=Receipt, kind="event", triggers=("received", "refused"))
+      fact=Receipt, kind="event", triggers={"received": lambda b: _body_tier(b) is not None,
+                                            "refused": lambda b: _body_tier(b) is not None})
 def weight_diff(f: Receipt) -> Iterator[Finding]:
     bad = [(no, code, s, r, _line_tier(s, r)) for no, code, s, r in f.lines]
     bad = [b for b in bad if b[4]]
@@ -140,7 +148,8 @@ class Refusal:
 @rule(code="TRN-REFUSAL-OPEN", klass="transfer", tiers=("high",), title="拒收危险废物未退回",
       checks="A refusal or partial refusal whose load is not yet back with the originator",
       threshold="any refused mass not returned (high until the return leg closes)",
-      basis="转移管理办法 第十八条 第二款", fact=Refusal, triggers=("received", "refused", "returned"))
+      basis="转移管理办法 第十八条 第二款", fact=Refusal,
+      triggers={"received": lambda b: int(b.get("refused_g") or 0) > 0, "refused": None, "returned": None})
 def refusal_open(f: Refusal) -> Iterator[Finding]:
     if f.refused_g > f.returned_g:
         yield Finding("TRN-REFUSAL-OPEN", "high", f.originator_id, f"manifest:{f.manifest_id}",

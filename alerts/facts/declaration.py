@@ -1,0 +1,113 @@
+"""Declaration facts: this year's management plan, and every declaration a unit owes by its tier and the calendar,
+with the time it was submitted.
+
+Submission times are read by ONE function, `declaration_submissions`, from the `declaration` table that the reports
+module keeps (unit_id, kind 'monthly'|'quarterly'|'annual', period_start, period_end, due_on, version, status
+'draft'|'submitted'|'superseded', submitted_at). It queries that table by name with SQLAlchemy Core when it exists,
+so the alert package works before and after both are merged; without the table the declaration rules stay dormant
+(nothing can be known about submissions, and raising every declaration as overdue would only be noise).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import column, func, inspect, table
+from sqlmodel import Session, select
+
+from alerts import settings as S
+from alerts.facts import Clock, Scope, gatherer, where, within
+from alerts.facts.generation import annual_hazardous, registry_tier_facts
+from alerts.rules.declaration import DeclarationDue, PlanFiling, due_date, due_periods
+from ledger.batches import Batch
+from ledger.registry.models import Plan, Unit
+from ledger.registry.tiers import tier_from_facts
+from ledger.workdays import local_day, year_bounds_utc
+
+log = logging.getLogger(__name__)
+_warned = False
+
+DECLARATION = table("declaration", column("unit_id"), column("kind"), column("period_start"),
+                    column("period_end"), column("due_on"), column("status"), column("submitted_at"))
+
+
+def declaration_submissions(session: Session, *, unit_ids: list[int] | None, since: date
+                            ) -> dict[tuple[int, str, date], datetime] | None:
+    """{(unit, kind, period start): first submission time} for periods starting on or after `since`;
+    None when the `declaration` table does not exist (yet)."""
+    global _warned
+    if not inspect(session.connection()).has_table("declaration"):
+        if not _warned:
+            log.info("no `declaration` table: the declaration-overdue rules are dormant until it exists")
+            _warned = True
+        return None
+    d = DECLARATION
+    q = (select(d.c.unit_id, d.c.kind, d.c.period_start, func.min(d.c.submitted_at))
+         .where(d.c.status.in_(("submitted", "superseded")), d.c.submitted_at.is_not(None),
+                d.c.period_start >= since)
+         .group_by(d.c.unit_id, d.c.kind, d.c.period_start))
+    if unit_ids is not None:
+        q = q.where(d.c.unit_id.in_(unit_ids))
+    out = {}
+    for unit_id, kind, start, at in session.execute(q).all():
+        start = start if isinstance(start, date) else date.fromisoformat(str(start)[:10])
+        if isinstance(at, str):
+            at = datetime.fromisoformat(at)
+        out[(int(unit_id), kind, start)] = at
+    return out
+
+
+def _tiers(session: Session, clock: Clock, units: frozenset[int] | None) -> dict[int, str]:
+    """The current tier of every unit that handles hazardous waste (override, else HJ 1259 §4.2.1 from the ledger)."""
+    years = [clock.today.year - 2, clock.today.year - 1, clock.today.year]
+    annual = annual_hazardous(session, years, units)
+    q = select(Unit.id).where((Unit.is_generator.is_(True)) | (Unit.is_receiver.is_(True)))
+    candidates = set(session.exec(where(q, within(Unit.id, units))).all())
+    reg = registry_tier_facts(session, None if units is None else candidates, clock.today)
+    out = {}
+    for u in candidates:
+        own, licensed, override = reg[u]
+        top = max(annual.get(u, {}).values(), default=0)
+        if not (top or own or licensed):
+            continue  # no hazardous waste in three years: nothing to declare under HJ 1259
+        out[u] = override or tier_from_facts(max_annual_hazardous_g=top, own_facility=own, licensed=licensed)
+    return out
+
+
+@gatherer(DeclarationDue)
+def declarations_due(session: Session, clock: Clock, scope: Scope | None) -> list[DeclarationDue]:
+    """Every declaration due in the lookback window, by tier and calendar, with its submission time."""
+    if scope is not None:
+        return []  # time-based: the scheduled scan
+    since = clock.today - timedelta(days=S.DECLARATION_LOOKBACK_DAYS)
+    submitted = declaration_submissions(session, unit_ids=None, since=date(since.year - 1, 1, 1))
+    if submitted is None:
+        return []
+    tiers = _tiers(session, clock, None)
+    created = dict(session.execute(select(Unit.id, Unit.created_at).where(Unit.id.in_(sorted(tiers)))).all())
+    out = []
+    for u, tier in tiers.items():
+        born = local_day(created[u])
+        for kind, start, end, due in due_periods(tier, today=clock.today, since=since):
+            if end < born:
+                continue  # the unit was registered after the period
+            out.append(DeclarationDue(u, kind, start, end, due, submitted.get((u, kind, start)), clock.today))
+    return out
+
+
+@gatherer(PlanFiling)
+def plan_filings(session: Session, clock: Clock, scope: Scope | None) -> list[PlanFiling]:
+    """Units that generated hazardous waste last year or this year, and when they filed this year's plan."""
+    if scope is not None:
+        return []
+    year = clock.today.year
+    due = due_date(date(year, *S.PLAN_DUE))
+    if clock.today <= due:
+        return []
+    start, _ = year_bounds_utc(year - 1)
+    generators = set(session.exec(select(Batch.unit_id).where(
+        Batch.parent_id.is_(None), Batch.hazardous.is_(True), Batch.occurred_at >= start).distinct()).all())
+    filed = dict(session.execute(select(Plan.unit_id, func.min(Plan.filed_at)).where(Plan.year == year)
+                                 .group_by(Plan.unit_id)).all())
+    return [PlanFiling(u, year, due, filed.get(u), clock.today) for u in sorted(generators)]
