@@ -58,41 +58,45 @@ def declaration_submissions(session: Session, *, unit_ids: list[int] | None, sin
     return out
 
 
-def _tiers(session: Session, clock: Clock, units: frozenset[int] | None) -> dict[int, str]:
-    """The current tier of every unit that handles hazardous waste (override, else HJ 1259 §4.2.1 from the ledger)."""
-    years = [clock.today.year - 2, clock.today.year - 1, clock.today.year]
-    annual = annual_hazardous(session, years, units)
-    q = select(Unit.id).where((Unit.is_generator.is_(True)) | (Unit.is_receiver.is_(True)))
-    candidates = set(session.exec(where(q, within(Unit.id, units))).all())
-    reg = registry_tier_facts(session, None if units is None else candidates, clock.today)
-    out = {}
+def _tiers(session: Session, clock: Clock, years: list[int]) -> dict[int, dict[int, str]]:
+    """{unit: {year: tier}} for every unit that handled hazardous waste: the override, else HJ 1259 §4.2.1 with the
+    largest annual quantity of that year and the two before it (§4.2.3)."""
+    annual = annual_hazardous(session, list(range(years[0] - 2, years[-1] + 1)), None)
+    candidates = set(session.exec(select(Unit.id).where((Unit.is_generator.is_(True)) | (Unit.is_receiver.is_(True)))
+                                  ).all())
+    reg = registry_tier_facts(session, None, clock.today)
+    out: dict[int, dict[int, str]] = {}
     for u in candidates:
-        own, licensed, override = reg[u]
-        top = max(annual.get(u, {}).values(), default=0)
-        if not (top or own or licensed):
-            continue  # no hazardous waste in three years: nothing to declare under HJ 1259
-        out[u] = override or tier_from_facts(max_annual_hazardous_g=top, own_facility=own, licensed=licensed)
+        own, licensed, override = reg.get(u, (False, False, None))
+        by_year = annual.get(u, {})
+        if not (any(by_year.values()) or own or licensed):
+            continue  # no hazardous waste at all: nothing to declare under HJ 1259
+        out[u] = {y: override or tier_from_facts(
+            max_annual_hazardous_g=max(by_year.get(x, 0) for x in (y - 2, y - 1, y)), own_facility=own,
+            licensed=licensed) for y in years}
     return out
 
 
 @gatherer(DeclarationDue)
 def declarations_due(session: Session, clock: Clock, scope: Scope | None) -> list[DeclarationDue]:
-    """Every declaration due in the lookback window, by tier and calendar, with its submission time."""
+    """Every declaration due in the lookback window, by each year's tier and the calendar, with its submission."""
     if scope is not None:
         return []  # time-based: the scheduled scan
     since = clock.today - timedelta(days=S.DECLARATION_LOOKBACK_DAYS)
     submitted = declaration_submissions(session, unit_ids=None, since=date(since.year - 1, 1, 1))
     if submitted is None:
         return []
-    tiers = _tiers(session, clock, None)
+    years = list(range(since.year - 1, clock.today.year + 1))
+    tiers = _tiers(session, clock, years)
     created = dict(session.execute(select(Unit.id, Unit.created_at).where(Unit.id.in_(sorted(tiers)))).all())
     out = []
-    for u, tier in tiers.items():
+    for u, by_year in tiers.items():
         born = local_day(created[u])
-        for kind, start, end, due in due_periods(tier, today=clock.today, since=since):
-            if end < born:
-                continue  # the unit was registered after the period
-            out.append(DeclarationDue(u, kind, start, end, due, submitted.get((u, kind, start)), clock.today))
+        for y, tier in by_year.items():
+            for kind, start, end, due in due_periods(tier, today=clock.today, since=since):
+                if start.year != y or end < born:
+                    continue  # another year's tier decides it, or the unit was registered after the period
+                out.append(DeclarationDue(u, kind, start, end, due, submitted.get((u, kind, start)), clock.today))
     return out
 
 

@@ -20,7 +20,7 @@ from alerts.rules.operation import (
     ReceivedHolding,
     ReceivedLoad,
 )
-from alerts.rules.transfer import ManifestFlags, Receipt, ReceiptDue, RefusedPickup, Refusal, Trip
+from alerts.rules.transfer import ManifestFlags, Receipt, ReceiptDue, Refusal, RefusedPickup, Trip
 from ledger.workdays import SHANGHAI
 
 load_all()
