@@ -17,7 +17,7 @@ from sqlalchemy import column, func, inspect, table
 from sqlmodel import Session, select
 
 from alerts import settings as S
-from alerts.facts import Clock, Scope, gatherer, where, within
+from alerts.facts import Clock, Scope, gatherer
 from alerts.facts.generation import annual_hazardous, registry_tier_facts
 from alerts.rules.declaration import DeclarationDue, PlanFiling, due_date, due_periods
 from ledger.batches import Batch
