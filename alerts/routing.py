@@ -138,7 +138,8 @@ def push(session: Session, *, principal: Principal, a: Alert, note: str | None =
     return a
 
 
-def rectify(session: Session, *, principal: Principal, a: Alert, text: str, attachments: list[dict]) -> Alert:
+def rectify(session: Session, *, principal: Principal, a: Alert, text: str, attachments: list[dict] | None = None
+            ) -> Alert:
     """The unit reports its rectification (low, mid), or the city its verification (high)."""
     if not text.strip():
         raise InvalidInput("say what was done (text)", field="text")
