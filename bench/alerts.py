@@ -60,35 +60,40 @@ def seed_province(url: str, *, units: int, records: int) -> dict:
     t0 = time.perf_counter()
     with psycopg.connect(libpq(url)) as c:
         c.execute("SET synchronous_commit = off")
-        x = c.execute
+        def x(query: str, params: dict | None = None):  # noqa: ANN202 - always with params: %% means %
+            return c.execute(query, params or {})
+
         x("""INSERT INTO unit (id, credit_code, name, region_code, is_generator, is_hauler, is_receiver, created_at)
              SELECT g, 'B' || lpad(g::text, 17, '0'), '压测单位' || g, (%(regions)s::text[])[1 + g %% 8],
-                    g > %(h)s + %(r)s, g <= %(h)s, g > %(h)s AND g <= %(h)s + %(r)s, now() - interval '4 years'
-             FROM generate_series(1, %(u)s) g""", {"regions": REGIONS, "u": units, "h": haulers, "r": receivers})
-        # facilities: generation g, storage U+g (2% small: 1 t), receivers' utilisation 2U+g
+                    g > %(h)s::int + %(r)s, g <= %(h)s, g > %(h)s AND g <= %(h)s::int + %(r)s, now() - interval '4 years'
+             FROM generate_series(1, %(u)s::int) g""", {"regions": REGIONS, "u": units, "h": haulers, "r": receivers})
+        # facilities: generation g, storage U+g (2% small: 0.3 t), receivers' utilisation 2U+g
         x("""INSERT INTO facility (id, unit_id, kind, storage_type, code, name, storage_capacity_g, annual_capacity_g,
                                    methods, created_at)
-             SELECT g, g, 'generation', NULL, 'CS-01', '车间', NULL, NULL, '[]', now() FROM generate_series(1, %(u)s) g
+             SELECT g, g, 'generation', NULL::varchar, 'CS-01', '车间', NULL::bigint, NULL::bigint, '[]'::json, now()
+             FROM generate_series(1, %(u)s::int) g
              UNION ALL
-             SELECT %(u)s + g, g, 'storage', '贮存库', 'ZC-01', '贮存库',
-                    CASE WHEN g %% 50 = 7 THEN 1000000 ELSE 500000000 END, NULL, '[]', now()
-             FROM generate_series(1, %(u)s) g
+             SELECT %(u)s::int + g, g, 'storage', '贮存库', 'ZC-01', '贮存库',
+                    CASE WHEN g %% 50 = 7 THEN 300000 ELSE 500000000 END, NULL, '[]'::json, now()
+             FROM generate_series(1, %(u)s::int) g
              UNION ALL
-             SELECT 2 * %(u)s + g, g, 'utilisation', NULL, 'LY-01', '再生线', NULL, 100000000000, '["R9"]', now()
-             FROM generate_series(%(h)s + 1, %(h)s + %(r)s) g""", {"u": units, "h": haulers, "r": receivers})
+             SELECT 2 * %(u)s::int + g, g, 'utilisation', NULL, 'LY-01', '再生线', NULL, 100000000000, '["R9"]'::json, now()
+             FROM generate_series(%(h)s::int + 1, %(h)s::int + %(r)s::int) g""", {"u": units, "h": haulers, "r": receivers})
         x("""INSERT INTO permit (unit_id, kind, number, waste_codes, methods, annual_capacity_g, valid_from, valid_to,
                                  created_at)
-             SELECT g, 'operating_licence', 'BENCH-L' || g, '["HW08", "HW49", "HW06"]', '["R9", "R2"]', 10000000000000,
+             SELECT g, 'operating_licence', 'BENCH-L' || g, '["HW08", "HW49", "HW06"]'::json, '["R9", "R2"]'::json,
+                    10000000000000::bigint,
                     current_date - 400, CASE WHEN g %% 20 = 3 THEN current_date + 15 ELSE current_date + 700 END, now()
-             FROM generate_series(%(h)s + 1, %(h)s + %(r)s) g
+             FROM generate_series(%(h)s::int + 1, %(h)s::int + %(r)s::int) g
              UNION ALL
-             SELECT g, 'transport_permit', 'BENCH-T' || g, '[]', '[]', NULL, current_date - 400, current_date + 700, now()
-             FROM generate_series(1, %(h)s) g""", {"h": haulers, "r": receivers})
+             SELECT g, 'transport_permit', 'BENCH-T' || g, '[]'::json, '[]'::json, NULL, current_date - 400,
+                    current_date + 700, now()
+             FROM generate_series(1, %(h)s::int) g""", {"h": haulers, "r": receivers})
         x("""INSERT INTO vehicle (unit_id, plate, created_at) SELECT g, '鲁B' || lpad(g::text, 5, '0'), now()
-             FROM generate_series(1, %(h)s) g""", {"h": haulers})
+             FROM generate_series(1, %(h)s::int) g""", {"h": haulers})
         year = datetime.now(UTC).year
         x("""INSERT INTO plan (id, unit_id, year, version, filed_at, note)
-             SELECT g, g, %(y)s, 1, make_date(%(y)s, 2, 1), NULL FROM generate_series(%(f)s, %(u)s) g""",
+             SELECT g, g, %(y)s::int, 1, make_date(%(y)s::int, 2, 1), NULL FROM generate_series(%(f)s::int, %(u)s::int) g""",
           {"y": year, "f": haulers + receivers + 1, "u": units})
         x("""INSERT INTO plan_item (plan_id, waste_code, planned_g, receiver_ids, methods)
              SELECT p.id, c.code, c.g, '[]', '[]' FROM plan p
@@ -97,11 +102,11 @@ def seed_province(url: str, *, units: int, records: int) -> dict:
         first_gen = haulers + receivers + 1
         # root batches: age uniform over three years; a batch's life decided by its id
         x("""CREATE TEMP TABLE b0 AS
-             SELECT g AS id, %(fg)s + (g * 7919) %% %(gens)s AS unit_id,
-                    now() - make_interval(secs => ((g * 104729) %% (1095 * 86400))) AS at,
+             SELECT g AS id, %(fg)s + (g::bigint * 7919) %% %(gens)s AS unit_id,
+                    now() - make_interval(secs => ((g::bigint * 104729) %% (1095 * 86400))) AS at,
                     CASE WHEN g %% 3 = 0 THEN '900-041-49' ELSE '900-249-08' END AS code,
                     (150000 + (g * 31) %% 100000)::bigint AS g
-             FROM generate_series(1, %(n)s) g""", {"fg": first_gen, "gens": gens, "n": n_batches})
+             FROM generate_series(1, %(n)s::int) g""", {"fg": first_gen, "gens": gens, "n": n_batches})
         x("""ALTER TABLE b0 ADD COLUMN life text""")
         # held: the last 60 days, and one in a thousand older ones (held over a year); shipped: a tenth of the rest
         x("""UPDATE b0 SET life = CASE WHEN at > now() - interval '60 days' OR id %% 1000 = 1 THEN 'held'
@@ -113,13 +118,13 @@ def seed_province(url: str, *, units: int, records: int) -> dict:
              SELECT id, unit_id, unit_id, NULL, NULL, 'D' || lpad(id::text, 36, '0'), 'HWCS' || id, code,
                     'HW' || right(code, 2), true, '废物', '液态', 'T', '桶', 1, unit_id, 'S', '王工', at, g, 0, g,
                     CASE WHEN life = 'held' THEN g ELSE 0 END, CASE WHEN life = 'held' THEN g ELSE 0 END, 0,
-                    CASE WHEN life = 'held' THEN %(u)s + unit_id END, true,
+                    CASE WHEN life = 'held' THEN %(u)s::int + unit_id END, true,
                     CASE WHEN life = 'held' THEN 'stored' ELSE 'closed' END, '[]', at + interval '2 minutes'
              FROM b0""", {"u": units})
         # manifests for the shipped ones: received the next day, 2% six per cent light
         x("""CREATE TEMP TABLE m0 AS
              SELECT row_number() OVER (ORDER BY id) AS mid, id AS bid, unit_id AS origin,
-                    1 + id %% %(h)s AS hauler, %(h)s + 1 + id %% %(r)s AS receiver, at, g,
+                    1 + id %% %(h)s AS hauler, %(h)s::int + 1 + id %% %(r)s AS receiver, at, g,
                     CASE WHEN id %% 50 = 14 THEN g * 94 / 100 ELSE g END AS rg
              FROM b0 WHERE life = 'shipped'""", {"h": haulers, "r": receivers})
         x("""INSERT INTO manifest (id, number, status, version, hazardous, originator_id, hauler_id, receiver_id,
@@ -134,30 +139,30 @@ def seed_province(url: str, *, units: int, records: int) -> dict:
                                 category, hazardous, name, form, hazard, container_type, container_count, facility_id,
                                 scale_id, operator, occurred_at, gross_g, tare_g, net_g, remaining_g, stored_g,
                                 in_transit_g, storage_facility_id, stored_ever, status, flags, created_at)
-             SELECT %(n)s + mid, b.unit_id, m.receiver, b.id, b.id, b.digital_id, b.batch_code, b.waste_code,
+             SELECT %(n)s::int + mid, b.unit_id, m.receiver, b.id, b.id, b.digital_id, b.batch_code, b.waste_code,
                     b.category, true, b.name, b.form, b.hazard, b.container_type, 1, b.facility_id, 'S', '王工',
                     b.occurred_at, m.rg, 0, m.rg, 0, 0, 0, NULL, false, 'closed', '[]', m.at + interval '10 days 7 hours'
              FROM m0 m JOIN batch b ON b.id = m.bid""", {"n": n_batches})
         x("""INSERT INTO manifest_line (manifest_id, line_no, batch_id, waste_code, mass_g, planned_method, received_g,
                                         accepted_g, acceptance, holding_id, returned_g)
              SELECT mid, 1, bid, (SELECT waste_code FROM batch WHERE id = bid), g, 'R9', rg, rg, 'accepted',
-                    %(n)s + mid, 0 FROM m0""", {"n": n_batches})
+                    %(n)s::int + mid, 0 FROM m0""", {"n": n_batches})
         # the journal: every record of every life, then gapless seq per unit
         x("""CREATE TEMP TABLE ev AS
              SELECT unit_id, 'generated' AS kind, id AS batch_id, NULL::bigint AS src, g AS mass, unit_id AS fac,
                     NULL::int AS man, at AS t, 1 AS o, json_build_object('waste_code', code, 'flags', '[]'::json) AS body
              FROM b0
-             UNION ALL SELECT unit_id, 'stored', id, NULL, g, %(u)s + unit_id, NULL, at + interval '1 hour', 2,
+             UNION ALL SELECT unit_id, 'stored', id, NULL, g, %(u)s::int + unit_id, NULL, at + interval '1 hour', 2,
                     '{}'::json FROM b0
-             UNION ALL SELECT unit_id, 'retrieved', id, NULL, g, %(u)s + unit_id, NULL, at + interval '10 days', 3,
+             UNION ALL SELECT unit_id, 'retrieved', id, NULL, g, %(u)s::int + unit_id, NULL, at + interval '10 days', 3,
                     '{}'::json FROM b0 WHERE life <> 'held'
              UNION ALL SELECT unit_id, 'used_in_house', id, NULL, g, NULL, NULL, at + interval '10 days 1 hour', 4,
                     '{"method": "R9"}'::json FROM b0 WHERE life = 'used'
              UNION ALL SELECT origin, 'shipped', bid, NULL, g, NULL, mid, at + interval '10 days 2 hours', 4,
                     json_build_object('planned_method', 'R9', 'receiver_id', receiver) FROM m0
-             UNION ALL SELECT receiver, 'received', %(n)s + mid, bid, rg, NULL, mid, at + interval '10 days 7 hours', 5,
+             UNION ALL SELECT receiver, 'received', %(n)s::int + mid, bid, rg, NULL, mid, at + interval '10 days 7 hours', 5,
                     json_build_object('shipped_g', g, 'received_g', rg, 'accepted_g', rg, 'refused_g', 0) FROM m0
-             UNION ALL SELECT receiver, 'used_in_house', %(n)s + mid, NULL, rg, NULL, NULL, at + interval '11 days', 6,
+             UNION ALL SELECT receiver, 'used_in_house', %(n)s::int + mid, NULL, rg, NULL, NULL, at + interval '11 days', 6,
                     '{"method": "R9"}'::json FROM m0""", {"u": units, "n": n_batches})
         x("""INSERT INTO journal_record (unit_id, seq, kind, batch_id, source_batch_id, mass_g, facility_id,
                                          manifest_id, actor_name, occurred_at, recorded_at, body, prev_hash, hash)
@@ -257,11 +262,11 @@ def busy_plants(url: str, n: int, batches_each: int) -> list:
                                             hazardous, name, form, hazard, container_type, container_count, facility_id,
                                             scale_id, operator, occurred_at, gross_g, tare_g, net_g, remaining_g,
                                             stored_g, in_transit_g, stored_ever, status, flags, created_at)
-                         SELECT %(u)s, %(u)s, 'P' || %(u)s || '-' || g, 'HWCS' || g, '900-249-08', 'HW08', true, '废物',
+                         SELECT %(u)s::int, %(u)s, 'P' || %(u)s || '-' || g, 'HWCS' || g, '900-249-08', 'HW08', true, '废物',
                                 '液态', 'T', '桶', 1, %(f)s, 'S', '王工',
                                 date_trunc('year', now()) + make_interval(secs => g * 600), 160000, 0, 160000, 0, 0, 0,
                                 true, 'closed', '[]', now()
-                         FROM generate_series(1, %(n)s) g""",
+                         FROM generate_series(1, %(n)s::int) g""",
                       {"u": p.unit_id, "f": p.gen_facility_id, "n": batches_each})
         c.execute("ANALYZE batch")
         c.commit()

@@ -39,20 +39,22 @@ def _month_after(year: int, month: int, k: int = 1) -> tuple[int, int]:
 def due_periods(tier: str, *, today: date, since: date) -> list[tuple[str, date, date, date]]:
     """(kind, period start, period end, due date) of every declaration a unit of `tier` owes whose due date lies in
     [since, today): 重点 monthly + annual, 简化 quarterly + annual, 登记 annual (HJ 1259 §7.2)."""
-    out = []
+    raw = []
     for year in range(since.year - 1, today.year + 1):
-        out.append(("annual", date(year, 1, 1), date(year, 12, 31), due_date(date(year + 1, 3, 31))))
+        raw.append(("annual", date(year, 1, 1), date(year, 12, 31), date(year + 1, 3, 31)))
         if tier == "key":
             for m in range(1, 13):
                 ny, nm = _month_after(year, m)
-                end = date(ny, nm, 1) - timedelta(days=1)
-                out.append(("monthly", date(year, m, 1), end, due_date(date(ny, nm, S.DECLARATION_DUE_DAY))))
+                raw.append(("monthly", date(year, m, 1), date(ny, nm, 1) - timedelta(days=1),
+                            date(ny, nm, S.DECLARATION_DUE_DAY)))
         elif tier == "simplified":
             for q in range(4):
                 ny, nm = _month_after(year, 3 * q + 1, 3)
-                end = date(ny, nm, 1) - timedelta(days=1)
-                out.append(("quarterly", date(year, 3 * q + 1, 1), end, due_date(date(ny, nm, S.DECLARATION_DUE_DAY))))
-    return [p for p in out if since <= p[3] < today]
+                raw.append(("quarterly", date(year, 3 * q + 1, 1), date(ny, nm, 1) - timedelta(days=1),
+                            date(ny, nm, S.DECLARATION_DUE_DAY)))
+    # a holiday moves a due date by days, never by weeks: only dates near the window need the calendar
+    near = [(k, s, e, d) for k, s, e, d in raw if since - timedelta(days=15) <= d < today]
+    return [(k, s, e, due) for k, s, e, d in near if since <= (due := due_date(d)) < today]
 
 
 @dataclass(frozen=True)

@@ -197,3 +197,11 @@ def test_gps_silence_is_measured_inside_the_overdue_time_only():
     pts = (start + timedelta(hours=1), start + timedelta(hours=3, minutes=30), start + timedelta(hours=5))
     f = REGISTRY["TRN-TRANSIT-LATE"](trip(hours_late=29.5, points=pts))[0]
     assert f.tier == "high" and f.evidence["gps_silence_hours"] == 2.5
+
+
+def test_the_readme_table_names_every_rule():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    missing = [code for code in REGISTRY if f"| `{code}` |" not in readme]
+    assert not missing, f"add these rules to the README table: {missing}"
