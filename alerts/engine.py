@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, event, update
+from sqlalchemy import bindparam, event, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, select
 
@@ -38,6 +39,7 @@ from alerts.rules import REGISTRY, TIER_ORDER, Finding, Rule
 from alerts.rules import load_all as load_rules
 from ledger import journal
 from ledger.db import insert_all
+from ledger.errors import Conflict
 from ledger.journal import JournalRecord
 from ledger.registry.models import Unit
 from ledger.types import utcnow
@@ -150,8 +152,12 @@ def reconcile(session: Session, findings: list[Finding], *, rules: list[Rule], n
                 evidence_updates.append({"b_id": a.id, "evidence": evidence, "title": f.title, "updated_at": now})
                 stats.updated += 1
             if TIER_ORDER[f.tier] > TIER_ORDER[a.tier]:
-                _raise(session, a, f.tier, now)
-                stats.raised += 1
+                try:
+                    _raise(session, a, f.tier, now)
+                    stats.raised += 1
+                except Conflict:
+                    pass  # someone acted on it meanwhile: the next evaluation raises it
+
         if clear and rule.kind == "state":
             for a in existing:
                 if a.subject in fs or not a.fact_holds:
@@ -159,9 +165,11 @@ def reconcile(session: Session, findings: list[Finding], *, rules: list[Rule], n
                 if a.status == "closed":  # closed while the fact held: re-arm, a new alert may open next time
                     session.execute(update(Alert).where(Alert.id == a.id).values(fact_holds=False))
                     continue
-                closed = _clear(session, a, now)
-                stats.cleared += 1
-                stats.closed += closed
+                try:
+                    stats.closed += _clear(session, a, now)
+                    stats.cleared += 1
+                except Conflict:
+                    pass  # someone acted on it meanwhile: the next scan looks again
     if evidence_updates:
         t = Alert.__table__
         session.connection().execute(
@@ -169,8 +177,7 @@ def reconcile(session: Session, findings: list[Finding], *, rules: list[Rule], n
             .values(evidence=bindparam("evidence"), title=bindparam("title"), updated_at=bindparam("updated_at"),
                     fact_holds=True), evidence_updates)
     if new:
-        _insert(session, new, now)
-        stats.opened = len(new)
+        stats.opened = _insert(session, new, now)
     session.flush()
     return stats
 
@@ -195,16 +202,33 @@ def _new_alert(rule: Rule, f: Finding, region: str, now: datetime) -> Alert:
     return a
 
 
-def _insert(session: Session, alerts: list[Alert], now: datetime) -> None:
-    insert_all(session, alerts)
+def _insert(session: Session, alerts: list[Alert], now: datetime) -> int:
+    """INSERT new alerts, skipping any (rule, subject) that another transaction opened meanwhile (the partial unique
+    index: ON CONFLICT DO NOTHING), then their first actions and notifications. Returns how many were opened."""
+    table = Alert.__table__
+    dialect = session.get_bind().dialect.name
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    opened = []
+    for i in range(0, len(alerts), CHUNK):
+        chunk = alerts[i:i + CHUNK]
+        rows = [{c.name: getattr(a, c.name) for c in table.columns if c.name != "id"} for a in chunk]
+        stmt = (make(table).values(rows)
+                .on_conflict_do_nothing(index_elements=["rule", "subject"], index_where=text("status != 'closed'"))
+                .returning(table.c.id, table.c.rule, table.c.subject))
+        ids = {(r, subj): aid for aid, r, subj in session.execute(stmt).all()}
+        for a in chunk:
+            if (a.rule, a.subject) in ids:
+                a.id = ids[(a.rule, a.subject)]
+                opened.append(a)
     actions, outbox = [], []
-    for a in alerts:
+    for a in opened:
         actions.append(routing.action(a, "open", now=now, rule=a.rule))
         if a.status == "pushed":
             actions.append(routing.action(a, "push", now=now, before="open", to="unit"))
         outbox.append(notify.outbox_row(a, "alert.opened", now))
     insert_all(session, actions)
     insert_all(session, outbox)
+    return len(opened)
 
 
 def _raise(session: Session, a: Alert, tier: str, now: datetime) -> None:

@@ -175,3 +175,15 @@ def test_switched_off_no_event_time_alerts(db, plant):
     assert alerts(db) == []
     engine.scan(db, now=w.NOW)  # the scan catches up
     assert [a.rule for a in alerts(db)] == ["GEN-NOT-IN-PLAN"]
+
+
+def test_an_alert_opened_meanwhile_by_another_transaction_is_skipped_not_an_error(db, plant):
+    p = plant
+    w.weigh(db, p["unit"], p["gen"], when=w.at(2), kg="20", code="900-041-49")
+    (existing,) = alerts(db)
+    twin = Alert(**{k: getattr(existing, k) for k in ("rule", "klass", "tier", "opened_tier", "status", "unit_id",
+                                                      "region_code", "subject", "subject_kind", "subject_id", "title",
+                                                      "evidence")})
+    assert engine._insert(db, [twin], w.NOW) == 0  # ON CONFLICT DO NOTHING on the open (rule, subject)
+    db.commit()
+    assert len(alerts(db)) == 1
