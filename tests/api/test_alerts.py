@@ -340,3 +340,29 @@ def test_a_pickup_refused_for_a_foreign_label_is_kept_as_an_alert(client, admin,
     assert client.get(f"{API}/manifests/{m['id']}", headers=w["orig"]).json()["status"] == "submitted"
     assert client.post(f"{API}/manifests/{m['id']}/pickup", headers=w["drv"],
                        json={"scanned": [b["digital_id"]]}).status_code == 200
+
+
+def test_a_park_manager_reads_its_members_alerts_and_acts_on_none(client, site, admin, session):
+    r = client.post(f"{API}/parks", json={"code": "JN-HG", "name": "化工园", "region_code": "370112"}, headers=admin)
+    assert r.status_code == 201, r.text
+    park = r.json()["id"]
+    r = client.post(f"{API}/parks/{park}/members", json={"unit_id": site["unit"]["id"], "since": "2020-01-01"},
+                    headers=admin)
+    assert r.status_code in (200, 201), r.text
+    _, tok = make_user(session, role="park_manager", park_id=park)
+    manager = auth(tok)
+    weigh(client, site, sh(2025, 11, 3), code="900-041-49")
+    with clock_at(sh(2025, 11, 4)):
+        a = only(client, manager, rule="GEN-NOT-IN-PLAN")
+        assert a["next_acts"] == []
+        assert client.post(f"{API}/alerts/{a['id']}/rectify", json={"text": "已整改"}, headers=manager).status_code == 403
+        assert client.get(f"{API}/units/{site['unit']['id']}/code", headers=manager).json()["colour"] == "green"
+
+
+def test_the_alert_paths_document_their_errors(client):
+    spec = client.get(f"{API}/openapi.json").json()
+    for path in ("/api/v1/alerts", "/api/v1/alerts/{alert_id}", "/api/v1/alerts/{alert_id}/push",
+                 "/api/v1/webhooks", "/api/v1/units/{unit_id}/code.png"):
+        for op in spec["paths"][path].values():
+            assert {"401", "403", "404", "422"} <= set(op["responses"]), (path, sorted(op["responses"]))
+            assert op.get("summary")
