@@ -23,9 +23,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, event, text, update
+from sqlalchemy import bindparam, event, insert, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, select
@@ -34,11 +35,10 @@ from alerts import notify, routing
 from alerts import settings as S
 from alerts.facts import Clock, Scope
 from alerts.facts import load_all as load_gatherers
-from alerts.models import Alert
+from alerts.models import Alert, AlertAction, AlertOutbox
 from alerts.rules import REGISTRY, TIER_ORDER, Finding, Rule
 from alerts.rules import load_all as load_rules
 from ledger import journal
-from ledger.db import insert_all
 from ledger.errors import Conflict
 from ledger.journal import JournalRecord
 from ledger.registry.models import Unit
@@ -131,7 +131,7 @@ def reconcile(session: Session, findings: list[Finding], *, rules: list[Rule], n
         if prior is None or TIER_ORDER[f.tier] >= TIER_ORDER[prior.tier]:
             by_rule[f.rule][f.subject] = f
     regions = _regions(session, {f.unit_id for f in findings})
-    new: list[Alert] = []
+    new: list[dict] = []
     evidence_updates: list[dict] = []
     for rule in rules:
         fs = by_rule.get(rule.code, {})
@@ -194,41 +194,43 @@ def _regions(session: Session, unit_ids: set[int]) -> dict[int, str]:
     return out
 
 
-def _new_alert(rule: Rule, f: Finding, region: str, now: datetime) -> Alert:
-    a = Alert(rule=rule.code, klass=rule.klass, tier=f.tier, opened_tier=f.tier, unit_id=f.unit_id,
-              region_code=region, subject=f.subject, subject_kind=f.subject_kind, subject_id=f.subject_id,
-              title=f.title[:300], evidence=_jsonable(f.evidence), opened_at=now, updated_at=now)
-    routing.start(a, now)
-    return a
+_ALERT_COLUMNS = [c.name for c in Alert.__table__.columns if c.name != "id"]
 
 
-def _insert(session: Session, alerts: list[Alert], now: datetime) -> int:
-    """INSERT new alerts, skipping any (rule, subject) that another transaction opened meanwhile (the partial unique
-    index: ON CONFLICT DO NOTHING), then their first actions and notifications. Returns how many were opened."""
+def _new_alert(rule: Rule, f: Finding, region: str, now: datetime) -> dict:
+    """The column values of a new alert (plain values: the bulk path builds no ORM objects)."""
+    row = dict.fromkeys(_ALERT_COLUMNS)
+    row.update(rule=rule.code, klass=rule.klass, tier=f.tier, opened_tier=f.tier, unit_id=f.unit_id,
+               region_code=region, subject=f.subject, subject_kind=f.subject_kind, subject_id=f.subject_id,
+               title=f.title[:300], evidence=_jsonable(f.evidence), fact_holds=True, overdue=False,
+               possible_offence=False, version=1, opened_at=now, updated_at=now, **routing.start(f.tier, now))
+    return row
+
+
+def _insert(session: Session, rows: list[dict], now: datetime) -> int:
+    """INSERT new alerts in one executemany, skipping any (rule, subject) another transaction opened meanwhile (the
+    partial unique index: ON CONFLICT DO NOTHING), then their first actions and notifications. Returns how many."""
     table = Alert.__table__
-    dialect = session.get_bind().dialect.name
-    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    opened = []
-    for i in range(0, len(alerts), CHUNK):
-        chunk = alerts[i:i + CHUNK]
-        rows = [{c.name: getattr(a, c.name) for c in table.columns if c.name != "id"} for a in chunk]
-        stmt = (make(table).values(rows)
-                .on_conflict_do_nothing(index_elements=["rule", "subject"], index_where=text("status != 'closed'"))
-                .returning(table.c.id, table.c.rule, table.c.subject))
-        ids = {(r, subj): aid for aid, r, subj in session.execute(stmt).all()}
-        for a in chunk:
-            if (a.rule, a.subject) in ids:
-                a.id = ids[(a.rule, a.subject)]
-                opened.append(a)
+    make = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = (make(table).on_conflict_do_nothing(index_elements=["rule", "subject"],
+                                               index_where=text("status != 'closed'"))
+            .returning(table.c.id, table.c.rule, table.c.subject))
+    conn = session.connection()
+    ids = {(r, subject): aid for aid, r, subject in conn.execute(stmt, rows).all()}
     actions, outbox = [], []
-    for a in opened:
-        actions.append(routing.action(a, "open", now=now, rule=a.rule))
+    for row in rows:
+        aid = ids.get((row["rule"], row["subject"]))
+        if aid is None:
+            continue
+        a = SimpleNamespace(id=aid, **row)
+        actions.append(routing.action_values(a, "open", now=now, rule=a.rule))
         if a.status == "pushed":
-            actions.append(routing.action(a, "push", now=now, before="open", to="unit"))
-        outbox.append(notify.outbox_row(a, "alert.opened", now))
-    insert_all(session, actions)
-    insert_all(session, outbox)
-    return len(opened)
+            actions.append(routing.action_values(a, "push", now=now, before="open", to="unit"))
+        outbox.append(notify.outbox_values(a, "alert.opened", now))
+    if actions:
+        conn.execute(insert(AlertAction.__table__), actions)
+        conn.execute(insert(AlertOutbox.__table__), outbox)
+    return len(outbox)
 
 
 def _raise(session: Session, a: Alert, tier: str, now: datetime) -> None:

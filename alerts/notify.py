@@ -34,7 +34,7 @@ from sqlmodel import Session, select
 from alerts import settings as S
 from alerts.models import Alert, AlertOutbox, WebhookDelivery, WebhookSubscription
 from alerts.rules import TIER_ORDER
-from ledger.db import insert_all, session_scope
+from ledger.db import session_scope
 from ledger.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -54,21 +54,22 @@ def alert_summary(a: Alert) -> dict:
             "overdue": a.overdue, "possible_offence": a.possible_offence}
 
 
-def outbox_row(a: Alert, event: str, now: datetime, **extra) -> AlertOutbox:
-    """The notification of one alert change (add it to the alert's transaction)."""
+def outbox_values(a, event: str, now: datetime, **extra) -> dict:  # noqa: ANN001
+    """The column values of the notification of one alert change (an alert object or namespace)."""
     if event not in EVENTS:
         raise ValueError(f"unknown event {event}")
     payload = {"alert": alert_summary(a), **extra}
-    return AlertOutbox(alert_id=a.id, unit_id=a.unit_id, region_code=a.region_code, event=event, tier=a.tier,
-                       payload=json.loads(json.dumps(payload, default=str)), created_at=now)
+    return {"alert_id": a.id, "unit_id": a.unit_id, "region_code": a.region_code, "event": event, "tier": a.tier,
+            "payload": json.loads(json.dumps(payload, default=str)), "created_at": now, "fanned_out_at": None}
+
+
+def outbox_row(a: Alert, event: str, now: datetime, **extra) -> AlertOutbox:
+    """The notification of one alert change (add it to the alert's transaction)."""
+    return AlertOutbox(**outbox_values(a, event, now, **extra))
 
 
 def enqueue(session: Session, a: Alert, event: str, now: datetime, **extra) -> None:
     session.add(outbox_row(a, event, now, **extra))
-
-
-def enqueue_many(session: Session, rows: list[AlertOutbox]) -> None:
-    insert_all(session, rows)
 
 
 # ---- signing ------------------------------------------------------------------------------------------------------

@@ -43,11 +43,12 @@ def step_deadline(status: str, tier: str, now: datetime) -> datetime | None:
     return None
 
 
-def start(a: Alert, now: datetime) -> None:
-    """Put a new alert on its route: a low one is pushed to the unit at once, mid/high wait for their regulator."""
-    a.status = "pushed" if a.tier == "low" else "open"
-    a.pushed_at = now if a.tier == "low" else None
-    a.deadline_at = step_deadline(a.status, a.tier, now)
+def start(tier: str, now: datetime) -> dict:
+    """Where a new alert starts its route: a low one is pushed to the unit at once, mid/high wait for their
+    regulator. Returns its status, pushed_at and deadline_at."""
+    status = "pushed" if tier == "low" else "open"
+    return {"status": status, "pushed_at": now if tier == "low" else None,
+            "deadline_at": step_deadline(status, tier, now)}
 
 
 def retier(values: dict, *, status: str, new_tier: str, now: datetime, escalation: bool) -> dict:
@@ -61,13 +62,19 @@ def retier(values: dict, *, status: str, new_tier: str, now: datetime, escalatio
     return values
 
 
-def action(a: Alert, act: str, *, now: datetime, principal: Principal | None = None, before: str | None = None,
-           text: str | None = None, attachments: list | None = None, **detail) -> AlertAction:
-    """One row of the action log (who, when, what)."""
-    return AlertAction(alert_id=a.id, unit_id=a.unit_id, action=act, from_status=before, to_status=a.status,
-                       tier=a.tier, user_id=(principal.user_id or None) if principal else None,
-                       username=principal.username if principal else SYSTEM_NAME, at=now, text=text,
-                       attachments=attachments or [], detail=detail)
+def action_values(a, act: str, *, now: datetime, principal: Principal | None = None,  # noqa: ANN001
+                  before: str | None = None, text: str | None = None, attachments: list | None = None,
+                  **detail) -> dict:
+    """The column values of one row of the action log (who, when, what) for an alert (object or namespace)."""
+    return {"alert_id": a.id, "unit_id": a.unit_id, "action": act, "from_status": before, "to_status": a.status,
+            "tier": a.tier, "user_id": (principal.user_id or None) if principal else None,
+            "username": principal.username if principal else SYSTEM_NAME, "at": now, "text": text,
+            "attachments": attachments or [], "detail": detail}
+
+
+def action(a: Alert, act: str, **kw) -> AlertAction:
+    """One row of the action log, to add to the session."""
+    return AlertAction(**action_values(a, act, **kw))
 
 
 def cas(session: Session, a: Alert, **values) -> Alert:

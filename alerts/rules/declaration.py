@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 from alerts import settings as S
 from alerts.rules import Finding, rule
@@ -36,7 +37,8 @@ def _month_after(year: int, month: int, k: int = 1) -> tuple[int, int]:
     return n // 12, n % 12 + 1
 
 
-def due_periods(tier: str, *, today: date, since: date) -> list[tuple[str, date, date, date]]:
+@lru_cache(maxsize=64)
+def due_periods(tier: str, *, today: date, since: date) -> tuple[tuple[str, date, date, date], ...]:
     """(kind, period start, period end, due date) of every declaration a unit of `tier` owes whose due date lies in
     [since, today): 重点 monthly + annual, 简化 quarterly + annual, 登记 annual (HJ 1259 §7.2)."""
     raw = []
@@ -54,7 +56,7 @@ def due_periods(tier: str, *, today: date, since: date) -> list[tuple[str, date,
                             date(ny, nm, S.DECLARATION_DUE_DAY)))
     # a holiday moves a due date by days, never by weeks: only dates near the window need the calendar
     near = [(k, s, e, d) for k, s, e, d in raw if since - timedelta(days=15) <= d < today]
-    return [(k, s, e, due) for k, s, e, d in near if since <= (due := due_date(d)) < today]
+    return tuple((k, s, e, due) for k, s, e, d in near if since <= (due := due_date(d)) < today)
 
 
 @dataclass(frozen=True)

@@ -181,9 +181,7 @@ def test_an_alert_opened_meanwhile_by_another_transaction_is_skipped_not_an_erro
     p = plant
     w.weigh(db, p["unit"], p["gen"], when=w.at(2), kg="20", code="900-041-49")
     (existing,) = alerts(db)
-    twin = Alert(**{k: getattr(existing, k) for k in ("rule", "klass", "tier", "opened_tier", "status", "unit_id",
-                                                      "region_code", "subject", "subject_kind", "subject_id", "title",
-                                                      "evidence")})
+    twin = {c: getattr(existing, c) for c in engine._ALERT_COLUMNS}
     assert engine._insert(db, [twin], w.NOW) == 0  # ON CONFLICT DO NOTHING on the open (rule, subject)
     db.commit()
     assert len(alerts(db)) == 1
