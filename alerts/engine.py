@@ -278,8 +278,10 @@ for _r in REGISTRY.values():
 
 
 def _collect(session: Session, record: JournalRecord) -> None:
-    """Journal subscriber: remember the record for the evaluation at commit (cheap: no query here)."""
-    if record.kind in _TRIGGERED:
+    """Journal subscriber: remember a record that can raise an alert, for the evaluation at commit (no query here:
+    an ordinary weighing triggers nothing and costs nothing)."""
+    body = record.body or {}
+    if any(r.triggered_by(record.kind, body) for r in _TRIGGERED.get(record.kind, ())):
         session.info.setdefault(PENDING, []).append(record)
 
 

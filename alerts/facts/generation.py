@@ -29,13 +29,12 @@ def latest_plans(session: Session, year: int, unit_ids: frozenset[int] | None) -
     latest = (select(Plan.unit_id, func.max(Plan.version).label("v")).where(Plan.year == year)
               .group_by(Plan.unit_id))
     latest = where(latest, within(Plan.unit_id, unit_ids)).subquery()
-    rows = session.execute(
-        select(Plan.unit_id, PlanItem.waste_code, PlanItem.planned_g)
-        .join(latest, and_(latest.c.unit_id == Plan.unit_id, latest.c.v == Plan.version))
-        .outerjoin(PlanItem, PlanItem.plan_id == Plan.id).where(Plan.year == year)).all()
+    q = (select(Plan.unit_id, PlanItem.waste_code, PlanItem.planned_g)
+         .join(latest, and_(latest.c.unit_id == Plan.unit_id, latest.c.v == Plan.version))
+         .outerjoin(PlanItem, PlanItem.plan_id == Plan.id).where(Plan.year == year))
     out: dict[int, dict[str, int]] = defaultdict(dict)
-    for unit_id, code, planned in rows:
-        out[unit_id]
+    for unit_id, code, planned in session.execute(where(q, within(Plan.unit_id, unit_ids))).all():
+        out[unit_id]  # a plan filed, perhaps without items
         if code is not None:
             out[unit_id][code] = int(planned)
     return out

@@ -28,8 +28,7 @@ class PlanUse:
 @rule(code="GEN-PLAN-OVERRUN", klass="generation", tiers=("mid",), title="产生量超出管理计划",
       checks="Year-to-date generation of a waste code above the quantity planned for the year",
       threshold="> 120% of the planned annual quantity", basis="HJ 1259 §5.2.3 (plan changed when it no longer "
-      "fits); margin: platform practice", fact=PlanUse, kind="event",
-      triggers={"generated": None, "corrected": lambda b: b.get("corrects_kind") == "generated"})
+      "fits); margin: platform practice", fact=PlanUse, kind="event")
 def plan_overrun(f: PlanUse) -> Iterator[Finding]:
     if f.planned_g and f.generated_g > f.planned_g * S.PLAN_OVERRUN_RATIO:
         pct = f.generated_g * 100 // f.planned_g
