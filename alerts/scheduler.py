@@ -7,17 +7,19 @@ Exactly one process runs the jobs when several share a PostgreSQL database: each
 advisory lock (`pg_try_advisory_lock`) on a connection it keeps open; the one that holds it is the leader and starts
 the scheduler, the others wait and retry every few seconds. If the leader dies its connection closes, the lock is
 released and a standby takes over. As a second guard each scan claims its tick in `alert_scan` (unique), so a tick
-is scanned once even across a hand-over. On SQLite there is one process: it leads at once.
+is scanned once even across a hand-over. On SQLite the leader holds an exclusive lock on a file beside the database
+(`<db>.scheduler.lock`, released by the OS when the process dies), so several workers on one file elect one too.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import math
 import os
 import socket
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -99,6 +101,7 @@ class AlertScheduler:
         self.poll_seconds = poll_seconds
         self.scheduler: BackgroundScheduler | None = None
         self._conn: Connection | None = None
+        self._lock_file = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -121,7 +124,7 @@ class AlertScheduler:
 
     def _try_lock(self) -> bool:
         if is_sqlite(self.engine):
-            return True
+            return self._try_file_lock()
         try:
             if self._conn is None:
                 self._conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
@@ -140,6 +143,18 @@ class AlertScheduler:
             return True
         except Exception:  # noqa: BLE001 - the lock went with the connection
             log.warning("alert scheduler: lost the leader connection; stepping down")
+            return False
+
+    def _try_file_lock(self) -> bool:
+        path = self.engine.url.database
+        if not path or path == ":memory:":
+            return True
+        if self._lock_file is None:
+            self._lock_file = open(f"{path}.scheduler.lock", "a")  # noqa: SIM115 - held while leading
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except OSError:
             return False
 
     def _drop_conn(self) -> None:
@@ -173,8 +188,10 @@ class AlertScheduler:
             job = sched.get_job(job_id)
             if job is None or getattr(job.trigger, "interval", None) is None or \
                     job.trigger.interval.total_seconds() != seconds:
+                # a new schedule starts soon after start-up; an existing one keeps the times kept in the database
                 sched.add_job(fn, "interval", seconds=seconds, id=job_id, replace_existing=True,
-                              misfire_grace_time=seconds)
+                              misfire_grace_time=seconds,
+                              next_run_time=datetime.now(UTC) + timedelta(seconds=min(seconds, 10)))
         sched.resume()
         self.scheduler = sched
 
@@ -185,6 +202,9 @@ class AlertScheduler:
             except Exception:  # noqa: BLE001
                 log.exception("alert scheduler: shutdown failed")
             self.scheduler = None
+        if self._lock_file is not None:
+            self._lock_file.close()  # releases the file lock
+            self._lock_file = None
         if self._conn is not None and not is_sqlite(self.engine):
             try:
                 self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": S.ADVISORY_LOCK_KEY})

@@ -1,5 +1,6 @@
-"""The scheduler: jobs kept in the database; with two processes on one PostgreSQL database the scan runs once per
-tick (one leads, the other waits), and when the leader dies the other takes over."""
+"""The scheduler: jobs kept in the database; with two processes on one database (PostgreSQL: an advisory lock;
+SQLite: a file lock) the scan runs once per tick (one leads, the other waits), and when the leader dies the other
+takes over."""
 
 from __future__ import annotations
 
@@ -54,9 +55,12 @@ class Proc:
 
 
 @pytest.fixture
-def pg_url() -> str:
+def shared_url(tmp_path) -> str:  # noqa: ANN001
+    """A fresh database two processes share: a PostgreSQL database beside the test one, or a SQLite file."""
     if not PG.startswith("postgresql"):
-        pytest.skip("two processes sharing a database need PostgreSQL (LEDGER_TEST_DATABASE_URL)")
+        url = f"sqlite:///{tmp_path / 'shared.db'}"
+        upgrade(url)
+        return url
     url = make_url(PG).set(database=f"{make_url(PG).database}_sched")
     admin = create_engine(make_url(PG).set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
@@ -73,11 +77,11 @@ def pg_url() -> str:
     return rendered
 
 
-def test_two_processes_scan_once_per_tick_and_the_standby_takes_over(pg_url):
-    a = Proc(pg_url)
+def test_two_processes_scan_once_per_tick_and_the_standby_takes_over(shared_url):
+    a = Proc(shared_url)
     try:
         assert a.wait_for("LEADER"), a.lines
-        b = Proc(pg_url)
+        b = Proc(shared_url)
         try:
             assert a.wait_for("SCAN"), a.lines
             time.sleep(6)
@@ -95,7 +99,7 @@ def test_two_processes_scan_once_per_tick_and_the_standby_takes_over(pg_url):
     finally:
         if a.p.poll() is None:
             a.p.kill()
-    engine = create_engine(pg_url)
+    engine = create_engine(shared_url)
     with session_scope(engine) as s:
         rows = s.exec(text("SELECT tick, runner FROM alert_scan ORDER BY tick")).all()
     engine.dispose()
