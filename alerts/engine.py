@@ -60,6 +60,7 @@ class Stats:
     raised: int = 0
     cleared: int = 0
     closed: int = 0
+    skipped: int = 0  # changes left for the next run because someone acted on the alert meanwhile
     by_rule: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -155,8 +156,8 @@ def reconcile(session: Session, findings: list[Finding], *, rules: list[Rule], n
                 try:
                     _raise(session, a, f.tier, now)
                     stats.raised += 1
-                except Conflict:
-                    pass  # someone acted on it meanwhile: the next evaluation raises it
+                except Conflict:  # someone acted on it meanwhile: the next evaluation raises it
+                    stats.skipped += 1
 
         if clear and rule.kind == "state":
             for a in existing:
@@ -168,8 +169,8 @@ def reconcile(session: Session, findings: list[Finding], *, rules: list[Rule], n
                 try:
                     stats.closed += _clear(session, a, now)
                     stats.cleared += 1
-                except Conflict:
-                    pass  # someone acted on it meanwhile: the next scan looks again
+                except Conflict:  # someone acted on it meanwhile: the next scan looks again
+                    stats.skipped += 1
     if evidence_updates:
         t = Alert.__table__
         session.connection().execute(

@@ -4,7 +4,7 @@ the last activity of each unit, late entries."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import date, timedelta
 
 from sqlalchemy import and_, case, func, or_
 from sqlmodel import Session, select
@@ -157,19 +157,13 @@ def activity(session: Session, clock: Clock, scope: Scope | None) -> list[Activi
     for u, at in session.execute(select(JournalRecord.unit_id, JournalRecord.occurred_at).where(
             JournalRecord.unit_id.in_(sorted(last)), JournalRecord.kind == "generated",
             JournalRecord.occurred_at >= earliest)).all():
-        at = _aware(at)
-        back = (_aware(last[u]) - at) // _WEEK
+        back = (last[u] - at) // _WEEK
         if back < S.SILENCE_LOOKBACK_WEEKS:
             weeks[u].add(int(back))
-    return [Activity(u, local_day(_aware(at)), len(weeks[u]), clock.today) for u, at in last.items()]
+    return [Activity(u, local_day(at), len(weeks[u]), clock.today) for u, at in last.items()]
 
 
-_WEEK = datetime(2000, 1, 8) - datetime(2000, 1, 1)
-
-
-def _aware(at: datetime) -> datetime:
-    """Defensive: a naive timestamp from the database is UTC."""
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+_WEEK = timedelta(weeks=1)
 
 
 @gatherer(LateEntries)
@@ -184,6 +178,6 @@ def late_entries(session: Session, clock: Clock, scope: Scope | None) -> list[La
                 delay > S.LATE_ENTRY_HOURS * 3600))
     by: dict[tuple[int, str], list[tuple[int, float]]] = defaultdict(list)
     for bid, u, at, secs in session.execute(where(q, within(Batch.unit_id, units))).all():
-        local = _aware(at).astimezone(SHANGHAI)
+        local = at.astimezone(SHANGHAI)
         by[(u, f"{local.year:04d}-{local.month:02d}")].append((bid, float(secs) / 3600))
     return [LateEntries(u, m, tuple(sorted(e))) for (u, m), e in by.items()]

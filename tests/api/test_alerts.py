@@ -5,7 +5,6 @@ across a 调休 Saturday and the National Day week, the queue with its filters a
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
@@ -19,6 +18,7 @@ from alerts import settings as S
 from alerts.models import AlertOutbox, WebhookDelivery, WebhookSubscription
 from ledger.types import clock_at
 from ledger.workdays import SHANGHAI
+from tests.alerts.conftest import strict_alerts  # noqa: F401 (autouse: errors in the alert layer fail the test)
 from tests.conftest import PUBLIC_URL, auth, create_unit, make_user
 
 API = "/api/v1"
@@ -26,16 +26,6 @@ API = "/api/v1"
 
 def sh(y: int, m: int, d: int, hh: int = 10, mm: int = 0) -> datetime:
     return datetime(y, m, d, hh, mm, tzinfo=SHANGHAI)
-
-
-@pytest.fixture(autouse=True)
-def strict_alerts() -> Iterator[None]:
-    engine.install()
-    cfg = S.config()
-    saved = cfg.strict
-    cfg.strict = True
-    yield
-    cfg.strict = saved
 
 
 @pytest.fixture
