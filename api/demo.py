@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from sqlmodel import Session, select
 
+from api.demo_alerts import seed_alerts
 from api.demo_market import seed_market
 from ledger import batches, manifests
 from ledger.accounts import User, issue_token
@@ -146,6 +147,7 @@ def seed(session: Session, *, today: date | None = None, history: bool = True) -
     if history:
         world.update(seed_history(session, world=world, today=today))
     world.update(seed_market(session, world=world, today=today))  # collectors, pickup orders, the trading hall
+    world.update(seed_alerts(session, world=world, today=today))
     return world
 
 

@@ -286,3 +286,80 @@ def require_trader(session: Session, principal: Principal, unit_id: int) -> Unit
                         "offer for a unit", code="auth.forbidden")
     unit = require_unit(session, principal, unit_id, act="operate")
     return unit
+
+
+# ==== alerts (issue 10): who may read and handle risk alerts =====================================================
+# Routes (Shandong, seed 004 §五.9): low alerts go straight to the unit, whose rectification closes them; mid
+# alerts are pushed by the county/city regulator, rectified by the unit and accepted (or rejected) by that regulator;
+# high alerts are pushed by the province to the city, which verifies and reports back, and the province accepts or
+# forwards a possible offence to enforcement. Regulators supervise: they never rectify on a unit's behalf.
+
+ALERT_ACTS = ("read", "push", "rectify", "accept", "reject", "close", "forward")
+REGULATOR_LEVELS = {2: "province", 4: "city", 6: "county"}
+
+
+def regulator_level(principal: Principal) -> str | None:
+    """'province' (2-digit prefix), 'city' (4) or 'county' (6) for a regulator; None for anyone else."""
+    if principal.role != "regulator" or not principal.region_prefix:
+        return None
+    return REGULATOR_LEVELS.get(len(principal.region_prefix))
+
+
+def _alert_rule(act: str, tier: str) -> tuple[set[str], str]:
+    """(who may, in words) for an act on an alert of `tier`: 'unit_admin' or regulator levels."""
+    local = {"city", "county"}
+    if act == "push":
+        return ({"province"}, "the provincial regulator") if tier == "high" else (local, "the county or city regulator")
+    if act == "rectify":
+        return (local, "the city or county regulator (verification report)") if tier == "high" else (
+            {"unit_admin"}, "the unit's administrator (unit_admin)")
+    if act in ("accept", "reject"):
+        return ({"province"}, "the provincial regulator") if tier == "high" else (local, "the county or city regulator")
+    if act == "close":
+        return ({"province"}, "the provincial regulator") if tier == "high" else (
+            {"province", "city", "county"}, "a regulator of the unit's region")
+    if act == "forward":
+        return {"province"}, "the provincial regulator"
+    return set(), "nobody"
+
+
+def may_on_alert(principal: Principal, act: str, *, tier: str, unit_id: int, region_code: str) -> bool:
+    """True when the principal may `act` on an alert of `tier` about a unit (assumes it can see the alert)."""
+    if act not in ALERT_ACTS:
+        raise ValueError(f"unknown alert act {act}")
+    if principal.is_admin:
+        return True
+    if act == "read":
+        return True
+    allowed, _ = _alert_rule(act, tier)
+    if principal.role == "unit_admin":
+        return "unit_admin" in allowed and principal.unit_id == unit_id
+    level = regulator_level(principal)
+    return level in allowed and region_code.startswith(principal.region_prefix or "~")
+
+
+def require_alert_act(principal: Principal, act: str, *, tier: str, unit_id: int, region_code: str,
+                      alert_id: int) -> None:
+    """403 unless the principal may `act` on the alert, naming who may."""
+    if not may_on_alert(principal, act, tier=tier, unit_id=unit_id, region_code=region_code):
+        _, who = _alert_rule(act, tier)
+        raise Forbidden(f"to {act} {tier} alert {alert_id} you must be {who} of region {region_code}; you are "
+                        f"'{principal.role}'" + (f" of {principal.region_prefix}" if principal.region_prefix else ""),
+                        code="alert.forbidden", details={"act": act, "tier": tier, "alert_id": alert_id})
+
+
+def require_subscription_scope(session: Session, principal: Principal, *, unit_id: int | None,
+                               region_prefix: str | None) -> None:
+    """A webhook for a unit needs `manage` on it (or a regulator supervising it); one for a region needs a
+    regulator covering that region."""
+    if (unit_id is None) == (region_prefix is None):
+        raise InvalidInput("give either unit_id or region_prefix", field="unit_id")
+    if unit_id is not None:
+        unit = require_unit(session, principal, unit_id, act="read")
+        if principal.role == "regulator":
+            check_region_in_jurisdiction(principal, unit.region_code, field="unit_id")
+        else:
+            require_unit(session, principal, unit_id, act="manage")
+        return
+    check_region_in_jurisdiction(principal, region_prefix, field="region_prefix")
+# ==== end of alerts ================================================================================================

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from sqlmodel import Session, SQLModel, select
 
 from api.deps import Tx, get_session, principal, tx
+from api.routers import alerts as alert_routes
 from api.routers import batches as batch_routes
 from ledger import manifests as svc
 from ledger.auth import Principal
@@ -313,7 +314,8 @@ def cancel(manifest_id: int, body: svc.CancelIn, request: Request, t: Tx = Depen
 
 
 @router.post("/manifests/{manifest_id}/pickup", response_model=ManifestPublic,
-             summary="The hauler signs pickup with the digital IDs scanned from every label")
+             summary="The hauler signs pickup with the digital IDs scanned from every label",
+             dependencies=[Depends(alert_routes.watch_refused_pickup)])
 def pickup(manifest_id: int, body: svc.PickupIn, request: Request, t: Tx = Depends(tx)):
     return _step(t, request, manifest_id, lambda s, p, m: svc.pickup(s, principal=p, m=m, data=body))
 
