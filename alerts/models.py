@@ -110,10 +110,10 @@ class AlertOutbox(SQLModel, table=True):
     __tablename__ = "alert_outbox"
     __table_args__ = (Index("ix_alert_outbox_pending", "fanned_out_at"),)
     id: int | None = Field(default=None, sa_column=Column(_BIGINT, primary_key=True, autoincrement=True))
-    alert_id: int = Field(sa_column=Column(_BIGINT, nullable=False, index=True))
+    alert_id: int | None = Field(default=None, sa_column=Column(_BIGINT, nullable=True, index=True))  # None: inbox
     unit_id: int = Field(foreign_key="unit.id")
     region_code: str = Field(max_length=6)
-    event: str = Field(max_length=32)
+    event: str = Field(max_length=64)
     tier: str = Field(max_length=8)
     payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

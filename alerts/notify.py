@@ -35,6 +35,8 @@ from alerts import settings as S
 from alerts.models import Alert, AlertOutbox, WebhookDelivery, WebhookSubscription
 from alerts.rules import TIER_ORDER
 from ledger.db import session_scope
+from ledger.filings.inbox import KINDS as inbox_kinds
+from ledger.registry.models import Unit
 from ledger.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,19 @@ def enqueue(session: Session, a: Alert, event: str, now: datetime, **extra) -> N
     session.add(outbox_row(a, event, now, **extra))
 
 
+INBOX_EVENT_PREFIX = "inbox."
+INBOX_EVENTS = tuple(INBOX_EVENT_PREFIX + k for k in inbox_kinds)
+
+
+def enqueue_inbox_event(session: Session, event: dict) -> None:
+    """A filing that needs the firm's action (ledger.filings.inbox: an order to confirm, a returned plan …) goes out
+    through the same outbox, in the writer's transaction, to the unit's own subscriptions only."""
+    unit = session.get(Unit, event["unit_id"])
+    session.add(AlertOutbox(alert_id=None, unit_id=unit.id, region_code=unit.region_code,
+                            event=INBOX_EVENT_PREFIX + event["event"], tier="low",
+                            payload={"inbox": json.loads(json.dumps(event, default=str))}, created_at=utcnow()))
+
+
 # ---- signing ------------------------------------------------------------------------------------------------------
 
 def new_secret() -> str:
@@ -102,6 +117,8 @@ def verify(secret: str, body: bytes, header: str, *, tolerance_s: int = 300, now
 def _matches(sub: WebhookSubscription, o: AlertOutbox) -> bool:
     if sub.kind == "enforcement":
         return o.event == "alert.forwarded"
+    if o.alert_id is None:  # an inbox event is the firm's business: its own subscriptions only
+        return sub.unit_id == o.unit_id and (not sub.events or o.event in sub.events)
     if sub.unit_id is not None and sub.unit_id != o.unit_id:
         return False
     if sub.region_prefix is not None and not o.region_code.startswith(sub.region_prefix):

@@ -20,7 +20,7 @@ class SubscriptionCreate(SQLModel):
     unit_id: int | None = Field(default=None, description="notifications about one unit's alerts")
     region_prefix: str | None = Field(default=None, description="…or about every unit of a region (2, 4 or 6 digits)")
     url: str = Field(max_length=500, description="https:// (or http:// inside your network) endpoint that accepts POST")
-    events: list[str] = Field(default_factory=list, description="alert.opened, alert.escalated, …; empty = all")
+    events: list[str] = Field(default_factory=list, description="alert.opened, alert.escalated, inbox.plan.returned …; empty = all")
     min_tier: Literal["low", "mid", "high"] = "low"
     description: str | None = Field(default=None, max_length=200)
 
@@ -74,8 +74,9 @@ def create(session: Session, *, principal: Principal, data: SubscriptionCreate) 
     prefix = normalize_region_prefix(data.region_prefix, field="region_prefix") if data.region_prefix else None
     require_subscription_scope(session, principal, unit_id=data.unit_id, region_prefix=prefix)
     for i, e in enumerate(data.events):
-        if e not in notify.EVENTS:
-            raise InvalidInput(f"unknown event {e!r}; use one of {', '.join(notify.EVENTS)}", field=f"events[{i}]")
+        if e not in notify.EVENTS + notify.INBOX_EVENTS:
+            raise InvalidInput(f"unknown event {e!r}; use one of {', '.join(notify.EVENTS + notify.INBOX_EVENTS)}",
+                               field=f"events[{i}]")
     sub = WebhookSubscription(unit_id=data.unit_id, region_prefix=prefix, url=data.url, secret=notify.new_secret(),
                               events=sorted(set(data.events)), min_tier=data.min_tier, description=data.description,
                               created_by=principal.user_id or None)

@@ -19,18 +19,20 @@ from pydantic import Field as PField
 from sqlmodel import Field, Session, SQLModel
 
 from alerts import code as unit_code
-from alerts import engine, queue, scheduler, webhooks
+from alerts import engine, notify, queue, scheduler, webhooks
 from alerts.models import STATUS_NAMES, Alert, AlertAction
 from alerts.rules import CLASS_NAMES, REGISTRY
 from alerts.settings import TIER_NAMES
 from api.deps import Tx, get_session, principal, tx
 from ledger.auth import Principal, require_unit
 from ledger.errors import LedgerError
+from ledger.filings import inbox
 from ledger.types import utcnow
 from ledger.workdays import local_day
 
 log = logging.getLogger(__name__)
 engine.install()
+inbox.subscribe(notify.enqueue_inbox_event)  # filings that need a firm's action reach its webhooks too
 
 
 @asynccontextmanager

@@ -199,3 +199,23 @@ def test_signatures_reject_tampering_and_replays():
     assert not notify.verify("whsec_other", body, header, now=1_700_000_100)
     assert not notify.verify("whsec_k", body, header, now=1_700_001_000)  # older than 5 minutes
     assert not notify.verify("whsec_k", body, "garbage", now=1_700_000_100)
+
+
+def test_a_filing_that_needs_the_firms_action_reaches_its_own_webhooks_only(db, engine, plant, receiver):  # noqa: ANN001
+    from ledger.filings import inbox
+
+    if notify.enqueue_inbox_event not in inbox.sinks:  # the API installs it at import; be explicit here
+        inbox.subscribe(notify.enqueue_inbox_event)
+    mine = subscribe(db, plant["unit"], receiver.url)
+    receiver.secret = mine.secret
+    region = WebhookSubscription(region_prefix="37", url=receiver.url + "?region", secret=notify.new_secret())
+    db.add(region)
+    db.commit()
+    inbox.notify(db, unit_id=plant["unit"], kind="plan.returned", title="2025 年管理计划被退回：请补充接收单位",
+                 subject=("plan", 1), data={"year": 2025})
+    db.commit()
+    stats = notify.dispatch(engine, now=w.at(900))
+    assert stats.sent == 1
+    (got,) = receiver.seen.values()
+    assert got["event"] == "inbox.plan.returned" and got["inbox"]["unit_id"] == plant["unit"]
+    assert got["inbox"]["needs_action"] is True and [r["signed"] for r in receiver.raw] == [True]
