@@ -4,6 +4,7 @@ from ledger.accounts import ApiToken, AuditLog, IdempotencyRecord, User  # noqa:
 from ledger.batches import Batch  # noqa: F401,E402
 from ledger.counters import Counter  # noqa: F401
 from ledger.db import metadata  # noqa: F401
+from ledger.history.models import SourceDocument  # noqa: F401,E402
 from ledger.journal import JournalHead, JournalRecord  # noqa: F401,E402
 from ledger.manifests import (  # noqa: F401,E402
     Manifest,
@@ -26,3 +27,5 @@ from ledger.registry.models import (  # noqa: F401
     Vehicle,
     WasteCode,
 )
+from ledger.reports.declarations import Declaration  # noqa: F401,E402
+from ledger.rollups.models import PeriodBalance  # noqa: F401,E402
