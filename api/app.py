@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from api import errors, pages
-from api.routers import accounts, batches, manifests, registry
+from api.routers import accounts, batches, manifests, registry, reports
 from ledger.config import Settings, get_settings
 from ledger.db import get_engine
 
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(registry.router, prefix=API_PREFIX)
     app.include_router(batches.router, prefix=API_PREFIX)
     app.include_router(manifests.router, prefix=API_PREFIX)
+    app.include_router(reports.router, prefix=API_PREFIX)
     app.include_router(pages.router)
 
     @app.get("/", include_in_schema=False)

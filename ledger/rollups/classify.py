@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy import BigInteger, Integer, and_, case, cast, func, literal, or_, select, type_coerce
 from sqlalchemy.sql import ColumnElement, Select
@@ -146,6 +147,7 @@ def local_year(dialect: str, at: ColumnElement) -> ColumnElement:
     return cast(func.strftime("%Y", at, "+8 hours"), Integer)
 
 
+@lru_cache(maxsize=4)
 def flow_source(dialect: str) -> Select:
     """One row per journal record with everything the rules need, as a subquery to select flows from.
 

@@ -1,0 +1,105 @@
+"""Report paths: indicators with drill-downs, the 无废企业 / 无废园区 application tables (JSON, XLSX), charts."""
+
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+from sqlmodel import Session
+
+from api.deps import get_session, principal
+from ledger.auth import Principal
+from ledger.errors import InvalidInput
+from ledger.mass import g_to_kg
+from ledger.reports.figures import FIGURES, KINDS, record_query
+from ledger.reports.indicators import indicators
+from ledger.rollups.query import figure_records
+from ledger.rollups.scope import resolve
+
+router = APIRouter(prefix="/reports", tags=["reports"])
+
+ERRORS = {401: {"description": "not logged in"}, 403: {"description": "outside your jurisdiction"},
+          404: {"description": "the unit or park does not exist or is outside your scope"},
+          422: {"description": "a parameter is missing or invalid (the field is named)"}}
+
+ScopeQ = Query(..., pattern="^(unit|park|region)$", description="unit | park | region")
+IdQ = Query(..., description="unit id, park id, or a 2/4/6-digit 行政区划 prefix for a region")
+
+
+def exact(node):  # noqa: ANN001, ANN201
+    """Decimals as strings (FastAPI would turn them into floats), recursively: masses and ratios stay exact."""
+    if isinstance(node, Decimal):
+        return str(node)
+    if isinstance(node, dict):
+        return {k: exact(v) for k, v in node.items()}
+    if isinstance(node, list | tuple):
+        return [exact(v) for v in node]
+    return node
+
+
+def _year(year: int) -> int:
+    if not 2000 <= year <= 2100:
+        raise InvalidInput("year must be between 2000 and 2100", field="year")
+    return year
+
+
+@router.get("/indicators", responses=ERRORS,
+            summary="Yearly indicators of a unit, park or region (综合利用率, 产生强度, 贮存处置量, …), "
+                    "each figure with a records_url")
+def get_indicators(scope: str = ScopeQ, id: str = IdQ, year: int = Query(..., description="calendar year"),
+                   s: Session = Depends(get_session), p: Principal = Depends(principal)):
+    sc = resolve(s, p, kind=scope, scope_id=id)
+    return exact(indicators(s, sc, _year(year)))
+
+
+RECORD_COLUMNS = ("record_id", "unit_id", "seq", "record_kind", "occurred_at", "month", "waste_code", "waste_name",
+                  "digital_id", "batch_id", "record_code", "flow", "counted_kg", "record_mass_kg", "method",
+                  "counterparty_id", "manifest_id", "origin", "actor_name", "hash")
+
+
+def _record_row(r: dict) -> dict:
+    return {"record_id": r["record_id"], "unit_id": r["unit_id"], "seq": r["seq"], "record_kind": r["record_kind"],
+            "occurred_at": r["at"], "month": r["month"], "waste_code": r["waste_code"], "waste_name": r["waste_name"],
+            "digital_id": r["digital_id"], "batch_id": r["batch_id"], "record_code": r["record_code"],
+            "flow": r["flow"], "counted_g": int(r["counted_g"]), "counted_kg": g_to_kg(int(r["counted_g"])),
+            "record_mass_kg": g_to_kg(int(r["mass_g"])), "method": r["method"] or None,
+            "counterparty_id": r["counterparty_id"] or None, "manifest_id": r["manifest_id"],
+            "origin": {0: "ledger", 1: "import", 2: "back_entry"}[int(r["origin"])], "actor_name": r["actor_name"],
+            "hash": r["hash"]}
+
+
+@router.get("/records", responses=ERRORS,
+            summary="The records behind one figure (paged JSON or CSV): their counted masses sum to the figure")
+def get_records(scope: str = ScopeQ, id: str = IdQ, year: int = Query(...),
+                figure: str = Query(..., description="a figure key, e.g. generated, utilised, stock_end"),
+                kind: str = Query("all", pattern="^(hazardous|general|all)$"),
+                page: int = Query(1, ge=1), size: int = Query(100, ge=1, le=1000),
+                format: str = Query("json", pattern="^(json|csv)$"),
+                s: Session = Depends(get_session), p: Principal = Depends(principal)):
+    if figure not in FIGURES:
+        raise InvalidInput(f"figure must be one of {', '.join(FIGURES)}", field="figure")
+    sc = resolve(s, p, kind=scope, scope_id=id)
+    plan, rq = record_query(sc, figure, _year(year), kind)
+    if format == "csv":
+        rows, total, total_g = figure_records(s, plan, rq, offset=0, limit=1_000_000)
+        buf = io.StringIO()
+        buf.write("\ufeff")
+        w = csv.DictWriter(buf, fieldnames=RECORD_COLUMNS, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow(_record_row(r))
+        name = f"records-{scope}-{id}-{year}-{figure}-{kind}.csv"
+        return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"',
+                                 "X-Total-Count": str(total), "X-Total-Kg": str(g_to_kg(total_g))})
+    rows, total, total_g = figure_records(s, plan, rq, offset=(page - 1) * size, limit=size)
+    return exact({"scope": {"kind": sc.kind, "id": sc.id, "name": sc.name}, "year": year, "figure": figure,
+            "label": FIGURES[figure].label, "kind": kind, "kinds": list(KINDS[kind]), "total_records": total,
+            "total_g": total_g, "total_kg": g_to_kg(total_g), "page": page, "size": size,
+            "pages": (total + size - 1) // size, "records": [_record_row(r) for r in rows]})
+
+
+
