@@ -6,7 +6,7 @@ import csv
 import io
 from decimal import Decimal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
@@ -32,7 +32,7 @@ IdQ = Query(..., description="unit id, park id, or a 2/4/6-digit 行政区划 pr
 def exact(node):  # noqa: ANN001, ANN201
     """Decimals as strings (FastAPI would turn them into floats), recursively: masses and ratios stay exact."""
     if isinstance(node, Decimal):
-        return str(node)
+        return format(node, "f")
     if isinstance(node, dict):
         return {k: exact(v) for k, v in node.items()}
     if isinstance(node, list | tuple):
@@ -76,13 +76,16 @@ def _record_row(r: dict) -> dict:
 def get_records(scope: str = ScopeQ, id: str = IdQ, year: int = Query(...),
                 figure: str = Query(..., description="a figure key, e.g. generated, utilised, stock_end"),
                 kind: str = Query("all", pattern="^(hazardous|general|all)$"),
+                category: str | None = Query(None, pattern="^(HW\\d{2}|S\\d{2})$",
+                                             description="one waste category: HW08, S01 …"),
+                method: str | None = Query(None, max_length=8, description="one method: R9, C2 …"),
                 page: int = Query(1, ge=1), size: int = Query(100, ge=1, le=1000),
                 format: str = Query("json", pattern="^(json|csv)$"),
                 s: Session = Depends(get_session), p: Principal = Depends(principal)):
     if figure not in FIGURES:
         raise InvalidInput(f"figure must be one of {', '.join(FIGURES)}", field="figure")
     sc = resolve(s, p, kind=scope, scope_id=id)
-    plan, rq = record_query(sc, figure, _year(year), kind)
+    plan, rq = record_query(sc, figure, _year(year), kind, category=category, method=method)
     if format == "csv":
         rows, total, total_g = figure_records(s, plan, rq, offset=0, limit=1_000_000)
         buf = io.StringIO()
@@ -103,3 +106,50 @@ def get_records(scope: str = ScopeQ, id: str = IdQ, year: int = Query(...),
 
 
 
+
+
+def _years(years: str) -> list[int]:
+    try:
+        out = sorted({int(y) for y in years.split(",") if y.strip()})
+    except ValueError:
+        raise InvalidInput("years is a comma-separated list of years, e.g. 2021,2022,2023,2024", field="years") from None
+    if not 1 <= len(out) <= 6 or any(not 2000 <= y <= 2100 for y in out):
+        raise InvalidInput("give one to six years between 2000 and 2100", field="years")
+    return out
+
+
+AppScopeQ = Query(..., pattern="^(unit|park)$", description="unit (无废企业) | park (无废园区)")
+YearsQ = Query(..., description="comma-separated years; the last three are evaluated against the year before them")
+
+
+def _application(s: Session, p: Principal, scope: str, id: str, years: str):  # noqa: ANN202
+    from ledger.reports.application import build
+
+    sc = resolve(s, p, kind=scope, scope_id=id)
+    return build(s, sc, _years(years))
+
+
+@router.get("/application", responses=ERRORS,
+            summary="The 无废企业 / 无废园区 application tables (MIIT 附表1/附表2, Hebei 2.1–2.4 / 4.1–4.4), "
+                    "基本要求 met or not, and the records behind each figure")
+def get_application(scope: str = AppScopeQ, id: str = IdQ, years: str = YearsQ,
+                    s: Session = Depends(get_session), p: Principal = Depends(principal)):
+    from ledger.reports.application import as_json
+
+    return exact(as_json(_application(s, p, scope, id, years)))
+
+
+@router.get("/application.xlsx", responses={**ERRORS, 200: {
+    "content": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}},
+    "description": "the workbook: a sheet per table and a sheet of sources"}},
+    response_class=Response, summary="The application tables as an XLSX workbook")
+def get_application_xlsx(request: Request, scope: str = AppScopeQ, id: str = IdQ, years: str = YearsQ,
+                         s: Session = Depends(get_session), p: Principal = Depends(principal)):
+    from ledger.reports.application_xlsx import render
+    from ledger.workdays import today
+
+    app = _application(s, p, scope, id, years)
+    data = render(app, public_url=request.app.state.settings.public_url, today=today())
+    name = f"application-{scope}-{id}-{app.years[0]}-{app.years[-1]}.xlsx"
+    return Response(data, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})

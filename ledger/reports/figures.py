@@ -25,6 +25,7 @@ from ledger.rollups.query import (
     Cumulative,
     RecordQuery,
     Term,
+    category_of,
     counterparty_sums,
     cumulative,
     flow_sums,
@@ -80,18 +81,44 @@ OWN_STOCK_TERMS = (T("generated_g"), T("used_g", -1), T("disposed_g", -1), T("se
                    T("sent_disp_g", -1), T("returned_util_g"), T("returned_disp_g"))
 
 
-def record_query(scope: Scope, figure: str, year: int, kind: str) -> tuple[Plan, RecordQuery]:
-    """The plan and flow-row query whose rows sum to `figure` of `kind` for `year`."""
+def record_query(scope: Scope, figure: str, year: int, kind: str, *, category: str | None = None,
+                 method: str | None = None) -> tuple[Plan, RecordQuery]:
+    """The plan and flow-row query whose rows sum to `figure` of `kind` for `year` (optionally one waste
+    category, e.g. HW08 or S01, or one method)."""
     spec = FIGURES[figure]
     kinds = KINDS[kind]
-    if spec.stock == "end":
-        return plan(scope, year * 100 + 1, year * 100 + 12), RecordQuery(
-            OWN_STOCK_TERMS, kinds, stock_on=date(year, 12, 31), members_on=date(year, 12, 31))
-    if spec.stock == "open":
-        return plan(scope, year * 100 + 1, year * 100 + 12), RecordQuery(
-            OWN_STOCK_TERMS, kinds, stock_on=date(year - 1, 12, 31), members_on=date(year, 1, 1))
     p = plan(scope, year * 100 + 1, year * 100 + 12)
-    return p, RecordQuery(spec.terms, kinds, side=spec.side, recyclable_only=spec.recyclable_only)
+    if spec.stock == "end":
+        return p, RecordQuery(OWN_STOCK_TERMS, kinds, stock_on=date(year, 12, 31), members_on=date(year, 12, 31),
+                              category=category, method=method)
+    if spec.stock == "open":
+        return p, RecordQuery(OWN_STOCK_TERMS, kinds, stock_on=date(year - 1, 12, 31), members_on=date(year, 1, 1),
+                              category=category, method=method)
+    return p, RecordQuery(spec.terms, kinds, side=spec.side, recyclable_only=spec.recyclable_only,
+                          category=category, method=method)
+
+
+def breakdown(session: Session, scope: Scope, years: list[int], figures: list[str], kind: str, *, by: str
+              ) -> dict[tuple[int, str, str], Amount]:
+    """Period figures of `kind` split by waste category (`by="category"`) or method (`by="method"`):
+    {(year, figure, category or method): Amount}."""
+    years = sorted(set(years))
+    p = plan(scope, years[0] * 100 + 1, years[-1] * 100 + 12)
+    col = "waste_code" if by == "category" else "method"
+    sums = flow_sums(session, p, by=("month", "kind", "origin", col))
+    out: dict[tuple[int, str, str], Amount] = {}
+    for (month, wkind, origin, value, cp_in, recyc), cols in sums.items():
+        if wkind not in KINDS[kind] or month // 100 not in years:
+            continue
+        key = category_of(value) if by == "category" else value
+        for name in figures:
+            spec = FIGURES[name]
+            if spec.recyclable_only and not recyc:
+                continue
+            grams = sum(t.sign * cols[t.column] for t in spec.terms if cp_in or not t.counterparty_in_scope)
+            if grams:
+                out.setdefault((month // 100, name, key), Amount()).add(grams, origin)
+    return out
 
 
 # ---- computing a scope's years ------------------------------------------------------------------------------

@@ -32,6 +32,16 @@ _RAW_GROUP = {"month": "month", "kind": "wkind", "origin": "origin", "waste_code
               "facility_id": "facility_id", "counterparty_id": "counterparty_id", "unit_id": "unit_id"}
 
 
+def category_of(waste_code: str) -> str:
+    """HW08 for 900-249-08, S01 for 321-001-S01."""
+    last = waste_code.rsplit("-", 1)[-1]
+    return last if last.startswith("S") else "HW" + last
+
+
+def category_suffix(category: str) -> str:
+    return category[2:] if category.startswith("HW") else category
+
+
 def recyclable(code_col) -> ColumnElement:  # noqa: ANN001
     return or_(*(code_col.like(f"%-{c}") for c in RECYCLABLE_CLASSES))
 
@@ -181,6 +191,8 @@ class RecordQuery:
     kinds: tuple[int, ...]
     side: str = "unit"  # "unit": the scope's own rows; "counterparty": rows that name a scope unit
     recyclable_only: bool = False
+    category: str | None = None  # HW08, S01 …: only waste codes of this category / class
+    method: str | None = None  # only flows under this method
     stock_on: date | None = None  # a stock: every flow up to this day (inclusive) …
     members_on: date | None = None  # … of the units in the scope on this day (default: stock_on)
 
@@ -207,6 +219,10 @@ def flow_rows(session: Session, plan: Plan, rq: RecordQuery):  # noqa: ANN201
     base = and_(_scope_condition(plan, plan.scope, x, rq), x.c.wkind.in_(rq.kinds))
     if rq.recyclable_only:
         base = and_(base, recyclable(x.c.waste_code))
+    if rq.category:
+        base = and_(base, x.c.waste_code.like(f"%-{category_suffix(rq.category)}"))
+    if rq.method is not None:
+        base = and_(base, x.c.method == rq.method)
     parts = []
     for t in rq.terms:
         cond, amount = rules[t.column]
