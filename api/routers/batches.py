@@ -321,15 +321,25 @@ def unit_records(unit_id: int, after_seq: int = 0, limit: int = 200, s: Session 
 
 
 @router.get("/units/{unit_id}/ledger", tags=["journal"],
-            summary="HJ 1259 ledger tables B.1–B.5 (and the receiver's incoming table) for a period")
+            summary="HJ 1259 ledger tables B.1–B.5 (and the receiver's incoming table) for a period; "
+                    "layout=standard (or format=xlsx): the standards' Chinese columns and the general-waste ledger")
 def ledger_tables(unit_id: int, date_from: date = Query(..., alias="from"), date_to: date = Query(..., alias="to"),
-                  format: str = Query("json", pattern="^(json|csv)$"), s: Session = Depends(get_session),
-                  p: Principal = Depends(principal)):
+                  format: str = Query("json", pattern="^(json|csv|xlsx)$"),
+                  layout: str = Query("records", pattern="^(records|standard)$",
+                                      description="records: one generic row per record; standard: HJ 1259 B.1–B.5 "
+                                                  "and the general ledger GF.1–GF.3 with Chinese columns"),
+                  table: str | None = Query(None, description="with layout=standard and format=csv: B.1 … B.5, IN, "
+                                                              "GF.1, GF.2 or GF.3"),
+                  s: Session = Depends(get_session), p: Principal = Depends(principal)):
     from ledger.reports.ledger_tables import TABLES, ledger_rows, to_csv
 
-    require_unit(s, p, unit_id)
+    unit = require_unit(s, p, unit_id)
     if date_to < date_from:
         raise InvalidInput("to is before from", field="to")
+    if layout == "standard" or format == "xlsx":
+        from api.routers.reports import standard_ledger
+
+        return standard_ledger(s, unit, date_from, date_to, format=format, table=table)
     rows = ledger_rows(s, unit_id=unit_id, start=date_from, end=date_to)
     if format == "csv":
         return Response(to_csv(rows), media_type="text/csv; charset=utf-8", headers={

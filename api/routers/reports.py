@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -33,6 +34,10 @@ def exact(node):  # noqa: ANN001, ANN201
     """Decimals as strings (FastAPI would turn them into floats), recursively: masses and ratios stay exact."""
     if isinstance(node, Decimal):
         return format(node, "f")
+    if isinstance(node, datetime):
+        return node.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(node, date):
+        return node.isoformat()
     if isinstance(node, dict):
         return {k: exact(v) for k, v in node.items()}
     if isinstance(node, list | tuple):
@@ -153,3 +158,22 @@ def get_application_xlsx(request: Request, scope: str = AppScopeQ, id: str = IdQ
     name = f"application-{scope}-{id}-{app.years[0]}-{app.years[-1]}.xlsx"
     return Response(data, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def standard_ledger(s: Session, unit, start, end, *, format: str, table: str | None):  # noqa: ANN001, ANN201
+    """`GET /units/{id}/ledger?layout=standard|format=xlsx`: HJ 1259 B.1–B.5 and the general-waste ledger."""
+    from ledger.reports import hj1259
+
+    tables = hj1259.standard_tables(s, unit_id=unit.id, start=start, end=end)
+    name = f"ledger-{unit.id}-{start}-{end}"
+    if format == "xlsx":
+        data = hj1259.to_xlsx(tables, unit_name=unit.name, start=start, end=end)
+        return Response(data, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
+    if format == "csv":
+        if table not in tables:
+            raise InvalidInput(f"with format=csv name one table: {', '.join(tables)}", field="table")
+        return Response(hj1259.to_csv(tables[table]), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}-{table}.csv"'})
+    return exact({"unit_id": unit.id, "from": str(start), "to": str(end), "layout": "standard",
+                  "tables": hj1259.to_json(tables)})
