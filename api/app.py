@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from api import errors, pages
-from api.routers import accounts, batches, declarations, manifests, registry, reports
+from api.routers import accounts, batches, declarations, history, manifests, registry, reports
 from ledger.config import Settings, get_settings
 from ledger.db import get_engine
 
@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(manifests.router, prefix=API_PREFIX)
     app.include_router(reports.router, prefix=API_PREFIX)
     app.include_router(declarations.router, prefix=API_PREFIX)
+    app.include_router(history.router, prefix=API_PREFIX)
     app.include_router(pages.router)
 
     @app.get("/", include_in_schema=False)
