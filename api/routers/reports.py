@@ -177,3 +177,34 @@ def standard_ledger(s: Session, unit, start, end, *, format: str, table: str | N
                         headers={"Content-Disposition": f'attachment; filename="{name}-{table}.csv"'})
     return exact({"unit_id": unit.id, "from": str(start), "to": str(end), "layout": "standard",
                   "tables": hj1259.to_json(tables)})
+
+
+SVG = {200: {"content": {"image/svg+xml": {}}, "description": "an SVG image"}}
+KindQ = Query("all", pattern="^(hazardous|general|all)$", description="hazardous | general | all (工业固体废物)")
+
+
+@router.get("/charts/monthly.svg", response_class=Response, responses={**ERRORS, **SVG},
+            summary="Chart: monthly generation and utilisation (bars) and month-end stock (line) of a unit, park or "
+                    "region for a year, in 吨")
+def chart_monthly(scope: str = ScopeQ, id: str = IdQ, year: int = Query(...), kind: str = KindQ,
+                  s: Session = Depends(get_session), p: Principal = Depends(principal)):
+    from ledger.reports import charts
+
+    sc = resolve(s, p, kind=scope, scope_id=id)
+    svg = charts.render_monthly(sc.label(), _year(year), kind, charts.monthly_series(s, sc, year, kind))
+    return Response(svg, media_type="image/svg+xml; charset=utf-8")
+
+
+@router.get("/charts/rates.svg", response_class=Response, responses={**ERRORS, **SVG},
+            summary="Chart: the yearly 综合利用率 trend (and 园区内综合利用率 for a park), in %")
+def chart_rates(scope: str = ScopeQ, id: str = IdQ, from_year: int = Query(..., alias="from"),
+                to_year: int = Query(..., alias="to"), kind: str = KindQ, s: Session = Depends(get_session),
+                p: Principal = Depends(principal)):
+    from ledger.reports import charts
+
+    if not (2000 <= from_year <= to_year <= 2100 and to_year - from_year < 12):
+        raise InvalidInput("from ≤ to, at most 12 years", field="to")
+    sc = resolve(s, p, kind=scope, scope_id=id)
+    years = list(range(from_year, to_year + 1))
+    svg = charts.render_rates(sc.label(), kind, charts.rate_series(s, sc, years, kind), park=sc.kind == "park")
+    return Response(svg, media_type="image/svg+xml; charset=utf-8")

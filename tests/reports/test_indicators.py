@@ -228,3 +228,34 @@ def test_who_may_read_what(client, world):
     assert r.status_code == 422 and r.json()["error"]["details"]["field"] == "figure"
     assert client.get("/api/v1/reports/indicators", params={"scope": "unit", "id": w.u["A"], "year": 2023}
                       ).status_code == 401
+
+
+def test_charts_are_svg_with_the_figures(client, world):
+    import xml.etree.ElementTree as ET
+
+    w = world
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    r = client.get("/api/v1/reports/charts/monthly.svg", params={"scope": "park", "id": w.park, "year": 2023},
+                   headers=w.tokens["park"])
+    assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
+    root = ET.fromstring(r.text)
+    texts = "".join(t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text"))
+    assert "月度产生、综合利用与贮存" in texts and "（吨）" in texts and "12月" in texts and "月末贮存量" in texts
+    bars = {(b.get("class"), b.get("data-month")): b.get("data-value") for b in root.findall(".//s:rect[@class]", ns)}
+    assert len(bars) == 24
+    assert bars[("generated", "202309")] == "15.000" and bars[("utilised", "202309")] == "12.010"
+    assert bars[("generated", "202306")] == "7.000"  # c2 only: c1 was weighed before C joined the park
+    stock = {c.get("data-month"): c.get("data-value") for c in root.findall(".//s:circle[@class='stock']", ns)}
+    assert stock["202312"] == "6.990" and stock["202301"] == "0.000"
+    assert all(float(t.get("font-size")) >= 12 for t in root.iter("{http://www.w3.org/2000/svg}text"))
+    r = client.get("/api/v1/reports/charts/rates.svg", params={"scope": "park", "id": w.park, "from": 2021,
+                                                               "to": 2024}, headers=w.tokens["park"])
+    root = ET.fromstring(r.text)
+    points = {(c.get("class"), c.get("data-year")): c.get("data-value") for c in root.findall(".//s:circle", ns)}
+    assert points[("rate", "2023")] == "77.05" and points[("in_park", "2023")] == "31.03"
+    r = client.get("/api/v1/reports/charts/rates.svg", params={"scope": "unit", "id": w.u["B"], "from": 2021,
+                                                               "to": 2024, "kind": "general"}, headers=w.tokens["B"])
+    root = ET.fromstring(r.text)
+    assert [c.get("data-value") for c in root.findall(".//s:circle[@class='rate']", ns)] == ["75.00", "100.00", "80.07", "100.00"]
+    assert client.get("/api/v1/reports/charts/rates.svg", params={"scope": "unit", "id": w.u["B"], "from": 2024,
+                                                                  "to": 2021}, headers=w.tokens["B"]).status_code == 422
