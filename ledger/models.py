@@ -28,4 +28,4 @@ from ledger.registry.models import (  # noqa: F401
     WasteCode,
 )
 from ledger.reports.declarations import Declaration  # noqa: F401,E402
-from ledger.rollups.models import PeriodBalance  # noqa: F401,E402
+from ledger.rollups.models import PeriodBalance, PeriodBalanceYear  # noqa: F401,E402

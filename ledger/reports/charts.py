@@ -44,7 +44,7 @@ def monthly_series(session: Session, scope: Scope, year: int, kind: str) -> Mont
         util[month] += c["used_g"] + c["sent_util_g"] - c["returned_util_g"]
         disp[month] += c["disposed_g"] + c["sent_disp_g"] - c["returned_disp_g"]
     per_unit = scope.kind == "park"
-    cum = cumulative(session, scope.unit_condition, ms, per_unit=per_unit)
+    cum = cumulative(session, ms, scope=scope, per_unit=per_unit)
     stock = []
     for m in ms:
         total = 0

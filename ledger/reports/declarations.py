@@ -138,7 +138,7 @@ def figures(session: Session, *, unit: Unit, start: date, end: date) -> dict:
     first, last = yyyymm(start), yyyymm(end)
     prev = first - 89 if first % 100 == 1 else first - 1
     sums = flow_sums(session, plan(scope, first, last), by=("kind", "waste_code", "method", "counterparty_id"))
-    cum = cumulative(session, scope.unit_condition, [prev, last], per_unit=False, by=("kind", "waste_code"))
+    cum = cumulative(session, [prev, last], scope=scope, per_unit=False, by=("kind", "waste_code"))
     codes = {k[1] for k in sums if k[0] == HAZARDOUS} | {k[1] for k in cum.values if k[0] == HAZARDOUS}
     methods = {m.code: m for m in session.exec(select(Method))}
     catalogue = {w.code: w for w in session.exec(select(WasteCode).where(WasteCode.code.in_(codes)))} if codes else {}

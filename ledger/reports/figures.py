@@ -197,7 +197,7 @@ def compute(session: Session, scope: Scope, years: list[int]) -> dict[tuple[int,
     """Every figure of `years` (and the stocks they need) for the scope, per waste kind."""
     years = sorted(set(years))
     first, last = years[0] * 100 + 1, years[-1] * 100 + 12
-    p = plan(scope, first, last)
+    p = plan(scope, first, last, only={y * 100 + m for y in years for m in range(1, 13)})
     out = _period_figures(flow_sums(session, p), counterparty_sums(session, p), years)
     # Stocks: 31 Dec of each year and of the year before, and around membership changes.
     per_unit = scope.kind == "park"
@@ -213,10 +213,14 @@ def compute(session: Session, scope: Scope, years: list[int]) -> dict[tuple[int,
                 if w.end < date(y, 12, 31):
                     boundaries.append((y, w.unit_id, w.end, "out"))
     cuts = {yyyymm(d) for d in cut_days}
+    bcuts = set()
     for _, _, d, _ in boundaries:
         m = yyyymm(d)
-        cuts.add(m if d == month_last(m) else _prev_month(m))
-    cum = cumulative(session, scope.unit_condition, sorted(cuts), per_unit=per_unit)
+        bcuts.add(m if d == month_last(m) else _prev_month(m))
+    cum = cumulative(session, sorted(cuts | {ALL_MONTHS}), scope=scope, per_unit=per_unit)  # year ends: yearly rows
+    bcum = cumulative(session, sorted(bcuts), unit_ids=sorted({u for _, u, _, _ in boundaries}),
+                      per_unit=True) if boundaries else cum  # around joins and leaves: monthly rows of those units
+    _LAST_CUMULATIVE[id(session)] = (scope, cum)  # the holdings check reads the stocks now from the same pass
     for y in years:
         for kind, kinds in KINDS.items():
             yf = out[(y, kind)]
@@ -242,7 +246,7 @@ def compute(session: Session, scope: Scope, years: list[int]) -> dict[tuple[int,
             target = out[(y, kind)].transfers_in if side == "in" else out[(y, kind)].transfers_out
             for wk in kinds:
                 for origin in (0, 1, 2):
-                    g = cum.get((u, wk, origin), "own", base_month)
+                    g = bcum.get((u, wk, origin), "own", base_month)
                     g += deltas.get((u, d), {}).get((u, wk, origin), {}).get("own", 0)
                     if g:
                         target.add(g, origin)
@@ -251,9 +255,18 @@ def compute(session: Session, scope: Scope, years: list[int]) -> dict[tuple[int,
 
 def _stock(cum: Cumulative, scope: Scope, members_day: date, wkind: int, origin: int, month: int, stock: str
            ) -> int:
-    if scope.kind == "park":
-        return sum(cum.get((u, wkind, origin), stock, month) for u in scope.members_on(members_day))
-    return cum.get((wkind, origin), stock, month)
+    if scope.kind != "park":
+        return cum.get((wkind, origin), stock, month)
+    memo = cum.__dict__.setdefault("_sums", {})
+    key = (members_day, month, stock)
+    if key not in memo:  # the members' stocks summed once per (day, month, stock), per (kind, origin)
+        members = set(scope.members_on(members_day))
+        sums: dict[tuple[int, int], int] = {}
+        for (u, wk, o), values in cum.values.items():
+            if u in members:
+                sums[(wk, o)] = sums.get((wk, o), 0) + values.get((stock, month), 0)
+        memo[key] = sums
+    return memo[key].get((wkind, origin), 0)
 
 
 def _prev_month(m: int) -> int:
@@ -261,19 +274,28 @@ def _prev_month(m: int) -> int:
     return (y - 1) * 100 + 12 if mo == 1 else m - 1
 
 
+_LAST_CUMULATIVE: dict[int, tuple[Scope, Cumulative]] = {}
+
+
 def holdings_check(session: Session, scope: Scope, today: date) -> dict:
     """The stocks the balances imply now against what the holdings cache (batch table) says the units hold now."""
-    if scope.kind == "park":
-        members = scope.members_on(today)
-        cond = (lambda col: col.in_(members))  # noqa: E731
+    members = scope.members_on(today) if scope.kind == "park" else []
+    cached = _LAST_CUMULATIVE.pop(id(session), None)
+    if cached is not None and cached[0] is scope:
+        cum = cached[1]
     else:
-        cond = scope.unit_condition
-    cum = cumulative(session, cond, [ALL_MONTHS], per_unit=False)
-    held = holdings(session, cond)
+        cum = cumulative(session, [ALL_MONTHS], scope=scope, per_unit=scope.kind == "park")
+    held = holdings(session, unit_ids=members) if scope.kind == "park" else holdings(session, scope=scope)
+
+    def now(wk: int, o: int, stock: str) -> int:
+        if scope.kind == "park":
+            return sum(cum.get((u, wk, o), stock, ALL_MONTHS) for u in members)
+        return cum.get((wk, o), stock, ALL_MONTHS)
+
     out = {}
     for kind, kinds in KINDS.items():
-        bal_own = sum(cum.get((wk, o), "own", ALL_MONTHS) for wk in kinds for o in (0, 1, 2))
-        bal_recv = sum(cum.get((wk, o), "received", ALL_MONTHS) for wk in kinds for o in (0, 1, 2))
+        bal_own = sum(now(wk, o, "own") for wk in kinds for o in (0, 1, 2))
+        bal_recv = sum(now(wk, o, "received") for wk in kinds for o in (0, 1, 2))
         h_own = sum(held.get(("own", wk), 0) for wk in kinds)
         h_recv = sum(held.get(("received", wk), 0) for wk in kinds)
         out[kind] = {"balances_own_g": bal_own, "holdings_own_g": h_own, "balances_received_g": bal_recv,

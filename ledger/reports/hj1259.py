@@ -210,7 +210,7 @@ def monthly_summary(session: Session, *, unit_id: int, start: date, end: date) -
     sums = flow_sums(session, p, by=("month", "kind", "waste_code"))
     months = sorted({k[0] for k in sums})
     prev = [(m - 89) if m % 100 == 1 else m - 1 for m in months]
-    cum = cumulative(session, scope.unit_condition, sorted(set(months) | set(prev)) or [first], per_unit=False,
+    cum = cumulative(session, sorted(set(months) | set(prev)) or [first], scope=scope, per_unit=False,
                      by=("kind", "waste_code"))
     names = dict(session.exec(select(Batch.waste_code, Batch.name).where(Batch.unit_id == unit_id)).all())
     per: dict[tuple[int, str], dict[str, int]] = {}

@@ -14,8 +14,9 @@ The rules (DOMAIN.md "Counting rules"; record semantics from `ledger.batches.app
 - `returned` → returned_util/returned_disp (own) or fwd_returned_* (received), as the shipment it comes back from;
 - `received` → received (accepted mass), transit_diff (body.transit_difference_g), refused (body.refused_g), with the
   originator as counterparty; a whole `refused` record → refused;
-- "prior" (往年贮存量): the holding was generated (own) or received (received holding) in an earlier calendar year
-  than the month, for every utilisation and disposal flow and for returns.
+- "prior" (往年贮存量): the holding was generated (own) or received (received holding: the holding is created by
+  the receipt, so its `created_at` is the receipt time) in an earlier calendar year than the month, for every
+  utilisation and disposal flow and for returns.
 """
 
 from __future__ import annotations
@@ -24,7 +25,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import BigInteger, Integer, and_, case, cast, func, literal, or_, select, type_coerce
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.sql import ColumnElement, Select
 
 from ledger.rollups.models import FLOW_COLUMNS, LIVE, ORIGINS, waste_kind
@@ -42,7 +56,7 @@ class Holding:
 
     waste_code: str
     received: bool  # split off by a receipt (parent_id set)
-    source_year: int | None  # Shanghai year of generation (own) or of receipt (received holding)
+    source_year: int | None  # Shanghai year of generation (own) or of receipt (received holding: its creation)
 
 
 def yyyymm(at: datetime) -> int:
@@ -148,65 +162,89 @@ def local_year(dialect: str, at: ColumnElement) -> ColumnElement:
 
 
 @lru_cache(maxsize=4)
-def flow_source(dialect: str) -> Select:
-    """One row per journal record with everything the rules need, as a subquery to select flows from.
+def flow_source(dialect: str):  # noqa: ANN201
+    """One row per journal record with everything the rules need, to select flows from (`.subquery("x")`).
 
     Columns: record_id, record_kind, unit_id, kind (effective: the corrected record's kind for a correction), at
-    (effective time), month, facility_id, waste_code, wkind, counterparty_id, method, origin, recv, prior, util,
-    mass_g, transit_diff, refused.
+    (effective time: the corrected record's for a correction), month, facility_id, waste_code, wkind,
+    counterparty_id, method, origin, recv, prior, util, mass_g, transit_diff, refused.
+
+    Two branches, plain records and corrections, so that a condition on `at` reaches the journal's (unit_id,
+    occurred_at) index in the first and the corrected record's time in the second.
     """
+    return union_all(_branch(dialect, corrections=False), _branch(dialect, corrections=True))
+
+
+def _branch(dialect: str, *, corrections: bool) -> Select:
     from ledger.batches import Batch
     from ledger.journal import JournalRecord
 
     r = JournalRecord.__table__.alias("r")
     o = JournalRecord.__table__.alias("o")  # the corrected record, for a correction
-    rr = JournalRecord.__table__.alias("rr")  # the receipt that created a received holding
     s = JournalRecord.__table__.alias("s")  # the shipment a return comes back from
-    b = Batch.__table__.alias("b")
-    kind = case((r.c.kind == "corrected", o.c.kind), else_=r.c.kind)
-    at = type_coerce(func.coalesce(o.c.occurred_at, r.c.occurred_at), UTCDateTime)
+    bt = Batch.__table__
+    batch_key = func.coalesce(r.c.batch_id, r.c.source_batch_id)
+    if dialect == "postgresql":
+        # One index probe per record: LATERAL … LIMIT 1 keeps the planner from scanning every batch when it
+        # overestimates the records of a partial month (and from JIT-compiling that plan).
+        b = select(bt).where(bt.c.id == batch_key).limit(1).lateral("b")
+        on = true()
+    else:
+        b = bt.alias("b")
+        on = b.c.id == batch_key
+    e = o if corrections else r  # the record whose kind, time, facility and method count
+    kind = e.c.kind
+    at = e.c.occurred_at
     month = local_month(dialect, at)
     recv = b.c.parent_id.is_not(None)
-    src_year = case((recv, local_year(dialect, rr.c.occurred_at)), else_=local_year(dialect, b.c.occurred_at))
-    prior = and_(src_year.is_not(None), src_year * 100 + 13 <= month)  # an earlier year than the month's
+    # Looked up only for the rows that need it (correlated, inside CASE): a return's shipment. Joining it would
+    # make the planner scan every shipment of the journal.
+    shipment = type_coerce(select(s.c.body).where(s.c.batch_id == r.c.batch_id, s.c.manifest_id == r.c.manifest_id,
+                                                  s.c.kind == "shipped").order_by(s.c.id.desc()).limit(1)
+                           .scalar_subquery(), JournalRecord.__table__.c.body.type)
+    src_year = case((recv, local_year(dialect, b.c.created_at)), else_=local_year(dialect, b.c.occurred_at))
+    prior = func.coalesce(src_year, 9999) * 100 + 13 <= month  # an earlier year than the month's (none: not)
+    returned = r.c.kind == "returned"
     util = case((r.c.kind == "shipped", r.c.body["counts_as_utilisation"].as_boolean()),
-                (r.c.kind == "returned", func.coalesce(r.c.body["counts_as_utilisation"].as_boolean(),
-                                                        s.c.body["counts_as_utilisation"].as_boolean())),
+                (and_(returned, r.c.body["counts_as_utilisation"].as_boolean().is_not(None)),
+                 r.c.body["counts_as_utilisation"].as_boolean()),
+                (returned, shipment["counts_as_utilisation"].as_boolean()),
                 else_=None)
     method = case(
-        (kind.in_(CONSUMED), func.coalesce(o.c.body["method"].as_string(), r.c.body["method"].as_string())),
+        (kind.in_(CONSUMED), e.c.body["method"].as_string()),
         (r.c.kind == "shipped", r.c.body["planned_method"].as_string()),
-        (r.c.kind == "returned", func.coalesce(r.c.body["planned_method"].as_string(),
-                                               s.c.body["planned_method"].as_string())),
+        (and_(returned, r.c.body["planned_method"].as_string().is_not(None)), r.c.body["planned_method"].as_string()),
+        (returned, shipment["planned_method"].as_string()),
         else_=None)
     counterparty = case(
         (r.c.kind == "shipped", r.c.body["receiver_id"].as_integer()),
-        (r.c.kind == "returned", func.coalesce(r.c.body["receiver_id"].as_integer(),
-                                               s.c.body["receiver_id"].as_integer())),
+        (and_(returned, r.c.body["receiver_id"].as_integer().is_not(None)), r.c.body["receiver_id"].as_integer()),
+        (returned, shipment["receiver_id"].as_integer()),
         (r.c.kind.in_(("received", "refused")), r.c.body["originator_id"].as_integer()),
         else_=None)
     source_kind = r.c.body[("source", "kind")].as_string()
     origin = case(*((source_kind == k, literal(v)) for k, v in ORIGINS.items()), else_=literal(LIVE))
     wkind = case((b.c.hazardous, 1),
                  (cast(func.substr(b.c.waste_code, 10, 2), Integer) < 60, 2), else_=3)
-    facility = case((r.c.kind == "corrected", o.c.facility_id), else_=r.c.facility_id)
-    return (
+    q = (
         select(
             r.c.id.label("record_id"), r.c.kind.label("record_kind"), r.c.unit_id, kind.label("kind"),
-            at.label("at"), month.label("month"), func.coalesce(facility, 0).label("facility_id"),
-            b.c.waste_code, wkind.label("wkind"), func.coalesce(counterparty, 0).label("counterparty_id"),
-            func.coalesce(method, "").label("method"), origin.label("origin"), recv.label("recv"),
-            prior.label("prior"), func.coalesce(util, False).label("util"), r.c.mass_g,
+            type_coerce(at, UTCDateTime).label("at"), month.label("month"),
+            func.coalesce(e.c.facility_id, 0).label("facility_id"), b.c.waste_code, wkind.label("wkind"),
+            func.coalesce(counterparty, 0).label("counterparty_id"), func.coalesce(method, "").label("method"),
+            origin.label("origin"), recv.label("recv"), prior.label("prior"),
+            func.coalesce(util, False).label("util"), r.c.mass_g,
             func.coalesce(cast(r.c.body["transit_difference_g"].as_string(), BigInteger), 0).label("transit_diff"),
             func.coalesce(cast(r.c.body["refused_g"].as_string(), BigInteger), 0).label("refused"),
         )
         .select_from(r)
-        .join(b, b.c.id == func.coalesce(r.c.batch_id, r.c.source_batch_id))
-        .outerjoin(o, and_(r.c.kind == "corrected", o.c.id == r.c.corrects_id))
-        .outerjoin(rr, and_(b.c.parent_id.is_not(None), rr.c.batch_id == b.c.id, rr.c.kind == "received"))
-        .outerjoin(s, and_(r.c.kind == "returned", s.c.kind == "shipped", s.c.manifest_id == r.c.manifest_id,
-                           s.c.batch_id == r.c.batch_id))
+        .join(b, on)
     )
+    if corrections:
+        q = q.join(o, o.c.id == r.c.corrects_id).where(r.c.kind == "corrected")
+    else:
+        q = q.where(r.c.kind != "corrected")
+    return q
 
 
 def flow_rules(x) -> dict[str, tuple[ColumnElement, ColumnElement]]:  # noqa: ANN001

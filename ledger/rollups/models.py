@@ -48,6 +48,7 @@ FLOWS: dict[str, str] = {
 FLOW_COLUMNS: tuple[str, ...] = tuple(FLOWS)
 KEY_COLUMNS: tuple[str, ...] = ("unit_id", "month", "facility_id", "waste_code", "counterparty_id", "method",
                                 "origin")
+YEAR_KEY_COLUMNS: tuple[str, ...] = ("unit_id", "year", "waste_code", "origin")
 
 # Waste kinds (the `kind` column), derived from the waste code.
 HAZARDOUS, GENERAL_INDUSTRIAL, GENERAL_OTHER = 1, 2, 3
@@ -112,3 +113,68 @@ class PeriodBalance(SQLModel, table=True):
     fwd_disp_g: int = Field(default=0, sa_column=_flow_column("fwd_disp_g"))
     fwd_returned_util_g: int = Field(default=0, sa_column=_flow_column("fwd_returned_util_g"))
     fwd_returned_disp_g: int = Field(default=0, sa_column=_flow_column("fwd_returned_disp_g"))
+
+
+class PeriodBalanceYear(SQLModel, table=True):
+    """The same flows summed per unit, calendar year, waste code and origin: a stock at the end of a year is a sum
+    over a handful of these rows instead of every month of the unit's history. Maintained with the monthly rows
+    in the same upsert; rebuilt from them."""
+
+    __tablename__ = "period_balance_year"
+    __table_args__ = (PrimaryKeyConstraint(*YEAR_KEY_COLUMNS, name="pk_period_balance_year"),)
+    unit_id: int = Field(sa_column=Column(Integer, nullable=False))
+    year: int = Field(sa_column=Column(Integer, nullable=False))
+    waste_code: str = Field(sa_column=Column(String(12), nullable=False))
+    origin: int = Field(sa_column=Column(SmallInteger, nullable=False))
+    kind: int = Field(sa_column=Column(SmallInteger, nullable=False))
+    generated_g: int = Field(default=0, sa_column=_flow_column("generated_g"))
+    stored_g: int = Field(default=0, sa_column=_flow_column("stored_g"))
+    retrieved_g: int = Field(default=0, sa_column=_flow_column("retrieved_g"))
+    used_g: int = Field(default=0, sa_column=_flow_column("used_g"))
+    used_prior_g: int = Field(default=0, sa_column=_flow_column("used_prior_g"))
+    disposed_g: int = Field(default=0, sa_column=_flow_column("disposed_g"))
+    disposed_prior_g: int = Field(default=0, sa_column=_flow_column("disposed_prior_g"))
+    sent_util_g: int = Field(default=0, sa_column=_flow_column("sent_util_g"))
+    sent_util_prior_g: int = Field(default=0, sa_column=_flow_column("sent_util_prior_g"))
+    sent_disp_g: int = Field(default=0, sa_column=_flow_column("sent_disp_g"))
+    sent_disp_prior_g: int = Field(default=0, sa_column=_flow_column("sent_disp_prior_g"))
+    returned_util_g: int = Field(default=0, sa_column=_flow_column("returned_util_g"))
+    returned_util_prior_g: int = Field(default=0, sa_column=_flow_column("returned_util_prior_g"))
+    returned_disp_g: int = Field(default=0, sa_column=_flow_column("returned_disp_g"))
+    returned_disp_prior_g: int = Field(default=0, sa_column=_flow_column("returned_disp_prior_g"))
+    received_g: int = Field(default=0, sa_column=_flow_column("received_g"))
+    refused_g: int = Field(default=0, sa_column=_flow_column("refused_g"))
+    transit_diff_g: int = Field(default=0, sa_column=_flow_column("transit_diff_g"))
+    proc_util_g: int = Field(default=0, sa_column=_flow_column("proc_util_g"))
+    proc_util_prior_g: int = Field(default=0, sa_column=_flow_column("proc_util_prior_g"))
+    proc_disp_g: int = Field(default=0, sa_column=_flow_column("proc_disp_g"))
+    proc_disp_prior_g: int = Field(default=0, sa_column=_flow_column("proc_disp_prior_g"))
+    fwd_util_g: int = Field(default=0, sa_column=_flow_column("fwd_util_g"))
+    fwd_disp_g: int = Field(default=0, sa_column=_flow_column("fwd_disp_g"))
+    fwd_returned_util_g: int = Field(default=0, sa_column=_flow_column("fwd_returned_util_g"))
+    fwd_returned_disp_g: int = Field(default=0, sa_column=_flow_column("fwd_returned_disp_g"))
+
+
+# The raw flows of a unit over a period (partial months of a park membership, every drill-down) are read by the
+# records' time; corrections by the time of the record they correct; receipts by time. Three partial or
+# narrow indexes on the journal serve that.
+def _journal_indexes() -> None:
+    from ledger.batches import Batch
+    from ledger.journal import JournalRecord
+
+    t = JournalRecord.__table__
+    if "ix_journal_record_unit_time" not in {i.name for i in t.indexes}:
+        Index("ix_journal_record_unit_time", t.c.unit_id, t.c.occurred_at)
+        Index("ix_journal_record_corrections", t.c.unit_id, postgresql_where=text("kind = 'corrected'"),
+              sqlite_where=text("kind = 'corrected'"))
+        # What a unit holds now (the holdings cross-check of the indicators): only holdings with mass left.
+        b = Batch.__table__
+        Index("ix_batch_held", b.c.holder_unit_id, postgresql_where=text("remaining_g <> 0"),
+              sqlite_where=text("remaining_g <> 0"),
+              postgresql_include=["remaining_g", "parent_id", "hazardous", "waste_code"])
+        # Receipts by time: an originator's transit discrepancy in a month when its park membership changed.
+        Index("ix_journal_record_receipts", t.c.occurred_at, postgresql_where=text("kind = 'received'"),
+              sqlite_where=text("kind = 'received'"))
+
+
+_journal_indexes()

@@ -17,7 +17,13 @@ from sqlmodel import Session
 from ledger import journal
 from ledger.journal import JournalRecord
 from ledger.rollups.classify import Holding, classify, key_row
-from ledger.rollups.models import FLOW_COLUMNS, KEY_COLUMNS, PeriodBalance
+from ledger.rollups.models import (
+    FLOW_COLUMNS,
+    KEY_COLUMNS,
+    YEAR_KEY_COLUMNS,
+    PeriodBalance,
+    PeriodBalanceYear,
+)
 from ledger.workdays import local_year
 
 _PENDING = "wasteledger.rollup_pending"
@@ -43,19 +49,10 @@ def _holdings(session: Session, records: list[JournalRecord]) -> dict[int, Holdi
 
     ids = {r.batch_id or r.source_batch_id for r in records if r.kind != "generated"}
     ids.discard(None)
-    rows = session.execute(select(Batch.id, Batch.waste_code, Batch.parent_id, Batch.occurred_at)
+    rows = session.execute(select(Batch.id, Batch.waste_code, Batch.parent_id, Batch.occurred_at, Batch.created_at)
                            .where(Batch.id.in_(ids))).all() if ids else []
-    received = [bid for bid, _, parent, _ in rows if parent is not None]
-    receipts = dict(session.execute(select(JournalRecord.batch_id, JournalRecord.occurred_at).where(
-        JournalRecord.batch_id.in_(received), JournalRecord.kind == "received")).all()) if received else {}
-    out = {}
-    for bid, code, parent, occurred in rows:
-        if parent is None:
-            out[bid] = Holding(code, False, local_year(occurred))
-        else:
-            at = receipts.get(bid)
-            out[bid] = Holding(code, True, local_year(at) if at is not None else None)
-    return out
+    return {bid: Holding(code, parent is not None, local_year(created if parent is not None else occurred))
+            for bid, code, parent, occurred, created in rows}
 
 
 def post_records(session: Session, records: list[JournalRecord]) -> int:
@@ -93,8 +90,18 @@ def post_records(session: Session, records: list[JournalRecord]) -> int:
         for col, grams in flows.items():
             acc[col] = acc.get(col, 0) + grams
     rows = [key_row(k, f) for k, f in totals.items() if any(f.values())]
+    years: dict[tuple, dict] = {}
+    for r in rows:
+        key = (r["unit_id"], r["month"] // 100, r["waste_code"], r["origin"])
+        acc = years.setdefault(key, {"unit_id": key[0], "year": key[1], "waste_code": key[2], "origin": key[3],
+                                     "kind": r["kind"], **dict.fromkeys(FLOW_COLUMNS, 0)})
+        for c in FLOW_COLUMNS:
+            acc[c] += r[c]
     for i in range(0, len(rows), _CHUNK):
         upsert(session, rows[i:i + _CHUNK])
+    year_rows = list(years.values())
+    for i in range(0, len(year_rows), _CHUNK):
+        upsert(session, year_rows[i:i + _CHUNK], yearly=True)
     return len(rows)
 
 
@@ -104,13 +111,13 @@ def holdings_code(session: Session, batch_id: int) -> str:
     return session.execute(select(Batch.waste_code).where(Batch.id == batch_id)).scalar_one()
 
 
-def upsert(session: Session, rows: list[dict]) -> None:
+def upsert(session: Session, rows: list[dict], *, yearly: bool = False) -> None:
     """Add rows' flows to the balance table: insert new keys, `x = x + excluded.x` on existing ones."""
-    table = PeriodBalance.__table__
+    table = (PeriodBalanceYear if yearly else PeriodBalance).__table__
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = insert(table).values(rows)
-    stmt = stmt.on_conflict_do_update(index_elements=list(KEY_COLUMNS),
+    stmt = stmt.on_conflict_do_update(index_elements=list(YEAR_KEY_COLUMNS if yearly else KEY_COLUMNS),
                                       set_={c: table.c[c] + stmt.excluded[c] for c in FLOW_COLUMNS})
     session.execute(stmt)
 
@@ -137,6 +144,12 @@ def _after_soft_rollback(session: OrmSession, previous_transaction) -> None:  # 
     elif not previous_transaction.nested:
         session.info.pop(_PENDING, None)
         session.info.pop(_MARKS, None)
+        session.info.pop("wasteledger.no_jit", None)
+
+
+@event.listens_for(OrmSession, "after_commit")
+def _after_commit(session: OrmSession) -> None:
+    session.info.pop("wasteledger.no_jit", None)  # SET LOCAL lasts one transaction
 
 
 journal.subscribe(on_record)

@@ -6,18 +6,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 
-from sqlalchemy import Integer, and_, case, cast, func, literal, or_, select, union_all
+from sqlalchemy import and_, case, func, literal, or_, select, text, union_all
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session
 
+from ledger.rollups import sqltext
 from ledger.rollups.classify import flow_rules, flow_source
 from ledger.rollups.models import FLOW_COLUMNS, PeriodBalance
 from ledger.rollups.posting import post_pending
-from ledger.rollups.scope import Plan, Scope, month_first, yyyymm
+from ledger.rollups.scope import Plan, Scope, month_first, month_last, yyyymm
 from ledger.workdays import day_bounds_utc
 
-RECYCLABLE_CLASSES = ("S17",)  # 可再生类废物 (to verify against the 2024 classification catalogue)
+RECYCLABLE_CLASSES = ("S17",)
+HELD = ("generated", "stored", "partly_stored", "retrieved", "in_transit")  # batch statuses that may hold mass  # 可再生类废物 (to verify against the 2024 classification catalogue)
 
 # A stock is the sum of earlier flows with these signs.
 STOCKS: dict[str, dict[str, int]] = {
@@ -30,6 +33,21 @@ STOCKS: dict[str, dict[str, int]] = {
 
 _RAW_GROUP = {"month": "month", "kind": "wkind", "origin": "origin", "waste_code": "waste_code", "method": "method",
               "facility_id": "facility_id", "counterparty_id": "counterparty_id", "unit_id": "unit_id"}
+
+
+@lru_cache(maxsize=4)
+def flows_x(dialect: str):  # noqa: ANN201
+    """The flow-source subquery and its column rules, built once per dialect (statements are immutable)."""
+    x = flow_source(dialect).subquery("x")
+    return x, flow_rules(x)
+
+
+def no_jit(session: Session) -> None:
+    """Report queries are short and wide: PostgreSQL's JIT would spend a second compiling each one (its cost
+    estimate for a partial month read through the journal passes jit_above_cost). Off for this transaction."""
+    if session.get_bind().dialect.name == "postgresql" and not session.info.get("wasteledger.no_jit"):
+        session.execute(text("SET LOCAL jit = off"))
+        session.info["wasteledger.no_jit"] = True
 
 
 def category_of(waste_code: str) -> str:
@@ -61,47 +79,67 @@ def _merge(into: Sums, rows, width: int) -> None:  # noqa: ANN001
             acc[c] += int(v or 0)
 
 
+def _naming(session: Session, plan: Plan, *, members_only: bool) -> dict[int, set[int]]:
+    """Per dirty month, the units with balance rows naming a unit whose membership changes in that month (from
+    the counterparty index): only their records that name it are read from the journal."""
+    pb = PeriodBalance.__table__
+    moving = sorted({u for us in plan.changing.values() for u in us})
+    if not plan.dirty or not moving:
+        return {}
+    rows = session.execute(select(pb.c.month, pb.c.unit_id, pb.c.counterparty_id).where(
+        pb.c.month.in_(plan.dirty), plan.scope.ids(pb.c.counterparty_id, moving)).distinct()).all()
+    stable = {s.first: set(s.members) for s in plan.segments if s.changing}  # a dirty month is its own segment
+    out: dict[int, set[int]] = {}
+    for m, unit, party in rows:
+        if party in plan.changing.get(m, ()) and (not members_only or unit in stable.get(m, set())):
+            out.setdefault(m, set()).add(unit)
+    return out
+
+
 def flow_sums(session: Session, plan: Plan, *, by: tuple[str, ...] = ("month", "kind", "origin")) -> Sums:
     """Every flow column summed over the plan's months, grouped by `by` + (counterparty in scope, recyclable).
 
-    Clean months read the balance rows; dirty months (a membership starts or ends inside) read the journal.
+    Balance rows wherever membership is constant over the month; the journal for the units whose membership
+    starts or ends inside a month, and for the records naming such a unit as counterparty in that month.
     """
+    no_jit(session)
     post_pending(session)
-    pb = PeriodBalance.__table__
-    group = [pb.c[b] for b in by] + [_flag(plan.balance_counterparty_in(pb)), _flag(recyclable(pb.c.waste_code))]
-    q = (select(*group, *(func.sum(pb.c[c]) for c in FLOW_COLUMNS))
-         .where(plan.balance_condition(pb)).group_by(*group))
+    dialect = session.get_bind().dialect.name
+    stmt, params = sqltext.flow_sums(plan, by, dialect)
     out: Sums = {}
-    _merge(out, session.execute(q).all(), len(group))
+    _merge(out, session.execute(stmt, params).all(), len(by) + 2)
     if plan.dirty:
-        x = flow_source(session.get_bind().dialect.name).subquery("x")
-        rules = flow_rules(x)
-        rgroup = [x.c[_RAW_GROUP[b]] for b in by] + [_flag(plan.raw_counterparty_in(x)),
+        x, rules = flows_x(session.get_bind().dialect.name)
+        rgroup = [x.c[_RAW_GROUP[b]] for b in by] + [_flag(plan.raw_counterparty_in(x, only_dirty=True)),
                                                      _flag(recyclable(x.c.waste_code))]
+        where = or_(plan.raw_condition(x, only_dirty=True),
+                    plan.raw_counterpart_condition(x, _naming(session, plan, members_only=True)))
         q = (select(*rgroup, *(func.sum(case((cond, amt), else_=0)) for cond, amt in (rules[c] for c in FLOW_COLUMNS)))
-             .where(plan.raw_condition(x, only_dirty=True)).group_by(*rgroup))
+             .where(where).group_by(*rgroup))
         _merge(out, session.execute(q).all(), len(rgroup))
     return out
 
 
 def counterparty_sums(session: Session, plan: Plan, *, by: tuple[str, ...] = ("month", "kind", "origin")) -> Sums:
-    """Flows in rows of any unit that name a unit of the scope as counterparty (when it was in the scope)."""
+    """Flows in rows of any unit that name a unit of the scope as counterparty (when it was in the scope). Only
+    the receipt flows (received, refused, transit_diff) are exact where the journal is read (units joining or
+    leaving mid-month), which is what is used."""
+    no_jit(session)
     post_pending(session)
-    pb = PeriodBalance.__table__
-    group = [pb.c[b] for b in by]
-    clean = [and_(pb.c.month.between(s.first, s.last), pb.c.counterparty_id.in_(s.members))
-             for s in plan.segments if s.members] if plan.scope.kind != "region" else [
-        plan.balance_counterparty_in(pb)]
-    q = (select(*group, *(func.sum(pb.c[c]) for c in FLOW_COLUMNS))
-         .where(pb.c.counterparty_id != 0, or_(*clean) if clean else literal(False)).group_by(*group))
+    stmt, params = sqltext.counterparty_sums(plan, by, session.get_bind().dialect.name)
     out: Sums = {}
-    _merge(out, session.execute(q).all(), len(group))
-    if plan.dirty:
-        x = flow_source(session.get_bind().dialect.name).subquery("x")
-        rules = flow_rules(x)
+    _merge(out, session.execute(stmt, params).all(), len(by))
+    naming = _naming(session, plan, members_only=False)
+    if naming:
+        x, rules = flows_x(session.get_bind().dialect.name)
         rgroup = [x.c[_RAW_GROUP[b]] for b in by]
+        units = []
+        for m, us in naming.items():
+            a, b = day_bounds_utc(month_first(m))[0], day_bounds_utc(month_last(m))[1]
+            units.append(and_(plan.scope.ids(x.c.unit_id, us), x.c.at >= a, x.c.at < b))
         q = (select(*rgroup, *(func.sum(case((cond, amt), else_=0)) for cond, amt in (rules[c] for c in FLOW_COLUMNS)))
-             .where(plan.raw_counterparty_in(x, only_dirty=True)).group_by(*rgroup))
+             .where(x.c.record_kind == "received", or_(*units), plan.raw_counterparty_in(x, changing_only=True))
+             .group_by(*rgroup))
         _merge(out, session.execute(q).all(), len(rgroup))
     return out
 
@@ -125,28 +163,37 @@ class Cumulative:
         return self.values.get(key, {}).get((stock, month), 0)
 
 
-def cumulative(session: Session, unit_condition, cuts: list[int], *, per_unit: bool,  # noqa: ANN001
-               by: tuple[str, ...] = ("kind", "origin")) -> Cumulative:
-    """Stocks (own, received, storage) at the end of each cut month, from the balance rows, in one statement."""
+def cumulative(session: Session, cuts: list[int], *, scope: Scope | None = None, unit_ids: list[int] | None = None,
+               per_unit: bool, by: tuple[str, ...] = ("kind", "origin")) -> Cumulative:
+    """Stocks (own, received, storage) at the end of each cut month of the scope's units (or of `unit_ids`),
+    from the balance rows, in one statement: each row's stock changes are computed once and summed per bucket
+    (the first cut at or after its month), then accumulated."""
+    no_jit(session)
     post_pending(session)
-    pb = PeriodBalance.__table__
-    group = ([pb.c.unit_id] if per_unit else []) + [pb.c[b] for b in by]
     cuts = sorted(set(cuts))
-    sums = [func.sum(case((pb.c.month <= m, stock_expr(pb, s)), else_=0)) for s in STOCKS for m in cuts]
-    q = select(*group, *sums).where(unit_condition(pb.c.unit_id), pb.c.month <= max(cuts)).group_by(*group)
+    stmt, params = sqltext.cumulative(scope, unit_ids, cuts, STOCKS, by, per_unit, session.get_bind().dialect.name)
+    width = len(by) + (1 if per_unit else 0)
+    per_key: dict[tuple, dict[int, tuple]] = {}
+    for row in session.execute(stmt, params).all():
+        per_key.setdefault(tuple(row[:width]), {})[row[width]] = row[width + 1:]
     out = Cumulative()
-    labels = [(s, m) for s in STOCKS for m in cuts]
-    for row in session.execute(q).all():
-        out.values[tuple(row[:len(group)])] = {lab: int(v or 0) for lab, v in zip(labels, row[len(group):],
-                                                                                  strict=True)}
+    for key, buckets in per_key.items():
+        running = dict.fromkeys(STOCKS, 0)
+        values = {}
+        for m in cuts:
+            for name, v in zip(STOCKS, buckets.get(m, (0,) * len(STOCKS)), strict=True):
+                running[name] += int(v or 0)
+            for name in STOCKS:
+                values[(name, m)] = running[name]
+        out.values[key] = values
     return out
 
 
 def raw_stock_delta(session: Session, unit_ids: list[int], first: date, last: date) -> dict[tuple, dict[str, int]]:
     """Stock changes per (unit, kind, origin) from the journal over the Shanghai days first..last (part of a
     month, for a membership that starts or ends mid-month)."""
-    x = flow_source(session.get_bind().dialect.name).subquery("x")
-    rules = flow_rules(x)
+    no_jit(session)
+    x, rules = flows_x(session.get_bind().dialect.name)
     a, b = day_bounds_utc(first)[0], day_bounds_utc(last)[1]
     exprs = []
     for s, terms in STOCKS.items():
@@ -162,16 +209,12 @@ def raw_stock_delta(session: Session, unit_ids: list[int], first: date, last: da
             for r in session.execute(q).all()}
 
 
-def holdings(session: Session, unit_condition) -> dict[tuple[str, int], int]:  # noqa: ANN001
+def holdings(session: Session, *, scope: Scope | None = None, unit_ids: list[int] | None = None
+             ) -> dict[tuple[str, int], int]:
     """What the holdings cache says the units hold now: {(own|received, kind): grams} (the batch table)."""
-    from ledger.batches import Batch
-
-    b = Batch.__table__
-    kind = case((b.c.hazardous, 1), (cast(func.substr(b.c.waste_code, 10, 2), Integer) < 60, 2), else_=3)
-    own = case((b.c.parent_id.is_(None), "own"), else_="received")
-    q = (select(own, kind, func.sum(b.c.remaining_g))
-         .where(unit_condition(b.c.holder_unit_id), b.c.remaining_g != 0).group_by(own, kind))
-    return {(o, k): int(v or 0) for o, k, v in session.execute(q).all()}
+    no_jit(session)
+    stmt, params = sqltext.holdings(scope, unit_ids, session.get_bind().dialect.name)
+    return {(o, k): int(v or 0) for o, k, v in session.execute(stmt, params).all()}
 
 
 # ---- the records behind a figure ------------------------------------------------------------------------------
@@ -203,7 +246,7 @@ def _scope_condition(plan: Plan, scope: Scope, x, rq: RecordQuery) -> ColumnElem
         if scope.kind == "region":
             units = scope.unit_condition(x.c.unit_id)
         else:
-            units = x.c.unit_id.in_(scope.members_on(rq.members_on or rq.stock_on))
+            units = scope.ids(x.c.unit_id, scope.members_on(rq.members_on or rq.stock_on))
         return and_(units, x.c.at < end)
     if rq.side == "counterparty":
         return plan.raw_counterparty_in(x)
@@ -213,9 +256,9 @@ def _scope_condition(plan: Plan, scope: Scope, x, rq: RecordQuery) -> ColumnElem
 def flow_rows(session: Session, plan: Plan, rq: RecordQuery):  # noqa: ANN201
     """A subquery of (record_id, unit_id, record_kind, at, month, waste_code, wkind, counterparty_id, method,
     origin, flow, counted_g): one row per record and flow column of the figure, signed as the figure counts it."""
+    no_jit(session)
     post_pending(session)
-    x = flow_source(session.get_bind().dialect.name).subquery("x")
-    rules = flow_rules(x)
+    x, rules = flows_x(session.get_bind().dialect.name)
     base = and_(_scope_condition(plan, plan.scope, x, rq), x.c.wkind.in_(rq.kinds))
     if rq.recyclable_only:
         base = and_(base, recyclable(x.c.waste_code))

@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, false, or_
+from sqlalchemy import Integer, and_, any_, false, literal, or_
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session, select
 
@@ -59,6 +60,16 @@ class Window:
     end: date
 
 
+def ids_in(col, ids, dialect: str) -> ColumnElement:  # noqa: ANN001
+    """`col IN ids`; on PostgreSQL one array parameter (`= ANY(…)`): a short statement that plans fast."""
+    ids = sorted(set(ids))
+    if not ids:
+        return false()
+    if dialect == "postgresql":
+        return col == any_(literal(ids, ARRAY(Integer)))
+    return col.in_(ids)
+
+
 @dataclass
 class Scope:
     kind: str
@@ -67,6 +78,10 @@ class Scope:
     region_code: str | None = None
     # park: every membership row; unit: the unit, always a member; region: resolved in SQL.
     memberships: list[Window] = field(default_factory=list)
+    dialect: str = "sqlite"  # how id lists are written (set by resolve)
+
+    def ids(self, col, ids) -> ColumnElement:  # noqa: ANN001
+        return ids_in(col, ids, self.dialect)
 
     def label(self) -> str:
         return {"unit": "单位", "park": "园区", "region": "地区"}[self.kind] + f" {self.name}"
@@ -92,13 +107,19 @@ class Scope:
         """Units ever in the scope (region: by region code)."""
         if self.kind == "region":
             return col.in_(select(Unit.id).where(Unit.region_code.startswith(str(self.id))))
-        return col.in_(self.unit_ids()) if self.memberships else false()
+        return self.ids(col, self.unit_ids()) if self.memberships else false()
 
 
 def resolve(session: Session, principal: Principal, *, kind: str, scope_id: str) -> Scope:
     """The scope, if the principal may read it (404 outside their view, like a unit)."""
     if kind not in SCOPES:
         raise InvalidInput(f"scope must be one of {', '.join(SCOPES)}", field="scope")
+    scope = _resolve(session, principal, kind=kind, scope_id=scope_id)
+    scope.dialect = session.get_bind().dialect.name
+    return scope
+
+
+def _resolve(session: Session, principal: Principal, *, kind: str, scope_id: str) -> Scope:
     far = date(9999, 12, 31)
     if kind == "unit":
         uid = _int(scope_id)
@@ -130,94 +151,185 @@ def _int(value: str) -> int:
 
 @dataclass
 class Segment:
+    """Consecutive months with the same members for the whole month (`members`) and the same units whose
+    membership starts or ends inside the month (`changing`)."""
+
     first: int
     last: int
     members: tuple[int, ...]
+    changing: tuple[int, ...] = ()
 
 
 @dataclass
 class Plan:
-    """How to read months first..last for a scope."""
+    """How to read the months of a scope: balance rows wherever membership is constant over the month; the
+    journal only for the units whose membership changes inside a month ("dirty" month), and for the records of
+    other members that name such a unit as counterparty."""
 
     scope: Scope
     first: int
     last: int
     segments: list[Segment]
     dirty: list[int]
+    changing: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    _groups: list | None = field(default=None, repr=False)
 
-    # -- balance rows (clean months) -----------------------------------------------------------------------------
+    # -- balance rows ---------------------------------------------------------------------------------------------
+
+    def _region_months(self, pb) -> ColumnElement:  # noqa: ANN001
+        return or_(*(pb.c.month.between(s.first, s.last) for s in self.segments))
+
+    def unit_groups(self) -> list[tuple[tuple[int, ...], tuple[tuple[int, int], ...]]]:
+        """Units grouped by the month runs in which they are members for the whole month: usually one group for
+        the units that stay in all along, and one per unit that joins or leaves (few conditions to plan)."""
+        if self._groups is not None:
+            return self._groups
+        runs: dict[int, list[list[int]]] = {}
+        for seg in self.segments:
+            for u in seg.members:
+                r = runs.setdefault(u, [])
+                if r and r[-1][1] == _prev(seg.first):
+                    r[-1][1] = seg.last
+                else:
+                    r.append([seg.first, seg.last])
+        groups: dict[tuple[tuple[int, int], ...], list[int]] = {}
+        for u, r in runs.items():
+            groups.setdefault(tuple((a, b) for a, b in r), []).append(u)
+        self._groups = [(tuple(sorted(us)), key) for key, us in groups.items()]
+        return self._groups
+
+    def _members_condition(self, unit_col, month_col) -> ColumnElement:  # noqa: ANN001
+        parts = []
+        for units, ranges in self.unit_groups():
+            months_ = or_(*(month_col.between(a, b) for a, b in ranges))
+            parts.append(and_(self.scope.ids(unit_col, units), months_))
+        return or_(*parts) if parts else false()
 
     def balance_condition(self, pb) -> ColumnElement:  # noqa: ANN001
         if self.scope.kind == "region":
-            return and_(self.scope.unit_condition(pb.c.unit_id), pb.c.month.between(self.first, self.last))
-        parts = [and_(pb.c.unit_id.in_(s.members), pb.c.month.between(s.first, s.last))
-                 for s in self.segments if s.members]
-        return or_(*parts) if parts else false()
+            return and_(self.scope.unit_condition(pb.c.unit_id), self._region_months(pb))
+        cond = self._members_condition(pb.c.unit_id, pb.c.month)
+        moving = [and_(pb.c.month == m, self.scope.ids(pb.c.counterparty_id, units))
+                  for m, units in self.changing.items()]
+        if moving:  # rows naming a unit that joins or leaves mid-month are read from the journal
+            cond = and_(cond, ~or_(*moving))
+        return cond
 
     def balance_counterparty_in(self, pb) -> ColumnElement:  # noqa: ANN001
-        """The row's counterparty belongs to the scope in the row's month (a clean month of the plan)."""
+        """The row's counterparty belongs to the scope for the whole of the row's month."""
         if self.scope.kind == "region":
-            return and_(self.scope.unit_condition(pb.c.counterparty_id), pb.c.month.between(self.first, self.last))
-        parts = [and_(pb.c.counterparty_id.in_(s.members), pb.c.month.between(s.first, s.last))
-                 for s in self.segments if s.members]
-        return or_(*parts) if parts else false()
+            return and_(self.scope.unit_condition(pb.c.counterparty_id), self._region_months(pb))
+        return self._members_condition(pb.c.counterparty_id, pb.c.month)
 
-    # -- raw flows (dirty months, and every drill-down) ------------------------------------------------------------
+    # -- raw flows ------------------------------------------------------------------------------------------------
 
-    def _instant_windows(self, months_: list[int]) -> list[tuple[tuple[int, ...], datetime, datetime]]:
-        """(units, from, to) UTC instant windows of the scope's membership inside the given months."""
+    def _ranges(self, only_dirty: bool) -> list[tuple[date, date]]:
+        """The day ranges to read raw: every month of the plan as one range, or each run of dirty months."""
+        if not only_dirty:
+            return [(month_first(self.first), month_last(self.last))]
+        runs: list[list[int]] = []
+        for m in self.dirty:
+            if runs and next_month(runs[-1][-1]) == m:
+                runs[-1].append(m)
+            else:
+                runs.append([m])
+        return [(month_first(r[0]), month_last(r[-1])) for r in runs]
+
+    def _instant_windows(self, ranges: list[tuple[date, date]], units: set[int] | None = None
+                         ) -> list[tuple[tuple[int, ...], datetime, datetime]]:
+        """(units, from, to) UTC instant windows of the scope's membership inside the given day ranges, units with
+        the same window together (one condition each)."""
         spans: dict[tuple[date, date], list[int]] = {}
-        for m in months_:
-            for w in self.scope.windows(month_first(m), month_last(m)):
-                spans.setdefault((w.start, w.end), []).append(w.unit_id)
-        out = []
-        for (a, b), units in spans.items():
-            out.append((tuple(sorted(set(units))), day_bounds_utc(a)[0], day_bounds_utc(b)[1]))
-        return out
+        for first, last in ranges:
+            for w in self.scope.windows(first, last):
+                if units is None or w.unit_id in units:
+                    spans.setdefault((w.start, w.end), []).append(w.unit_id)
+        return [(tuple(sorted(set(us))), day_bounds_utc(a)[0], day_bounds_utc(b)[1])
+                for (a, b), us in spans.items()]
 
     def raw_condition(self, x, *, only_dirty: bool) -> ColumnElement:  # noqa: ANN001
-        """Condition on a flow_source row: its unit belongs to the scope on the record's date."""
+        """Condition on a flow_source row: its unit belongs to the scope on the record's date (`only_dirty`: only
+        the units whose membership changes inside a dirty month, in that month)."""
         if self.scope.kind == "region":
             if only_dirty:
                 return false()
             a, b = day_bounds_utc(month_first(self.first))[0], day_bounds_utc(month_last(self.last))[1]
             return and_(self.scope.unit_condition(x.c.unit_id), x.c.at >= a, x.c.at < b)
-        ms = self.dirty if only_dirty else months(self.first, self.last)
-        parts = [and_(x.c.unit_id.in_(units), x.c.at >= a, x.c.at < b)
-                 for units, a, b in self._instant_windows(ms)]
+        if not only_dirty:
+            parts = [and_(self.scope.ids(x.c.unit_id, units), x.c.at >= a, x.c.at < b)
+                     for units, a, b in self._instant_windows(self._ranges(False))]
+            return or_(*parts) if parts else false()
+        parts = []
+        for m in self.dirty:
+            for units, a, b in self._instant_windows([(month_first(m), month_last(m))], set(self.changing[m])):
+                parts.append(and_(self.scope.ids(x.c.unit_id, units), x.c.at >= a, x.c.at < b))
         return or_(*parts) if parts else false()
 
-    def raw_counterparty_in(self, x, *, only_dirty: bool = False) -> ColumnElement:  # noqa: ANN001
+    def raw_counterpart_condition(self, x, naming: dict[int, set[int]]) -> ColumnElement:  # noqa: ANN001
+        """Records in dirty months of the given units (`naming`: month → units that have balance rows naming a
+        changing unit) whose counterparty is a unit whose membership changes in that month."""
+        parts = []
+        for m in self.dirty:
+            units = sorted(naming.get(m, ()))
+            if units:
+                a, b = day_bounds_utc(month_first(m))[0], day_bounds_utc(month_last(m))[1]
+                parts.append(and_(self.scope.ids(x.c.unit_id, units), x.c.at >= a, x.c.at < b,
+                                  self.scope.ids(x.c.counterparty_id, self.changing[m])))
+        return or_(*parts) if parts else false()
+
+    def raw_counterparty_in(self, x, *, only_dirty: bool = False, changing_only: bool = False
+                            ) -> ColumnElement:  # noqa: ANN001
         """Condition on a flow_source row: its counterparty belongs to the scope on the record's date."""
         if self.scope.kind == "region":
             if only_dirty:
                 return false()
             a, b = day_bounds_utc(month_first(self.first))[0], day_bounds_utc(month_last(self.last))[1]
             return and_(self.scope.unit_condition(x.c.counterparty_id), x.c.at >= a, x.c.at < b)
-        ms = self.dirty if only_dirty else months(self.first, self.last)
-        parts = [and_(x.c.counterparty_id.in_(units), x.c.at >= a, x.c.at < b)
-                 for units, a, b in self._instant_windows(ms)]
+        if changing_only:
+            parts = []
+            for m in self.dirty:
+                for units, a, b in self._instant_windows([(month_first(m), month_last(m))], set(self.changing[m])):
+                    parts.append(and_(self.scope.ids(x.c.counterparty_id, units), x.c.at >= a, x.c.at < b))
+            return or_(*parts) if parts else false()
+        parts = [and_(self.scope.ids(x.c.counterparty_id, units), x.c.at >= a, x.c.at < b)
+                 for units, a, b in self._instant_windows(self._ranges(only_dirty))]
         return or_(*parts) if parts else false()
 
 
-def plan(scope: Scope, first: int, last: int) -> Plan:
-    """Split months first..last into clean segments (constant membership) and dirty months."""
+def plan(scope: Scope, first: int, last: int, *, only: set[int] | None = None) -> Plan:
+    """Split months first..last (or only the months in `only`) into segments of constant membership and note the
+    units whose membership changes inside a month."""
     if scope.kind == "region":
-        return Plan(scope, first, last, [Segment(first, last, ())], [])
+        runs: list[Segment] = []
+        for m in months(first, last):
+            if only is not None and m not in only:
+                continue
+            if runs and runs[-1].last == _prev(m):
+                runs[-1].last = m
+            else:
+                runs.append(Segment(m, m, ()))
+        return Plan(scope, runs[0].first if runs else first, runs[-1].last if runs else last, runs, [])
     segments: list[Segment] = []
     dirty: list[int] = []
+    changing: dict[int, tuple[int, ...]] = {}
     for m in months(first, last):
+        if only is not None and m not in only:
+            continue
         a, b = month_first(m), month_last(m)
         inside = [w for w in scope.memberships if w.start <= b and w.end >= a]
-        if any((a < w.start <= b) or (a <= w.end < b) for w in inside):
+        moving = tuple(sorted({w.unit_id for w in inside if (a < w.start <= b) or (a <= w.end < b)}))
+        members = tuple(sorted({w.unit_id for w in inside if w.start <= a and w.end >= b} - set(moving)))
+        if moving:
             dirty.append(m)
-            continue
-        members = tuple(sorted({w.unit_id for w in inside}))
-        if segments and segments[-1].members == members and segments[-1].last == _prev(m):
+            changing[m] = moving
+        if (segments and segments[-1].members == members and segments[-1].changing == moving
+                and segments[-1].last == _prev(m) and not moving):
             segments[-1].last = m
         else:
-            segments.append(Segment(m, m, members))
-    return Plan(scope, first, last, segments, dirty)
+            segments.append(Segment(m, m, members, moving))
+    first_m = segments[0].first if segments else first
+    last_m = segments[-1].last if segments else last
+    return Plan(scope, first_m, last_m, segments, dirty, changing)
 
 
 def _prev(m: int) -> int:

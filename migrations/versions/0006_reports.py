@@ -56,6 +56,40 @@ def upgrade() -> None:
     with op.batch_alter_table('period_balance', schema=None) as batch_op:
         batch_op.create_index('ix_period_balance_counterparty', ['counterparty_id', 'month'], unique=False, postgresql_where=sa.text('counterparty_id <> 0'), sqlite_where=sa.text('counterparty_id <> 0'))
 
+    op.create_table('period_balance_year',
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('waste_code', sa.String(length=12), nullable=False),
+    sa.Column('origin', sa.SmallInteger(), nullable=False),
+    sa.Column('kind', sa.SmallInteger(), nullable=False),
+    sa.Column('generated_g', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
+    sa.Column('stored_g', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
+    sa.Column('retrieved_g', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
+    sa.Column('used_g', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
+    sa.Column('used_prior_g', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
+    sa.Column('disposed_g', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
+    sa.Column('disposed_prior_g', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
+    sa.Column('sent_util_g', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
+    sa.Column('sent_util_prior_g', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
+    sa.Column('sent_disp_g', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
+    sa.Column('sent_disp_prior_g', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
+    sa.Column('returned_util_g', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
+    sa.Column('returned_util_prior_g', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
+    sa.Column('returned_disp_g', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
+    sa.Column('returned_disp_prior_g', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
+    sa.Column('received_g', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
+    sa.Column('refused_g', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
+    sa.Column('transit_diff_g', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
+    sa.Column('proc_util_g', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
+    sa.Column('proc_util_prior_g', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
+    sa.Column('proc_disp_g', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
+    sa.Column('proc_disp_prior_g', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
+    sa.Column('fwd_util_g', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
+    sa.Column('fwd_disp_g', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
+    sa.Column('fwd_returned_util_g', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
+    sa.Column('fwd_returned_disp_g', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
+    sa.PrimaryKeyConstraint('unit_id', 'year', 'waste_code', 'origin', name='pk_period_balance_year')
+    )
     op.create_table('declaration',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('unit_id', sa.Integer(), nullable=False),
@@ -104,6 +138,18 @@ def upgrade() -> None:
     with op.batch_alter_table('source_document', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_source_document_unit_id'), ['unit_id'], unique=False)
 
+    with op.batch_alter_table('journal_record', schema=None) as batch_op:
+        batch_op.create_index('ix_journal_record_unit_time', ['unit_id', 'occurred_at'], unique=False)
+        batch_op.create_index('ix_journal_record_corrections', ['unit_id'], unique=False,
+                              postgresql_where=sa.text("kind = 'corrected'"), sqlite_where=sa.text("kind = 'corrected'"))
+        batch_op.create_index('ix_journal_record_receipts', ['occurred_at'], unique=False,
+                              postgresql_where=sa.text("kind = 'received'"), sqlite_where=sa.text("kind = 'received'"))
+
+    with op.batch_alter_table('batch', schema=None) as batch_op:
+        batch_op.create_index('ix_batch_held', ['holder_unit_id'], unique=False,
+                              postgresql_where=sa.text('remaining_g <> 0'), sqlite_where=sa.text('remaining_g <> 0'),
+                              postgresql_include=['remaining_g', 'parent_id', 'hazardous', 'waste_code'])
+
     # A database that already has a journal gets its balances computed from it (set-based, one statement).
     bind = op.get_bind()
     if bind.execute(sa.text("SELECT 1 FROM journal_record LIMIT 1")).first() is not None:
@@ -117,6 +163,15 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('batch', schema=None) as batch_op:
+        batch_op.drop_index('ix_batch_held', postgresql_where=sa.text('remaining_g <> 0'),
+                            sqlite_where=sa.text('remaining_g <> 0'))
+    with op.batch_alter_table('journal_record', schema=None) as batch_op:
+        batch_op.drop_index('ix_journal_record_receipts', postgresql_where=sa.text("kind = 'received'"),
+                            sqlite_where=sa.text("kind = 'received'"))
+        batch_op.drop_index('ix_journal_record_corrections', postgresql_where=sa.text("kind = 'corrected'"),
+                            sqlite_where=sa.text("kind = 'corrected'"))
+        batch_op.drop_index('ix_journal_record_unit_time')
     with op.batch_alter_table('source_document', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_source_document_unit_id'))
 
@@ -130,3 +185,4 @@ def downgrade() -> None:
         batch_op.drop_index('ix_period_balance_counterparty', postgresql_where=sa.text('counterparty_id <> 0'), sqlite_where=sa.text('counterparty_id <> 0'))
 
     op.drop_table('period_balance')
+    op.drop_table('period_balance_year')

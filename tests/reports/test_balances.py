@@ -47,9 +47,17 @@ def test_rebuild_agrees_then_finds_and_repairs_tampering(engine, world):
         assert (world.u["B"], "generated_g", -15_000_000) in found  # b4's weighing, row deleted
         assert (world.u["C"], "generated_g", 5) in found
         assert all(d.key["unit_id"] in {world.u["A"], world.u["B"], world.u["C"]} for d in diffs)
+        assert all(d.key["table"] == "period_balance" for d in diffs)  # the yearly rows were not touched
         assert compare(s, unit_id=world.u["B"]) == [d for d in diffs if d.key["unit_id"] == world.u["B"]]
         rebuild(s, fix=True, unit_id=world.u["C"])
         assert {d.key["unit_id"] for d in compare(s)} == {world.u["A"], world.u["B"]}
+        rebuild(s, fix=True)
+        s.commit()
+        assert compare(s) == []
+        s.execute(text("UPDATE period_balance_year SET received_g = received_g + 3 WHERE unit_id = :u"),
+                  {"u": world.u["RIN"]})
+        diffs = compare(s)
+        assert diffs and {(d.key["table"], d.column) for d in diffs} == {("period_balance_year", "received_g")}
         rebuild(s, fix=True)
         s.commit()
         assert compare(s) == []
@@ -72,7 +80,8 @@ def test_bulk_generation_posts_one_upsert_per_key(engine, world):
             s.commit()
         finally:
             event.remove(engine, "before_cursor_execute", count)
-        assert len(statements) == 1
+        assert len(statements) == 2  # one multi-row upsert for the monthly rows, one for the yearly rows
+        assert all("ON CONFLICT" in st for st in statements)
         after = s.execute(select(func.coalesce(func.sum(PeriodBalance.generated_g), 0))
                           .where(PeriodBalance.unit_id == world.u["A"])).scalar()
         assert after - before == 60 * 163_000
