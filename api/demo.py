@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from sqlmodel import Session, select
 
+from api.demo_reports import seed_reports
 from ledger import batches, manifests
 from ledger.accounts import User, issue_token
 from ledger.auth import SYSTEM, Principal
@@ -139,6 +140,7 @@ def seed(session: Session, *, today: date | None = None, history: bool = True) -
              "park": park.id, "facilities": {k: v.id for k, v in fac.items()}}
     if history:
         world.update(seed_history(session, world=world, today=today))
+        world["reports"] = seed_reports(session, world, today)
     return world
 
 

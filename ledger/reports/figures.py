@@ -198,7 +198,7 @@ def compute(session: Session, scope: Scope, years: list[int]) -> dict[tuple[int,
     years = sorted(set(years))
     first, last = years[0] * 100 + 1, years[-1] * 100 + 12
     p = plan(scope, first, last, only={y * 100 + m for y in years for m in range(1, 13)})
-    out = _period_figures(flow_sums(session, p), counterparty_sums(session, p), years)
+    out = _period_figures(flow_sums(session, p, by_year=True), counterparty_sums(session, p, by_year=True), years)
     # Stocks: 31 Dec of each year and of the year before, and around membership changes.
     per_unit = scope.kind == "park"
     cut_days: set[date] = set()

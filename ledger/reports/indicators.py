@@ -39,8 +39,8 @@ def percent(num: int, den: int) -> Decimal | None:
 
 
 def records_url(scope: Scope, figure: str, year: int, kind: str) -> str:
-    q = urlencode({"scope": scope.kind, "id": scope.id, "year": year, "figure": figure, "kind": kind})
-    return f"{API}/reports/records?{q}"
+    sid = scope.id if scope.kind != "region" else urlencode({"id": scope.id})[3:]
+    return f"{API}/reports/records?scope={scope.kind}&id={sid}&year={year}&figure={figure}&kind={kind}"
 
 
 def mass(scope: Scope, yf: YearFigures, name: str) -> dict:
@@ -82,8 +82,9 @@ def value_added(session: Session, scope: Scope, year: int) -> ValueAdded:
                           f"sum over the {n} units of the region that reported economics for {year}")
     windows = scope.windows(date(year, 1, 1), date(year, 12, 31))
     ids = sorted({w.unit_id for w in windows})
-    rows = {e.unit_id: e for e in session.exec(select(Economics).where(Economics.year == year,
-                                                                     Economics.unit_id.in_(ids)))} if ids else {}
+    rows = {u: (va, out) for u, va, out in session.execute(
+        select(Economics.unit_id, Economics.value_added_10k, Economics.output_value_10k)
+        .where(Economics.year == year, scope.ids(Economics.unit_id, ids))).all()} if ids else {}
     missing = [u for u in ids if u not in rows]
     if not ids or missing:
         return ValueAdded(None, None, missing, "工业增加值 missing")
@@ -91,8 +92,8 @@ def value_added(session: Session, scope: Scope, year: int) -> ValueAdded:
     va = out = Decimal(0)
     for w in windows:
         share = Decimal((w.end - w.start).days + 1) / days
-        va += Decimal(rows[w.unit_id].value_added_10k) * share
-        out += Decimal(rows[w.unit_id].output_value_10k) * share
+        va += Decimal(rows[w.unit_id][0]) * share
+        out += Decimal(rows[w.unit_id][1]) * share
     q = Decimal("0.01")
     basis = "each unit's yearly figure" if scope.kind == "unit" else (
         "members' yearly figures, each prorated by its days of membership in the year")

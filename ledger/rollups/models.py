@@ -48,7 +48,7 @@ FLOWS: dict[str, str] = {
 FLOW_COLUMNS: tuple[str, ...] = tuple(FLOWS)
 KEY_COLUMNS: tuple[str, ...] = ("unit_id", "month", "facility_id", "waste_code", "counterparty_id", "method",
                                 "origin")
-YEAR_KEY_COLUMNS: tuple[str, ...] = ("unit_id", "year", "waste_code", "origin")
+YEAR_KEY_COLUMNS: tuple[str, ...] = ("unit_id", "year", "waste_code", "counterparty_id", "origin")
 
 # Waste kinds (the `kind` column), derived from the waste code.
 HAZARDOUS, GENERAL_INDUSTRIAL, GENERAL_OTHER = 1, 2, 3
@@ -116,15 +116,16 @@ class PeriodBalance(SQLModel, table=True):
 
 
 class PeriodBalanceYear(SQLModel, table=True):
-    """The same flows summed per unit, calendar year, waste code and origin: a stock at the end of a year is a sum
-    over a handful of these rows instead of every month of the unit's history. Maintained with the monthly rows
-    in the same upsert; rebuilt from them."""
+    """The same flows summed per unit, calendar year, waste code, counterparty and origin: a stock at the end of a
+    year, or a year's flows of a unit that was in the scope all year, is a sum over a handful of these rows instead
+    of every month's. Maintained with the monthly rows in the same upsert; rebuilt from them."""
 
     __tablename__ = "period_balance_year"
     __table_args__ = (PrimaryKeyConstraint(*YEAR_KEY_COLUMNS, name="pk_period_balance_year"),)
     unit_id: int = Field(sa_column=Column(Integer, nullable=False))
     year: int = Field(sa_column=Column(Integer, nullable=False))
     waste_code: str = Field(sa_column=Column(String(12), nullable=False))
+    counterparty_id: int = Field(sa_column=Column(Integer, nullable=False))
     origin: int = Field(sa_column=Column(SmallInteger, nullable=False))
     kind: int = Field(sa_column=Column(SmallInteger, nullable=False))
     generated_g: int = Field(default=0, sa_column=_flow_column("generated_g"))

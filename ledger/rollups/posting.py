@@ -92,9 +92,10 @@ def post_records(session: Session, records: list[JournalRecord]) -> int:
     rows = [key_row(k, f) for k, f in totals.items() if any(f.values())]
     years: dict[tuple, dict] = {}
     for r in rows:
-        key = (r["unit_id"], r["month"] // 100, r["waste_code"], r["origin"])
-        acc = years.setdefault(key, {"unit_id": key[0], "year": key[1], "waste_code": key[2], "origin": key[3],
-                                     "kind": r["kind"], **dict.fromkeys(FLOW_COLUMNS, 0)})
+        key = (r["unit_id"], r["month"] // 100, r["waste_code"], r["counterparty_id"], r["origin"])
+        acc = years.setdefault(key, {"unit_id": key[0], "year": key[1], "waste_code": key[2],
+                                     "counterparty_id": key[3], "origin": key[4], "kind": r["kind"],
+                                     **dict.fromkeys(FLOW_COLUMNS, 0)})
         for c in FLOW_COLUMNS:
             acc[c] += r[c]
     for i in range(0, len(rows), _CHUNK):

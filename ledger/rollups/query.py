@@ -42,6 +42,13 @@ def flows_x(dialect: str):  # noqa: ANN201
     return x, flow_rules(x)
 
 
+@lru_cache(maxsize=4)
+def raw_sums(dialect: str) -> tuple:
+    """`sum(CASE WHEN rule THEN grams ELSE 0 END)` per flow column, in FLOW_COLUMNS order, built once."""
+    _x, rules = flows_x(dialect)
+    return tuple(func.sum(case((cond, amt), else_=0)) for cond, amt in (rules[c] for c in FLOW_COLUMNS))
+
+
 def no_jit(session: Session) -> None:
     """Report queries are short and wide: PostgreSQL's JIT would spend a second compiling each one (its cost
     estimate for a partial month read through the journal passes jit_above_cost). Off for this transaction."""
@@ -86,8 +93,11 @@ def _naming(session: Session, plan: Plan, *, members_only: bool) -> dict[int, se
     moving = sorted({u for us in plan.changing.values() for u in us})
     if not plan.dirty or not moving:
         return {}
-    rows = session.execute(select(pb.c.month, pb.c.unit_id, pb.c.counterparty_id).where(
-        pb.c.month.in_(plan.dirty), plan.scope.ids(pb.c.counterparty_id, moving)).distinct()).all()
+    rows = plan.__dict__.get("_naming_rows")
+    if rows is None:
+        rows = session.execute(select(pb.c.month, pb.c.unit_id, pb.c.counterparty_id).where(
+            pb.c.month.in_(plan.dirty), plan.scope.ids(pb.c.counterparty_id, moving)).distinct()).all()
+        plan.__dict__["_naming_rows"] = rows
     stable = {s.first: set(s.members) for s in plan.segments if s.changing}  # a dirty month is its own segment
     out: dict[int, set[int]] = {}
     for m, unit, party in rows:
@@ -96,16 +106,19 @@ def _naming(session: Session, plan: Plan, *, members_only: bool) -> dict[int, se
     return out
 
 
-def flow_sums(session: Session, plan: Plan, *, by: tuple[str, ...] = ("month", "kind", "origin")) -> Sums:
+def flow_sums(session: Session, plan: Plan, *, by: tuple[str, ...] = ("month", "kind", "origin"),
+              by_year: bool = False) -> Sums:
     """Every flow column summed over the plan's months, grouped by `by` + (counterparty in scope, recyclable).
 
     Balance rows wherever membership is constant over the month; the journal for the units whose membership
     starts or ends inside a month, and for the records naming such a unit as counterparty in that month.
+    `by_year`: the caller needs years only (a yearly row stands for December): whole years of units in the scope
+    all year are then read from the yearly rows.
     """
     no_jit(session)
     post_pending(session)
     dialect = session.get_bind().dialect.name
-    stmt, params = sqltext.flow_sums(plan, by, dialect)
+    stmt, params = sqltext.flow_sums(plan, by, dialect, by_year=by_year)
     out: Sums = {}
     _merge(out, session.execute(stmt, params).all(), len(by) + 2)
     if plan.dirty:
@@ -114,19 +127,19 @@ def flow_sums(session: Session, plan: Plan, *, by: tuple[str, ...] = ("month", "
                                                      _flag(recyclable(x.c.waste_code))]
         where = or_(plan.raw_condition(x, only_dirty=True),
                     plan.raw_counterpart_condition(x, _naming(session, plan, members_only=True)))
-        q = (select(*rgroup, *(func.sum(case((cond, amt), else_=0)) for cond, amt in (rules[c] for c in FLOW_COLUMNS)))
-             .where(where).group_by(*rgroup))
+        q = select(*rgroup, *raw_sums(dialect)).where(where).group_by(*rgroup)
         _merge(out, session.execute(q).all(), len(rgroup))
     return out
 
 
-def counterparty_sums(session: Session, plan: Plan, *, by: tuple[str, ...] = ("month", "kind", "origin")) -> Sums:
+def counterparty_sums(session: Session, plan: Plan, *, by: tuple[str, ...] = ("month", "kind", "origin"),
+                      by_year: bool = False) -> Sums:
     """Flows in rows of any unit that name a unit of the scope as counterparty (when it was in the scope). Only
     the receipt flows (received, refused, transit_diff) are exact where the journal is read (units joining or
     leaving mid-month), which is what is used."""
     no_jit(session)
     post_pending(session)
-    stmt, params = sqltext.counterparty_sums(plan, by, session.get_bind().dialect.name)
+    stmt, params = sqltext.counterparty_sums(plan, by, session.get_bind().dialect.name, by_year=by_year)
     out: Sums = {}
     _merge(out, session.execute(stmt, params).all(), len(by))
     naming = _naming(session, plan, members_only=False)
@@ -137,7 +150,7 @@ def counterparty_sums(session: Session, plan: Plan, *, by: tuple[str, ...] = ("m
         for m, us in naming.items():
             a, b = day_bounds_utc(month_first(m))[0], day_bounds_utc(month_last(m))[1]
             units.append(and_(plan.scope.ids(x.c.unit_id, us), x.c.at >= a, x.c.at < b))
-        q = (select(*rgroup, *(func.sum(case((cond, amt), else_=0)) for cond, amt in (rules[c] for c in FLOW_COLUMNS)))
+        q = (select(*rgroup, *raw_sums(session.get_bind().dialect.name))
              .where(x.c.record_kind == "received", or_(*units), plan.raw_counterparty_in(x, changing_only=True))
              .group_by(*rgroup))
         _merge(out, session.execute(q).all(), len(rgroup))

@@ -46,7 +46,8 @@ class BalanceDifference:
     def describe(self) -> str:
         k = self.key
         if k.get("table") == "period_balance_year":
-            return (f"yearly balance unit {k['unit_id']} {k['year']} {k['waste_code']} origin {k['origin']}: "
+            return (f"yearly balance unit {k['unit_id']} {k['year']} {k['waste_code']} party {k['counterparty_id']} "
+                    f"origin {k['origin']}: "
                     f"{self.column} maintained={self.maintained} journal={self.journal}")
         return (f"balance unit {k['unit_id']} {k['month']} facility {k['facility_id']} {k['waste_code']} "
                 f"party {k['counterparty_id']} method {k['method'] or '-'} origin {k['origin']}: {self.column} "
@@ -57,8 +58,9 @@ def expected_years(session: Session, *, unit_id: int | None = None, from_monthly
     """The yearly rows the journal implies (a SELECT over `expected`), or the maintained monthly rows imply."""
     pb = PeriodBalance.__table__ if from_monthly else expected(session, unit_id=unit_id).subquery("m")
     year = pb.c.month // 100
-    keys = [pb.c.unit_id, pb.c.waste_code, pb.c.origin]
-    q = (select(pb.c.unit_id, year.label("year"), pb.c.waste_code, pb.c.origin, func.max(pb.c.kind).label("kind"),
+    keys = [pb.c.unit_id, pb.c.waste_code, pb.c.counterparty_id, pb.c.origin]
+    q = (select(pb.c.unit_id, year.label("year"), pb.c.waste_code, pb.c.counterparty_id, pb.c.origin,
+                func.max(pb.c.kind).label("kind"),
                 *(func.sum(pb.c[c]).label(c) for c in FLOW_COLUMNS)).group_by(*keys, year))
     return q.where(pb.c.unit_id == unit_id) if from_monthly and unit_id is not None else q
 

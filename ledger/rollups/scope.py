@@ -172,6 +172,9 @@ class Plan:
     segments: list[Segment]
     dirty: list[int]
     changing: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    # Whole years of the plan: {year: (units in the scope all year, units that join or leave during it)}. The
+    # first read the yearly rows for the rows that do not name one of the second.
+    yearly: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = field(default_factory=dict)
     _groups: list | None = field(default=None, repr=False)
 
     # -- balance rows ---------------------------------------------------------------------------------------------
@@ -308,7 +311,9 @@ def plan(scope: Scope, first: int, last: int, *, only: set[int] | None = None) -
                 runs[-1].last = m
             else:
                 runs.append(Segment(m, m, ()))
-        return Plan(scope, runs[0].first if runs else first, runs[-1].last if runs else last, runs, [])
+        years = _whole_years(first, last, only)
+        return Plan(scope, runs[0].first if runs else first, runs[-1].last if runs else last, runs, [],
+                    yearly={y: ((), ()) for y in years})
     segments: list[Segment] = []
     dirty: list[int] = []
     changing: dict[int, tuple[int, ...]] = {}
@@ -329,7 +334,24 @@ def plan(scope: Scope, first: int, last: int, *, only: set[int] | None = None) -
             segments.append(Segment(m, m, members, moving))
     first_m = segments[0].first if segments else first
     last_m = segments[-1].last if segments else last
-    return Plan(scope, first_m, last_m, segments, dirty, changing)
+    yearly = {}
+    for y in _whole_years(first, last, only):
+        a, b = date(y, 1, 1), date(y, 12, 31)
+        full = tuple(sorted({w.unit_id for w in scope.memberships if w.start <= a and w.end >= b}))
+        moving = tuple(sorted({w.unit_id for w in scope.memberships
+                               if (a < w.start <= b) or (a <= w.end < b)} - set(full)))
+        yearly[y] = (full, moving)
+    return Plan(scope, first_m, last_m, segments, dirty, changing, yearly)
+
+
+def _whole_years(first: int, last: int, only: set[int] | None) -> list[int]:
+    """The calendar years all of whose months the plan reads."""
+    out = []
+    for y in range(first // 100, last // 100 + 1):
+        ms = [y * 100 + m for m in range(1, 13)]
+        if ms[0] >= first and ms[-1] <= last and (only is None or all(m in only for m in ms)):
+            out.append(y)
+    return out
 
 
 def _prev(m: int) -> int:

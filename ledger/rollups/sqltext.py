@@ -79,21 +79,96 @@ SUMS = ", ".join(f"sum({c})" for c in FLOW_COLUMNS)
 RECYCLABLE = "(waste_code LIKE '%-S17')"  # keep in step with query.RECYCLABLE_CLASSES
 
 
-def flow_sums(plan: Plan, by: tuple[str, ...], dialect: str) -> tuple[TextClause, dict]:
+YEARLY_BY = {"month", "kind", "origin", "waste_code", "counterparty_id"}  # what the yearly rows can group by
+
+
+def _remainder_months(plan: Plan, whole: set[int]) -> list[str]:
+    """Months of the plan outside its whole years."""
+    out = []
+    for seg in plan.segments:
+        for y in range(seg.first // 100, seg.last // 100 + 1):
+            if y not in whole:
+                out.append(f"(month BETWEEN {max(seg.first, y * 100 + 1)} AND {min(seg.last, y * 100 + 12)})")
+    return out
+
+
+def _yearly_parts(q: Sql, plan: Plan, *, unit_col: str) -> tuple[list[str], str]:
+    """(conditions on yearly rows, the condition for the monthly rows still to read): per whole year, the rows of
+    units in the scope all year (region: every unit) that do not name a unit joining or leaving during that year
+    come from the yearly rows; of that year only the rows of those joining or leaving units, and the rows naming
+    them, are read monthly. Months outside whole years are read monthly."""
+    on_year, remainder = [], []
+    for y, (full, moving) in sorted(plan.yearly.items()):
+        months = f"month BETWEEN {y * 100 + 1} AND {y * 100 + 12}"
+        if plan.scope.kind == "region":
+            on_year.append(f"(year = {y} AND {q.unit_condition(plan.scope, unit_col)})")
+            continue
+        if full:
+            cell = q.ids(unit_col, full) + (f" AND NOT ({q.ids('counterparty_id', moving)})" if moving else "")
+            on_year.append(f"(year = {y} AND {cell})")
+        if moving:
+            remainder.append(f"({months} AND ({q.ids(unit_col, moving)} OR {q.ids('counterparty_id', moving)}))")
+    remainder += _remainder_months(plan, set(plan.yearly))
+    return on_year, "(" + " OR ".join(remainder) + ")" if remainder else "1 = 0"
+
+
+def _year_members(q: Sql, plan: Plan, col: str) -> str:
+    parts = []
+    for y, (full, _moving) in sorted(plan.yearly.items()):
+        units = q.unit_condition(plan.scope, col) if plan.scope.kind == "region" else q.ids(col, full)
+        parts.append(f"(year = {y} AND {units})")
+    return "(" + " OR ".join(parts) + ")" if parts else "1 = 0"
+
+
+def flow_sums(plan: Plan, by: tuple[str, ...], dialect: str, *, by_year: bool) -> tuple[TextClause, dict]:
+    """Whole years of units in the scope all year from the yearly rows, the rest from the monthly rows, in one
+    statement (UNION ALL). With `by_year` only: the "month" of a yearly row is December of its year."""
     q = Sql(dialect)
-    cols = ", ".join(by)
     n = len(by)
-    sql = (f"SELECT {cols}, CASE WHEN {q.counterparty_in(plan)} THEN 1 ELSE 0 END, "
-           f"CASE WHEN {RECYCLABLE} THEN 1 ELSE 0 END, {SUMS} FROM period_balance "
-           f"WHERE {q.balance_condition(plan)} GROUP BY {', '.join(str(i) for i in range(1, n + 3))}")
-    return q.statement(sql), q.params
+    group = ", ".join(str(i) for i in range(1, n + 3))
+    monthly_where = q.balance_condition(plan)
+    parts = []
+    if by_year and plan.yearly and set(by) <= YEARLY_BY:
+        on_year, remainder = _yearly_parts(q, plan, unit_col="unit_id")
+        if on_year:
+            ycols = ", ".join("year * 100 + 12" if b == "month" else b for b in by)
+            parts.append(f"SELECT {ycols}, CASE WHEN {_year_members(q, plan, 'counterparty_id')} THEN 1 ELSE 0 END, "
+                         f"CASE WHEN {RECYCLABLE} THEN 1 ELSE 0 END, {SUMS} FROM period_balance_year "
+                         f"WHERE {' OR '.join(on_year)} GROUP BY {group}")
+            monthly_where = f"{monthly_where} AND {remainder}"
+    # the months outside whole years, units joining or leaving, and the rows naming them
+    parts.append(f"SELECT {', '.join(by)}, CASE WHEN {q.counterparty_in(plan)} THEN 1 ELSE 0 END, "
+                 f"CASE WHEN {RECYCLABLE} THEN 1 ELSE 0 END, {SUMS} FROM period_balance "
+                 f"WHERE {monthly_where} GROUP BY {group}")
+    return q.statement(" UNION ALL ".join(parts)), q.params
 
 
-def counterparty_sums(plan: Plan, by: tuple[str, ...], dialect: str) -> tuple[TextClause, dict]:
+def counterparty_sums(plan: Plan, by: tuple[str, ...], dialect: str, *, by_year: bool) -> tuple[TextClause, dict]:
+    """Rows of any unit naming a unit of the scope: whole years of units in the scope all year from the yearly
+    rows, the rest from the monthly rows."""
     q = Sql(dialect)
-    sql = (f"SELECT {', '.join(by)}, {SUMS} FROM period_balance WHERE counterparty_id <> 0 AND "
-           f"{q.counterparty_in(plan)} GROUP BY {', '.join(str(i) for i in range(1, len(by) + 1))}")
-    return q.statement(sql), q.params
+    group = ", ".join(str(i) for i in range(1, len(by) + 1))
+    monthly_where = f"counterparty_id <> 0 AND {q.counterparty_in(plan)}"
+    parts = []
+    if by_year and plan.yearly and set(by) <= YEARLY_BY:
+        cells_y, remainder = [], []
+        for y, (full, moving) in sorted(plan.yearly.items()):
+            if plan.scope.kind == "region":
+                cells_y.append(f"(year = {y} AND {q.unit_condition(plan.scope, 'counterparty_id')})")
+                continue
+            if full:
+                cells_y.append(f"(year = {y} AND {q.ids('counterparty_id', full)})")
+            if moving:
+                remainder.append(f"(month BETWEEN {y * 100 + 1} AND {y * 100 + 12} AND "
+                                 f"{q.ids('counterparty_id', moving)})")
+        remainder += _remainder_months(plan, set(plan.yearly))
+        if cells_y:
+            ycols = ", ".join("year * 100 + 12" if b == "month" else b for b in by)
+            parts.append(f"SELECT {ycols}, {SUMS} FROM period_balance_year WHERE counterparty_id <> 0 AND "
+                         f"({' OR '.join(cells_y)}) GROUP BY {group}")
+            monthly_where = f"{monthly_where} AND ({' OR '.join(remainder) if remainder else '1 = 0'})"
+    parts.append(f"SELECT {', '.join(by)}, {SUMS} FROM period_balance WHERE {monthly_where} GROUP BY {group}")
+    return q.statement(" UNION ALL ".join(parts)), q.params
 
 
 def cumulative(scope: Scope | None, unit_ids: list[int] | None, cuts: list[int], stocks: dict[str, dict[str, int]],

@@ -60,6 +60,7 @@ def upgrade() -> None:
     sa.Column('unit_id', sa.Integer(), nullable=False),
     sa.Column('year', sa.Integer(), nullable=False),
     sa.Column('waste_code', sa.String(length=12), nullable=False),
+    sa.Column('counterparty_id', sa.Integer(), nullable=False),
     sa.Column('origin', sa.SmallInteger(), nullable=False),
     sa.Column('kind', sa.SmallInteger(), nullable=False),
     sa.Column('generated_g', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
@@ -88,7 +89,7 @@ def upgrade() -> None:
     sa.Column('fwd_disp_g', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
     sa.Column('fwd_returned_util_g', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
     sa.Column('fwd_returned_disp_g', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
-    sa.PrimaryKeyConstraint('unit_id', 'year', 'waste_code', 'origin', name='pk_period_balance_year')
+    sa.PrimaryKeyConstraint('unit_id', 'year', 'waste_code', 'counterparty_id', 'origin', name='pk_period_balance_year')
     )
     op.create_table('declaration',
     sa.Column('id', sa.Integer(), nullable=False),
