@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 from sqlmodel import Session, select
 
@@ -57,10 +58,14 @@ def seed_reports(session: Session, world: dict, today: date) -> dict:
     cement = session.get(Unit, u["cement"])
     first_live = date(today.year - 3, 1, 1)
     year = first_live.year - 1
-    with clock_at(_at(first_live, 9) - timedelta(days=1)):
-        result = imports.import_file(session, principal=who["smelter"], unit_id=u["smelter"],
-                                     content=_history_csv(year, cement.credit_code),
-                                     filename=f"鲁中冶炼{year}年固废台账（月汇总）.csv")
+    from ledger.registry import plans
+
+    plans.set_economics(session, principal=Principal.of(session.exec(select(User).where(
+        User.username == "admin")).one()), unit_id=u["smelter"], data=plans.EconomicsIn(
+        year=year, value_added_10k=Decimal(86500), output_value_10k=Decimal(454000)))  # the imported year's
+    result = imports.import_file(session, principal=who["smelter"], unit_id=u["smelter"],
+                                 content=_history_csv(year, cement.credit_code),
+                                 filename=f"鲁中冶炼{year}年固废台账（月汇总）.csv")
     filed = {}
 
     def file(unit: str, kind: str, start: date, submit: bool = True) -> None:
