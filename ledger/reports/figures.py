@@ -220,7 +220,7 @@ def compute(session: Session, scope: Scope, years: list[int]) -> dict[tuple[int,
     cum = cumulative(session, sorted(cuts | {ALL_MONTHS}), scope=scope, per_unit=per_unit)  # year ends: yearly rows
     bcum = cumulative(session, sorted(bcuts), unit_ids=sorted({u for _, u, _, _ in boundaries}),
                       per_unit=True) if boundaries else cum  # around joins and leaves: monthly rows of those units
-    _LAST_CUMULATIVE[id(session)] = (scope, cum)  # the holdings check reads the stocks now from the same pass
+    session.info["wasteledger.cumulative"] = (scope, cum)  # the holdings check reads "now" from the same pass
     for y in years:
         for kind, kinds in KINDS.items():
             yf = out[(y, kind)]
@@ -274,13 +274,10 @@ def _prev_month(m: int) -> int:
     return (y - 1) * 100 + 12 if mo == 1 else m - 1
 
 
-_LAST_CUMULATIVE: dict[int, tuple[Scope, Cumulative]] = {}
-
-
 def holdings_check(session: Session, scope: Scope, today: date) -> dict:
     """The stocks the balances imply now against what the holdings cache (batch table) says the units hold now."""
     members = scope.members_on(today) if scope.kind == "park" else []
-    cached = _LAST_CUMULATIVE.pop(id(session), None)
+    cached = session.info.pop("wasteledger.cumulative", None)
     if cached is not None and cached[0] is scope:
         cum = cached[1]
     else:
