@@ -17,7 +17,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from api import errors, pages
-from api.routers import accounts, alerts, batches, manifests, market, pickup_orders, registry
+from api.routers import (
+    accounts,
+    alerts,
+    batches,
+    declarations,
+    history,
+    manifests,
+    market,
+    pickup_orders,
+    registry,
+    reports,
+)
 from ledger.config import WILDCARD_HOSTS, Settings, get_settings
 from ledger.db import get_engine
 
@@ -154,6 +165,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pickup_orders.router, prefix=API_PREFIX)
     app.include_router(market.router, prefix=API_PREFIX)
     app.include_router(alerts.router, prefix=API_PREFIX)
+    app.include_router(reports.router, prefix=API_PREFIX)
+    app.include_router(declarations.router, prefix=API_PREFIX)
+    app.include_router(history.router, prefix=API_PREFIX)
     pages.install(app)
 
     @app.get("/", include_in_schema=False)

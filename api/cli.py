@@ -147,16 +147,21 @@ def create_token(username: str, name: str = "cli") -> None:
 @app.command()
 def rebuild(fix: bool = typer.Option(False, "--fix", help="write the journal's balances over the cache"),
             unit_id: int = typer.Option(None, help="only the holdings of this unit")) -> None:
-    """Recompute every holding's balances from the journal and report any difference from the cache."""
+    """Recompute every holding's balances and the period balances from the journal and report any difference."""
     from ledger.batches import rebuild as run
     from ledger.db import session_scope
+    from ledger.rollups.rebuild import rebuild as run_periods
 
     with session_scope() as session:
         diffs = run(session, apply_fixes=fix, unit_id=unit_id)
+        period_diffs = run_periods(session, fix=fix, unit_id=unit_id)
     for d in diffs:
         typer.echo(f"batch {d.batch_id}: {d.field} cached={d.cached} journal={d.journal}")
+    for pd in period_diffs:
+        typer.echo(pd.describe())
     typer.echo(f"{len(diffs)} difference(s){' fixed' if fix and diffs else ''}")
-    if diffs and not fix:
+    typer.echo(f"{len(period_diffs)} period-balance difference(s){' fixed' if fix and period_diffs else ''}")
+    if (diffs or period_diffs) and not fix:
         raise typer.Exit(1)
 
 

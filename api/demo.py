@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 
 from api.demo_alerts import seed_alerts
 from api.demo_market import seed_market
+from api.demo_reports import seed_reports
 from ledger import batches, manifests
 from ledger.accounts import User, issue_token
 from ledger.auth import SYSTEM, Principal
@@ -146,6 +147,7 @@ def seed(session: Session, *, today: date | None = None, history: bool = True) -
              "park": park.id, "facilities": {k: v.id for k, v in fac.items()}}
     if history:
         world.update(seed_history(session, world=world, today=today))
+        world["reports"] = seed_reports(session, world, today)
     world.update(seed_market(session, world=world, today=today))  # collectors, pickup orders, the trading hall
     world.update(seed_alerts(session, world=world, today=today))
     return world

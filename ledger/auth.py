@@ -363,3 +363,18 @@ def require_subscription_scope(session: Session, principal: Principal, *, unit_i
         return
     check_region_in_jurisdiction(principal, region_prefix, field="region_prefix")
 # ==== end of alerts ================================================================================================
+
+
+# ---- declarations (issue 9) -------------------------------------------------------------------------------------
+
+DECLARANT_ROLES = ("operator", "unit_admin")
+
+
+def require_declarant(session: Session, principal: Principal, unit_id: int) -> Unit:
+    """The unit, if the principal is one of its own operators or admins: only the unit drafts, annotates and
+    submits its declarations (HJ 1259 §7.1); a regulator supervises them, and a platform admin does not act as it."""
+    unit = require_unit(session, principal, unit_id, act="read")
+    if principal.unit_id != unit.id or principal.role not in DECLARANT_ROLES:
+        raise Forbidden(f"only an operator or admin of {unit.name} drafts and submits its declarations",
+                        code="declaration.not_declarant", details={"unit_id": unit_id})
+    return unit

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -114,6 +116,29 @@ def unsubscribe(fn: Subscriber) -> None:
         _subscribers.remove(fn)
 
 
+# The source document of records written while it is set (history import, paper-manifest back-entry): merged into
+# each record's body as "source", so every figure fed by those records traces to the document.
+_source: ContextVar[dict | None] = ContextVar("journal_source", default=None)
+
+
+@contextmanager
+def recorded_from(source: dict) -> Iterator[None]:
+    """Mark every record appended inside this block with `body["source"] = source` (e.g. {"kind": "import", …})."""
+    token = _source.set(source)
+    try:
+        yield
+    finally:
+        _source.reset(token)
+
+
+def _body(body: dict | None) -> dict:
+    out = json.loads(json.dumps(body or {}, ensure_ascii=False, default=str))
+    source = _source.get()
+    if source is not None and "source" not in out:
+        out["source"] = json.loads(json.dumps(source, ensure_ascii=False, default=str))
+    return out
+
+
 def _lock_head(session: Session, unit_id: int) -> tuple[int, str]:
     """Lock the unit's chain head until commit and read it (creating it on first use): one statement."""
     stmt = text("INSERT INTO journal_head (unit_id, seq, hash) VALUES (:u, 0, :g) ON CONFLICT (unit_id) "
@@ -136,7 +161,7 @@ def append(session: Session, *, unit_id: int, kind: str, actor_id: int | None, a
         mass_g=mass_g, facility_id=facility_id,
         manifest_id=manifest_id, record_code=record_code, actor_id=actor_id, actor_name=actor_name,
         occurred_at=occurred_at.astimezone(UTC), recorded_at=now, corrects_id=corrects_id,
-        body=json.loads(json.dumps(body or {}, ensure_ascii=False, default=str)), prev_hash=head_hash,
+        body=_body(body), prev_hash=head_hash,
     )
     # Timestamps are hashed at microsecond precision, which both databases keep.
     record.hash = link_hash(record)
@@ -168,7 +193,7 @@ def append_many(session: Session, *, unit_id: int, entries: list[dict[str, Any]]
             manifest_id=e.get("manifest_id"), record_code=e.get("record_code"), actor_id=e.get("actor_id"),
             actor_name=e["actor_name"], occurred_at=e["occurred_at"].astimezone(UTC), recorded_at=now,
             corrects_id=e.get("corrects_id"),
-            body=json.loads(json.dumps(e.get("body") or {}, ensure_ascii=False, default=str)), prev_hash=prev)
+            body=_body(e.get("body")), prev_hash=prev)
         r.hash = prev = link_hash(r)
         records.append(r)
     insert_all(session, records)

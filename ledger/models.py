@@ -12,6 +12,7 @@ from ledger.collection.models import (  # noqa: F401,E402
 from ledger.counters import Counter  # noqa: F401
 from ledger.db import metadata  # noqa: F401
 from ledger.filings.models import InboxItem, ZeroReport  # noqa: F401,E402
+from ledger.history.models import SourceDocument  # noqa: F401,E402
 from ledger.journal import JournalHead, JournalRecord  # noqa: F401,E402
 from ledger.manifests import (  # noqa: F401,E402
     Manifest,
@@ -35,3 +36,5 @@ from ledger.registry.models import (  # noqa: F401
     Vehicle,
     WasteCode,
 )
+from ledger.reports.declarations import Declaration  # noqa: F401,E402
+from ledger.rollups.models import PeriodBalance, PeriodBalanceYear  # noqa: F401,E402

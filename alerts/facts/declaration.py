@@ -1,19 +1,16 @@
 """Declaration facts: this year's management plan, and every declaration a unit owes by its tier and the calendar,
 with the time it was submitted.
 
-Submission times are read by ONE function, `declaration_submissions`, from the `declaration` table that the reports
-module keeps (unit_id, kind 'monthly'|'quarterly'|'annual', period_start, period_end, due_on, version, status
-'draft'|'submitted'|'superseded', submitted_at). It queries that table by name with SQLAlchemy Core when it exists,
-so the alert package works before and after both are merged; without the table the declaration rules stay dormant
-(nothing can be known about submissions, and raising every declaration as overdue would only be noise).
+Submission times are read by ONE function, `declaration_submissions`, from the declarations the reports module
+keeps (`ledger.reports.declarations.Declaration`: a submitted declaration is frozen; a correction is a new version
+that supersedes it, so the first submission of a period is when it was declared).
 """
 
 from __future__ import annotations
 
-import logging
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import column, func, inspect, table
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from alerts import settings as S
@@ -23,39 +20,20 @@ from alerts.rules.declaration import DeclarationDue, PlanFiling, due_date, due_p
 from ledger.batches import Batch
 from ledger.registry.models import Plan, Unit
 from ledger.registry.tiers import tier_from_facts
+from ledger.reports.declarations import Declaration
 from ledger.workdays import local_day, year_bounds_utc
-
-log = logging.getLogger(__name__)
-_warned = False
-
-DECLARATION = table("declaration", column("unit_id"), column("kind"), column("period_start"),
-                    column("period_end"), column("due_on"), column("status"), column("submitted_at"))
 
 
 def declaration_submissions(session: Session, *, unit_ids: list[int] | None, since: date
-                            ) -> dict[tuple[int, str, date], datetime] | None:
-    """{(unit, kind, period start): first submission time} for periods starting on or after `since`;
-    None when the `declaration` table does not exist (yet)."""
-    global _warned
-    if not inspect(session.connection()).has_table("declaration"):
-        if not _warned:
-            log.info("no `declaration` table: the declaration-overdue rules are dormant until it exists")
-            _warned = True
-        return None
-    d = DECLARATION
-    q = (select(d.c.unit_id, d.c.kind, d.c.period_start, func.min(d.c.submitted_at))
-         .where(d.c.status.in_(("submitted", "superseded")), d.c.submitted_at.is_not(None),
-                d.c.period_start >= since)
-         .group_by(d.c.unit_id, d.c.kind, d.c.period_start))
+                            ) -> dict[tuple[int, str, date], datetime]:
+    """{(unit, kind, period start): first submission time} for periods starting on or after `since`."""
+    d = Declaration
+    q = (select(d.unit_id, d.kind, d.period_start, func.min(d.submitted_at))
+         .where(d.status.in_(("submitted", "superseded")), d.submitted_at.is_not(None), d.period_start >= since)
+         .group_by(d.unit_id, d.kind, d.period_start))
     if unit_ids is not None:
-        q = q.where(d.c.unit_id.in_(unit_ids))
-    out = {}
-    for unit_id, kind, start, at in session.execute(q).all():
-        start = start if isinstance(start, date) else date.fromisoformat(str(start)[:10])
-        if isinstance(at, str):
-            at = datetime.fromisoformat(at)
-        out[(int(unit_id), kind, start)] = at
-    return out
+        q = q.where(d.unit_id.in_(unit_ids))
+    return {(int(unit_id), kind, start): at for unit_id, kind, start, at in session.execute(q).all()}
 
 
 def _tiers(session: Session, clock: Clock, years: list[int]) -> dict[int, dict[int, str]]:
@@ -84,8 +62,6 @@ def declarations_due(session: Session, clock: Clock, scope: Scope | None) -> lis
         return []  # time-based: the scheduled scan
     since = clock.today - timedelta(days=S.DECLARATION_LOOKBACK_DAYS)
     submitted = declaration_submissions(session, unit_ids=None, since=date(since.year - 1, 1, 1))
-    if submitted is None:
-        return []
     years = list(range(since.year - 1, clock.today.year + 1))
     tiers = _tiers(session, clock, years)
     created = dict(session.execute(select(Unit.id, Unit.created_at).where(Unit.id.in_(sorted(tiers)))).all())

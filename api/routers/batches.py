@@ -325,23 +325,30 @@ def unit_records(unit_id: int, after_seq: int = 0, limit: int = 200, s: Session 
 
 
 @router.get("/units/{unit_id}/ledger", tags=["journal"],
-            summary="HJ 1259 ledger tables B.1–B.5 (and the receiver's incoming table) for a period")
+            summary="HJ 1259 ledger tables B.1–B.5 (and the receiver's incoming table) for a period; "
+                    "layout=standard (or format=xlsx): the standards' Chinese columns and the general-waste ledger")
 def ledger_tables(unit_id: int, date_from: date = Query(..., alias="from"), date_to: date = Query(..., alias="to"),
-                  format: str = Query("json", pattern="^(json|csv)$"),
-                  table: str | None = Query(None, pattern=r"^(B\.[1-5]|IN)$", description=(
-                      "CSV of one table with the standard's Chinese column titles; without it, every table in one "
-                      "CSV keyed as in the JSON")),
+                  format: str = Query("json", pattern="^(json|csv|xlsx)$"),
+                  layout: str = Query("records", pattern="^(records|standard)$",
+                                      description="records: one row per record with every column keyed; standard: "
+                                                  "HJ 1259 B.1–B.5 and the general ledger GF.1–GF.3 with the "
+                                                  "standards' Chinese column titles"),
+                  table: str | None = Query(None, description="with format=csv: one table (B.1 … B.5, IN, GF.1, "
+                                                              "GF.2 or GF.3) in the standard layout"),
                   s: Session = Depends(get_session), p: Principal = Depends(principal)):
     from ledger.reports.ledger_tables import TABLE_COLUMNS, TABLES, ledger_rows, to_csv
 
-    require_unit(s, p, unit_id)
+    unit = require_unit(s, p, unit_id)
     if date_to < date_from:
         raise InvalidInput("to is before from", field="to")
+    if layout == "standard" or format == "xlsx" or table is not None:
+        from api.routers.reports import standard_ledger
+
+        return standard_ledger(s, unit, date_from, date_to, format=format, table=table)
     rows = ledger_rows(s, unit_id=unit_id, start=date_from, end=date_to)
     if format == "csv":
-        name = f"ledger-{unit_id}-{table or 'all'}-{date_from}-{date_to}.csv"
-        return Response(to_csv(rows, table), media_type="text/csv; charset=utf-8", headers={
-            "Content-Disposition": f'attachment; filename="{name}"'})
+        return Response(to_csv(rows), media_type="text/csv; charset=utf-8", headers={
+            "Content-Disposition": f'attachment; filename="ledger-{unit_id}-{date_from}-{date_to}.csv"'})
     return {"unit_id": unit_id, "from": date_from, "to": date_to,
             "tables": {t: {"title": title, "columns": [{"key": k, "title": v} for k, v in TABLE_COLUMNS[t]],
                            "rows": [r for r in rows if r["table"] == t]}

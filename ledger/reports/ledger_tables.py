@@ -31,9 +31,10 @@ TABLES = {
 
 _CONTAINER = [("container_code", "容器/包装编码"), ("container_type", "容器/包装类型"),
               ("container_count", "容器/包装数量")]
-_WASTE = [("waste_name", "行业俗称/单位内部名称"), ("catalogue_name", "国家危险废物名录名称"),
+_WASTE = [("waste_name", "危险废物名称（行业俗称/单位内部名称）"), ("catalogue_name", "危险废物名称（国家危险废物名录名称）"),
           ("category", "危险废物类别"), ("waste_code", "危险废物代码")]
-# The columns of each table in HJ 1259 appendix B's order; record_id, hash and manifest are ours, for tracing.
+# The columns of each table in HJ 1259 appendix B's order (the two-level headings flattened as 名称（子项）); the
+# manifest and its masses in B.5 are ours, for tracing (the JSON rows also carry each record's id and hash).
 TABLE_COLUMNS: dict[str, list[tuple[str, str]]] = {
     "B.1": [("seq", "序号"), ("record_code", "产生批次编码"), ("occurred_at", "产生时间"), *_WASTE,
             ("mass_kg", "产生量"), ("unit", "计量单位"), *_CONTAINER, ("facility", "产生危险废物设施编码"),
@@ -51,21 +52,20 @@ TABLE_COLUMNS: dict[str, list[tuple[str, str]]] = {
             ("operator", "自行利用/处置部门经办人"), ("from_codes", "产生批次编码/出库批次编码")],
     "B.5": [("seq", "序号"), ("record_code", "委外利用/处置批次编码"), ("occurred_at", "出厂时间"), *_CONTAINER, *_WASTE,
             ("mass_kg", "委外利用/处置量"), ("unit", "计量单位"), ("method", "利用/处置方式"),
-            ("receiver_type", "接收单位类型"), ("receiver_name", "危险废物经营许可证持有单位 单位名称"),
-            ("licence_no", "危险废物经营许可证持有单位 许可证编码"), ("exempt_unit", "利用处置环节豁免管理单位 单位名称"),
-            ("foreign_unit", "境外利用处置单位 单位名称"), ("export_notice_no", "出口核准通知单编号"),
-            ("from_codes", "产生批次编码/出库批次编码"), ("manifest", "联单编号"), ("shipped_kg", "运出量"),
+            ("receiver_type", "接收单位类型"), ("receiver_name", "危险废物经营许可证持有单位（单位名称）"),
+            ("licence_no", "危险废物经营许可证持有单位（许可证编码）"),
+            ("exempt_unit", "危险废物利用处置环节豁免管理单位（单位名称）"),
+            ("foreign_unit", "中华人民共和国境外的危险废物利用处置单位（单位名称）"), ("export_notice_no", "出口核准通知单编号"),
+            ("from_codes", "产生批次编码/出库批次编码"), ("manifest", "联单编号"), ("shipped_kg", "发出量"),
             ("received_kg", "接收量"), ("accepted_kg", "接受量")],
     "IN": [("seq", "序号"), ("record_code", "接收批次编码"), ("occurred_at", "接收时间"), ("manifest", "联单编号"),
-           ("counterparty", "移出单位"), *_CONTAINER, *_WASTE, ("shipped_kg", "运出量"), ("received_kg", "接收量"),
+           ("counterparty", "移出单位"), *_CONTAINER, *_WASTE, ("shipped_kg", "发出量"), ("received_kg", "接收量"),
            ("accepted_kg", "接受量"), ("refused_kg", "拒收量"), ("unit", "计量单位"), ("acceptance", "接收结论"),
            ("reason", "原因"), ("method", "计划利用/处置方式"), ("facility", "接收去向设施编码"),
            ("carrier", "运送部门经办人"), ("operator", "接收经办人")],
 }
-for _cols in TABLE_COLUMNS.values():
-    _cols += [("record_id", "记录号"), ("hash", "记录哈希")]
 
-COLUMNS = ("table", "record_id", "seq", "record_code", "from_codes", "occurred_at", "digital_id", "container_code",
+COLUMNS = ("table", "kind", "record_id", "seq", "record_code", "batch_code", "from_codes", "occurred_at", "digital_id", "container_code",
            "container_type", "container_count", "waste_code", "waste_name", "catalogue_name", "category", "form",
            "mass_kg", "unit", "facility", "facility_type", "method", "completed_at", "destination", "manifest",
            "counterparty", "receiver_type", "receiver_name", "licence_no", "exempt_unit", "foreign_unit",
@@ -155,7 +155,8 @@ def ledger_rows(session: Session, *, unit_id: int, start: date, end: date) -> li
         method = body.get("method") or body.get("planned_method")
         receiver_id = body.get("receiver_id") if r.kind in ("shipped", "returned") else None
         row = {
-            "table": table_of[r.kind], "record_id": r.id, "seq": r.seq, "record_code": r.record_code,
+            "table": table_of[r.kind], "kind": r.kind, "record_id": r.id, "seq": r.seq, "record_code": r.record_code,
+            "batch_code": b.batch_code if b else "",
             "from_codes": " ".join(body.get("from_codes") or []), "occurred_at": _local(r.occurred_at),
             "digital_id": b.digital_id if b else "", "container_code": b.digital_id if b else "",
             "container_type": b.container_type if b else "", "container_count": b.container_count if b else "",
@@ -214,23 +215,11 @@ def ledger_rows(session: Session, *, unit_id: int, start: date, end: date) -> li
     return rows
 
 
-def table_rows(rows: list[dict], table: str) -> list[dict]:
-    """The rows of one table, each with only that table's columns, keyed by their Chinese titles."""
-    cols = TABLE_COLUMNS[table]
-    return [{title: row[key] for key, title in cols} for row in rows if row["table"] == table]
-
-
-def to_csv(rows: list[dict], table: str | None = None) -> str:
-    """The rows as CSV (UTF-8 with BOM so spreadsheet programs read the Chinese): one table with the standard's
-    Chinese column titles, or every table with the union of the columns (keyed as in the JSON)."""
+def to_csv(rows: list[dict]) -> str:
+    """Every table's rows as one CSV keyed as in the JSON (UTF-8 with BOM so spreadsheet programs read the Chinese);
+    `ledger.reports.hj1259` gives each table with the standard's Chinese column titles."""
     buf = io.StringIO()
     buf.write("\ufeff")
-    if table is not None:
-        titles = [title for _, title in TABLE_COLUMNS[table]]
-        w = csv.DictWriter(buf, fieldnames=titles)
-        w.writeheader()
-        w.writerows(table_rows(rows, table))
-        return buf.getvalue()
     w = csv.DictWriter(buf, fieldnames=COLUMNS)
     w.writeheader()
     for row in rows:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import text
 from sqlmodel import select
 
 from alerts import engine
@@ -15,6 +14,7 @@ from ledger import batches, manifests
 from ledger.auth import SYSTEM
 from ledger.batches import Batch
 from ledger.registry import assets
+from ledger.reports.declarations import Declaration
 from ledger.types import clock_at
 from tests.alerts import world as w
 
@@ -112,7 +112,7 @@ def build(s):  # noqa: ANN001, ANN201, C901
     return ids
 
 
-def test_the_scan_finds_the_situation_of_every_scanned_rule(db, declaration_table):
+def test_the_scan_finds_the_situation_of_every_scanned_rule(db):
     ids = build(db)
     # declarations: the plant (重点) filed every monthly one but September's, and no annual one for 2024
     since = w.NOW.date() - timedelta(days=400)
@@ -120,10 +120,9 @@ def test_the_scan_finds_the_situation_of_every_scanned_rule(db, declaration_tabl
 
     for kind, start, end, due in due_periods("key", today=w.NOW.date(), since=since):
         if kind == "monthly" and start != date(2025, 9, 1):
-            db.execute(text(f"INSERT INTO {declaration_table} (unit_id, kind, period_start, period_end, due_on, "
-                            "version, status, submitted_at) VALUES (:u, :k, :s, :e, :d, 1, 'submitted', :at)"),
-                       {"u": ids["plant"], "k": kind, "s": start, "e": end, "d": due,
-                        "at": w.NOW - timedelta(days=(w.NOW.date() - due).days)})
+            db.add(Declaration(unit_id=ids["plant"], kind=kind, period_start=start, period_end=end, due_on=due,
+                               tier="key", status="submitted",
+                               submitted_at=w.NOW - timedelta(days=(w.NOW.date() - due).days)))
     db.commit()
 
     stats = engine.scan(db, now=w.NOW)

@@ -371,4 +371,4 @@ def test_both_parties_ledger_tables_come_from_the_same_records(client, w):
     assert mine["B.2"]["rows"][0]["from_codes"] == a["batch_code"]
     csv_text = client.get(f"/api/v1/units/{w['unit']['id']}/ledger", params={**span, "format": "csv"},
                           headers=w["op"]).text
-    assert csv_text.startswith("\ufefftable,record_id") and m["number"] in csv_text
+    assert csv_text.startswith("\ufefftable,kind,record_id") and m["number"] in csv_text
