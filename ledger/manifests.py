@@ -8,7 +8,7 @@ signatures one wins and the other gets 409; a manifest never skips a state.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal  # noqa: F401  (kept for the lead's receipt tolerance code)
 from typing import Literal
 
 from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint, func, or_, update
@@ -25,6 +25,7 @@ from ledger.mass import g_to_kg, kg_to_g
 from ledger.registry.models import Method, Permit, PlanItem, Unit, Vehicle
 from ledger.registry.plans import current_plan_items
 from ledger.types import UTCDateTime, utcnow
+from ledger.validation import Code, Day, DbId, GpsPoint, Input, Kg, Lat, Lon, PlannedDate, PositiveKg
 from ledger.workdays import local_day, local_year, working_day_deadline, year_bounds_utc
 
 RECEIPT_WORKING_DAYS = 5  # 转移管理办法: the receiver confirms within 5 working days of arrival
@@ -143,69 +144,69 @@ class Revision(SQLModel, table=True):
 
 # ---- schemas -----------------------------------------------------------------------------------------
 
-class LineIn(SQLModel):
-    batch_id: int
-    mass_kg: Decimal | None = Field(default=None, description="default: all the batch holds; bulk lines may take part")
-    planned_method: str = Field(description="R*/D*/C* method the receiver will apply")
+class LineIn(Input):
+    batch_id: DbId
+    mass_kg: Kg | None = Field(default=None, description="default: all the batch holds; bulk lines may take part")
+    planned_method: Code = Field(description="R*/D*/C* method the receiver will apply")
 
 
-class ManifestCreate(SQLModel):
-    originator_id: int
-    hauler_id: int
-    vehicle_id: int
-    receiver_id: int
-    driver_id: int | None = Field(default=None, description="a driver user of the hauler")
-    planned_date: date
-    approval_id: int | None = Field(default=None, description="cross-province approval, required across provinces")
+class ManifestCreate(Input):
+    originator_id: DbId
+    hauler_id: DbId
+    vehicle_id: DbId
+    receiver_id: DbId
+    driver_id: DbId | None = Field(default=None, description="a driver user of the hauler")
+    planned_date: PlannedDate
+    approval_id: DbId | None = Field(default=None, description="cross-province approval, required across provinces")
     lines: list[LineIn] = Field(min_length=1, max_length=200)
     remarks: str | None = Field(default=None, max_length=500)
 
 
-class Where(SQLModel):
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lon: float | None = Field(default=None, ge=-180, le=180)
+class Where(Input):
+    lat: Lat | None = Field(default=None, ge=-90, le=90)
+    lon: Lon | None = Field(default=None, ge=-180, le=180)
 
 
 class PickupIn(Where):
-    scanned: list[str] = Field(min_length=1, description="digital IDs read from every label loaded")
+    scanned: list[Code] = Field(min_length=1, max_length=1000, description="digital IDs read from every label loaded")
 
 
-class TrackIn(SQLModel):
-    points: list[dict] = Field(min_length=1, max_length=1000, description="[{at, lat, lon, speed_kmh?}]")
+class TrackIn(Input):
+    points: list[GpsPoint] = Field(min_length=1, max_length=1000, description="[{at, lat, lon, speed_kmh?}]")
 
 
-class ReceiveLineIn(SQLModel):
-    batch_id: int
-    received_kg: Decimal = Field(description="weighed on arrival")
+class ReceiveLineIn(Input):
+    batch_id: DbId
+    received_kg: Kg = Field(description="weighed on arrival")
     acceptance: Literal["accepted", "partially_refused", "refused"]
-    accepted_kg: Decimal | None = Field(default=None, description="required when partially_refused")
+    accepted_kg: Kg | None = Field(default=None, description="required when partially_refused")
     reason: str | None = Field(default=None, max_length=300)
 
 
 class ReceiveIn(Where):
-    lines: list[ReceiveLineIn] = Field(min_length=1)
+    lines: list[ReceiveLineIn] = Field(min_length=1, max_length=200)
 
 
-class CancelIn(SQLModel):
+class CancelIn(Input):
     reason: str = Field(min_length=2, max_length=300)
 
 
-class RevisionIn(SQLModel):
+class RevisionIn(Input):
     reason: str = Field(min_length=2, max_length=300)
-    vehicle_id: int | None = None
-    driver_id: int | None = None
-    receiver_id: int | None = None
-    planned_methods: dict[int, str] | None = Field(default=None, description="{batch_id: method}")
+    vehicle_id: DbId | None = None
+    driver_id: DbId | None = None
+    receiver_id: DbId | None = None
+    planned_methods: dict[DbId, Code] | None = Field(default=None, max_length=200, description="{batch_id: method}")
 
 
-class ApprovalCreate(SQLModel):
+class ApprovalCreate(Input):
     number: str = Field(min_length=3, max_length=60)
-    receiver_id: int
-    waste_codes: list[str] = Field(min_length=1)
-    cap_kg: Decimal = Field(gt=0)
-    valid_from: date
-    valid_to: date
-    authority: str | None = None
+    receiver_id: DbId
+    waste_codes: list[Code] = Field(min_length=1, max_length=500)
+    cap_kg: PositiveKg = Field(gt=0)
+    valid_from: Day
+    valid_to: Day
+    authority: str | None = Field(default=None, max_length=120)
 
 
 # ---- access ------------------------------------------------------------------------------------------

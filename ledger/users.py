@@ -10,17 +10,18 @@ from ledger.accounts import ApiToken, User, issue_token
 from ledger.auth import Principal, audit, check_grant, check_password, hash_password, require_unit
 from ledger.errors import Conflict, Forbidden, NotFound, Unauthenticated
 from ledger.types import utcnow
+from ledger.validation import DbId, Input, Phone
 
 
-class UserCreate(SQLModel):
+class UserCreate(Input):
     username: str = Field(min_length=3, max_length=80, regex=r"^[A-Za-z0-9_.@-]+$")
     display_name: str = Field(min_length=1, max_length=120)
     password: str | None = Field(default=None, min_length=8, max_length=200)
-    role: str
-    unit_id: int | None = None
-    park_id: int | None = None
-    region_prefix: str | None = None
-    phone: str | None = None
+    role: str = Field(max_length=20)
+    unit_id: DbId | None = None
+    park_id: DbId | None = None
+    region_prefix: str | None = Field(default=None, max_length=6, regex=r"^\d{2}(\d{2}){0,2}$")
+    phone: Phone | None = None
 
 
 class UserPublic(SQLModel):
@@ -34,9 +35,9 @@ class UserPublic(SQLModel):
     active: bool
 
 
-class TokenCreate(SQLModel):
+class TokenCreate(Input):
     name: str = Field(min_length=1, max_length=120, description="what uses it, e.g. 'weighbridge 2'")
-    user_id: int | None = Field(default=None, description="defaults to yourself")
+    user_id: DbId | None = Field(default=None, description="defaults to yourself")
     days: int | None = Field(default=None, ge=1, le=3650, description="expiry; none = until revoked")
 
 
@@ -55,9 +56,9 @@ class TokenIssued(TokenPublic):
     token: str = Field(description="the bearer token; shown once, store it now")
 
 
-class Login(SQLModel):
-    username: str
-    password: str
+class Login(Input):
+    username: str = Field(min_length=1, max_length=80)
+    password: str = Field(min_length=1, max_length=200)
 
 
 def user_public(u: User) -> UserPublic:

@@ -23,6 +23,7 @@ from ledger.users import (
     token_public,
     user_public,
 )
+from ledger.validation import DbId
 
 router = APIRouter(tags=["accounts"])
 
@@ -78,5 +79,5 @@ def my_tokens(s: Session = Depends(get_session), p: Principal = Depends(principa
 
 
 @router.post("/tokens/{token_id}/revoke", response_model=TokenPublic)
-def revoke(token_id: int, t: Tx = Depends(tx)):
+def revoke(token_id: DbId, t: Tx = Depends(tx)):
     return t.run(lambda s, p: token_public(revoke_token(s, principal=p, token_id=token_id)))

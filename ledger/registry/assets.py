@@ -14,20 +14,22 @@ from ledger.errors import Conflict, InvalidInput
 from ledger.mass import g_to_kg, kg_to_g
 from ledger.registry.catalogue import check_code_or_category, check_methods
 from ledger.registry.models import Facility, Permit, Unit, Vehicle
+from ledger.validation import Code, Day, Input, PositiveTonnes
 
 # 省份简称 + 发证机关代号 (letter) + 5 characters (6 for new-energy plates); 挂 for trailers.
 PLATE_RE = re.compile(r"^[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-HJ-NP-Z][A-HJ-NP-Z0-9]{4,5}[A-HJ-NP-Z0-9挂学警]$")
 
 
-class FacilityCreate(SQLModel):
+class FacilityCreate(Input):
     kind: Literal["generation", "storage", "utilisation", "disposal"]
     code: str = Field(min_length=1, max_length=40)
     name: str = Field(min_length=1, max_length=200)
     storage_type: Literal["贮存库", "贮存场", "贮存点"] | None = Field(
         default=None, description="required for storage facilities")
-    storage_capacity_t: Decimal | None = Field(default=None, gt=0, description="storage capacity in tonnes")
-    annual_capacity_t: Decimal | None = Field(default=None, gt=0, description="annual capacity in tonnes")
-    methods: list[str] = Field(default_factory=list, description="method codes for utilisation/disposal")
+    storage_capacity_t: PositiveTonnes | None = Field(default=None, description="storage capacity in tonnes")
+    annual_capacity_t: PositiveTonnes | None = Field(default=None, description="annual capacity in tonnes")
+    methods: list[Code] = Field(default_factory=list, max_length=50,
+                                description="method codes for utilisation/disposal")
 
 
 class FacilityPublic(SQLModel):
@@ -42,14 +44,15 @@ class FacilityPublic(SQLModel):
     methods: list[str]
 
 
-class PermitCreate(SQLModel):
+class PermitCreate(Input):
     kind: Literal["operating_licence", "transport_permit"]
     number: str = Field(min_length=3, max_length=60)
-    waste_codes: list[str] = Field(default_factory=list, description="codes (900-249-08) or categories (HW08)")
-    methods: list[str] = Field(default_factory=list)
-    annual_capacity_t: Decimal | None = Field(default=None, gt=0)
-    valid_from: date
-    valid_to: date
+    waste_codes: list[Code] = Field(default_factory=list, max_length=500,
+                                    description="codes (900-249-08) or categories (HW08)")
+    methods: list[Code] = Field(default_factory=list, max_length=50)
+    annual_capacity_t: PositiveTonnes | None = None
+    valid_from: Day
+    valid_to: Day
 
 
 class PermitPublic(SQLModel):
@@ -64,10 +67,10 @@ class PermitPublic(SQLModel):
     valid_to: date
 
 
-class VehicleCreate(SQLModel):
+class VehicleCreate(Input):
     plate: str = Field(min_length=7, max_length=10, description="车牌号, e.g. 鲁B12345 or 鲁BD12345")
     vehicle_type: str | None = Field(default=None, max_length=40)
-    capacity_t: Decimal | None = Field(default=None, gt=0)
+    capacity_t: PositiveTonnes | None = None
 
 
 class VehiclePublic(SQLModel):

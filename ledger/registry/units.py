@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import datetime
 from typing import Literal
 
 from pydantic import field_validator
@@ -22,20 +22,21 @@ from ledger.codes import normalize_credit_code, normalize_region_code
 from ledger.errors import Conflict, InvalidInput
 from ledger.registry.models import TIER_NAMES, TIERS, Park, ParkMember, Unit
 from ledger.registry.tiers import derived_tier
+from ledger.validation import Day, DbId, Input, Phone
 from ledger.workdays import today as shanghai_today
 
 INDUSTRY_RE = re.compile(r"^[A-T](\d{2}|\d{3}|\d{4})?$")
 
 
-class UnitCreate(SQLModel):
-    credit_code: str = Field(description="统一社会信用代码, 18 characters with its GB 32100 check character")
+class UnitCreate(Input):
+    credit_code: str = Field(max_length=40, description="统一社会信用代码, 18 characters with its GB 32100 check character")
     name: str = Field(min_length=2, max_length=200)
-    region_code: str = Field(description="6-digit 行政区划代码 of the site")
+    region_code: str = Field(max_length=20, description="6-digit 行政区划代码 of the site")
     roles: list[Literal["generator", "hauler", "receiver"]] = Field(min_length=1)
-    industry_code: str | None = Field(default=None, description="GB/T 4754 industry code, e.g. C2614")
+    industry_code: str | None = Field(default=None, max_length=8, description="GB/T 4754 industry code, e.g. C2614")
     address: str | None = Field(default=None, max_length=300)
     contact: str | None = Field(default=None, max_length=100)
-    phone: str | None = Field(default=None, max_length=40)
+    phone: Phone | None = None
 
     @field_validator("industry_code")
     @classmethod
@@ -61,16 +62,16 @@ class UnitPublic(SQLModel):
     created_at: datetime
 
 
-class TierOverride(SQLModel):
+class TierOverride(Input):
     tier: Literal["key", "simplified", "registered"] | None = Field(
         description="重点 key / 简化 simplified / 登记 registered; null removes the override")
     reason: str = Field(min_length=4, max_length=500)
 
 
-class ParkCreate(SQLModel):
+class ParkCreate(Input):
     code: str = Field(min_length=2, max_length=40)
     name: str = Field(min_length=2, max_length=200)
-    region_code: str
+    region_code: str = Field(max_length=20)
     level: str | None = Field(default=None, max_length=20, description="国家级 / 省级 / …")
 
 
@@ -83,10 +84,10 @@ class ParkPublic(SQLModel):
     unit_ids: list[int]
 
 
-class MemberCreate(SQLModel):
-    unit_id: int
-    since: date
-    until: date | None = None
+class MemberCreate(Input):
+    unit_id: DbId
+    since: Day
+    until: Day | None = None
 
 
 def unit_public(session: Session, unit: Unit) -> UnitPublic:
