@@ -7,10 +7,12 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import RedirectResponse
 
-from api import errors, pages
+from api import errors, openapi, pages
+from api.deps import clean_parameters
+from api.limits import BodySizeLimit
 from api.routers import accounts, batches, manifests, registry
 from ledger.config import Settings, get_settings
 from ledger.db import get_engine
@@ -44,10 +46,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = FastAPI(title="wasteledger", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
                   openapi_url=f"{API_PREFIX}/openapi.json", docs_url=f"{API_PREFIX}/docs",
-                  redoc_url=f"{API_PREFIX}/redoc")
+                  redoc_url=f"{API_PREFIX}/redoc", dependencies=[Depends(clean_parameters)])
     app.state.settings = settings
     app.state.engine = get_engine(settings.database_url)
     errors.install(app)
+    app.add_middleware(BodySizeLimit, json_limit=settings.max_body_bytes, upload_limit=settings.max_upload_bytes)
     app.include_router(accounts.router, prefix=API_PREFIX)
     app.include_router(registry.router, prefix=API_PREFIX)
     app.include_router(batches.router, prefix=API_PREFIX)
@@ -62,4 +65,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def health():
         return {"status": "ok"}
 
+    openapi.install(app)
     return app
