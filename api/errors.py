@@ -76,7 +76,7 @@ def install(app: FastAPI) -> None:
         return envelope(422, "request.invalid", message, {"field": first["field"], "errors": errors})
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed", 401: "auth.unauthenticated",
                 413: "request.too_large"}.get(exc.status_code, "http.error")
         message = exc.detail if isinstance(exc.detail, str) else "request refused"
@@ -84,7 +84,13 @@ def install(app: FastAPI) -> None:
             message = "no such path; see /api/v1/docs for the paths this service offers"
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
-            allowed = headers.get("Allow") or headers.get("allow") or ""
+            from api.openapi import allowed_methods
+
+            # Starlette names only the first route that matched the path; a path has one route per method.
+            methods = allowed_methods(request.app, request.scope) or set(
+                (headers.pop("allow", None) or headers.get("Allow", "")).replace(" ", "").split(","))
+            allowed = ", ".join(sorted(m for m in methods if m))
+            headers["Allow"] = allowed
             message = f"this path does not answer that method; it answers {allowed}" if allowed else message
         return envelope(exc.status_code, code, message, {}, headers=headers or None)
 

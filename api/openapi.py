@@ -52,14 +52,44 @@ MEDIA_TYPES: dict[tuple[str, str], tuple[str, ...]] = {
 }
 
 
-def _calls(dependant: Dependant) -> Iterator[Callable]:
+def api_routes(app: FastAPI) -> Iterator:
+    """Every API route of `app` as FastAPI serves it (full path, effective dependencies), in the schema or not."""
+    try:  # FastAPI ≥ 0.16x includes routers lazily; their effective routes carry the prefix and dependencies
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # pragma: no cover - older FastAPI: included routes are plain APIRoutes
+        yield from (r for r in app.routes if isinstance(r, APIRoute))
+        return
+    for ctx in iter_route_contexts(app.routes):
+        if isinstance(ctx.original_route, APIRoute):
+            yield ctx
+
+
+def allowed_methods(app: FastAPI, scope: dict) -> set[str]:
+    """The methods some route of `app` answers at the path of `scope` (for the Allow header of a 405)."""
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    probe = {**scope, "method": "\x00"}
+    for route in list(api_routes(app)) + [r for r in app.routes if not hasattr(r, "original_router")]:
+        try:
+            match, _ = route.matches(probe)
+        except Exception:  # noqa: BLE001 - a route that cannot match this scope
+            continue
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return methods
+
+
+def _calls(dependant: Dependant | None) -> Iterator[Callable]:
+    if dependant is None:
+        return
     for d in dependant.dependencies:
         if d.call is not None:
             yield d.call
         yield from _calls(d)
 
 
-def statuses_for(route: APIRoute) -> set[int]:
+def statuses_for(route) -> set[int]:  # noqa: ANN001
     """The error statuses a route can answer, from its dependencies, parameters and body."""
     calls = set(_calls(route.dependant))
     out = {422}
@@ -80,50 +110,62 @@ def statuses_for(route: APIRoute) -> set[int]:
     return out
 
 
-def _binary(media: str) -> dict:
-    if media.startswith("text/") or media == "application/json":
-        return {"schema": {"type": "string"}} if media != "application/json" else {"schema": {}}
+def _media(media: str) -> dict:
+    if media == "application/json":
+        return {"schema": {}}
+    if media.startswith("text/"):
+        return {"schema": {"type": "string"}}
     return {"schema": {"type": "string", "format": "binary"}}
 
 
-def annotate(app: FastAPI) -> None:
-    """Add the error responses (and non-JSON media types) to every API route of `app`."""
-    for route in app.routes:
-        if not isinstance(route, APIRoute) or not route.include_in_schema:
+def annotate(app: FastAPI, schema: dict) -> dict:
+    """Add the error responses (and non-JSON media types) to every operation of `schema`, built from `app`."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name, definition in ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}").pop(
+            "$defs", {}).items():
+        components.setdefault(name, definition)
+    components["ErrorEnvelope"] = ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}")
+    components["ErrorEnvelope"].pop("$defs", None)
+    ref = {"$ref": "#/components/schemas/ErrorEnvelope"}
+    for route in api_routes(app):
+        if not route.include_in_schema:
             continue
-        responses = dict(route.responses or {})
-        for status in sorted(statuses_for(route)):
-            if status in responses or str(status) in responses:
-                entry = dict(responses.get(status) or responses.get(str(status)))
-                entry.setdefault("model", ErrorEnvelope)
-                entry.setdefault("description", DESCRIPTIONS[status])
-            else:
-                entry = {"model": ErrorEnvelope, "description": DESCRIPTIONS[status]}
-            if status in HEADERS:
-                entry.setdefault("headers", HEADERS[status])
-            responses.pop(str(status), None)
-            responses[status] = entry
-        ok = route.status_code or 200
-        media = MEDIA_TYPES.get((sorted(route.methods)[0], route.path_format))
-        suffix = next((m for s, m in SUFFIX_MEDIA.items() if route.path_format.endswith(s)), None)
-        if media or suffix:
-            entry = dict(responses.get(ok) or {})
-            content = dict(entry.get("content") or {})
-            for m in media or (suffix,):
-                content.setdefault(m, _binary(m))
-            entry["content"] = content
-            entry.setdefault("description", "Successful Response")
-            responses[ok] = entry
-        route.responses = responses
+        for method in route.methods:
+            op = schema.get("paths", {}).get(route.path_format, {}).get(method.lower())
+            if op is None:
+                continue
+            responses = op.setdefault("responses", {})
+            for status in sorted(statuses_for(route)):
+                entry = responses.get(str(status))
+                if entry is None or status == 422 and "HTTPValidationError" in str(entry):
+                    entry = {"description": DESCRIPTIONS[status]}
+                entry.setdefault("content", {"application/json": {"schema": ref}})
+                if status in HEADERS:
+                    entry.setdefault("headers", HEADERS[status])
+                responses[str(status)] = entry
+            ok = str(route.status_code or 200)
+            media = MEDIA_TYPES.get((method, route.path_format)) or tuple(
+                m for suffix, m in SUFFIX_MEDIA.items() if route.path_format.endswith(suffix))
+            if media:
+                entry = responses.setdefault(ok, {"description": "Successful Response"})
+                content = entry.setdefault("content", {})
+                for m in media:
+                    content.setdefault(m, _media(m))
+    if "HTTPValidationError" not in str(schema.get("paths")):
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+    return schema
 
 
 def install(app: FastAPI) -> None:
-    """Annotate the routes the first time the OpenAPI schema is built (after every router is included)."""
+    """Post-process the OpenAPI schema the first time it is built (after every router is included)."""
     build = app.openapi
 
     def openapi() -> dict:
-        if app.openapi_schema is None:
-            annotate(app)
-        return build()
+        fresh = app.openapi_schema is None
+        schema = build()
+        if fresh or "ErrorEnvelope" not in schema.get("components", {}).get("schemas", {}):
+            app.openapi_schema = annotate(app, schema)
+        return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -19,6 +19,7 @@ from ledger.registry.models import (  # noqa: F401
     Method,
     Park,
     ParkMember,
+    ParkMemberRequest,
     Permit,
     Plan,
     PlanItem,
@@ -26,3 +27,4 @@ from ledger.registry.models import (  # noqa: F401
     Vehicle,
     WasteCode,
 )
+from ledger.throttle import Throttle  # noqa: F401,E402

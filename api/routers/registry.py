@@ -8,7 +8,7 @@ from sqlmodel import Session, or_, select
 from api.deps import Tx, get_session, principal, tx
 from ledger.auth import Principal, require_park, require_unit
 from ledger.errors import NotFound
-from ledger.registry import assets, plans, units
+from ledger.registry import assets, membership, plans, units
 from ledger.registry.models import Method, WasteCode
 from ledger.validation import Code, DbId, Limit, Offset, Year
 
@@ -118,12 +118,45 @@ def get_park(park_id: DbId, s: Session = Depends(get_session), p: Principal = De
 
 
 @router.post("/parks/{park_id}/members", status_code=201, response_model=units.ParkPublic,
-             summary="Add a unit to the park from a date")
+             summary="Record a unit's membership of the park from a date (a regulator of its region, or an admin)")
 def add_member(park_id: DbId, body: units.MemberCreate, t: Tx = Depends(tx)):
     def run(s, p):  # noqa: ANN001
         units.add_member(s, principal=p, park_id=park_id, data=body)
         return units.park_public(s, require_park(s, p, park_id))
     return t.run(run, status=201)
+
+
+@router.post("/parks/{park_id}/member-requests", status_code=201, response_model=membership.MemberRequestPublic,
+             summary="A park manager asks a unit (by credit code) to join the park; the unit's admin answers")
+def request_member(park_id: DbId, body: membership.MemberRequestCreate, t: Tx = Depends(tx)):
+    return t.run(lambda s, p: membership.request_public(s, membership.request_membership(
+        s, principal=p, park_id=park_id, data=body)), status=201)
+
+
+@router.get("/parks/{park_id}/member-requests", response_model=list[membership.MemberRequestPublic],
+            summary="Membership requests of the park, newest first")
+def park_requests(park_id: DbId, s: Session = Depends(get_session), p: Principal = Depends(principal)):
+    return [membership.request_public(s, r) for r in membership.list_park_requests(s, principal=p, park_id=park_id)]
+
+
+@router.get("/units/{unit_id}/park-requests", response_model=list[membership.MemberRequestPublic],
+            summary="Requests from parks that this unit join them, newest first")
+def unit_park_requests(unit_id: DbId, s: Session = Depends(get_session), p: Principal = Depends(principal)):
+    return [membership.request_public(s, r) for r in membership.list_unit_requests(s, principal=p, unit_id=unit_id)]
+
+
+@router.post("/units/{unit_id}/park-requests/{request_id}/accept", response_model=membership.MemberRequestPublic,
+             summary="The unit's admin accepts: the unit joins the park from the later of the asked day and today")
+def accept_park_request(unit_id: DbId, request_id: DbId, t: Tx = Depends(tx)):
+    return t.run(lambda s, p: membership.request_public(s, membership.answer_request(
+        s, principal=p, unit_id=unit_id, request_id=request_id, accept=True)))
+
+
+@router.post("/units/{unit_id}/park-requests/{request_id}/reject", response_model=membership.MemberRequestPublic,
+             summary="The unit's admin rejects a park's request")
+def reject_park_request(unit_id: DbId, request_id: DbId, t: Tx = Depends(tx)):
+    return t.run(lambda s, p: membership.request_public(s, membership.answer_request(
+        s, principal=p, unit_id=unit_id, request_id=request_id, accept=False)))
 
 
 @router.get("/catalogue/waste-codes", response_model=list[WasteCode], tags=["catalogue"],

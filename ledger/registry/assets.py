@@ -107,8 +107,8 @@ def vehicle_public(v: Vehicle) -> VehiclePublic:
 
 
 def create_facility(session: Session, *, principal: Principal, unit_id: int, data: FacilityCreate) -> Facility:
-    """Register a facility of the unit."""
-    unit = require_unit(session, principal, unit_id, act="manage")
+    """Register a facility of the unit (the unit's own registry data)."""
+    unit = require_unit(session, principal, unit_id, act="register")
     if data.kind == "storage" and data.storage_type is None:
         raise InvalidInput("a storage facility needs storage_type 贮存库, 贮存场 or 贮存点", field="storage_type")
     if data.kind != "storage" and data.storage_type is not None:
@@ -135,8 +135,12 @@ def list_facilities(session: Session, *, principal: Principal, unit_id: int) -> 
 
 
 def create_permit(session: Session, *, principal: Principal, unit_id: int, data: PermitCreate) -> Permit:
-    """Register a receiver licence or a hauler transport permit, after checking codes, methods and validity."""
-    unit: Unit = require_unit(session, principal, unit_id, act="manage")
+    """Record a receiver licence or a hauler transport permit, after checking codes, methods and validity.
+
+    Permits are issued by the authority, so they are recorded by a regulator of the unit's region (or an admin),
+    never by the unit itself: a unit cannot widen its own licence.
+    """
+    unit: Unit = require_unit(session, principal, unit_id, act="certify")
     if data.valid_to < data.valid_from:
         raise InvalidInput(f"valid_to ({data.valid_to}) is before valid_from ({data.valid_from})", field="valid_to",
                            code="permit.invalid_validity")
@@ -182,7 +186,7 @@ def normalize_plate(plate: str, *, field: str = "plate") -> str:
 
 def create_vehicle(session: Session, *, principal: Principal, unit_id: int, data: VehicleCreate) -> Vehicle:
     """Register a vehicle of a hauler."""
-    unit = require_unit(session, principal, unit_id, act="manage")
+    unit = require_unit(session, principal, unit_id, act="register")
     if not unit.is_hauler:
         raise InvalidInput("vehicles belong to haulers; register the unit with role hauler", field="unit_id")
     plate = normalize_plate(data.plate)

@@ -65,7 +65,7 @@ class EconomicsPublic(SQLModel):
 
 def file_plan(session: Session, *, principal: Principal, unit_id: int, data: PlanCreate) -> Plan:
     """File a plan for a year; filing again for the same year makes a new version, the old one stays."""
-    unit = require_unit(session, principal, unit_id, act="manage")
+    unit = require_unit(session, principal, unit_id, act="register")
     seen = set()
     items = []
     for i, it in enumerate(data.items):
@@ -123,7 +123,7 @@ def current_plan_items(session: Session, *, unit_id: int, year: int) -> list[Pla
 
 def set_economics(session: Session, *, principal: Principal, unit_id: int, data: EconomicsIn) -> Economics:
     """Record (or revise) a unit's yearly economics; the previous figures go to the audit log."""
-    unit = require_unit(session, principal, unit_id, act="manage")
+    unit = require_unit(session, principal, unit_id, act="register")
     row = session.exec(select(Economics).where(Economics.unit_id == unit.id, Economics.year == data.year)).first()
     before = None
     if row is None:

@@ -20,6 +20,7 @@ from ledger.auth import (
 )
 from ledger.codes import normalize_credit_code, normalize_region_code
 from ledger.errors import Conflict, InvalidInput
+from ledger.registry.membership import check_no_overlap
 from ledger.registry.models import TIER_NAMES, TIERS, Park, ParkMember, Unit
 from ledger.registry.tiers import derived_tier
 from ledger.validation import Day, DbId, Input, Phone
@@ -137,7 +138,7 @@ def list_units(session: Session, *, principal: Principal, region: str | None = N
 
 def override_tier(session: Session, *, principal: Principal, unit_id: int, data: TierOverride) -> Unit:
     """A regulator sets (or clears) the unit's management tier."""
-    unit = require_unit(session, principal, unit_id, act="regulate")
+    unit = require_unit(session, principal, unit_id, act="supervise")
     if data.tier is not None and data.tier not in TIERS:
         raise InvalidInput(f"tier must be one of {', '.join(TIERS)}", field="tier")
     before = unit.tier_override
@@ -187,26 +188,16 @@ def list_parks(session: Session, *, principal: Principal) -> list[Park]:
 
 
 def add_member(session: Session, *, principal: Principal, park_id: int, data: MemberCreate) -> ParkMember:
-    """Add a unit to a park from a date; a unit belongs to at most one park at a time."""
-    park = require_park(session, principal, park_id, act="manage")
-    if principal.role == "park_manager":
-        unit = session.get(Unit, data.unit_id)
-        if unit is None:
-            raise InvalidInput(f"unit {data.unit_id} does not exist", field="unit_id")
-    else:
-        unit = require_unit(session, principal, data.unit_id, act="read")
-    if data.until is not None and data.until < data.since:
-        raise InvalidInput("until must not be before since", field="until")
-    overlapping = session.exec(
-        select(ParkMember).where(ParkMember.unit_id == unit.id)
-        .where((ParkMember.until.is_(None)) | (ParkMember.until >= data.since))
-    ).all()
-    for m in overlapping:
-        if data.until is None or m.since <= data.until:
-            if m.park_id == park.id and m.since == data.since and m.until == data.until:
-                return m  # the same membership again: idempotent
-            raise Conflict(f"unit {unit.id} already belongs to park {m.park_id} from {m.since}",
-                           code="park.membership_overlap", details={"field": "since"})
+    """Record a unit's membership of a park from a date (a regulator of the park's region, or an admin).
+
+    A park manager cannot: it asks the unit instead (`ledger.registry.membership`). A unit belongs to at most one
+    park at a time; recording the same membership again returns it (idempotent).
+    """
+    park = require_park(session, principal, park_id, act="supervise")
+    unit = require_unit(session, principal, data.unit_id, act="read")
+    existing = check_no_overlap(session, park_id=park.id, unit_id=unit.id, since=data.since, until=data.until)
+    if existing is not None:
+        return existing
     member = ParkMember(park_id=park.id, unit_id=unit.id, since=data.since, until=data.until)
     session.add(member)
     session.flush()
