@@ -17,6 +17,9 @@ class BodySizeLimit:
 
     A declared Content-Length above the limit is refused at once; a chunked body is counted as it arrives and
     refused as soon as it passes the limit, so an oversized body is never held in memory whole.
+
+    (FastAPI's own `max_body_size` does the counting too, but answers a declared oversize body with a plain-text
+    "Content Too Large" that replaces any JSON answer, which would break the error envelope of the contract.)
     """
 
     def __init__(self, app: ASGIApp, *, json_limit: int, upload_limit: int) -> None:
