@@ -80,6 +80,8 @@ def install(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed", 401: "auth.unauthenticated",
                 413: "request.too_large"}.get(exc.status_code, "http.error")
         message = exc.detail if isinstance(exc.detail, str) else "request refused"
+        if exc.status_code == 400:
+            code, message = "request.unreadable", "the request body could not be read: send UTF-8 JSON (" + message + ")"
         if exc.status_code == 404 and message == "Not Found":
             message = "no such path; see /api/v1/docs for the paths this service offers"
         headers = dict(exc.headers or {})

@@ -8,9 +8,9 @@ responses that follow from what it depends on (a route added later gets them too
 | 401 (`WWW-Authenticate`) | it needs a principal (`principal`, `tx`) or reads an optional one |
 | 403, 404 | it needs a principal (a unit outside your scope answers 404, a forbidden act 403) |
 | 409 | it writes (`tx`): a racing change, a duplicate, a state that forbids the step |
-| 413 | it takes a body (see `api/limits.py`) |
+| 400, 413 | it takes a body: unreadable (not UTF-8 JSON), or too large (see `api/limits.py`) |
 | 422 | always: a parameter, a body field or a NUL character refused, with the field named |
-| 429 (`Retry-After`) | it depends on `throttled` (rate-limited attempts) |
+| 401, 429 (`Retry-After`) | it depends on `throttled` (attempts at a secret, rate-limited) |
 | 503 (`Retry-After`) | it uses the database (`get_session`): down, disk full, I/O error, read-only |
 
 Every error uses the `ErrorEnvelope` schema. A route may declare more in its own `responses=`; nothing it
@@ -19,6 +19,7 @@ declares is overwritten. Non-JSON answers (labels, PDFs, CSV) get their media ty
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 
 from fastapi import FastAPI
@@ -29,6 +30,7 @@ from api import deps
 from api.errors import ErrorEnvelope
 
 DESCRIPTIONS = {
+    400: "The body could not be read (not UTF-8 JSON)",
     401: "Not authenticated: no bearer token or session, or it is unknown, expired or revoked",
     403: "Authenticated, but your role may not do this here",
     404: "No such resource, or it is outside your scope (its existence is not disclosed)",
@@ -65,10 +67,10 @@ def api_routes(app: FastAPI) -> Iterator:
 
 
 def allowed_methods(app: FastAPI, scope: dict) -> set[str]:
-    """The methods some route of `app` answers at the path of `scope` (for the Allow header of a 405)."""
+    """The methods answered at the path of `scope`, by its most specific path template (for a 405's Allow)."""
     from starlette.routing import Match
 
-    methods: set[str] = set()
+    found: dict[str, set[str]] = {}
     probe = {**scope, "method": "\x00"}
     for route in list(api_routes(app)) + [r for r in app.routes if not hasattr(r, "original_router")]:
         try:
@@ -76,8 +78,12 @@ def allowed_methods(app: FastAPI, scope: dict) -> set[str]:
         except Exception:  # noqa: BLE001 - a route that cannot match this scope
             continue
         if match is not Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
-    return methods
+            found.setdefault(getattr(route, "path_format", ""), set()).update(getattr(route, "methods", None) or ())
+    if not found:
+        return set()
+    # /batches/bulk also fits /batches/{batch_id}; the template with the most literal text is the resource.
+    best = max(found, key=lambda f: len(re.sub(r"{[^}]*}", "", f)))
+    return found[best]
 
 
 def _calls(dependant: Dependant | None) -> Iterator[Callable]:
@@ -102,9 +108,9 @@ def statuses_for(route) -> set[int]:  # noqa: ANN001
     if deps.tx in calls:
         out.add(409)
     if route.body_field is not None:
-        out.add(413)
-    if deps.throttled in calls:
-        out.add(429)
+        out |= {400, 413}
+    if deps.throttled in calls:  # an attempt at a secret: wrong (401) or too many (429)
+        out |= {401, 429}
     if calls & {deps.get_session, deps.optional_principal, deps.principal, deps.tx}:
         out.add(503)
     return out
