@@ -182,17 +182,21 @@ def require_unit(session: Session, principal: Principal, unit_id: int, *, act: s
 def require_park(session: Session, principal: Principal, park_id: int, *, act: str = "read") -> Park:
     """The park if the principal may `act` on it: 404 outside its scope, 403 when its role may not.
 
-    read: its park manager, a regulator of its region, an admin. supervise (membership, park users): a regulator
-    of its region or an admin. request (ask a unit to join): its park manager.
+    read: its park manager, a regulator of its region, an admin, and the users of its member units. oversee (its
+    membership requests): its manager, a regulator of its region, an admin. supervise (record memberships, create
+    its manager): a regulator of its region or an admin. request (ask a unit to join): its park manager.
     """
     park = session.get(Park, park_id)
     manager = principal.role == "park_manager" and principal.park_id == park_id
     regulator = (park is not None and principal.role == "regulator"
                  and park.region_code.startswith(principal.region_prefix or "~"))
-    if park is None or not (principal.is_admin or manager or regulator):
+    member = (park is not None and principal.unit_id is not None
+              and in_park(session, park_id=park_id, unit_id=principal.unit_id))
+    if park is None or not (principal.is_admin or manager or regulator or member):
         raise NotFound(f"park {park_id} does not exist or is outside your scope", code="park.not_found",
                        details={"park_id": park_id})
-    allowed = {"read": principal.is_admin or manager or regulator,
+    allowed = {"read": True,
+               "oversee": principal.is_admin or manager or regulator,
                "supervise": principal.is_admin or regulator,
                "request": manager}.get(act)
     if allowed is None:

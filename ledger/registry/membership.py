@@ -98,7 +98,7 @@ def request_membership(session: Session, *, principal: Principal, park_id: int, 
 
 
 def list_park_requests(session: Session, *, principal: Principal, park_id: int) -> list[ParkMemberRequest]:
-    park = require_park(session, principal, park_id)
+    park = require_park(session, principal, park_id, act="oversee")
     return list(session.exec(select(ParkMemberRequest).where(ParkMemberRequest.park_id == park.id)
                              .order_by(ParkMemberRequest.id.desc())).all())
 

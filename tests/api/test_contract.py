@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from sqlmodel import select
@@ -119,3 +120,33 @@ def test_a_chunked_body_past_the_limit_is_refused_too(client, admin, session):
 def test_a_body_under_the_limit_still_passes(client, admin):
     r = client.post("/api/v1/units", json=unit_body(address="济南市" * 50), headers=admin)
     assert r.status_code == 201
+
+
+def _concrete(path: str) -> str:
+    return re.sub(r"{([^}]*)}", lambda m: "900-249-08" if m.group(1) in ("code", "digital_id") else "1", path)
+
+
+def _answering(spec: dict, concrete: str, method: str) -> bool:
+    """True when some path template of the spec answers `method` at this concrete path (/batches/bulk fits
+    /batches/{batch_id} too)."""
+    for path, item in spec["paths"].items():
+        pattern = "^" + re.sub(r"{[^}]*}", "[^/]+", re.escape(path).replace(r"\{", "{").replace(r"\}", "}")) + "$"
+        if re.match(pattern, concrete) and method.lower() in item:
+            return True
+    return False
+
+
+def test_every_path_answers_an_undeclared_method_with_405_and_its_allow(client, admin, spec):
+    problems = []
+    for path, item in spec["paths"].items():
+        concrete = _concrete(path)
+        declared = {m.upper() for m in item}
+        for method in ("TRACE", "PUT", "PATCH", "DELETE", "GET", "POST", "OPTIONS"):
+            if method in declared or _answering(spec, concrete, method):
+                continue
+            r = client.request(method, concrete, headers=admin)
+            allow = {m.strip() for m in r.headers.get("allow", "").split(",") if m.strip()} - {"HEAD"}
+            if r.status_code != 405 or allow != declared:
+                problems.append(f"{method} {concrete}: {r.status_code}, Allow {sorted(allow)} (declared "
+                                f"{sorted(declared)})")
+    assert not problems, "\n".join(problems)
