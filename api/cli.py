@@ -16,19 +16,34 @@ def _settings():  # noqa: ANN202
     return get_settings()
 
 
+def _database_fault(error: BaseException, url: str) -> typer.Exit:
+    """Say in one line what is wrong with the database (read-only, full, down…) and exit non-zero."""
+    from ledger.faults import describe
+
+    typer.echo(f"wasteledger: {describe(error, url)}", err=True)
+    return typer.Exit(2)
+
+
 @app.command()
 def migrate() -> None:
     """Create or upgrade the schema (Alembic) and load the bundled catalogue."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ledger.db import check_writable
     from ledger.migrate import upgrade
 
     url = _settings().database_url
-    upgrade(url)
+    try:
+        upgrade(url)
+        check_writable(url)
+    except (SQLAlchemyError, OSError) as e:
+        raise _database_fault(e, url) from None
     typer.echo(f"migrated {url.split('@')[-1]}")
 
 
 @app.command()
 def serve(host: str = typer.Option(None), port: int = typer.Option(None), workers: int = 1) -> None:
-    """Serve the API and pages (runs migrations first)."""
+    """Serve the API and pages (runs migrations first; refuses to start on a database it cannot write)."""
     import uvicorn
 
     migrate()

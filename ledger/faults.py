@@ -109,6 +109,9 @@ def describe(error: BaseException, url: str) -> str:
     reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0] if str(error) else type(error).__name__
     if fault is None:
         return f"cannot use the database {where}: {reason}"
+    if fault.kind == "unavailable" and url.startswith("sqlite"):
+        return (f"cannot open the database file {where} for writing: its directory or volume is read-only, missing "
+                f"or not accessible to this user (SQLite also creates -wal and -shm files beside it) ({reason})")
     what = {"disk_full": "its disk is full; free space", "io_error": "its storage reports an I/O error; check the disk",
             "read_only": "it is read-only; make the file and its directory writable by this user (SQLite keeps "
                          "-wal and -shm files beside it)",
