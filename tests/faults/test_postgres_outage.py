@@ -25,11 +25,15 @@ from ledger.config import Settings
 from ledger.db import dispose_engine, get_engine
 from ledger.migrate import upgrade
 from tests.conftest import batch_body, make_user, setup_plant
-from tests.faults.helpers import PrivatePostgres, Server, ledger_consistent
+from tests.faults.helpers import PrivatePostgres, Server, is_root, ledger_consistent
 
-pytestmark = [pytest.mark.faults, pytest.mark.slow, pytest.mark.skipif(
-    not os.environ.get("LEDGER_TEST_DATABASE_URL") or not shutil.which("runuser"),
-    reason="runs in the PostgreSQL pass (it starts its own throwaway cluster)")]
+pytestmark = [
+    pytest.mark.faults, pytest.mark.slow,
+    pytest.mark.skipif(not os.environ.get("LEDGER_TEST_DATABASE_URL"),
+                       reason="runs in the PostgreSQL pass (it starts its own throwaway cluster)"),
+    pytest.mark.skipif(not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")) or (
+        is_root() and not shutil.which("runuser")), reason="needs the PostgreSQL server binaries (initdb, pg_ctl)"),
+]
 
 
 @pytest.fixture(scope="module")
