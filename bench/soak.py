@@ -10,7 +10,7 @@ What it does:
    weighing terminal each), a hauler (permit, vehicle, driver) and a licensed receiver (utilisation line, operator);
 2. starts the real server (`uvicorn api.main:app --workers W`) as a subprocess;
 3. C closed-loop clients (as fast as the server answers: the highest rate it holds) each pick, per request:
-   70 % generation (POST /batches), 20 % scans (GET /scan/{digital_id} of an acknowledged batch), 10 % a manifest
+   70 % generation (POST /batches, eight waste codes over P plants), 20 % scans (GET /scan/{digital_id} of an acknowledged batch), 10 % a manifest
    step (create → submit → pickup → deliver → receive → use-in-house of the receiver's holding → complete, one
    step per pick, for loads of 1–3 acknowledged batches). Every write carries an Idempotency-Key; a request that
    fails (connection error, 5xx) is retried with the same key, and counts as an error;
@@ -43,7 +43,7 @@ if str(ROOT) not in sys.path:
 import httpx  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 
-from bench.ingest import Server, calibrate, drop_database, libpq, pct  # noqa: E402
+from bench.ingest import WASTES, Server, calibrate, drop_database, libpq, pct  # noqa: E402
 
 MIX = (("generate", 70), ("scan", 20), ("manifest", 10))
 STATES_AFTER = {"create": "draft", "submit": "submitted", "pickup": "in_transit", "deliver": "delivered",
@@ -104,7 +104,9 @@ def seed(url: str, n_plants: int) -> World:
         driver, driver_token = user(s, "driver", hauler.id)
         receiver = unit(s, "压测利用处置", ["receiver"], "370305")
         assets.create_permit(s, principal=SYSTEM, unit_id=receiver.id, data=assets.PermitCreate(
-            kind="operating_licence", number=f"鲁危证{tag}", waste_codes=["HW08"], methods=["R9"],
+            kind="operating_licence", number=f"鲁危证{tag}",
+            waste_codes=sorted({"HW" + w.code[-2:] for w in WASTES if not w.code.endswith(("S03",))}),
+            methods=["R9"],
             valid_from=local_day(utcnow()) - timedelta(days=30), valid_to=local_day(utcnow()) + timedelta(days=700)))
         line = assets.create_facility(s, principal=SYSTEM, unit_id=receiver.id, data=assets.FacilityCreate(
             kind="utilisation", code="LY-01", name="再生装置", methods=["R9"]))
@@ -115,8 +117,8 @@ def seed(url: str, n_plants: int) -> World:
             gen = assets.create_facility(s, principal=SYSTEM, unit_id=p.id, data=assets.FacilityCreate(
                 kind="generation", code="CS-01", name="产废点"))
             plans.file_plan(s, principal=SYSTEM, unit_id=p.id, data=plans.PlanCreate(year=year, items=[
-                plans.PlanItemIn(waste_code="900-249-08", planned_kg=Decimal(10**7), receiver_ids=[receiver.id],
-                                 methods=["R9"])]))
+                plans.PlanItemIn(waste_code=w.code, planned_kg=Decimal(10**7), receiver_ids=[receiver.id],
+                                 methods=["R9"]) for w in WASTES]))
             _, token = user(s, "unit_admin", p.id)
             plants.append(Actor(p.id, token, gen.id, p.credit_code))
         return World(plants, Actor(hauler.id, ""), vehicle.id, driver_token, driver.id,
@@ -145,7 +147,8 @@ class Stats:
     error_samples: list[str] = field(default_factory=list)
     per_minute: Counter = field(default_factory=Counter)
     acked_batches: dict[str, tuple[int, int, str]] = field(default_factory=dict)  # key -> (unit, id, digital)
-    free_batches: dict[int, list[tuple[int, str]]] = field(default_factory=lambda: defaultdict(list))
+    # (unit, hazardous) -> batches not yet on a manifest (a manifest carries one kind)
+    free_batches: dict[tuple[int, bool], list[tuple[int, str]]] = field(default_factory=lambda: defaultdict(list))
     loads: list[Load] = field(default_factory=list)
     done_loads: list[Load] = field(default_factory=list)
 
@@ -190,12 +193,15 @@ class Soak:
             self.s.error_samples.append(f"{kind} {what}: {sample}")
 
     async def generate(self, client: httpx.AsyncClient) -> None:
-        p = self.rng.choice(self.w.plants)
+        # Uniform over plants and codes: a unit labels at most 999 packages of one code a day (HJ 1276 serial),
+        # so P plants × 8 codes allow 999 × 8 × P weighings in a day's run.
+        p, w = self.rng.choice(self.w.plants), self.rng.choice(WASTES)
         key = str(uuid.uuid4())
-        body = {"unit_id": p.unit_id, "waste_code": "900-249-08", "name": "废矿物油", "form": "液态",
-                "facility_id": p.gen_facility_id, "container_type": "桶", "container_volume_l": 200,
-                "gross_kg": f"{self.rng.uniform(60, 220):.1f}", "tare_kg": "18.5", "scale_id": "SOAK-1",
-                "operator": "压测", "occurred_at": (datetime.now(UTC) - timedelta(seconds=30)).isoformat()}
+        body = {"unit_id": p.unit_id, "waste_code": w.code, "name": w.name, "form": w.form,
+                "facility_id": p.gen_facility_id, "container_type": w.container, "container_volume_l": w.volume_l,
+                "gross_kg": f"{self.rng.uniform(*w.gross_kg):.1f}", "tare_kg": f"{w.tare_kg:.1f}",
+                "scale_id": "SOAK-1", "operator": "压测",
+                "occurred_at": (datetime.now(UTC) - timedelta(seconds=30)).isoformat()}
         headers = {"Authorization": f"Bearer {p.token}", "Idempotency-Key": key}
         for _ in range(20):
             t = time.perf_counter()
@@ -211,7 +217,7 @@ class Soak:
             if r.status_code == 201:
                 b = r.json()
                 self.s.acked_batches[key] = (p.unit_id, b["id"], b["digital_id"])
-                self.s.free_batches[p.unit_id].append((b["id"], b["digital_id"]))
+                self.s.free_batches[(p.unit_id, b["hazardous"])].append((b["id"], b["digital_id"]))
                 return
             self._error("generate", str(r.status_code), r.text[:300])
             if r.status_code < 500:
@@ -229,7 +235,7 @@ class Soak:
         ready = [ld for ld in self.s.loads if ld.step != "busy"]
         if len(ready) < 4:  # start a load from a plant with batches to ship
             p = self.rng.choice(self.w.plants)
-            free = self.s.free_batches[p.unit_id]
+            free = self.s.free_batches[(p.unit_id, self.rng.random() < 0.8)]
             if free:
                 take = [free.pop() for _ in range(min(len(free), self.rng.randint(1, 3)))]
                 load = Load(p, [b for b, _ in take], [d for _, d in take])
@@ -376,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--clients", type=int, default=16, help="closed-loop clients (default 16)")
     ap.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (default 2)")
-    ap.add_argument("--plants", type=int, default=4)
+    ap.add_argument("--plants", type=int, default=16, help="generator units (each labels ≤ 999 a day per code)")
     ap.add_argument("--server-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
                     help="PostgreSQL server where a fresh database is created")
     ap.add_argument("--database-prefix", default="wl_soak", help="name prefix of the fresh database")
