@@ -360,14 +360,21 @@ def on_unit(suffix: str = "", method: str = "GET", body: Callable[[World, str, s
 def on_batch(suffix: str = "", method: str = "GET", *, stored: bool = False,
              body: Callable[[World, batches.Batch], dict] | None = None) -> Build:
     def build(w: World, role: str, owner: str) -> Req:
-        b = w.fresh_batch(w.home(role, owner), stored=stored)
+        unit = w.home(role, owner)
+        if method == "GET":  # reads share one batch per unit; writes get a fresh one
+            b = w.cache.get(("batch", unit.id)) or w.cache.setdefault(("batch", unit.id), w.fresh_batch(unit))
+        else:
+            b = w.fresh_batch(unit, stored=stored)
         return Req(method, f"{V1}/batches/{b.id}{suffix}", body(w, b) if body else None)
     return build
 
 
 def on_manifest(state: str, suffix: str = "", method: str = "POST", body: Callable | None = None) -> Build:
     def build(w: World, role: str, owner: str) -> Req:
-        m = w.manifest(owner, state)
+        if method == "GET":  # reads share one manifest per family; each step gets a fresh one
+            m = w.cache.get(("manifest", owner)) or w.cache.setdefault(("manifest", owner), w.manifest(owner, state))
+        else:
+            m = w.manifest(owner, state)
         return Req(method, f"{V1}/manifests/{m.id}{suffix}", body(w, m) if body else None)
     return build
 
@@ -456,7 +463,9 @@ def decide(verb: str) -> Build:
 
 
 def scan(w: World, role: str, owner: str) -> Req:
-    return Req("GET", f"{V1}/scan/{w.fresh_batch(w.home(role, owner)).digital_id}")
+    unit = w.home(role, owner)
+    b = w.cache.get(("batch", unit.id)) or w.cache.setdefault(("batch", unit.id), w.fresh_batch(unit))
+    return Req("GET", f"{V1}/scan/{b.digital_id}")
 
 
 def correction(w: World, b: batches.Batch) -> dict:
@@ -568,8 +577,8 @@ MATRIX: dict[str, Row] = {
                                                           f"{date.today()}")),
     # manifests
     "POST /api/v1/manifests": Row(DRAFT, lambda w, r, o: Req("POST", f"{V1}/manifests", manifest_body(w, r, o))),
-    "GET /api/v1/manifests": Row(LIST, lambda w, r, o: Req("GET", f"{V1}/manifests?limit=1000",
-                                                           list_target=w.manifest(o, "draft").id)),
+    "GET /api/v1/manifests": Row(LIST, lambda w, r, o: Req("GET", f"{V1}/manifests?limit=1000", list_target=(
+        w.cache.get(("manifest", o)) or w.cache.setdefault(("manifest", o), w.manifest(o, "draft"))).id)),
     "GET /api/v1/manifests/{manifest_id}": Row(READ, on_manifest("draft", method="GET")),
     "GET /api/v1/manifests/{manifest_id}.pdf": Row(READ, on_manifest("draft", ".pdf", "GET")),
     "POST /api/v1/manifests/{manifest_id}/submit": Row(AS_ORIGINATOR, on_manifest("draft", "/submit")),

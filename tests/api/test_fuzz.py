@@ -1,6 +1,6 @@
 """Fuzzing: schemathesis against the app's own OpenAPI, authenticated as an admin and as a unit operator.
 
-Every operation gets a bounded number of generated requests (LEDGER_FUZZ_EXAMPLES, default 12; derandomized so a
+Every operation gets a bounded number of generated requests (LEDGER_FUZZ_EXAMPLES, default 10; derandomized so a
 run is reproducible, LEDGER_FUZZ_RANDOM=1 explores new ones). A run passes when no request gets a 5xx and every
 response conforms to the documented statuses, media types, headers and schemas. It runs on SQLite and on
 PostgreSQL (LEDGER_TEST_DATABASE_URL), so a value that only PostgreSQL refuses is found too. Path ids are drawn
@@ -30,7 +30,7 @@ from ledger.config import Settings
 from tests.api.world import seed_world
 from tests.conftest import _empty
 
-EXAMPLES = int(os.environ.get("LEDGER_FUZZ_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("LEDGER_FUZZ_EXAMPLES", "10"))
 RANDOM = os.environ.get("LEDGER_FUZZ_RANDOM") == "1"
 
 # Not checked: `positive_data_acceptance` (a schema-valid request may still be refused by a rule: an unknown
