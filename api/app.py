@@ -11,12 +11,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from api import errors, pages
+from api import errors, openapi, pages
+from api.deps import clean_parameters
+from api.limits import BodySizeLimit
 from api.routers import (
     accounts,
     alerts,
@@ -153,11 +155,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging()
     app = FastAPI(title="wasteledger", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
-                  openapi_url=f"{API_PREFIX}/openapi.json", docs_url=None, redoc_url=None)
+                  openapi_url=f"{API_PREFIX}/openapi.json", docs_url=None, redoc_url=None,
+                  dependencies=[Depends(clean_parameters)])
     app.state.settings = settings
     install_docs(app)
     app.state.engine = get_engine(settings.database_url)
     errors.install(app)
+    app.add_middleware(BodySizeLimit, json_limit=settings.max_body_bytes, upload_limit=settings.max_upload_bytes)
     app.include_router(accounts.router, prefix=API_PREFIX)
     app.include_router(registry.router, prefix=API_PREFIX)
     app.include_router(batches.router, prefix=API_PREFIX)
@@ -178,4 +182,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def health():
         return {"status": "ok"}
 
+    openapi.install(app)
     return app

@@ -16,13 +16,28 @@ def _settings():  # noqa: ANN202
     return get_settings()
 
 
+def _database_fault(error: BaseException, url: str) -> typer.Exit:
+    """Say in one line what is wrong with the database (read-only, full, down…) and exit non-zero."""
+    from ledger.faults import describe
+
+    typer.echo(f"wasteledger: {describe(error, url)}", err=True)
+    return typer.Exit(2)
+
+
 @app.command()
 def migrate() -> None:
     """Create or upgrade the schema (Alembic) and load the bundled catalogue."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ledger.db import check_writable
     from ledger.migrate import upgrade
 
     url = _settings().database_url
-    upgrade(url)
+    try:
+        upgrade(url)
+        check_writable(url)
+    except (SQLAlchemyError, OSError) as e:
+        raise _database_fault(e, url) from None
     typer.echo(f"migrated {url.split('@')[-1]}")
 
 
@@ -61,7 +76,7 @@ def address_lines(s, listening: bool = True) -> list[str]:  # noqa: ANN001
 @app.command()
 def serve(host: str = typer.Option(None, help="listen address (default LEDGER_HOST, 127.0.0.1)"),
           port: int = typer.Option(None, help="port (default LEDGER_PORT, 8000)"), workers: int = 1) -> None:
-    """Serve the API and pages (runs migrations first)."""
+    """Serve the API and pages (runs migrations first; refuses to start on a database it cannot write)."""
     import uvicorn
 
     migrate()
@@ -185,6 +200,55 @@ def verify(unit_id: int = typer.Option(None, help="one unit; default: every unit
             else:
                 typer.echo(f"unit {uid}: ok, {c.records} records")
     if bad:
+        raise typer.Exit(1)
+
+
+@app.command()
+def backup(path: Path = typer.Argument(..., help="the backup file to write (must not exist)")) -> None:
+    """Back up the database while the service runs (SQLite online backup API; pg_dump custom format)."""
+    from ledger.backup import BackupError
+    from ledger.backup import backup as run
+
+    url = _settings().database_url
+    try:
+        result = run(url, path)
+    except BackupError as e:
+        typer.echo(f"wasteledger: {e}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"backed up {url.split('@')[-1]} to {result.path} ({result.kind}, {result.bytes} bytes)")
+
+
+@app.command()
+def restore(path: Path = typer.Argument(..., help="a file written by `wasteledger backup`"),
+            force: bool = typer.Option(False, "--force", help="replace the ledger already in the target")) -> None:
+    """Restore a backup into LEDGER_DATABASE_URL (an empty database), then verify every chain."""
+    from sqlmodel import select
+
+    from ledger import journal
+    from ledger.backup import BackupError
+    from ledger.backup import restore as run
+    from ledger.db import dispose_engines, session_scope
+    from ledger.registry.models import Unit
+
+    url = _settings().database_url
+    try:
+        run(url, path, force=force)
+    except BackupError as e:
+        typer.echo(f"wasteledger: {e}", err=True)
+        raise typer.Exit(2) from None
+    dispose_engines()
+    broken, records = 0, 0
+    with session_scope() as session:
+        ids = session.exec(select(Unit.id).order_by(Unit.id)).all()
+        for uid in ids:
+            c = journal.verify(session, unit_id=uid)
+            records += c.records
+            if not c.ok:
+                broken += 1
+                typer.echo(f"unit {uid}: BROKEN at seq {c.first_bad_seq}: {c.reason}")
+    typer.echo(f"restored {path} into {url.split('@')[-1]}: {len(ids)} units, {records} records, "
+               f"{'every chain verifies' if not broken else f'{broken} broken chain(s)'}")
+    if broken:
         raise typer.Exit(1)
 
 

@@ -38,6 +38,17 @@ def get_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
+def clean_parameters(request: Request) -> None:
+    """Refuse a NUL character in any path or query parameter (PostgreSQL cannot store or compare it)."""
+    for name, value in list(request.path_params.items()) + list(request.query_params.multi_items()):
+        if "\x00" in str(value) or "\x00" in name:
+            raise InvalidInput(f"{name}: must not contain NUL characters (\\u0000)", field=name.replace("\x00", ""))
+
+
+def throttled() -> None:
+    """Marks a route whose attempts are rate-limited (it may answer 429 with Retry-After); see ledger/throttle.py."""
+
+
 def _bearer(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):

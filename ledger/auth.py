@@ -18,16 +18,30 @@ from ledger.workdays import today as shanghai_today
 
 _hasher = PasswordHasher()
 
-# What each unit-bound role may do on its own unit.
+# Acts. Rights are distinct: seeing is not supervising, supervising is not acting as the unit, and acting is
+# not administering its accounts.
+#   read        see the unit, its registry, records, manifests
+#   supervise   regulators: tier overrides, alert handling (`regulate` is an old name for it)
+#   certify     record what an authority issued to the unit: operating licences, transport permits (and,
+#               through `manage`, cross-province approvals)
+#   operate     weigh, label, store, use and dispose in-house, draft and sign manifests as originator
+#   receive     sign receipts (the receiver), haul: sign pickups and the road (the hauler)
+#   register    the unit's own registry data: facilities, vehicles, plans, economics, park-membership answers
+#   administer  the unit's users and their tokens
+# A regulator reads, supervises and certifies within its jurisdiction; it never operates, registers or
+# administers a unit (it cannot act as one of its users). A park manager reads its park's units.
+ACTS = ("read", "supervise", "certify", "operate", "receive", "haul", "register", "administer")
 UNIT_ACTS = {
     "operator": {"read", "operate"},
-    "unit_admin": {"read", "operate", "manage", "receive", "haul"},
+    "unit_admin": {"read", "operate", "receive", "haul", "register", "administer"},
     "driver": {"read", "haul"},
     "receiver_operator": {"read", "receive", "operate"},
 }
-# Acts: read (see the unit and its records), operate (weigh, label, store, use in-house),
-# manage (registry data of the unit, its users), receive (sign receipts), haul (sign pickups),
-# regulate (tier overrides, alert handling).
+REGULATOR_ACTS = {"read", "supervise", "certify"}
+PARK_MANAGER_ACTS = {"read"}
+# Old act names still used by callers: `regulate` is supervising; `manage` (registry facts held by the unit,
+# e.g. a cross-province approval) is allowed to whoever may register or certify them.
+ACT_ALIASES = {"regulate": ("supervise",), "manage": ("register", "certify")}
 
 
 @dataclass(frozen=True)
@@ -132,17 +146,25 @@ def can_see_unit(session: Session, principal: Principal, unit: Unit) -> bool:
     return principal.unit_id == unit.id
 
 
+def acts_of(principal: Principal, unit: Unit) -> set[str]:
+    """The acts the principal may perform on `unit` (assumes it can see it)."""
+    if principal.is_admin:
+        return set(ACTS)
+    if principal.role == "regulator":
+        inside = bool(principal.region_prefix) and unit.region_code.startswith(principal.region_prefix)
+        return set(REGULATOR_ACTS) if inside else set()
+    if principal.role == "park_manager":
+        return set(PARK_MANAGER_ACTS)
+    if principal.unit_id != unit.id:
+        return set()
+    return set(UNIT_ACTS.get(principal.role, ()))
+
+
 def may(principal: Principal, unit: Unit, act: str, *, session: Session | None = None) -> bool:
     """True when the principal may perform `act` on `unit` (assumes it can see it)."""
-    if principal.is_admin:
-        return True
-    if principal.role == "regulator":
-        return act in {"read", "regulate", "manage"} and unit.region_code.startswith(principal.region_prefix or "~")
-    if principal.role == "park_manager":
-        return act == "read"
-    if principal.unit_id != unit.id:
-        return False
-    return act in UNIT_ACTS.get(principal.role, set())
+    if act not in ACTS and act not in ACT_ALIASES:
+        raise ValueError(f"unknown act {act!r}")
+    return bool(acts_of(principal, unit) & set(ACT_ALIASES.get(act, (act,))))
 
 
 def require_unit(session: Session, principal: Principal, unit_id: int, *, act: str = "read") -> Unit:
@@ -158,17 +180,32 @@ def require_unit(session: Session, principal: Principal, unit_id: int, *, act: s
 
 
 def require_park(session: Session, principal: Principal, park_id: int, *, act: str = "read") -> Park:
-    """The park if the principal may see it (park manager of it, regulator of its region, admin)."""
+    """The park if the principal may `act` on it: 404 outside its scope, 403 when its role may not.
+
+    read: its park manager, a regulator of its region, an admin, and the users of its member units. oversee (its
+    membership requests): its manager, a regulator of its region, an admin. supervise (record memberships, create
+    its manager): a regulator of its region or an admin. request (ask a unit to join): its park manager.
+    """
     park = session.get(Park, park_id)
-    visible = park is not None and (
-        principal.is_admin
-        or (principal.role == "park_manager" and principal.park_id == park_id)
-        or (principal.role == "regulator" and park.region_code.startswith(principal.region_prefix or "~"))
-    )
-    if not visible:
-        raise NotFound(f"park {park_id} does not exist or is outside your scope", code="park.not_found")
-    if act != "read" and principal.role not in {"admin", "regulator", "park_manager"}:
-        raise Forbidden(f"your role '{principal.role}' may not {act} parks", code="auth.forbidden")
+    manager = principal.role == "park_manager" and principal.park_id == park_id
+    regulator = (park is not None and principal.role == "regulator"
+                 and park.region_code.startswith(principal.region_prefix or "~"))
+    member = (park is not None and principal.unit_id is not None
+              and in_park(session, park_id=park_id, unit_id=principal.unit_id))
+    if park is None or not (principal.is_admin or manager or regulator or member):
+        raise NotFound(f"park {park_id} does not exist or is outside your scope", code="park.not_found",
+                       details={"park_id": park_id})
+    allowed = {"read": True,
+               "oversee": principal.is_admin or manager or regulator,
+               "supervise": principal.is_admin or regulator,
+               "request": manager}.get(act)
+    if allowed is None:
+        raise ValueError(f"unknown park act {act!r}")
+    if not allowed:
+        hint = (" (a park manager asks the unit: POST /parks/{id}/member-requests; the unit's admin accepts)"
+                if principal.role == "park_manager" and act == "supervise" else "")
+        raise Forbidden(f"your role '{principal.role}' may not {act} park {park_id}{hint}", code="auth.forbidden",
+                        details={"park_id": park_id, "act": act})
     return park
 
 
@@ -206,11 +243,11 @@ def check_grant(session: Session, principal: Principal, *, role: str, unit_id: i
         return
     if role == "admin":
         raise Forbidden("only an admin can create admins", code="auth.forbidden")
-    if role in UNIT_ROLES:
-        require_unit(session, principal, unit_id, act="manage")
+    if role in UNIT_ROLES:  # only the unit's own admin: a regulator never makes (or becomes) a unit's user
+        require_unit(session, principal, unit_id, act="administer")
         return
     if role == "park_manager" and principal.role == "regulator":
-        require_park(session, principal, park_id, act="manage")
+        require_park(session, principal, park_id, act="supervise")
         return
     if role == "regulator" and principal.role == "regulator" and region_prefix.startswith(principal.region_prefix or "~"):
         return

@@ -28,6 +28,7 @@ from ledger.registry.catalogue import check_waste_code, lookup_waste_code
 from ledger.registry.models import Facility, Method, Unit
 from ledger.registry.plans import planned_codes
 from ledger.types import UTCDateTime, utcnow
+from ledger.validation import BigId, Code, Count, DbId, Input, Kg, Litres, PastTime
 from ledger.workdays import day_bounds_utc, local_day, year_bounds_utc
 
 FUTURE_TOLERANCE = timedelta(minutes=5)  # scale clocks drift; beyond this a weighing "in the future" is refused
@@ -235,37 +236,37 @@ def record(session: Session, b: Batch | None, *, kind: str, unit_id: int, princi
 
 # ---- schemas ---------------------------------------------------------------------------------------
 
-class BatchCreate(SQLModel):
-    unit_id: int
-    waste_code: str = Field(description="NNN-NNN-CC (hazardous) or NNN-NNN-Sxx (general industrial)")
+class BatchCreate(Input):
+    unit_id: DbId
+    waste_code: Code = Field(description="NNN-NNN-CC (hazardous) or NNN-NNN-Sxx (general industrial)")
     name: str = Field(min_length=1, max_length=200, description="the unit's own name for the waste")
     form: Literal["固态", "半固态", "液态", "气态"]
-    facility_id: int = Field(description="the generation facility (产生环节) where it was weighed")
+    facility_id: DbId = Field(description="the generation facility (产生环节) where it was weighed")
     container_type: str = Field(min_length=1, max_length=40, description="桶 / 袋 / 吨袋 / 箱 / 散装 …")
-    container_count: int = Field(default=1, ge=1, le=10000)
-    container_volume_l: float | None = Field(default=None, gt=0, description="sets the label size (HJ 1276)")
+    container_count: Count = Field(default=1, ge=1, le=10000)
+    container_volume_l: Litres | None = Field(default=None, gt=0, description="sets the label size (HJ 1276)")
     period: Literal["container", "day", "shift"] = Field(
         default="container", description="container: one weighing of a container or truckload (at most 40 t); "
         "day / shift: the total of a continuous generation point (fly ash, slag, piped waste) for a day or a "
         "shift, capped by the point's registered daily capacity")
-    gross_kg: Decimal = Field(description="gross weight on the scale, kg")
-    tare_kg: Decimal = Field(default=Decimal(0), description="container tare, kg")
+    gross_kg: Kg = Field(description="gross weight on the scale, kg")
+    tare_kg: Kg = Field(default=Decimal(0), description="container tare, kg")
     scale_id: str = Field(min_length=1, max_length=60)
     operator: str = Field(min_length=1, max_length=120)
-    occurred_at: datetime = Field(description="time of weighing, with its timezone")
+    occurred_at: PastTime = Field(description="time of weighing, with its timezone")
     components: str | None = Field(default=None, max_length=300, description="主要成分")
-    store_facility_id: int | None = Field(default=None, description="即入库: store at once into this facility")
+    store_facility_id: DbId | None = Field(default=None, description="即入库: store at once into this facility")
 
 
-class MoveIn(SQLModel):
-    mass_kg: Decimal | None = Field(default=None, description="default: all that the move can take")
+class MoveIn(Input):
+    mass_kg: Kg | None = Field(default=None, description="default: all that the move can take")
     operator: str = Field(min_length=1, max_length=120)
-    occurred_at: datetime | None = None
+    occurred_at: PastTime | None = None
     note: str | None = Field(default=None, max_length=300)
 
 
 class StoreIn(MoveIn):
-    facility_id: int = Field(description="a storage facility (贮存库/场/点) of the holder")
+    facility_id: DbId = Field(description="a storage facility (贮存库/场/点) of the holder")
 
 
 class RetrieveIn(MoveIn):
@@ -273,23 +274,23 @@ class RetrieveIn(MoveIn):
 
 
 class ProcessIn(MoveIn):
-    method: str = Field(description="R*/D*/C* method code")
-    facility_id: int | None = Field(default=None, description="the utilisation/disposal facility")
-    completed_at: datetime | None = Field(default=None, description="default: occurred_at")
+    method: Code = Field(description="R*/D*/C* method code")
+    facility_id: DbId | None = Field(default=None, description="the utilisation/disposal facility")
+    completed_at: PastTime | None = Field(default=None, description="default: occurred_at")
 
 
-class CorrectionIn(SQLModel):
-    record_id: int = Field(description="the record being corrected (the original, not an earlier correction)")
-    mass_kg: Decimal = Field(description="the right mass for that record")
+class CorrectionIn(Input):
+    record_id: BigId = Field(description="the record being corrected (the original, not an earlier correction)")
+    mass_kg: Kg = Field(description="the right mass for that record")
     reason: str = Field(min_length=4, max_length=500)
 
 
-class LotRetrieveIn(SQLModel):
-    waste_code: str
-    mass_kg: Decimal
+class LotRetrieveIn(Input):
+    waste_code: Code
+    mass_kg: Kg
     operator: str = Field(min_length=1, max_length=120)
     purpose: Literal["in_house", "transfer", "other"] = "in_house"
-    occurred_at: datetime | None = None
+    occurred_at: PastTime | None = None
 
 
 class BatchPublic(SQLModel):
@@ -471,7 +472,7 @@ def _links(session: Session, b: Batch) -> list[str]:
 MAX_BULK = 500
 
 
-class BulkCreate(SQLModel):
+class BulkCreate(Input):
     items: list[BatchCreate] = Field(min_length=1, max_length=MAX_BULK,
                                      description="weighings, e.g. a terminal's buffer after a network outage")
 

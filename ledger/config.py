@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     port: int = 8000
     sql_echo: bool = False
     pool_size: int = 10
+    max_body_bytes: int = 1_048_576  # JSON request bodies (413 above)
+    max_upload_bytes: int = 20 * 1_048_576  # multipart file uploads (imports)
+    login_window_seconds: int = 900  # failed logins are counted over this window
+    login_max_failures_account: int = 5  # per username within the window, then 429 until the window ends
+    login_max_failures_address: int = 20  # per client address within the window
+
     _public_url_given: bool = PrivateAttr(default=True)
 
     @model_validator(mode="after")

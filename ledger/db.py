@@ -87,6 +87,14 @@ def insert_all(session, objects: list) -> None:  # noqa: ANN001
         o.id = oid
 
 
+def dispose_engine(url: str) -> None:
+    """Close the pooled connections of one URL's engine and forget it."""
+    with _lock:
+        engine = _engines.pop(url, None)
+    if engine is not None:
+        engine.dispose()
+
+
 def dispose_engines() -> None:
     """Close every pooled connection (tests, shutdown)."""
     with _lock:
@@ -107,3 +115,22 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def check_writable(engine_or_url: Engine | str) -> None:
+    """Raise the database's own error unless a write can be made (a DDL probe in a transaction, rolled back).
+
+    Used at start-up, so a read-only file, a read-only volume, a standby server or a full disk is reported before
+    the first request rather than as a failing write later.
+    """
+    engine = make_engine(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
+    try:
+        with engine.connect() as conn:
+            tx = conn.begin()
+            try:
+                conn.exec_driver_sql("CREATE TABLE wl_write_probe (x INTEGER)")
+            finally:
+                tx.rollback()
+    finally:
+        if isinstance(engine_or_url, str):
+            engine.dispose()

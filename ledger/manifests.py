@@ -26,6 +26,7 @@ from ledger.registry.assets import licence_covers, licences_on
 from ledger.registry.models import Facility, Method, Permit, PlanItem, Unit, Vehicle
 from ledger.registry.plans import current_plan_items
 from ledger.types import UTCDateTime, utcnow
+from ledger.validation import Code, Day, DbId, GpsPoint, Input, Kg, Lat, Lon, PlannedDate, PositiveKg
 from ledger.workdays import local_day, local_year, working_day_deadline, year_bounds_utc
 
 RECEIPT_WORKING_DAYS = 5  # 转移管理办法: the receiver confirms within 5 working days of arrival
@@ -152,56 +153,56 @@ class Revision(SQLModel, table=True):
 
 # ---- schemas -----------------------------------------------------------------------------------------
 
-class LineIn(SQLModel):
-    batch_id: int
-    mass_kg: Decimal | None = Field(default=None, description="default: all the batch holds; bulk lines may take part")
-    planned_method: str = Field(description="R*/D*/C* method the receiver will apply")
+class LineIn(Input):
+    batch_id: DbId
+    mass_kg: Kg | None = Field(default=None, description="default: all the batch holds; bulk lines may take part")
+    planned_method: Code = Field(description="R*/D*/C* method the receiver will apply")
 
 
-class ManifestCreate(SQLModel):
-    originator_id: int
-    hauler_id: int
-    vehicle_id: int
-    receiver_id: int
-    driver_id: int | None = Field(default=None, description="a driver user of the hauler")
-    planned_date: date
-    approval_id: int | None = Field(default=None, description="cross-province approval, required across provinces")
+class ManifestCreate(Input):
+    originator_id: DbId
+    hauler_id: DbId
+    vehicle_id: DbId
+    receiver_id: DbId
+    driver_id: DbId | None = Field(default=None, description="a driver user of the hauler")
+    planned_date: PlannedDate
+    approval_id: DbId | None = Field(default=None, description="cross-province approval, required across provinces")
     lines: list[LineIn] = Field(min_length=1, max_length=200)
     remarks: str | None = Field(default=None, max_length=500)
 
 
-class Where(SQLModel):
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lon: float | None = Field(default=None, ge=-180, le=180)
+class Where(Input):
+    lat: Lat | None = Field(default=None, ge=-90, le=90)
+    lon: Lon | None = Field(default=None, ge=-180, le=180)
 
 
 class PickupIn(Where):
-    scanned: list[str] = Field(min_length=1, description="digital IDs read from every label loaded")
+    scanned: list[Code] = Field(min_length=1, max_length=1000, description="digital IDs read from every label loaded")
     released_by: str | None = Field(default=None, min_length=1, max_length=120, description=(
         "the originator's storekeeper who released stored batches at loading (HJ 1259 B.3 出库部门经办人); "
         "default: the person who signed the manifest for the originator"))
 
 
-class TrackIn(SQLModel):
-    points: list[dict] = Field(min_length=1, max_length=1000, description="[{at, lat, lon, speed_kmh?}]")
+class TrackIn(Input):
+    points: list[GpsPoint] = Field(min_length=1, max_length=1000, description="[{at, lat, lon, speed_kmh?}]")
 
 
-class ReceiveLineIn(SQLModel):
-    batch_id: int
-    received_kg: Decimal = Field(description="weighed on arrival (a load refused whole may give 0: it goes back "
-                                 "as shipped)")
+class ReceiveLineIn(Input):
+    batch_id: DbId
+    received_kg: Kg = Field(description="weighed on arrival (a load refused whole may give 0: it goes back "
+                            "as shipped)")
     acceptance: Literal["accepted", "partially_refused", "refused"]
-    accepted_kg: Decimal | None = Field(default=None, description="required when partially_refused")
+    accepted_kg: Kg | None = Field(default=None, description="required when partially_refused")
     reason: str | None = Field(default=None, max_length=300)
     confirm_overweight: bool = Field(default=False, description=(
         "confirms a received mass above the shipped mass by more than the tolerance (2% or 5 kg, the larger); "
         "needs a reason; the line is flagged for the transit-discrepancy alert"))
-    facility_id: int | None = Field(default=None, description="where this line's load went, if not the receipt's")
+    facility_id: DbId | None = Field(default=None, description="where this line's load went, if not the receipt's")
 
 
 class ReceiveIn(Where):
-    lines: list[ReceiveLineIn] = Field(min_length=1)
-    facility_id: int | None = Field(default=None, description=(
+    lines: list[ReceiveLineIn] = Field(min_length=1, max_length=200)
+    facility_id: DbId | None = Field(default=None, description=(
         "where the load went: a storage facility of the receiver (接收贮存库: the load is stored at receipt) or "
         "the utilisation/disposal installation it goes straight into; default: the receiver's storage facility "
         "when it has exactly one"))
@@ -209,26 +210,26 @@ class ReceiveIn(Where):
                                  description="who weighed and accepted at the gate; default: the signing user")
 
 
-class CancelIn(SQLModel):
+class CancelIn(Input):
     reason: str = Field(min_length=2, max_length=300)
 
 
-class RevisionIn(SQLModel):
+class RevisionIn(Input):
     reason: str = Field(min_length=2, max_length=300)
-    vehicle_id: int | None = None
-    driver_id: int | None = None
-    receiver_id: int | None = None
-    planned_methods: dict[int, str] | None = Field(default=None, description="{batch_id: method}")
+    vehicle_id: DbId | None = None
+    driver_id: DbId | None = None
+    receiver_id: DbId | None = None
+    planned_methods: dict[DbId, Code] | None = Field(default=None, max_length=200, description="{batch_id: method}")
 
 
-class ApprovalCreate(SQLModel):
+class ApprovalCreate(Input):
     number: str = Field(min_length=3, max_length=60)
-    receiver_id: int
-    waste_codes: list[str] = Field(min_length=1)
-    cap_kg: Decimal = Field(gt=0)
-    valid_from: date
-    valid_to: date
-    authority: str | None = None
+    receiver_id: DbId
+    waste_codes: list[Code] = Field(min_length=1, max_length=500)
+    cap_kg: PositiveKg = Field(gt=0)
+    valid_from: Day
+    valid_to: Day
+    authority: str | None = Field(default=None, max_length=120)
 
 
 # ---- access ------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from ledger.registry.models import (  # noqa: F401
     Method,
     Park,
     ParkMember,
+    ParkMemberRequest,
     Permit,
     Plan,
     PlanItem,
@@ -38,3 +39,4 @@ from ledger.registry.models import (  # noqa: F401
 )
 from ledger.reports.declarations import Declaration  # noqa: F401,E402
 from ledger.rollups.models import PeriodBalance, PeriodBalanceYear  # noqa: F401,E402
+from ledger.throttle import Throttle  # noqa: F401,E402

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
-from api.deps import SESSION_COOKIE, Tx, get_session, principal, tx
+from api.deps import SESSION_COOKIE, Tx, get_session, principal, throttled, tx
 from ledger.auth import Principal
+from ledger.errors import Unauthenticated
 from ledger.users import (
     Login,
+    LoginLimits,
     TokenCreate,
     TokenIssued,
     TokenPublic,
@@ -23,15 +27,24 @@ from ledger.users import (
     token_public,
     user_public,
 )
+from ledger.validation import DbId
 
 router = APIRouter(tags=["accounts"])
 
 
-@router.post("/auth/login", response_model=UserPublic, summary="Password login; sets the page-session cookie")
+@router.post("/auth/login", response_model=UserPublic, dependencies=[Depends(throttled)],
+             summary="Password login; sets the page-session cookie (failed attempts are rate-limited)")
 def do_login(body: Login, request: Request, s: Session = Depends(get_session)):
     settings = request.app.state.settings
-    user, clear = login(s, username=body.username, password=body.password, hours=settings.session_hours,
-                        source_ip=request.client.host if request.client else None)
+    limits = LoginLimits(per_account=settings.login_max_failures_account,
+                         per_address=settings.login_max_failures_address,
+                         window=timedelta(seconds=settings.login_window_seconds))
+    try:
+        user, clear = login(s, username=body.username, password=body.password, hours=settings.session_hours,
+                            source_ip=request.client.host if request.client else None, limits=limits)
+    except Unauthenticated:
+        s.commit()  # the failed attempt counts towards the rate limit
+        raise
     s.commit()
     resp = JSONResponse(user_public(user).model_dump())
     resp.set_cookie(SESSION_COOKIE, clear, httponly=True, samesite="lax", max_age=settings.session_hours * 3600,
@@ -78,5 +91,5 @@ def my_tokens(s: Session = Depends(get_session), p: Principal = Depends(principa
 
 
 @router.post("/tokens/{token_id}/revoke", response_model=TokenPublic)
-def revoke(token_id: int, t: Tx = Depends(tx)):
+def revoke(token_id: DbId, t: Tx = Depends(tx)):
     return t.run(lambda s, p: token_public(revoke_token(s, principal=p, token_id=token_id)))

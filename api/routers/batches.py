@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date  # noqa: F401  (kept for the lead's edits)
 from decimal import Decimal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -20,6 +21,7 @@ from ledger.errors import InvalidInput, NotFound
 from ledger.mass import g_to_kg
 from ledger.registry.catalogue import get_waste_code
 from ledger.registry.models import Facility, Unit
+from ledger.validation import Code, Day, DbId, Limit, Seq
 
 router = APIRouter(tags=["batches"])
 
@@ -62,7 +64,7 @@ def generate_bulk(body: svc.BulkCreate, request: Request, t: Tx = Depends(tx)):
 
 
 @router.get("/batches/{batch_id}", response_model=BatchPublic)
-def get_batch(batch_id: int, request: Request, s: Session = Depends(get_session), p: Principal = Depends(principal)):
+def get_batch(batch_id: DbId, request: Request, s: Session = Depends(get_session), p: Principal = Depends(principal)):
     return batch_public(svc.get_batch(s, p, batch_id), public_url=_public_url(request))
 
 
@@ -76,17 +78,17 @@ def _label(kind: str, batch_id: int, request: Request, s: Session, p: Principal)
 
 
 @router.get("/batches/{batch_id}/label.png", response_class=Response, summary="Label, PNG at 300 dpi (HJ 1276 size)")
-def label_png(batch_id: int, request: Request, s: Session = Depends(get_session), p: Principal = Depends(principal)):
+def label_png(batch_id: DbId, request: Request, s: Session = Depends(get_session), p: Principal = Depends(principal)):
     return _label("png", batch_id, request, s, p)
 
 
 @router.get("/batches/{batch_id}/label.pdf", response_class=Response, summary="Label, PDF at its physical size")
-def label_pdf(batch_id: int, request: Request, s: Session = Depends(get_session), p: Principal = Depends(principal)):
+def label_pdf(batch_id: DbId, request: Request, s: Session = Depends(get_session), p: Principal = Depends(principal)):
     return _label("pdf", batch_id, request, s, p)
 
 
 @router.get("/batches/{batch_id}/label.zpl", response_class=Response, summary="Label, ZPL II for thermal printers")
-def label_zpl(batch_id: int, request: Request, s: Session = Depends(get_session), p: Principal = Depends(principal)):
+def label_zpl(batch_id: DbId, request: Request, s: Session = Depends(get_session), p: Principal = Depends(principal)):
     return _label("zpl", batch_id, request, s, p)
 
 
@@ -106,30 +108,30 @@ def _move(t: Tx, request: Request, batch_id: int, fn) -> object:  # noqa: ANN001
 
 
 @router.post("/batches/{batch_id}/store", status_code=201, response_model=MoveResult, summary="入库")
-def store(batch_id: int, body: svc.StoreIn, request: Request, t: Tx = Depends(tx)):
+def store(batch_id: DbId, body: svc.StoreIn, request: Request, t: Tx = Depends(tx)):
     return _move(t, request, batch_id, lambda s, p, b: svc.store(s, principal=p, batch=b, data=body))
 
 
 @router.post("/batches/{batch_id}/retrieve", status_code=201, response_model=MoveResult, summary="出库")
-def retrieve(batch_id: int, body: svc.RetrieveIn, request: Request, t: Tx = Depends(tx)):
+def retrieve(batch_id: DbId, body: svc.RetrieveIn, request: Request, t: Tx = Depends(tx)):
     return _move(t, request, batch_id, lambda s, p, b: svc.retrieve(s, principal=p, batch=b, data=body))
 
 
 @router.post("/batches/{batch_id}/use-in-house", status_code=201, response_model=MoveResult, summary="自行利用")
-def use_in_house(batch_id: int, body: svc.ProcessIn, request: Request, t: Tx = Depends(tx)):
+def use_in_house(batch_id: DbId, body: svc.ProcessIn, request: Request, t: Tx = Depends(tx)):
     return _move(t, request, batch_id, lambda s, p, b: svc.process_in_house(
         s, principal=p, batch=b, data=body, kind="used_in_house"))
 
 
 @router.post("/batches/{batch_id}/dispose-in-house", status_code=201, response_model=MoveResult, summary="自行处置")
-def dispose_in_house(batch_id: int, body: svc.ProcessIn, request: Request, t: Tx = Depends(tx)):
+def dispose_in_house(batch_id: DbId, body: svc.ProcessIn, request: Request, t: Tx = Depends(tx)):
     return _move(t, request, batch_id, lambda s, p, b: svc.process_in_house(
         s, principal=p, batch=b, data=body, kind="disposed_in_house"))
 
 
 @router.post("/batches/{batch_id}/corrections", status_code=201, response_model=MoveResult,
              summary="Correct an earlier record's mass (a new record; the original stays)")
-def correct(batch_id: int, body: svc.CorrectionIn, request: Request, t: Tx = Depends(tx)):
+def correct(batch_id: DbId, body: svc.CorrectionIn, request: Request, t: Tx = Depends(tx)):
     return _move(t, request, batch_id, lambda s, p, b: svc.correct(s, principal=p, batch=b, data=body))
 
 
@@ -187,7 +189,7 @@ def build_trace(s: Session, b: Batch, public_url: str) -> Trace:
 
 @router.get("/batches/{batch_id}/trace", response_model=Trace,
             summary="The whole chain of a batch: records, facilities, manifests, parties and fate")
-def trace(batch_id: int, request: Request, s: Session = Depends(get_session), p: Principal = Depends(principal)):
+def trace(batch_id: DbId, request: Request, s: Session = Depends(get_session), p: Principal = Depends(principal)):
     return build_trace(s, svc.get_batch(s, p, batch_id), _public_url(request))
 
 
@@ -217,7 +219,7 @@ class ScanResult(SQLModel):
 
 @router.get("/scan/{digital_id}", response_model=ScanResult, tags=["scan"],
             summary="What a label's QR resolves to: the batch and what you may do next")
-def scan(digital_id: str, request: Request, s: Session = Depends(get_session), p: Principal = Depends(principal)):
+def scan(digital_id: Code, request: Request, s: Session = Depends(get_session), p: Principal = Depends(principal)):
     b = svc.find_by_digital_id(s, p, digital_id)
     return ScanResult(batch=batch_public(b, public_url=_public_url(request)), next_actions=next_actions(s, p, b))
 
@@ -249,7 +251,7 @@ def _facility(s: Session, p: Principal, facility_id: int) -> Facility:
 
 @router.get("/facilities/{facility_id}", response_model=FacilityView, tags=["facilities"],
             summary="A facility with its stock per waste code and its recent movements (what its QR shows)")
-def facility_view(facility_id: int, request: Request, s: Session = Depends(get_session),
+def facility_view(facility_id: DbId, request: Request, s: Session = Depends(get_session),
                   p: Principal = Depends(principal)):
     f = _facility(s, p, facility_id)
     stock = svc.facility_stock(s, facility_id=f.id)
@@ -263,7 +265,7 @@ def facility_view(facility_id: int, request: Request, s: Session = Depends(get_s
 
 @router.get("/facilities/{facility_id}/qr.png", response_class=Response, tags=["facilities"],
             summary="The facility's QR card (赋码) to post at its door")
-def facility_qr(facility_id: int, request: Request, s: Session = Depends(get_session),
+def facility_qr(facility_id: DbId, request: Request, s: Session = Depends(get_session),
                 p: Principal = Depends(principal)):
     from labels import FacilityCardData, render_facility_card_png
 
@@ -283,7 +285,7 @@ class LotResult(SQLModel):
 
 @router.post("/facilities/{facility_id}/retrieve", status_code=201, response_model=LotResult, tags=["facilities"],
              summary="Bulk 出库: draw a mass of one waste code, oldest stored batches first (FIFO)")
-def retrieve_lot(facility_id: int, body: svc.LotRetrieveIn, t: Tx = Depends(tx)):
+def retrieve_lot(facility_id: DbId, body: svc.LotRetrieveIn, t: Tx = Depends(tx)):
     def run(s, p):  # noqa: ANN001
         code, draws = svc.retrieve_lot(s, principal=p, facility_id=facility_id, data=body)
         return LotResult(lot_code=code, mass_kg=sum((g_to_kg(d.record.mass_g) for d in draws), Decimal(0)),
@@ -306,7 +308,7 @@ class ChainReport(SQLModel):
 
 @router.get("/units/{unit_id}/verify", response_model=ChainReport, tags=["journal"],
             summary="Recompute the unit's hash chain and name the first broken link")
-def verify(unit_id: int, s: Session = Depends(get_session), p: Principal = Depends(principal)):
+def verify(unit_id: DbId, s: Session = Depends(get_session), p: Principal = Depends(principal)):
     require_unit(s, p, unit_id)
     c = journal.verify(s, unit_id=unit_id)
     return ChainReport(unit_id=c.unit_id, ok=c.ok, records=c.records, first_bad_seq=c.first_bad_seq,
@@ -315,7 +317,7 @@ def verify(unit_id: int, s: Session = Depends(get_session), p: Principal = Depen
 
 @router.get("/units/{unit_id}/records", response_model=list[RecordPublic], tags=["journal"],
             summary="The unit's journal, in sequence order")
-def unit_records(unit_id: int, after_seq: int = 0, limit: int = 200, s: Session = Depends(get_session),
+def unit_records(unit_id: DbId, after_seq: Seq = 0, limit: Limit = 200, s: Session = Depends(get_session),
                  p: Principal = Depends(principal)):
     require_unit(s, p, unit_id)
     rows = s.exec(select(journal.JournalRecord).where(journal.JournalRecord.unit_id == unit_id,
@@ -327,7 +329,8 @@ def unit_records(unit_id: int, after_seq: int = 0, limit: int = 200, s: Session 
 @router.get("/units/{unit_id}/ledger", tags=["journal"],
             summary="HJ 1259 ledger tables B.1–B.5 (and the receiver's incoming table) for a period; "
                     "layout=standard (or format=xlsx): the standards' Chinese columns and the general-waste ledger")
-def ledger_tables(unit_id: int, date_from: date = Query(..., alias="from"), date_to: date = Query(..., alias="to"),
+def ledger_tables(unit_id: DbId, date_from: Annotated[Day, Query(alias="from")],
+                  date_to: Annotated[Day, Query(alias="to")],
                   format: str = Query("json", pattern="^(json|csv|xlsx)$"),
                   layout: str = Query("records", pattern="^(records|standard)$",
                                       description="records: one row per record with every column keyed; standard: "

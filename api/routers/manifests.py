@@ -18,6 +18,7 @@ from ledger.batches import Batch
 from ledger.codes import parse_hazard
 from ledger.mass import g_to_kg
 from ledger.registry.models import Method, Permit, Unit, Vehicle
+from ledger.validation import DbId, Limit, Offset
 
 router = APIRouter(tags=["manifests"])
 
@@ -168,8 +169,8 @@ def create(body: svc.ManifestCreate, request: Request, t: Tx = Depends(tx)):
 
 
 @router.get("/manifests", response_model=list[ManifestPublic])
-def list_manifests(request: Request, unit_id: int | None = None, status: str | None = None,
-                   limit: int = Query(50, le=500), offset: int = 0, s: Session = Depends(get_session),
+def list_manifests(request: Request, unit_id: DbId | None = None, status: str | None = Query(None, max_length=12),
+                   limit: Limit = 50, offset: Offset = 0, s: Session = Depends(get_session),
                    p: Principal = Depends(principal)):
     rows = svc.list_manifests(s, principal=p, unit_id=unit_id, status=status, limit=limit, offset=offset)
     return [manifest_public(s, m, _url(request)) for m in rows]
@@ -239,7 +240,7 @@ def _pdf_actual_methods(s: Session, m: svc.Manifest, lines: list[LineOut]) -> di
 @router.get("/manifests/{manifest_id}.pdf", response_class=Response, summary="The printable manifest (A4, Chinese)",
             responses={200: {"content": {"application/pdf": {}}, "description": "the manifest as an A4 PDF"},
                        404: {"description": "no such manifest, or outside your scope"}})
-def manifest_pdf(manifest_id: int, request: Request, s: Session = Depends(get_session),
+def manifest_pdf(manifest_id: DbId, request: Request, s: Session = Depends(get_session),
                  p: Principal = Depends(principal)):
     """The manifest as printed: parties (with the receiver's licence and the driver), lines with received masses
     (large shipped/received differences shaded), planned and actual methods, and every signature by name."""
@@ -298,78 +299,78 @@ def manifest_pdf(manifest_id: int, request: Request, s: Session = Depends(get_se
 
 
 @router.get("/manifests/{manifest_id}", response_model=ManifestPublic)
-def get_manifest(manifest_id: int, request: Request, s: Session = Depends(get_session),
+def get_manifest(manifest_id: DbId, request: Request, s: Session = Depends(get_session),
                  p: Principal = Depends(principal)):
     return manifest_public(s, svc.get_manifest(s, p, manifest_id), _url(request))
 
 
 @router.post("/manifests/{manifest_id}/submit", response_model=ManifestPublic, summary="The originator signs")
-def submit(manifest_id: int, request: Request, t: Tx = Depends(tx)):
+def submit(manifest_id: DbId, request: Request, t: Tx = Depends(tx)):
     return _step(t, request, manifest_id, lambda s, p, m: svc.submit(s, principal=p, m=m))
 
 
 @router.post("/manifests/{manifest_id}/cancel", response_model=ManifestPublic, summary="Cancel before pickup")
-def cancel(manifest_id: int, body: svc.CancelIn, request: Request, t: Tx = Depends(tx)):
+def cancel(manifest_id: DbId, body: svc.CancelIn, request: Request, t: Tx = Depends(tx)):
     return _step(t, request, manifest_id, lambda s, p, m: svc.cancel(s, principal=p, m=m, data=body))
 
 
 @router.post("/manifests/{manifest_id}/pickup", response_model=ManifestPublic,
              summary="The hauler signs pickup with the digital IDs scanned from every label",
              dependencies=[Depends(alert_routes.watch_refused_pickup)])
-def pickup(manifest_id: int, body: svc.PickupIn, request: Request, t: Tx = Depends(tx)):
+def pickup(manifest_id: DbId, body: svc.PickupIn, request: Request, t: Tx = Depends(tx)):
     return _step(t, request, manifest_id, lambda s, p, m: svc.pickup(s, principal=p, m=m, data=body))
 
 
 @router.post("/manifests/{manifest_id}/track", summary="Append GPS points on the road")
-def track(manifest_id: int, body: svc.TrackIn, t: Tx = Depends(tx)):
+def track(manifest_id: DbId, body: svc.TrackIn, t: Tx = Depends(tx)):
     return t.run(lambda s, p: {"added": svc.track(s, principal=p, m=svc.get_manifest(s, p, manifest_id), data=body)})
 
 
 @router.post("/manifests/{manifest_id}/deliver", response_model=ManifestPublic,
              summary="Arrival at the receiver; the 5-working-day receipt deadline starts")
-def deliver(manifest_id: int, body: svc.Where, request: Request, t: Tx = Depends(tx)):
+def deliver(manifest_id: DbId, body: svc.Where, request: Request, t: Tx = Depends(tx)):
     return _step(t, request, manifest_id, lambda s, p, m: svc.deliver(s, principal=p, m=m, data=body))
 
 
 @router.post("/manifests/{manifest_id}/receive", response_model=ManifestPublic,
              summary="The receiver signs: per line received mass, acceptance and reason")
-def receive(manifest_id: int, body: svc.ReceiveIn, request: Request, t: Tx = Depends(tx)):
+def receive(manifest_id: DbId, body: svc.ReceiveIn, request: Request, t: Tx = Depends(tx)):
     return _step(t, request, manifest_id, lambda s, p, m: svc.receive(s, principal=p, m=m, data=body))
 
 
 @router.post("/manifests/{manifest_id}/complete", response_model=ManifestPublic,
              summary="The receiver closes it once every accepted line is utilised or disposed")
-def complete(manifest_id: int, request: Request, t: Tx = Depends(tx)):
+def complete(manifest_id: DbId, request: Request, t: Tx = Depends(tx)):
     return _step(t, request, manifest_id, lambda s, p, m: svc.complete(s, principal=p, m=m))
 
 
 @router.post("/manifests/{manifest_id}/return", response_model=ManifestPublic,
              summary="The hauler takes a refused load back (refused → returning)")
-def start_return(manifest_id: int, body: svc.Where, request: Request, t: Tx = Depends(tx)):
+def start_return(manifest_id: DbId, body: svc.Where, request: Request, t: Tx = Depends(tx)):
     return _step(t, request, manifest_id, lambda s, p, m: svc.start_return(s, principal=p, m=m, data=body))
 
 
 @router.post("/manifests/{manifest_id}/returned", response_model=ManifestPublic,
              summary="The originator takes back what was refused")
-def confirm_return(manifest_id: int, body: svc.Where, request: Request, t: Tx = Depends(tx)):
+def confirm_return(manifest_id: DbId, body: svc.Where, request: Request, t: Tx = Depends(tx)):
     return _step(t, request, manifest_id, lambda s, p, m: svc.confirm_return(s, principal=p, m=m, data=body))
 
 
 @router.post("/manifests/{manifest_id}/revisions", status_code=201, response_model=ManifestPublic,
              summary="Propose a change after pickup; the other parties approve it")
-def propose(manifest_id: int, body: svc.RevisionIn, request: Request, t: Tx = Depends(tx)):
+def propose(manifest_id: DbId, body: svc.RevisionIn, request: Request, t: Tx = Depends(tx)):
     return _step(t, request, manifest_id, lambda s, p, m: svc.propose_revision(s, principal=p, m=m, data=body),
                  status=201)
 
 
 @router.post("/manifests/{manifest_id}/revisions/{revision_id}/approve", response_model=ManifestPublic)
-def approve(manifest_id: int, revision_id: int, request: Request, t: Tx = Depends(tx)):
+def approve(manifest_id: DbId, revision_id: DbId, request: Request, t: Tx = Depends(tx)):
     return _step(t, request, manifest_id, lambda s, p, m: svc.decide_revision(
         s, principal=p, m=m, revision_id=revision_id, approve=True))
 
 
 @router.post("/manifests/{manifest_id}/revisions/{revision_id}/reject", response_model=ManifestPublic)
-def reject(manifest_id: int, revision_id: int, request: Request, t: Tx = Depends(tx)):
+def reject(manifest_id: DbId, revision_id: DbId, request: Request, t: Tx = Depends(tx)):
     return _step(t, request, manifest_id, lambda s, p, m: svc.decide_revision(
         s, principal=p, m=m, revision_id=revision_id, approve=False))
 
@@ -387,7 +388,7 @@ class ApprovalOut(SQLModel):
 
 @router.post("/units/{unit_id}/transfer-approvals", status_code=201, response_model=ApprovalOut,
              summary="Record a cross-province transfer approval (≤ 12 months)")
-def create_approval(unit_id: int, body: svc.ApprovalCreate, t: Tx = Depends(tx)):
+def create_approval(unit_id: DbId, body: svc.ApprovalCreate, t: Tx = Depends(tx)):
     def run(s, p):  # noqa: ANN001
         a = svc.create_approval(s, principal=p, unit_id=unit_id, data=body)
         return ApprovalOut(id=a.id, number=a.number, originator_id=a.originator_id, receiver_id=a.receiver_id,

@@ -14,24 +14,26 @@ from ledger.errors import Conflict, InvalidInput
 from ledger.mass import g_to_kg, kg_to_g
 from ledger.registry.catalogue import check_code_or_category, check_methods
 from ledger.registry.models import Facility, Permit, Unit, Vehicle
+from ledger.validation import Code, Day, Input, PositiveTonnes
 
 # 省份简称 + 发证机关代号 (letter) + 5 characters (6 for new-energy plates); 挂 for trailers.
 PLATE_RE = re.compile(r"^[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-HJ-NP-Z][A-HJ-NP-Z0-9]{4,5}[A-HJ-NP-Z0-9挂学警]$")
 
 
-class FacilityCreate(SQLModel):
+class FacilityCreate(Input):
     kind: Literal["generation", "storage", "utilisation", "disposal"]
     code: str = Field(min_length=1, max_length=40)
     name: str = Field(min_length=1, max_length=200)
     storage_type: Literal["贮存库", "贮存场", "贮存点"] | None = Field(
         default=None, description="required for storage facilities")
-    storage_capacity_t: Decimal | None = Field(default=None, gt=0, description="storage capacity in tonnes")
-    annual_capacity_t: Decimal | None = Field(default=None, gt=0, description="annual capacity in tonnes")
-    methods: list[str] = Field(default_factory=list, description="method codes for utilisation/disposal")
+    storage_capacity_t: PositiveTonnes | None = Field(default=None, description="storage capacity in tonnes")
+    annual_capacity_t: PositiveTonnes | None = Field(default=None, description="annual capacity in tonnes")
+    methods: list[Code] = Field(default_factory=list, max_length=50,
+                                description="method codes for utilisation/disposal")
     continuous: bool = Field(default=False, description="a generation point whose waste arises continuously "
                              "(fly ash, slag, piped waste): accounted as daily or shift totals")
-    daily_capacity_t: Decimal | None = Field(default=None, gt=0, description="the most a continuous generation "
-                                             "point can produce in a day, tonnes; caps its daily totals")
+    daily_capacity_t: PositiveTonnes | None = Field(default=None, description="the most a continuous generation "
+                                                    "point can produce in a day, tonnes; caps its daily totals")
 
 
 class FacilityPublic(SQLModel):
@@ -48,17 +50,18 @@ class FacilityPublic(SQLModel):
     daily_capacity_t: Decimal | None = None
 
 
-class PermitCreate(SQLModel):
+class PermitCreate(Input):
     kind: Literal["operating_licence", "transport_permit", "collection_licence"] = Field(description=(
         "operating_licence: a receiver's 经营许可证 (codes, methods, capacity); collection_licence: a collector's "
         "收集经营许可证 (codes and annual capacity; it allows collecting and storing, not utilisation or disposal); "
         "transport_permit: a hauler's permit"))
     number: str = Field(min_length=3, max_length=60)
-    waste_codes: list[str] = Field(default_factory=list, description="codes (900-249-08) or categories (HW08)")
-    methods: list[str] = Field(default_factory=list)
-    annual_capacity_t: Decimal | None = Field(default=None, gt=0)
-    valid_from: date
-    valid_to: date
+    waste_codes: list[Code] = Field(default_factory=list, max_length=500,
+                                    description="codes (900-249-08) or categories (HW08)")
+    methods: list[Code] = Field(default_factory=list, max_length=50)
+    annual_capacity_t: PositiveTonnes | None = None
+    valid_from: Day
+    valid_to: Day
 
 
 class PermitPublic(SQLModel):
@@ -73,10 +76,10 @@ class PermitPublic(SQLModel):
     valid_to: date
 
 
-class VehicleCreate(SQLModel):
+class VehicleCreate(Input):
     plate: str = Field(min_length=7, max_length=10, description="车牌号, e.g. 鲁B12345 or 鲁BD12345")
     vehicle_type: str | None = Field(default=None, max_length=40)
-    capacity_t: Decimal | None = Field(default=None, gt=0)
+    capacity_t: PositiveTonnes | None = None
 
 
 class VehiclePublic(SQLModel):
@@ -114,8 +117,8 @@ def vehicle_public(v: Vehicle) -> VehiclePublic:
 
 
 def create_facility(session: Session, *, principal: Principal, unit_id: int, data: FacilityCreate) -> Facility:
-    """Register a facility of the unit."""
-    unit = require_unit(session, principal, unit_id, act="manage")
+    """Register a facility of the unit (the unit's own registry data)."""
+    unit = require_unit(session, principal, unit_id, act="register")
     if data.kind == "storage" and data.storage_type is None:
         raise InvalidInput("a storage facility needs storage_type 贮存库, 贮存场 or 贮存点", field="storage_type")
     if data.kind != "storage" and data.storage_type is not None:
@@ -148,8 +151,12 @@ def list_facilities(session: Session, *, principal: Principal, unit_id: int) -> 
 
 
 def create_permit(session: Session, *, principal: Principal, unit_id: int, data: PermitCreate) -> Permit:
-    """Register a receiver licence or a hauler transport permit, after checking codes, methods and validity."""
-    unit: Unit = require_unit(session, principal, unit_id, act="manage")
+    """Record a receiver licence or a hauler transport permit, after checking codes, methods and validity.
+
+    Permits are issued by the authority, so they are recorded by a regulator of the unit's region (or an admin),
+    never by the unit itself: a unit cannot widen its own licence.
+    """
+    unit: Unit = require_unit(session, principal, unit_id, act="certify")
     if data.valid_to < data.valid_from:
         raise InvalidInput(f"valid_to ({data.valid_to}) is before valid_from ({data.valid_from})", field="valid_to",
                            code="permit.invalid_validity")
@@ -205,7 +212,7 @@ def normalize_plate(plate: str, *, field: str = "plate") -> str:
 
 def create_vehicle(session: Session, *, principal: Principal, unit_id: int, data: VehicleCreate) -> Vehicle:
     """Register a vehicle of a hauler."""
-    unit = require_unit(session, principal, unit_id, act="manage")
+    unit = require_unit(session, principal, unit_id, act="register")
     if not unit.is_hauler:
         raise InvalidInput("vehicles belong to haulers; register the unit with role hauler", field="unit_id")
     plate = normalize_plate(data.plate)

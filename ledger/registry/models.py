@@ -72,6 +72,24 @@ class ParkMember(SQLModel, table=True):
     until: date | None = None
 
 
+class ParkMemberRequest(SQLModel, table=True):
+    """A park manager's request that a unit join its park; the unit's admin accepts or rejects it."""
+
+    __tablename__ = "park_member_request"
+    id: int | None = Field(default=None, primary_key=True)
+    park_id: int = Field(foreign_key="park.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    since: date
+    until: date | None = None
+    note: str | None = Field(default=None, max_length=300)
+    status: str = Field(default="pending", max_length=10)  # pending | accepted | rejected
+    requested_by: int | None = None
+    requested_at: datetime = Field(default_factory=_ts, sa_type=UTCDateTime)
+    decided_by: int | None = None
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    member_id: int | None = Field(default=None, foreign_key="park_member.id")
+
+
 class Facility(SQLModel, table=True):
     """A generation point, storage place (贮存库/场/点) or utilisation/disposal installation of a unit."""
 

@@ -13,21 +13,22 @@ from ledger.errors import InvalidInput
 from ledger.mass import g_to_kg, kg_to_g
 from ledger.registry.catalogue import check_methods, check_waste_code
 from ledger.registry.models import Economics, Plan, PlanItem, Unit
+from ledger.validation import Code, DbId, Input, Money10k, PositiveKg, Year
 from ledger.workdays import SHANGHAI
 
 PLAN_DEADLINE = (3, 31)  # filed by 31 March each year
 
 
-class PlanItemIn(SQLModel):
-    waste_code: str
-    planned_kg: Decimal = Field(gt=0)
-    receiver_ids: list[int] = Field(default_factory=list)
-    methods: list[str] = Field(default_factory=list)
+class PlanItemIn(Input):
+    waste_code: Code
+    planned_kg: PositiveKg
+    receiver_ids: list[DbId] = Field(default_factory=list, max_length=100)
+    methods: list[Code] = Field(default_factory=list, max_length=50)
 
 
-class PlanCreate(SQLModel):
-    year: int = Field(ge=2000, le=2100)
-    items: list[PlanItemIn] = Field(min_length=1)
+class PlanCreate(Input):
+    year: Year
+    items: list[PlanItemIn] = Field(min_length=1, max_length=1000)
     note: str | None = Field(default=None, max_length=500)
 
 
@@ -49,19 +50,22 @@ class PlanPublic(SQLModel):
     items: list[PlanItemPublic]
 
 
-class EconomicsIn(SQLModel):
-    year: int = Field(ge=2000, le=2100)
-    value_added_10k: Decimal = Field(ge=0, description="工业增加值, 万元")
-    output_value_10k: Decimal = Field(ge=0, description="工业总产值, 万元")
+class EconomicsIn(Input):
+    year: Year
+    value_added_10k: Money10k = Field(description="工业增加值, 万元")
+    output_value_10k: Money10k = Field(description="工业总产值, 万元")
 
 
-class EconomicsPublic(EconomicsIn):
+class EconomicsPublic(SQLModel):
     unit_id: int
+    year: int
+    value_added_10k: Decimal = Field(description="工业增加值, 万元")
+    output_value_10k: Decimal = Field(description="工业总产值, 万元")
 
 
 def file_plan(session: Session, *, principal: Principal, unit_id: int, data: PlanCreate) -> Plan:
     """File a plan for a year; filing again for the same year makes a new version, the old one stays."""
-    unit = require_unit(session, principal, unit_id, act="manage")
+    unit = require_unit(session, principal, unit_id, act="register")
     seen = set()
     items = []
     for i, it in enumerate(data.items):
@@ -120,7 +124,7 @@ def current_plan_items(session: Session, *, unit_id: int, year: int) -> list[Pla
 
 def set_economics(session: Session, *, principal: Principal, unit_id: int, data: EconomicsIn) -> Economics:
     """Record (or revise) a unit's yearly economics; the previous figures go to the audit log."""
-    unit = require_unit(session, principal, unit_id, act="manage")
+    unit = require_unit(session, principal, unit_id, act="register")
     row = session.exec(select(Economics).where(Economics.unit_id == unit.id, Economics.year == data.year)).first()
     before = None
     if row is None:

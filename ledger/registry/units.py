@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import datetime
 from typing import Literal
 
 from pydantic import field_validator
@@ -20,26 +20,28 @@ from ledger.auth import (
 )
 from ledger.codes import normalize_credit_code, normalize_region_code
 from ledger.errors import Conflict, InvalidInput
+from ledger.registry.membership import check_no_overlap
 from ledger.registry.models import TIER_NAMES, TIERS, Park, ParkMember, Unit
 from ledger.registry.tiers import derived_tier
+from ledger.validation import Day, DbId, Input, Lat, Lon, Phone
 from ledger.workdays import today as shanghai_today
 
 INDUSTRY_RE = re.compile(r"^[A-T](\d{2}|\d{3}|\d{4})?$")
 
 
-class UnitCreate(SQLModel):
-    credit_code: str = Field(description="统一社会信用代码, 18 characters with its GB 32100 check character")
+class UnitCreate(Input):
+    credit_code: str = Field(max_length=40, description="统一社会信用代码, 18 characters with its GB 32100 check character")
     name: str = Field(min_length=2, max_length=200)
-    region_code: str = Field(description="6-digit 行政区划代码 of the site")
+    region_code: str = Field(max_length=20, description="6-digit 行政区划代码 of the site")
     roles: list[Literal["generator", "hauler", "receiver", "collector"]] = Field(
         min_length=1, description="collector: a 收集单位 that collects small producers' waste into its collection "
         "centres on a collection licence (收集经营许可证)")
-    industry_code: str | None = Field(default=None, description="GB/T 4754 industry code, e.g. C2614")
+    industry_code: str | None = Field(default=None, max_length=8, description="GB/T 4754 industry code, e.g. C2614")
     address: str | None = Field(default=None, max_length=300)
     contact: str | None = Field(default=None, max_length=100)
-    phone: str | None = Field(default=None, max_length=40)
-    lat: float | None = Field(default=None, ge=-90, le=90, description="site latitude (WGS 84)")
-    lon: float | None = Field(default=None, ge=-180, le=180, description="site longitude (WGS 84)")
+    phone: Phone | None = None
+    lat: Lat | None = Field(default=None, description="site latitude (WGS 84)")
+    lon: Lon | None = Field(default=None, description="site longitude (WGS 84)")
 
     @field_validator("industry_code")
     @classmethod
@@ -67,16 +69,16 @@ class UnitPublic(SQLModel):
     created_at: datetime
 
 
-class TierOverride(SQLModel):
+class TierOverride(Input):
     tier: Literal["key", "simplified", "registered"] | None = Field(
         description="重点 key / 简化 simplified / 登记 registered; null removes the override")
     reason: str = Field(min_length=4, max_length=500)
 
 
-class ParkCreate(SQLModel):
+class ParkCreate(Input):
     code: str = Field(min_length=2, max_length=40)
     name: str = Field(min_length=2, max_length=200)
-    region_code: str
+    region_code: str = Field(max_length=20)
     level: str | None = Field(default=None, max_length=20, description="国家级 / 省级 / …")
 
 
@@ -89,10 +91,10 @@ class ParkPublic(SQLModel):
     unit_ids: list[int]
 
 
-class MemberCreate(SQLModel):
-    unit_id: int
-    since: date
-    until: date | None = None
+class MemberCreate(Input):
+    unit_id: DbId
+    since: Day
+    until: Day | None = None
 
 
 def unit_public(session: Session, unit: Unit) -> UnitPublic:
@@ -144,7 +146,7 @@ def list_units(session: Session, *, principal: Principal, region: str | None = N
 
 def override_tier(session: Session, *, principal: Principal, unit_id: int, data: TierOverride) -> Unit:
     """A regulator sets (or clears) the unit's management tier."""
-    unit = require_unit(session, principal, unit_id, act="regulate")
+    unit = require_unit(session, principal, unit_id, act="supervise")
     if data.tier is not None and data.tier not in TIERS:
         raise InvalidInput(f"tier must be one of {', '.join(TIERS)}", field="tier")
     before = unit.tier_override
@@ -194,26 +196,16 @@ def list_parks(session: Session, *, principal: Principal) -> list[Park]:
 
 
 def add_member(session: Session, *, principal: Principal, park_id: int, data: MemberCreate) -> ParkMember:
-    """Add a unit to a park from a date; a unit belongs to at most one park at a time."""
-    park = require_park(session, principal, park_id, act="manage")
-    if principal.role == "park_manager":
-        unit = session.get(Unit, data.unit_id)
-        if unit is None:
-            raise InvalidInput(f"unit {data.unit_id} does not exist", field="unit_id")
-    else:
-        unit = require_unit(session, principal, data.unit_id, act="read")
-    if data.until is not None and data.until < data.since:
-        raise InvalidInput("until must not be before since", field="until")
-    overlapping = session.exec(
-        select(ParkMember).where(ParkMember.unit_id == unit.id)
-        .where((ParkMember.until.is_(None)) | (ParkMember.until >= data.since))
-    ).all()
-    for m in overlapping:
-        if data.until is None or m.since <= data.until:
-            if m.park_id == park.id and m.since == data.since and m.until == data.until:
-                return m  # the same membership again: idempotent
-            raise Conflict(f"unit {unit.id} already belongs to park {m.park_id} from {m.since}",
-                           code="park.membership_overlap", details={"field": "since"})
+    """Record a unit's membership of a park from a date (a regulator of the park's region, or an admin).
+
+    A park manager cannot: it asks the unit instead (`ledger.registry.membership`). A unit belongs to at most one
+    park at a time; recording the same membership again returns it (idempotent).
+    """
+    park = require_park(session, principal, park_id, act="supervise")
+    unit = require_unit(session, principal, data.unit_id, act="read")
+    existing = check_no_overlap(session, park_id=park.id, unit_id=unit.id, since=data.since, until=data.until)
+    if existing is not None:
+        return existing
     member = ParkMember(park_id=park.id, unit_id=unit.id, since=data.since, until=data.until)
     session.add(member)
     session.flush()

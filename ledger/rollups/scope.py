@@ -127,7 +127,8 @@ def _resolve(session: Session, principal: Principal, *, kind: str, scope_id: str
         return Scope("unit", uid, unit.name, unit.region_code, [Window(uid, date(1900, 1, 1), far)])
     if kind == "park":
         pid = _int(scope_id)
-        park: Park = require_park(session, principal, pid)
+        # a park's figures sum (and drill down to) every member's records: its manager, regulators and admins only
+        park: Park = require_park(session, principal, pid, act="oversee")
         rows = session.exec(select(ParkMember).where(ParkMember.park_id == pid)).all()
         return Scope("park", pid, park.name, park.region_code,
                      [Window(m.unit_id, m.since, m.until or far) for m in rows])

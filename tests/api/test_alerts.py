@@ -224,7 +224,7 @@ def test_queue_filters_jurisdiction_paging_and_closure_rate(client, site, admin,
         r = client.get(f"{API}/alerts/{any_id}", headers=site["zibo"])
         assert r.status_code == 404 and r.json()["error"]["code"] == "alert.not_found"
         bad = client.get(f"{API}/alerts", params={"tier": "urgent"}, headers=site["city"])
-        assert bad.status_code == 422 and bad.json()["error"]["details"]["field"] == "query.tier"
+        assert bad.status_code == 422 and bad.json()["error"]["details"]["field"] == "tier"
         bad = client.get(f"{API}/alerts", params={"region": "99"}, headers=site["city"])
         assert bad.status_code == 422 and bad.json()["error"]["details"]["field"] == "region"
         assert client.get(f"{API}/alerts", headers=site["op"]).json()["total"] == 2  # the unit's own alerts

@@ -224,7 +224,13 @@ def test_each_check_is_refused_naming_the_rule_and_the_field(client, admin, sess
     refused(draft(client, w, line, hauler_id=other_hauler["id"], driver_id=None), "hauler_permit", "hauler_id")
     refused(draft(client, w, line, driver_id=w["driver_id"], hauler_id=other_hauler["id"]), "driver_not_hauler",
             "driver_id")
-    refused(draft(client, w, line, planned_date="2040-01-01"), "hauler_permit", "hauler_id")
+    # a permit that ends before the planned date (planned dates lie within a year of today)
+    r = client.post(f"/api/v1/units/{other_hauler['id']}/permits", headers=admin, json={
+        "kind": "transport_permit", "number": "鲁交运短期", "valid_from": TODAY,
+        "valid_to": (date.today() + timedelta(days=10)).isoformat()})
+    assert r.status_code == 201, r.text
+    refused(draft(client, w, line, hauler_id=other_hauler["id"], driver_id=None,
+                  planned_date=(date.today() + timedelta(days=30)).isoformat()), "hauler_permit", "hauler_id")
     refused(draft(client, w, [{"batch_id": a["id"], "mass_kg": "165", "planned_method": "R9"}]), "batch_mass",
             "lines[0].mass_kg")
     ok(draft(client, w, line), 201)

@@ -217,7 +217,7 @@ def test_who_may_read_what(client, world):
                       headers=w.tokens["park"]).status_code == 404  # not a member
     assert client.get("/api/v1/reports/indicators", params={"scope": "unit", "id": w.u["A"], "year": 2023},
                       headers=w.tokens["A"]).status_code == 200
-    for who, scope, sid, status in (("A", "unit", w.u["B"], 404), ("A", "park", w.park, 404),
+    for who, scope, sid, status in (("A", "unit", w.u["B"], 404), ("A", "park", w.park, 403),
                                     ("A", "region", "37", 403), ("far", "region", "37", 403),
                                     ("far", "unit", w.u["A"], 404), ("far", "park", w.park, 404)):
         r = client.get("/api/v1/reports/indicators", params={"scope": scope, "id": sid, "year": 2023},
