@@ -68,6 +68,9 @@ EVIDENCE_LABELS: dict[str, str | None] = {
     "lat": "纬度", "lon": "经度",
 }
 PARTY_KEYS = ("receiver_id", "hauler_id")
+# Keys hidden at the top (the trace shows them) that still name a column in a table of evidence.
+TABLE_LABELS = {"batch_id": "批次 ID", "facility_id": "设施 ID", "permit_id": "许可证 ID", "manifest_id": "联单 ID"}
+BALANCE_FIELDS = {"remaining_g": "余量", "stored_g": "在库量", "in_transit_g": "在途量"}
 
 
 @dataclass(frozen=True)
@@ -123,8 +126,10 @@ def evidence_of(s: Session, a: Alert) -> list[Evidence]:
             out.append(Evidence(label, u.name if u else str(value)))
         elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             keys = list(dict.fromkeys(k for v in value for k in v))
-            out.append(Evidence(label, table=(tuple(EVIDENCE_LABELS.get(k) or k for k in keys),
-                                              tuple(tuple(_words(v.get(k)) for k in keys) for v in value))))
+            out.append(Evidence(label, table=(
+                tuple(TABLE_LABELS.get(k) or EVIDENCE_LABELS.get(k) or k for k in keys),
+                tuple(tuple(BALANCE_FIELDS.get(v.get(k), _words(v.get(k))) if k == "field" else _words(v.get(k))
+                            for k in keys) for v in value))))
         elif key == "batch_ids":
             out.append(Evidence(label, f"{len(value)} 个"))
         else:

@@ -144,3 +144,21 @@ def test_inbox_zero_report_and_orders_on_unit_and_pickup_pages(app, client, admi
     stranger, _ = make_user(session, role="unit_admin", unit_id=built["w"]["unit"]["id"])
     r = page_client(app, stranger.username).get(f"/pickup/{orders['requested']['id']}")
     assert r.status_code == 404
+
+
+def test_evidence_reads_in_words(session):
+    from alerts.models import Alert
+    from api.pages.alert_views import evidence_of
+
+    a = Alert(rule="INV-BALANCE", klass="inventory", tier="high", opened_tier="high", unit_id=1, region_code="370112",
+              subject="unit:1", subject_kind="unit", subject_id=1, title="t", evidence={
+                  "batch_ids": [7, 8], "manifest_id": 3, "status": "in_transit",
+                  "deadline": "2026-10-08T15:59:59.999999+00:00",
+                  "differences": [{"batch_id": 7, "field": "remaining_g", "cached_kg": "0", "journal_kg": "22.2"}],
+                  "annual_kg": {"2025": "9800", "2026": "10400"}, "tier": "mid", "something_new": True})
+    got = {e.label: (e.text, e.table) for e in evidence_of(session, a)}
+    assert "manifest_id" not in got and got["批次"] == ("2 个", None)
+    assert got["联单状态"][0] == "运输中" and got["期限"][0] == "2026-10-08 23:59"
+    assert got["差异"][1] == (("批次 ID", "字段", "缓存 kg", "台账 kg"), (("7", "余量", "0", "22.2"),))
+    assert got["年产生量 kg"][0] == "2025: 9800；2026: 10400" and got["级别"][0] == "中风险"
+    assert got["something_new"][0] == "是"  # a key nobody named yet still shows, as it is
