@@ -23,6 +23,7 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
+from alerts.settings import TIER_NAMES as ALERT_TIER_NAMES
 from api.deps import SESSION_COOKIE, get_session
 from api.routers.manifests import STATUS_NAMES
 from ledger.accounts import User, find_token
@@ -83,7 +84,7 @@ def _env() -> jinja2.Environment:
                              trim_blocks=True, lstrip_blocks=True)
     env.filters.update(local=_local, kg=kg)
     env.globals.update(asset=asset, ROLE_NAMES=ROLE_NAMES, RECORD_KINDS=RECORD_KINDS, BATCH_STATUS=BATCH_STATUS,
-                       MANIFEST_STATUS=MANIFEST_STATUS, ACCEPTANCE=ACCEPTANCE)
+                       MANIFEST_STATUS=MANIFEST_STATUS, ACCEPTANCE=ACCEPTANCE, ALERT_TIERS=ALERT_TIER_NAMES)
     return env
 
 

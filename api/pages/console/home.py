@@ -1,4 +1,5 @@
-"""The console's home: the jurisdiction at a glance (units, manifests on the road, receipts overdue) and search."""
+"""The console's home: the jurisdiction at a glance (open and overdue alerts, units, manifests on the road, receipts
+overdue) and search."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
+from alerts import queue
+from alerts.models import Alert
 from api.deps import get_session
 from api.pages.common import PageRoute, Viewer
 from api.pages.console.base import console_viewer, nav, render_console
@@ -29,5 +32,9 @@ def home(request: Request, s: Session = Depends(get_session), v: Viewer = Depend
                             .group_by(Manifest.status)).all())
     overdue = s.exec(select(func.count(Manifest.id)).where(
         in_scope, Manifest.status.in_(("in_transit", "delivered")), Manifest.receipt_deadline < utcnow())).one()
+    now = utcnow()
+    alerts_open = s.exec(select(func.count(Alert.id)).where(queue.visible(p), Alert.status != "closed")).one()
+    alerts_overdue = s.exec(select(func.count(Alert.id)).where(queue.visible(p), queue.overdue_clause(now))).one()
     return render_console(request, "console/home.html", {"units": units, "by_status": by_status,
-                                                         "overdue": overdue}, v=v, active="home")
+                                                         "overdue": overdue, "alerts_open": alerts_open,
+                                                         "alerts_overdue": alerts_overdue}, v=v, active="home")

@@ -76,7 +76,22 @@
     'weighing.net_not_positive': '净重必须大于 0',
     'weighing.too_heavy': '单批净重超过上限，请分批称重',
     'time.in_future': '时间晚于现在，请检查电脑时钟',
-    'request.invalid': '输入有误'
+    'request.invalid': '输入有误',
+    'alert.forbidden': '这一步应由其他层级或单位办理',
+    'alert.invalid_transition': '告警状态已变化，请刷新页面',
+    'alert.concurrent_change': '告警刚被他人处理，请刷新页面',
+    'alert.no_enforcement_endpoint': '尚未配置执法移送接口',
+    'pickup_order.invalid_transition': '订单状态已变化，请刷新页面',
+    'pickup_order.concurrent_change': '订单刚被他人修改，请刷新页面',
+    'pickup_order.taken': '订单已被其他收集单位接走',
+    'pickup_order.wrong_party': '这一步应由订单的另一方办理',
+    'pickup_order.confirmation_failed': '产废单位的用户名或密码不对',
+    'pickup_order.confirm_locked': '错误次数过多，请产废单位用自己的账号确认',
+    'pickup_order.collector_licence': '收集单位的许可证不覆盖该废物',
+    'consent.missing': '产废单位尚未授权',
+    'consent.revoked': '产废单位已撤回授权',
+    'zero_report.day_has_records': '当天已有台账记录，无需零报告',
+    'inbox.needs_action': '办理后自动消除，无需标记已读'
   };
 
   WL.errorText = function (status, data) {
@@ -143,13 +158,21 @@
     el.dispatchEvent(ev);
   };
 
+  /* Forms whose JSON body is not flat name: value pairs (lists of lines, attachments) name a builder:
+     <form class="action-form" data-build="rectify">; WL.builders.rectify(form) returns the body, or throws an
+     Error whose message says what to fix (shown under the form, nothing sent). */
+  WL.builders = {};
+
   /* ---- action forms: one JSON POST per key; the same unchanged form retried keeps its key ---------------- */
   document.addEventListener('submit', function (e) {
     var form = e.target;
     if (!form.getAttribute || !form.getAttribute('data-api') || form.className.indexOf('action-form') < 0) { return; }
     e.preventDefault();
-    var body = WL.formData(form), fp = JSON.stringify(body), msg = form.querySelector('.msg'), btn = form.querySelector('[type=submit]');
+    var msg = form.querySelector('.msg'), btn = form.querySelector('[type=submit]'), body, fp;
     if (!msg) { msg = document.createElement('p'); msg.className = 'msg'; msg.setAttribute('role', 'status'); form.appendChild(msg); }
+    var build = WL.builders[form.getAttribute('data-build') || ''];
+    try { body = build ? build(form) : WL.formData(form); } catch (err) { WL.msg(msg, err.message, 'bad'); return; }
+    fp = JSON.stringify(body);
     if (!form._wl || form._wl.fp !== fp) { form._wl = { key: WL.key(), fp: fp }; }
     if (btn) { btn.disabled = true; }
     WL.msg(msg, '正在提交…', 'wait');
