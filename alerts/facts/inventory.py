@@ -67,7 +67,7 @@ def balances(session: Session, clock: Clock, scope: Scope | None) -> list[Balanc
     corr = case((r.kind == "corrected", fixed), else_=literal(""))
     own = (select(
         r.batch_id.label("bid"),
-        func.sum(case((r.kind.in_(("generated", "received", "returned")), r.mass_g),
+        func.sum(case((r.kind.in_(("generated", "received", "returned", "combined")), r.mass_g),
                       (r.kind.in_(("used_in_house", "disposed_in_house", "shipped")), -r.mass_g),
                       (and_(r.kind == "corrected", corr == "generated"), r.mass_g),
                       (and_(r.kind == "corrected", corr.in_(("used_in_house", "disposed_in_house"))), -r.mass_g),
@@ -77,15 +77,19 @@ def balances(session: Session, clock: Clock, scope: Scope | None) -> list[Balanc
                       (and_(r.kind == "corrected", corr == "retrieved"), -r.mass_g), else_=0)).label("stored"),
         func.sum(case((r.kind == "shipped", r.mass_g), (r.kind == "returned", -r.mass_g), else_=0)).label("transit"),
     ).where(r.batch_id.is_not(None)).group_by(r.batch_id))
-    settled = (r.body["shipped_g"].as_integer() - func.coalesce(r.body["refused_g"].as_integer(), 0))
-    src = (select(r.source_batch_id.label("bid"), func.sum(settled).label("settled"))
-           .where(r.source_batch_id.is_not(None), r.kind.in_(("received", "refused"))).group_by(r.source_batch_id))
+    # on the holding a record draws from: a receipt settles the transit, a lot takes the collected mass
+    settled = case((r.kind == "combined", literal(0)),
+                   else_=r.body["shipped_g"].as_integer() - func.coalesce(r.body["refused_g"].as_integer(), 0))
+    src = (select(r.source_batch_id.label("bid"), func.sum(settled).label("settled"),
+                  func.sum(case((r.kind == "combined", r.mass_g), else_=0)).label("taken"))
+           .where(r.source_batch_id.is_not(None), r.kind.in_(("received", "refused", "combined")))
+           .group_by(r.source_batch_id))
     if units is not None:
         mine = select(Batch.id).where(Batch.holder_unit_id.in_(sorted(units)))
         own = own.where(r.batch_id.in_(mine))
         src = src.where(r.source_batch_id.in_(mine))
     own, src = own.subquery(), src.subquery()
-    remaining = func.coalesce(own.c.remaining, 0)
+    remaining = func.coalesce(own.c.remaining, 0) - func.coalesce(src.c.taken, 0)
     stored = func.coalesce(own.c.stored, 0)
     transit = func.coalesce(own.c.transit, 0) - func.coalesce(src.c.settled, 0)
     q = (select(Batch.id, Batch.holder_unit_id, Batch.remaining_g, remaining, Batch.stored_g, stored,

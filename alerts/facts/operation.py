@@ -69,14 +69,17 @@ def received_loads(session: Session, clock: Clock, scope: Scope | None) -> list[
     if not loads:
         return []
     held: dict[int, list[Permit]] = defaultdict(list)
-    for p in session.exec(select(Permit).where(Permit.kind == "operating_licence",
+    for p in session.exec(select(Permit).where(Permit.kind.in_(("operating_licence", "collection_licence")),
                                                Permit.unit_id.in_(sorted({k[2] for k in loads})))).all():
         held[p.unit_id].append(p)
     out = []
     for (mid, number, rcv, day), lines in loads.items():
-        valid = tuple((p.number, tuple(p.waste_codes), tuple(p.methods)) for p in held[rcv]
-                      if p.valid_from <= day <= p.valid_to)
-        out.append(ReceivedLoad(mid, number, rcv, day, tuple(lines), valid))
+        valid = [p for p in held[rcv] if p.valid_from <= day <= p.valid_to]
+        out.append(ReceivedLoad(mid, number, rcv, day, tuple(lines),
+                                tuple((p.number, tuple(p.waste_codes), tuple(p.methods)) for p in valid
+                                      if p.kind == "operating_licence"),
+                                tuple((p.number, tuple(p.waste_codes)) for p in valid
+                                      if p.kind == "collection_licence")))
     return out
 
 

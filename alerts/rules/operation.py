@@ -53,6 +53,9 @@ class ReceivedLoad:
     received_on: date
     lines: tuple[tuple[int, str, str, int], ...]  # (line no, waste code, planned method, accepted g)
     licences: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]  # (number, codes, methods)
+    # a collector's collection licences (number, codes): it collects and stores, the planned method is the end
+    # receiver's, so the code is what its licence must cover
+    collection_licences: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @rule(code="OPS-LICENCE-SCOPE", klass="operation", tiers=("high",), title="接收超出经营许可范围的危险废物",
@@ -65,6 +68,8 @@ def licence_scope(f: ReceivedLoad) -> Iterator[Finding]:
         if accepted <= 0:
             continue
         covering = [lic for lic in f.licences if covers(lic[1], code)]
+        if not covering and any(covers(lic[1], code) for lic in f.collection_licences):
+            continue
         if not covering:
             bad.append({"line_no": no, "waste_code": code, "method": method, "why": "code"})
         elif not any(method in lic[2] for lic in covering):

@@ -128,6 +128,9 @@ CASES = [
     ("OPS-LICENCE-SCOPE",
      ReceivedLoad(5, "N", 4, TODAY, ((1, "900-041-49", "R9", 100),), (("L1", ("HW08",), ("R9",)),)), "high",
      ReceivedLoad(5, "N", 4, TODAY, ((1, "900-041-49", "R9", 0),), (("L1", ("HW08",), ("R9",)),))),
+    ("OPS-LICENCE-SCOPE",  # a collector: its collection licence covers the code, the method is the end receiver's
+     ReceivedLoad(5, "N", 4, TODAY, ((1, "900-249-08", "R9", 100),), (), (("C1", ("HW49",)),)), "high",
+     ReceivedLoad(5, "N", 4, TODAY, ((1, "900-249-08", "R9", 100),), (), (("C1", ("HW08",)),))),
     ("OPS-CAPACITY", LicenceUse(8, 4, "L1", 2025, 100 * T, 90 * T), "mid", LicenceUse(8, 4, "L1", 2025, 100 * T, 90 * T - 1)),
     ("OPS-CAPACITY", LicenceUse(8, 4, "L1", 2025, 100 * T, 100 * T + 1), "high",
      (LicenceUse(8, 4, "L1", 2025, 100 * T, 100 * T), "mid")),

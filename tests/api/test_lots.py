@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlmodel import select
 
 from tests.api.collection_world import OIL, collect, ok, ship_lot, world
 from tests.conftest import create_unit
@@ -83,6 +84,16 @@ def test_a_combined_lot_traces_to_every_producer(client, w):
     assert D(tables["B.5"]["rows"][0]["mass_kg"]) == D(lot["net_kg"])
     for unit, who in [(col["id"], col["adm"]), (rcv["id"], rcv["rcv"])]:
         assert ok(client.get(f"/api/v1/units/{unit}/verify", headers=who))["ok"]
+    # the alert scan finds no balance gap in the lot and no licence breach at the collector (its collection
+    # licence covers what it collects; the planned method is the end receiver's)
+    from alerts import engine as alert_engine
+    from alerts.models import Alert
+    from ledger.db import session_scope
+
+    with session_scope(client.app.state.engine) as s:
+        alert_engine.scan(s)
+        rules = {a.rule for a in s.exec(select(Alert).where(Alert.unit_id == col["id"])).all()}
+    assert not rules & {"INV-BALANCE", "OPS-LICENCE-SCOPE"}, rules
 
 
 def test_lot_checks_say_what_to_fix(client, w, admin):
