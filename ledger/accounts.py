@@ -111,10 +111,18 @@ def issue_token(session: Session, *, user: User, name: str, kind: str = "api", t
 
 
 def find_token(session: Session, *, clear: str) -> tuple[ApiToken, User] | None:
-    """The live token and its active user for a clear-text token, or None."""
-    row = session.exec(
-        select(ApiToken, User).where(ApiToken.token_hash == hash_token(clear), ApiToken.user_id == User.id)
-    ).first()
+    """The live token and its active user for a clear-text token, or None (from the registry cache when current:
+    a terminal's token is looked up once per process, not once per weighing)."""
+    from ledger.cache import cached, snapshot
+
+    digest = hash_token(clear)
+
+    def load() -> tuple[ApiToken, User] | None:
+        row = session.exec(select(ApiToken, User).where(ApiToken.token_hash == digest,
+                                                        ApiToken.user_id == User.id)).first()
+        return (snapshot(row[0]), snapshot(row[1])) if row is not None else None
+
+    row = cached(session, ("token", digest), load)
     if row is None:
         return None
     token, user = row

@@ -167,9 +167,22 @@ def may(principal: Principal, unit: Unit, act: str, *, session: Session | None =
     return bool(acts_of(principal, unit) & set(ACT_ALIASES.get(act, (act,))))
 
 
-def require_unit(session: Session, principal: Principal, unit_id: int, *, act: str = "read") -> Unit:
-    """The unit if the principal may `act` on it: 404 when it is outside their scope, 403 when the role forbids."""
-    unit = session.get(Unit, unit_id)
+def registry_unit(session: Session, unit_id: int) -> Unit | None:
+    """A read-only snapshot of a unit from the registry cache (the hot write paths only read it)."""
+    from ledger.cache import cached, snapshot
+
+    def load() -> Unit | None:
+        unit = session.get(Unit, unit_id)
+        return snapshot(unit) if unit is not None else None
+
+    return cached(session, ("unit", unit_id), load)
+
+
+def require_unit(session: Session, principal: Principal, unit_id: int, *, act: str = "read",
+                 read_only: bool = False) -> Unit:
+    """The unit if the principal may `act` on it: 404 when it is outside their scope, 403 when the role forbids.
+    `read_only`: the caller only reads the unit, so a cached snapshot will do."""
+    unit = registry_unit(session, unit_id) if read_only else session.get(Unit, unit_id)
     if unit is None or not can_see_unit(session, principal, unit):
         raise NotFound(f"unit {unit_id} does not exist or is outside your scope", code="unit.not_found",
                        details={"unit_id": unit_id})

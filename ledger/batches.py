@@ -17,6 +17,7 @@ from sqlmodel import Field, Session, SQLModel, select
 
 from ledger import journal
 from ledger.auth import Principal, audit, can_see_unit, require_unit
+from ledger.cache import cached, snapshot
 from ledger.codes import make_batch_code, make_digital_id, parse_digital_id, parse_hazard
 from ledger.counters import next_ranges, next_value
 from ledger.db import insert_all
@@ -434,9 +435,18 @@ def _when(value: datetime | None, *, field: str, now: datetime) -> datetime:
     return value.astimezone(UTC)  # the ledger keeps UTC; periods are read in Asia/Shanghai
 
 
+def registry_facility(session: Session, facility_id: int) -> Facility | None:
+    """A read-only snapshot of a facility from the registry cache."""
+    def load() -> Facility | None:
+        f = session.get(Facility, facility_id)
+        return snapshot(f) if f is not None else None
+
+    return cached(session, ("facility", facility_id), load)
+
+
 def _unit_facility(session: Session, unit_id: int, facility_id: int, *, kinds: tuple[str, ...],
                    field: str) -> Facility:
-    f = session.get(Facility, facility_id)
+    f = registry_facility(session, facility_id)
     if f is None or f.unit_id != unit_id:
         raise InvalidInput(f"facility {facility_id} is not a facility of unit {unit_id}", field=field)
     if f.kind not in kinds:
@@ -499,7 +509,7 @@ def _prepare(session: Session, principal: Principal, data: BatchCreate, now: dat
     """Validate one weighing (lookups shared across a bulk request through `seen`); writes nothing."""
     key = ("unit", data.unit_id)
     if key not in seen:
-        unit = require_unit(session, principal, data.unit_id, act="operate")
+        unit = require_unit(session, principal, data.unit_id, act="operate", read_only=True)
         if not (unit.is_generator or unit.is_receiver):
             raise InvalidInput(f"unit {unit.id} is not registered as a generator", field="unit_id")
         seen[key] = unit
@@ -654,7 +664,7 @@ def store(session: Session, *, principal: Principal, batch: Batch, data: StoreIn
           ) -> JournalRecord:
     """入库: put the batch's loose mass (or part of it) into a storage facility; over capacity is recorded
     (`extra` adds what the caller knows to the record, e.g. the manifest a receipt came on)."""
-    require_unit(session, principal, batch.holder_unit_id, act="operate")
+    require_unit(session, principal, batch.holder_unit_id, act="operate", read_only=True)
     now = utcnow()
     occurred = _when(data.occurred_at, field="occurred_at", now=now)
     f = _unit_facility(session, batch.holder_unit_id, data.facility_id, kinds=("storage",), field="facility_id")
@@ -685,7 +695,7 @@ def retrieve(session: Session, *, principal: Principal, batch: Batch, data: Retr
     """出库: take the batch (or part of it) out of storage (`on_behalf`: at loading, signed by the hauler;
     `extra` adds what the caller knows to the record, e.g. the manifest and the carrier)."""
     if not on_behalf:
-        require_unit(session, principal, batch.holder_unit_id, act="operate")
+        require_unit(session, principal, batch.holder_unit_id, act="operate", read_only=True)
     occurred = _when(data.occurred_at, field="occurred_at", now=utcnow())
     mass = kg_to_g(data.mass_kg, field="mass_kg") if data.mass_kg is not None else batch.stored_g
     if batch.stored_g == 0:
@@ -702,7 +712,7 @@ def retrieve(session: Session, *, principal: Principal, batch: Batch, data: Retr
 def process_in_house(session: Session, *, principal: Principal, batch: Batch, data: ProcessIn,
                      kind: Literal["used_in_house", "disposed_in_house"]) -> JournalRecord:
     """自行利用/处置: consume the batch's loose mass with a method, at one of the holder's facilities."""
-    require_unit(session, principal, batch.holder_unit_id, act="operate")
+    require_unit(session, principal, batch.holder_unit_id, act="operate", read_only=True)
     occurred = _when(data.occurred_at, field="occurred_at", now=utcnow())
     completed = _when(data.completed_at, field="completed_at", now=utcnow()) if data.completed_at else occurred
     method = session.get(Method, data.method.strip().upper())
@@ -743,7 +753,7 @@ def correct(session: Session, *, principal: Principal, batch: Batch, data: Corre
         raise InvalidInput(f"record {data.record_id} is not a record of batch {batch.id}", field="record_id")
     if original.kind not in CORRECTABLE:
         raise InvalidInput(f"a {original.kind} record cannot be corrected here", field="record_id")
-    require_unit(session, principal, original.unit_id, act="operate")
+    require_unit(session, principal, original.unit_id, act="operate", read_only=True)
     latest = session.exec(select(JournalRecord).where(JournalRecord.corrects_id == original.id)
                           .order_by(JournalRecord.id.desc())).first()
     before = int(latest.body["to_g"]) if latest else original.mass_g

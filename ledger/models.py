@@ -2,6 +2,7 @@
 
 from ledger.accounts import ApiToken, AuditLog, IdempotencyRecord, User  # noqa: F401
 from ledger.batches import Batch  # noqa: F401,E402
+from ledger.cache import RegistryVersion  # noqa: F401,E402
 from ledger.collection.models import (  # noqa: F401,E402
     Consent,
     LotSource,

@@ -68,8 +68,14 @@ def import_catalogue(session: Session, *, path: Path | str, edition: str) -> int
 
 
 def get_waste_code(session: Session, code: str) -> WasteCode | None:
-    """The catalogue entry for a hazardous code, or None."""
-    return session.get(WasteCode, code)
+    """The catalogue entry for a hazardous code, or None (a read-only snapshot from the registry cache)."""
+    from ledger.cache import cached, snapshot
+
+    def load() -> WasteCode | None:
+        row = session.get(WasteCode, code)
+        return snapshot(row) if row is not None else None
+
+    return cached(session, ("waste_code", code), load)
 
 
 def lookup_waste_code(session: Session, code: str, *, field: str = "waste_code") -> tuple[str, WasteCode | None]:

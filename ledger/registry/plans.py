@@ -146,8 +146,13 @@ def list_economics(session: Session, *, principal: Principal, unit_id: int) -> l
     return list(session.exec(select(Economics).where(Economics.unit_id == unit.id).order_by(Economics.year)).all())
 
 
-def planned_codes(session: Session, *, unit_id: int, year: int) -> set[str]:
-    """The waste codes of the latest plan version for that year, in one query."""
-    latest = (select(func.max(Plan.version)).where(Plan.unit_id == unit_id, Plan.year == year)).scalar_subquery()
-    return set(session.exec(select(PlanItem.waste_code).join(Plan, Plan.id == PlanItem.plan_id).where(
-        Plan.unit_id == unit_id, Plan.year == year, Plan.version == latest)).all())
+def planned_codes(session: Session, *, unit_id: int, year: int) -> frozenset[str]:
+    """The waste codes of the latest plan version for that year, in one query (or from the registry cache)."""
+    from ledger.cache import cached
+
+    def load() -> frozenset[str]:
+        latest = (select(func.max(Plan.version)).where(Plan.unit_id == unit_id, Plan.year == year)).scalar_subquery()
+        return frozenset(session.exec(select(PlanItem.waste_code).join(Plan, Plan.id == PlanItem.plan_id).where(
+            Plan.unit_id == unit_id, Plan.year == year, Plan.version == latest)).all())
+
+    return cached(session, ("planned_codes", unit_id, year), load)

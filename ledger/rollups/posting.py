@@ -114,15 +114,28 @@ def holdings_code(session: Session, batch_id: int) -> str:
     return session.execute(select(Batch.waste_code).where(Batch.id == batch_id)).scalar_one()
 
 
+_UPSERTS: dict[tuple[str, bool], object] = {}
+
+
+def _upsert_statement(dialect: str, yearly: bool):  # noqa: ANN202
+    """`INSERT … ON CONFLICT (key) DO UPDATE SET x = x + excluded.x`, built once per dialect and table so that
+    SQLAlchemy compiles it once (rows are bound as parameters, never inlined as VALUES)."""
+    key = (dialect, yearly)
+    if key not in _UPSERTS:
+        table = (PeriodBalanceYear if yearly else PeriodBalance).__table__
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = insert(table)
+        _UPSERTS[key] = stmt.on_conflict_do_update(
+            index_elements=list(YEAR_KEY_COLUMNS if yearly else KEY_COLUMNS),
+            set_={c: table.c[c] + stmt.excluded[c] for c in FLOW_COLUMNS})
+    return _UPSERTS[key]
+
+
 def upsert(session: Session, rows: list[dict], *, yearly: bool = False) -> None:
-    """Add rows' flows to the balance table: insert new keys, `x = x + excluded.x` on existing ones."""
-    table = (PeriodBalanceYear if yearly else PeriodBalance).__table__
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table).values(rows)
-    stmt = stmt.on_conflict_do_update(index_elements=list(YEAR_KEY_COLUMNS if yearly else KEY_COLUMNS),
-                                      set_={c: table.c[c] + stmt.excluded[c] for c in FLOW_COLUMNS})
-    session.execute(stmt)
+    """Add rows' flows to the balance table: insert new keys, `x = x + excluded.x` on existing ones (one
+    statement, executed for all rows at once)."""
+    if rows:
+        session.execute(_upsert_statement(session.get_bind().dialect.name, yearly), rows)
 
 
 # ---- wiring ----------------------------------------------------------------------------------------------------

@@ -1,0 +1,123 @@
+"""A per-process cache of the read-mostly registry rows that every weighing needs (its token and user, unit,
+generation point, waste code and the year's planned codes), invalidated explicitly on write.
+
+Every flush that writes a cached table (units, facilities, plans, the catalogue, users, tokens, park memberships)
+stamps one row, `registry_version`, with a fresh random value in the writer's transaction. A transaction reads that
+stamp once (one primary-key lookup) before it first uses the cache; a process whose cache was filled under another
+stamp drops it. So a write is seen by every process from the first transaction that starts after its commit, and a
+transaction that itself changed the registry reads the database, not the cache, until it ends.
+
+Cached values are snapshots (plain, detached copies): never add them to a session or change them.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import BigInteger, Column, event, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import Field, Session, SQLModel
+
+T = TypeVar("T")
+
+_VERSION = "wasteledger.registry_version"
+_DIRTY = "wasteledger.registry_dirty"
+#: the tables whose rows the cache holds: a change or a deletion of any of their rows invalidates it
+CACHED_TABLES = frozenset({"unit", "facility", "plan", "plan_item", "waste_code", "method", "app_user", "api_token",
+                           "park_member", "permit"})
+#: and those whose new rows change a cached answer (the planned codes of a year, the catalogue, memberships); a new
+#: unit, facility, user or token changes none (a lookup that finds nothing is never cached)
+NEW_ROWS_MATTER = frozenset({"plan", "plan_item", "waste_code", "method", "park_member"})
+
+
+class RegistryVersion(SQLModel, table=True):
+    """One row: a random stamp that changes with every write to a cached registry table."""
+
+    __tablename__ = "registry_version"
+    id: int = Field(default=1, primary_key=True)
+    stamp: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class _Cache:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.stamp: int | None = None
+        self.values: dict[tuple, Any] = {}
+
+
+_cache = _Cache()
+_MISSING = object()
+
+
+def _stamp(session: Session) -> int | None:
+    """This transaction's view of the registry stamp (read once per transaction); None: do not use the cache."""
+    if session.info.get(_DIRTY):
+        return None
+    if _VERSION not in session.info:
+        row = session.execute(text("SELECT stamp FROM registry_version WHERE id = 1")).scalar()
+        session.info[_VERSION] = row  # None when the row is missing (a fresh or emptied database): no caching
+    return session.info[_VERSION]
+
+
+def cached(session: Session, key: tuple, load: Callable[[], T]) -> T:
+    """The value under `key` from this process's cache if it is current for this transaction, else `load()`
+    (stored for the next transactions under the same stamp, unless it is None)."""
+    stamp = _stamp(session)
+    if stamp is None:
+        return load()
+    with _cache.lock:
+        if _cache.stamp != stamp:
+            _cache.values.clear()
+            _cache.stamp = stamp
+        value = _cache.values.get(key, _MISSING)
+    if value is not _MISSING:
+        return value
+    value = load()
+    if value is None:
+        return value  # what was not found is never cached: a new row needs no invalidation
+    with _cache.lock:
+        if _cache.stamp == stamp:
+            _cache.values[key] = value
+    return value
+
+
+def snapshot(row: T) -> T:
+    """A detached copy of a table row holding its column values (what the cache keeps)."""
+    cls = type(row)
+    return cls.model_construct(**{c.name: getattr(row, c.name) for c in cls.__table__.columns})
+
+
+def clear() -> None:
+    """Drop this process's cache (tests that change the registry behind the services' back)."""
+    with _cache.lock:
+        _cache.values.clear()
+        _cache.stamp = None
+
+
+def bump(session: Session) -> None:
+    """Stamp the registry as changed, in the caller's transaction."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stamp = secrets.randbits(62)
+    session.connection().execute(insert(RegistryVersion.__table__).values(id=1, stamp=stamp)
+                                 .on_conflict_do_update(index_elements=["id"], set_={"stamp": stamp}))
+    session.info[_DIRTY] = True
+
+
+@event.listens_for(OrmSession, "after_flush")
+def _after_flush(session: OrmSession, _context) -> None:  # noqa: ANN001
+    changed = (*(o for o in session.dirty if session.is_modified(o)), *session.deleted)
+    if any(getattr(type(o), "__tablename__", None) in CACHED_TABLES for o in changed) or any(
+            getattr(type(o), "__tablename__", None) in NEW_ROWS_MATTER for o in session.new):
+        bump(session)
+
+
+@event.listens_for(OrmSession, "after_transaction_end")
+def _after_transaction_end(session: OrmSession, transaction) -> None:  # noqa: ANN001
+    if transaction.parent is None:  # the outermost transaction: its stamp and dirtiness end with it
+        session.info.pop(_VERSION, None)
+        session.info.pop(_DIRTY, None)
