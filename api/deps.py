@@ -11,14 +11,14 @@ from typing import Any
 from fastapi import Depends, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from sqlalchemy import update
+from pydantic import BaseModel
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from ledger.accounts import IdempotencyRecord, find_token
 from ledger.auth import Principal
 from ledger.db import reader
-from ledger.errors import InvalidInput, Unauthenticated
+from ledger.errors import InvalidInput, LedgerError, Unauthenticated
 from ledger.types import utcnow
 
 SESSION_COOKIE = "wl_session"
@@ -107,31 +107,57 @@ class Tx:
             IdempotencyRecord.user_id == self.principal.user_id, IdempotencyRecord.key == self.key)).first()
 
     def run(self, fn: Callable[[Session, Principal], Any], *, status: int = 200) -> JSONResponse:
-        """Execute `fn` once per Idempotency-Key; a retry gets the first response back."""
+        """Execute `fn` once per Idempotency-Key; a retry gets the first response back.
+
+        The key is recorded with the response after `fn`, in the same transaction (one statement). A retry of a
+        request that committed finds the key and gets its first answer (also when `fn` refuses the retry, e.g. a
+        signature already given); a concurrent request with the same key waits on the key's unique index until the
+        first commits (PostgreSQL) or runs after it (SQLite), then rolls back and replays the first answer."""
         s = self.session
-        rec_id = None
+        if self.key and len(self.key) > 200:
+            raise InvalidInput("Idempotency-Key is longer than 200 characters", field=IDEMPOTENCY_HEADER)
+        try:
+            result = fn(s, self.principal)
+        except LedgerError:
+            if self.key:
+                replay = self._replay_after_rollback()
+                if replay is not None:
+                    return replay
+            raise
+        content = result.model_dump(mode="json") if isinstance(result, BaseModel) else jsonable_encoder(result)
         if self.key:
-            if len(self.key) > 200:
-                raise InvalidInput("Idempotency-Key is longer than 200 characters", field=IDEMPOTENCY_HEADER)
-            # Claim the key. A concurrent request with the same key makes this wait for it to commit (PostgreSQL)
-            # or runs after it (SQLite); either way a claimed key returns no id and the first answer is replayed.
-            insert = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
-            rec_id = s.execute(insert(IdempotencyRecord.__table__).values(
-                user_id=self.principal.user_id, key=self.key, request_hash=self.fingerprint, status_code=0,
-                response_body="", created_at=utcnow()).on_conflict_do_nothing(index_elements=["user_id", "key"])
-                .returning(IdempotencyRecord.__table__.c.id)).scalar_one_or_none()
-            if rec_id is None:
-                existing = self._existing()
-                if existing is not None and existing.status_code:
-                    return self._replay(existing)
+            stmt = _claim_statement(s.get_bind().dialect.name)
+            rec_id = s.execute(stmt, {"user_id": self.principal.user_id, "key": self.key,
+                                      "request_hash": self.fingerprint, "status_code": status,
+                                      "response_body": json.dumps(content, ensure_ascii=False),
+                                      "created_at": utcnow()}).scalar_one_or_none()
+            if rec_id is None:  # the same key got there first
+                replay = self._replay_after_rollback()
+                if replay is not None:
+                    return replay
                 raise InvalidInput("a request with this Idempotency-Key is still being processed; retry shortly",
                                    field=IDEMPOTENCY_HEADER, code="idempotency.in_progress")
-        content = jsonable_encoder(fn(s, self.principal))
-        if rec_id is not None:
-            s.execute(update(IdempotencyRecord).where(IdempotencyRecord.id == rec_id).values(
-                status_code=status, response_body=json.dumps(content, ensure_ascii=False)))
         s.commit()
         return JSONResponse(status_code=status, content=content)
+
+    def _replay_after_rollback(self) -> JSONResponse | None:
+        """Undo this attempt and replay the first answer under the key, if there is one."""
+        self.session.rollback()
+        existing = self._existing()
+        return self._replay(existing) if existing is not None else None
+
+
+_CLAIMS: dict[str, Any] = {}
+
+
+def _claim_statement(dialect: str):  # noqa: ANN202
+    """INSERT the key and its answer unless the key exists (built once per dialect: compiled once)."""
+    if dialect not in _CLAIMS:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        table = IdempotencyRecord.__table__
+        _CLAIMS[dialect] = (insert(table).on_conflict_do_nothing(index_elements=["user_id", "key"])
+                            .returning(table.c.id))
+    return _CLAIMS[dialect]
 
 
 def tx(request: Request, session: Session = Depends(get_session), who: Principal = Depends(principal),

@@ -76,13 +76,21 @@ def reader(engine: Engine) -> Engine:
     return engine.execution_options(sqlite_begin="DEFERRED") if is_sqlite(engine) else engine
 
 
+_INSERTS: dict = {}
+
+
 def insert_all(session, objects: list) -> None:  # noqa: ANN001
-    """INSERT table-model objects of one class in one multi-row statement and set their ids (bulk paths)."""
+    """INSERT table-model objects of one class in one multi-row statement and set their ids (bulk paths; the
+    statement is built once per table, so it is compiled once)."""
     if not objects:
         return
     table = type(objects[0]).__table__
-    rows = [{c.name: getattr(o, c.name) for c in table.columns if c.name != "id"} for o in objects]
-    ids = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars().all()
+    if table not in _INSERTS:
+        _INSERTS[table] = (insert(table).returning(table.c.id, sort_by_parameter_order=True),
+                           [c.name for c in table.columns if c.name != "id"])
+    stmt, names = _INSERTS[table]
+    rows = [{n: getattr(o, n) for n in names} for o in objects]
+    ids = session.execute(stmt, rows).scalars().all()
     for o, oid in zip(objects, ids, strict=True):
         o.id = oid
 

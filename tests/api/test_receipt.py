@@ -289,3 +289,18 @@ def test_every_hj1259_column_is_filled_from_the_records(client, w):
     csv_text = client.get(f"/api/v1/units/{w['unit']['id']}/ledger", params={**span, "format": "csv", "table": "B.5"},
                           headers=w["op"]).text
     assert csv_text.startswith("\ufeff序号,委外利用/处置批次编码,出厂时间") and m["number"] in csv_text
+
+
+def test_a_retried_signature_gets_its_first_answer_not_a_conflict(client, w):
+    a = gen(client, w)
+    m = ok(draft(client, w, [{"batch_id": a["id"], "planned_method": "R9"}]), 201)
+    key = {**w["op"], "Idempotency-Key": "submit-1"}
+    first = client.post(f"/api/v1/manifests/{m['id']}/submit", headers=key)
+    assert first.status_code == 200 and first.json()["status"] == "submitted"
+    again = client.post(f"/api/v1/manifests/{m['id']}/submit", headers=key)  # the answer was lost; the phone retries
+    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    other = client.post(f"/api/v1/manifests/{m['id']}/cancel", headers=key, json={"reason": "重复"})
+    assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency.key_reused"
+    fresh = client.post(f"/api/v1/manifests/{m['id']}/submit", headers={**w["op"], "Idempotency-Key": "submit-2"})
+    assert fresh.status_code == 409  # a new request to sign again is refused: it is already submitted
