@@ -38,14 +38,15 @@ def get_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
-def clean_parameters(request: Request) -> None:
-    """Refuse a NUL character in any path or query parameter (PostgreSQL cannot store or compare it)."""
+async def clean_parameters(request: Request) -> None:
+    """Refuse a NUL character in any path or query parameter (PostgreSQL cannot store or compare it).
+    (The pure dependencies here are `async def`: FastAPI runs a plain `def` one in the threadpool, a hop per call.)"""
     for name, value in list(request.path_params.items()) + list(request.query_params.multi_items()):
         if "\x00" in str(value) or "\x00" in name:
             raise InvalidInput(f"{name}: must not contain NUL characters (\\u0000)", field=name.replace("\x00", ""))
 
 
-def throttled() -> None:
+async def throttled() -> None:
     """Marks a route whose attempts are rate-limited (it may answer 429 with Retry-After); see ledger/throttle.py."""
 
 
@@ -70,7 +71,7 @@ def optional_principal(request: Request, session: Session = Depends(get_session)
                         user_agent=request.headers.get("user-agent"))
 
 
-def principal(p: Principal | None = Depends(optional_principal)) -> Principal:
+async def principal(p: Principal | None = Depends(optional_principal)) -> Principal:
     """The authenticated caller, or 401."""
     if p is None:
         raise Unauthenticated("send 'Authorization: Bearer <token>' (or log in for the pages)")
@@ -160,7 +161,7 @@ def _claim_statement(dialect: str):  # noqa: ANN202
     return _CLAIMS[dialect]
 
 
-def tx(request: Request, session: Session = Depends(get_session), who: Principal = Depends(principal),
+async def tx(request: Request, session: Session = Depends(get_session), who: Principal = Depends(principal),
        fingerprint: str = Depends(request_fingerprint)) -> Tx:
     """The unit of work for a mutating request."""
     return Tx(session=session, principal=who, key=request.headers.get(IDEMPOTENCY_HEADER), fingerprint=fingerprint)
