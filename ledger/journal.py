@@ -152,26 +152,10 @@ def append(session: Session, *, unit_id: int, kind: str, actor_id: int | None, a
            manifest_id: int | None = None, record_code: str | None = None, corrects_id: int | None = None,
            body: dict[str, Any] | None = None) -> JournalRecord:
     """Append one record to the unit's chain (locks the chain head until commit) and notify subscribers."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown record kind {kind}")
-    head_seq, head_hash = _lock_head(session, unit_id)
-    now = utcnow()
-    record = JournalRecord(
-        unit_id=unit_id, seq=head_seq + 1, kind=kind, batch_id=batch_id, source_batch_id=source_batch_id,
-        mass_g=mass_g, facility_id=facility_id,
-        manifest_id=manifest_id, record_code=record_code, actor_id=actor_id, actor_name=actor_name,
-        occurred_at=occurred_at.astimezone(UTC), recorded_at=now, corrects_id=corrects_id,
-        body=_body(body), prev_hash=head_hash,
-    )
-    # Timestamps are hashed at microsecond precision, which both databases keep.
-    record.hash = link_hash(record)
-    session.add(record)
-    session.flush()
-    session.execute(text("UPDATE journal_head SET seq = :s, hash = :h WHERE unit_id = :u"),
-                    {"s": record.seq, "h": record.hash, "u": unit_id})
-    for fn in list(_subscribers):
-        fn(session, record)
-    return record
+    return append_many(session, unit_id=unit_id, entries=[dict(
+        kind=kind, actor_id=actor_id, actor_name=actor_name, occurred_at=occurred_at, batch_id=batch_id,
+        source_batch_id=source_batch_id, mass_g=mass_g, facility_id=facility_id, manifest_id=manifest_id,
+        record_code=record_code, corrects_id=corrects_id, body=body)])[0]
 
 
 def append_many(session: Session, *, unit_id: int, entries: list[dict[str, Any]]) -> list[JournalRecord]:
