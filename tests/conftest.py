@@ -26,10 +26,41 @@ KEEP = {"waste_code", "method", "alembic_version"}
 PUBLIC_URL = "https://ledger.example.test"
 
 
+def _worker_database(url: str) -> str:
+    """Under pytest-xdist each worker gets a database of its own beside the given one (`<name>_gw0`, …), created on
+    the same server; dropped at the end of the run (`_drop_worker_database`)."""
+    from sqlalchemy.engine import make_url
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    u = make_url(url)
+    mine = u.set(database=f"{u.database}_{worker}")
+    admin = create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": mine.database}).first():
+            conn.execute(text(f'CREATE DATABASE "{mine.database}"'))
+    admin.dispose()
+    return mine.render_as_string(hide_password=False)
+
+
+def _drop_worker_database(url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    if not os.environ.get("PYTEST_XDIST_WORKER") or not url.startswith("postgresql"):
+        return
+    u = make_url(url)
+    admin = create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def _fresh_url(tmp_path_factory) -> str:  # noqa: ANN001
     url = os.environ.get("LEDGER_TEST_DATABASE_URL")
     if not url:
         return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    url = _worker_database(url)
     engine = create_engine(url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
@@ -55,7 +86,9 @@ def cheap_password_hashing():  # noqa: ANN201
 def db_url(tmp_path_factory) -> str:  # noqa: ANN001
     url = _fresh_url(tmp_path_factory)
     upgrade(url)
-    return url
+    yield url
+    dispose_engines()
+    _drop_worker_database(url)
 
 
 @pytest.fixture(scope="session")
