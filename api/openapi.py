@@ -149,6 +149,9 @@ def annotate(app: FastAPI, schema: dict) -> dict:
                 if status in HEADERS:
                     entry.setdefault("headers", HEADERS[status])
                 responses[str(status)] = entry
+            for status, entry in responses.items():  # one the route declared itself, beyond what it depends on
+                if status[0] in "45" and status != "422":
+                    entry.setdefault("content", {"application/json": {"schema": ref}})
             ok = str(route.status_code or 200)
             media = MEDIA_TYPES.get((method, route.path_format)) or tuple(
                 m for suffix, m in SUFFIX_MEDIA.items() if route.path_format.endswith(suffix))

@@ -56,6 +56,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"description": "the alert is not at the step this action needs, or changed meanwhile"},
     422: {"description": "a field is missing or invalid (details.field names it)"},
 }
+READ_ERRORS = {k: v for k, v in ERRORS.items() if k != 409}  # reads change nothing: no conflict to answer
 
 
 # ---- schemas ---------------------------------------------------------------------------------------------------
@@ -185,7 +186,7 @@ def detail(s: Session, a: Alert, p: Principal) -> AlertDetail:
 
 # ---- the queue -------------------------------------------------------------------------------------------------
 
-@router.get("/alerts", response_model=AlertPage, responses=ERRORS,
+@router.get("/alerts", response_model=AlertPage, responses=READ_ERRORS,
             summary="Alerts in your jurisdiction, highest tier and oldest first")
 def list_alerts(tier: Literal["low", "mid", "high"] | None = None,
                 status: Literal["open", "pushed", "rectified", "closed"] | None = None,
@@ -201,7 +202,7 @@ def list_alerts(tier: Literal["low", "mid", "high"] | None = None,
     return AlertPage(items=[alert_public(a, p, now) for a in rows], total=total, limit=limit, offset=offset)
 
 
-@router.get("/alerts/stats", responses=ERRORS,
+@router.get("/alerts/stats", responses=READ_ERRORS,
             summary="Counts per tier and status, overdue, and the closure rate (办结率 = closed ÷ pushed in a period)")
 def alert_stats(from_: date | None = Query(None, alias="from", description="first day (default: 1 January)"),
                 to: date | None = Query(None, description="last day (default: today)"),
@@ -219,7 +220,7 @@ def list_rules(p: Principal = Depends(principal)):
             for r in sorted(REGISTRY.values(), key=lambda r: r.code)]
 
 
-@router.get("/alerts/{alert_id}", response_model=AlertDetail, responses=ERRORS,
+@router.get("/alerts/{alert_id}", response_model=AlertDetail, responses=READ_ERRORS,
             summary="One alert with its evidence and every action taken")
 def get_alert(alert_id: int, s: Session = Depends(get_session), p: Principal = Depends(principal)):
     return detail(s, queue.get_alert(s, principal=p, alert_id=alert_id), p)
@@ -273,7 +274,7 @@ def create_webhook(body: webhooks.SubscriptionCreate, t: Tx = Depends(tx)):
     return t.run(lambda s, p: webhooks.create(s, principal=p, data=body), status=201)
 
 
-@router.get("/webhooks", response_model=list[webhooks.SubscriptionPublic], responses=ERRORS,
+@router.get("/webhooks", response_model=list[webhooks.SubscriptionPublic], responses=READ_ERRORS,
             summary="Webhook subscriptions in your scope")
 def list_webhooks(s: Session = Depends(get_session), p: Principal = Depends(principal)):
     return [webhooks.public(s, x) for x in webhooks.list_subscriptions(s, principal=p)]
@@ -286,7 +287,7 @@ def enable_webhook(subscription_id: int, t: Tx = Depends(tx)):
 
 
 @router.get("/webhooks/{subscription_id}/deliveries", response_model=list[webhooks.DeliveryPublic],
-            responses=ERRORS, summary="Recent deliveries of a subscription, newest first")
+            responses=READ_ERRORS, summary="Recent deliveries of a subscription, newest first")
 def webhook_deliveries(subscription_id: int, limit: int = Query(50, ge=1, le=500), s: Session = Depends(get_session),
                        p: Principal = Depends(principal)):
     return [webhooks.DeliveryPublic(id=d.id, outbox_id=d.outbox_id, status=d.status, attempts=d.attempts,
@@ -302,7 +303,7 @@ def _public_page(request: Request, credit_code: str) -> str:
     return f"{request.app.state.settings.public_url.rstrip('/')}/u/{credit_code}"
 
 
-@router.get("/units/{unit_id}/code", response_model=UnitCode, responses=ERRORS,
+@router.get("/units/{unit_id}/code", response_model=UnitCode, responses=READ_ERRORS,
             summary="The unit's 固废码: green, yellow or red, and the open alerts behind it")
 def get_unit_code(unit_id: int, request: Request, s: Session = Depends(get_session),
                   p: Principal = Depends(principal)):
@@ -318,7 +319,7 @@ def get_unit_code(unit_id: int, request: Request, s: Session = Depends(get_sessi
 
 
 @router.get("/units/{unit_id}/code.png", response_class=Response, responses={
-    **ERRORS, 200: {"content": {"image/png": {}}, "description": "the coloured QR with the colour's name"}},
+    **READ_ERRORS, 200: {"content": {"image/png": {}}, "description": "the coloured QR with the colour's name"}},
             summary="The unit's 固废码 as a PNG: a QR in its colour, opening the unit's public page")
 def get_unit_code_png(unit_id: int, request: Request, s: Session = Depends(get_session),
                       p: Principal = Depends(principal)):

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlmodel import Session, SQLModel
 
 from api.deps import Tx, get_session, principal, tx
+from api.errors import ErrorEnvelope
 from api.routers import batches as batch_routes
 from api.routers.manifests import ManifestPublic, manifest_public
 from ledger.auth import Principal
@@ -25,16 +26,6 @@ batch_routes.trace_manifests.append(lots.trace_manifests)
 batch_routes.trace_sections.append(lots.trace_section)
 
 
-class ErrorBody(SQLModel):
-    code: str
-    message: str
-    details: dict
-
-
-class ErrorOut(SQLModel):
-    error: ErrorBody
-
-
 _WHAT = {400: "bad request", 401: "not logged in", 403: "your role or the producer's consent does not allow it",
          404: "not found, or outside your scope", 409: "the state changed or forbids it (reload and retry)",
          413: "too large", 415: "unsupported media type", 422: "a value to fix (details.field names it)"}
@@ -42,7 +33,7 @@ _WHAT = {400: "bad request", 401: "not logged in", 403: "your role or the produc
 
 def errors(*codes: int) -> dict:
     """OpenAPI error responses: every one is {"error": {code, message, details}}."""
-    return {c: {"model": ErrorOut, "description": _WHAT[c]} for c in (401, *codes)}
+    return {c: {"model": ErrorEnvelope, "description": _WHAT[c]} for c in (401, *codes)}
 
 
 def _url(request: Request) -> str:
