@@ -523,7 +523,18 @@ def main(argv: list[str] | None = None) -> int:
 
         say("")
         say("## EXPLAIN (ANALYZE, BUFFERS) of each statement of one request per path (in-process, warm)")
-        ex_lines, ex = explain(url, {k: requests(k, t, 1, rng)[0] for k in ("scan", "trace", "facility")})
+        samples = {k: requests(k, t, 1, rng)[0] for k in ("scan", "trace")}
+        with psycopg.connect(libpq(url)) as c:  # a busy storage room, and one with no movement (a receiver's)
+            busy = c.execute("SELECT f.id, f.unit_id FROM facility f WHERE f.kind = 'storage' AND f.unit_id = ANY(%s) "
+                             "ORDER BY f.id LIMIT 1", (sample,)).fetchone()
+            idle = c.execute("SELECT f.id, f.unit_id FROM facility f WHERE f.kind = 'storage' AND f.unit_id = ANY(%s) "
+                             "AND NOT EXISTS (SELECT 1 FROM journal_record r WHERE r.facility_id = f.id) LIMIT 1",
+                             (rsample,)).fetchone()
+        for name, row in (("facility (busy storage room)", busy), ("facility (storage room without movements)", idle)):
+            if row:
+                samples[name] = loadgen.Request.get(f"/api/v1/facilities/{row[0]}",
+                                                    {"Authorization": f"Bearer {toks[row[1]]}"})
+        ex_lines, ex = explain(url, samples)
         for line in ex_lines:
             say(line)
         out["explain"] = ex
