@@ -976,10 +976,10 @@ def run_info(url: str) -> dict:
             "cpus": os.cpu_count(), "loadavg_1m": load, "python": sys.version.split()[0]}
 
 
-def write_json(path: str, summary: dict, url: str) -> None:
-    """The summary plus run_info(), indented, to `path`."""
+def write_json(path: str, summary: dict, url: str, info: dict | None = None) -> None:
+    """The summary plus run_info() (pass the one taken when the run started: the commit that ran), to `path`."""
     with open(path, "w") as f:
-        json.dump({**summary, **run_info(url)}, f, indent=2, ensure_ascii=False, default=str)
+        json.dump({**summary, **(info or run_info(url))}, f, indent=2, ensure_ascii=False, default=str)
         f.write("\n")
 
 
@@ -1034,6 +1034,7 @@ def main(argv: list[str] | None = None) -> int:
     url = create_database(a.server_url, a.db_prefix) if created else a.database_url
     if not url.startswith("postgresql"):
         raise SystemExit("this benchmark measures PostgreSQL: give a postgresql+psycopg:// URL")
+    info = run_info(url)
     server: Server | None = None
     spy: PySpy | None = None
     floor: Floor | None = None
@@ -1180,7 +1181,7 @@ def main(argv: list[str] | None = None) -> int:
                              "batches": a.batches, "warmup": a.warmup, "client": a.client},
                 "targets": {"batches_per_s": TARGET_RATE, "p99_ms": TARGET_P99_MS, "rate_met": met_rate,
                             "p99_met": met_p99},
-                "ledger_ok": check.ok}, url)
+                "ledger_ok": check.ok}, url, info)
             say(f"wrote {a.json}")
     except BaseException:
         if server is not None and server.proc.poll() is None:

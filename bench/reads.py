@@ -56,6 +56,7 @@ from bench.ingest import (  # noqa: E402
     cpu_figures,
     libpq,
     pct,
+    run_info,
     say,
     write_json,
 )
@@ -488,6 +489,7 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(a.seed)
     server = None
     out: dict = {"bench": "reads"}
+    info = run_info(url)
     try:
         say(f"# bench.reads — {datetime.now():%Y-%m-%d %H:%M:%S}, {calibrate()}")
         if not a.reuse:
@@ -597,7 +599,7 @@ def main(argv: list[str] | None = None) -> int:
                                "clients": a.clients, "workers": a.workers, "requests": a.requests,
                                "warmup": a.warmup, "reuse": a.reuse}
             out["target_p99_ms"] = TARGET_P99_MS
-            write_json(a.json, out, url)
+            write_json(a.json, out, url, info)
             say(f"wrote {a.json}")
     except BaseException:
         if server is not None and server.proc.poll() is None:
