@@ -194,6 +194,20 @@ class CpuSnap:
         return cls(busy, steal, total, server, {p: _proc_cpu_s(p) for p in _postgres_pids()}, time.process_time())
 
 
+def cpu_figures(a: CpuSnap, b: CpuSnap, requests: int) -> dict:
+    """CPU seconds between two snapshots by consumer, and per request in ms (for --json)."""
+    server = sum(v - a.server.get(p, 0.0) for p, v in b.server.items())
+    pg = sum(v - a.postgres.get(p, 0.0) for p, v in b.postgres.items())
+    client = b.client - a.client
+    busy = b.machine_busy - a.machine_busy
+    n = max(requests, 1)
+    return {"uvicorn_s": round(server, 2), "postgres_s": round(pg, 2), "client_s": round(client, 2),
+            "other_s": round(max(busy - server - pg - client, 0.0), 2),
+            "steal_s": round(b.machine_steal - a.machine_steal, 2),
+            "uvicorn_ms_per_request": round(server / n * 1000, 2), "postgres_ms_per_request": round(pg / n * 1000, 2),
+            "client_ms_per_request": round(client / n * 1000, 2)}
+
+
 def cpu_report(a: CpuSnap, b: CpuSnap, wall: float, requests: int) -> str:
     ncpu = os.cpu_count() or 1
     server = sum(v - a.server.get(p, 0.0) for p, v in b.server.items())
@@ -289,8 +303,8 @@ class ActivitySampler:
 
 # ---- database: create, migrate, seed, verify, drop ---------------------------------------------------------
 
-def create_database(server_url: str) -> str:
-    name = f"wl_bench_{datetime.now():%Y%m%d_%H%M%S}_{os.getpid()}"
+def create_database(server_url: str, prefix: str = "wl_bench") -> str:
+    name = f"{prefix}_{datetime.now():%Y%m%d_%H%M%S}_{os.getpid()}"
     with psycopg.connect(libpq(server_url, database="postgres"), autocommit=True) as c:
         c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
@@ -473,7 +487,26 @@ async def _drive(base: str, reqs: list[tuple[dict, bytes]], concurrency: int, ma
     return res
 
 
-def drive(base: str, reqs: list[tuple[dict, bytes]], concurrency: int, max_seconds: float) -> HttpResult:
+def encode(reqs: list) -> list:
+    """The requests as bench.loadgen's pre-encoded bytes (done before the clock starts); idempotent."""
+    from bench import loadgen
+
+    return [r if isinstance(r, loadgen.Request) else loadgen.Request.post(
+        "/api/v1/batches/bulk" if len(r) == 3 else "/api/v1/batches", r[1], r[0], items=r[2] if len(r) == 3 else 1)
+        for r in reqs]
+
+
+def drive(base: str, reqs: list[tuple[dict, bytes]], concurrency: int, max_seconds: float,
+          client: str = "raw") -> HttpResult:
+    """Send the requests from `concurrency` clients: bench.loadgen's raw keep-alive connections (pre-encoded
+    requests, the default) or httpx's AsyncClient (`client="httpx"`, what this bench used before)."""
+    if client == "raw":
+        from bench import loadgen
+
+        raw = encode(reqs)
+        out = loadgen.run(base, raw, clients=concurrency, max_seconds=max_seconds, ok=(201,))
+        return HttpResult(wall=out.wall, items=out.items, latencies=out.latencies, statuses=out.statuses,
+                          failures=out.failures, stopped_by_time=out.stopped_by_time)
     try:
         import uvloop
 
@@ -927,6 +960,29 @@ def profile(url: str, plants: list[Plant], n: int, top: int) -> list[str]:
     return out
 
 
+def run_info(url: str) -> dict:
+    """What identifies a run: database URL without its password, git commit, UTC time, machine."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                                timeout=10).stdout.strip() or None
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                                    capture_output=True, text=True, timeout=10).stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        commit, dirty = None, None
+    with open("/proc/loadavg") as f:
+        load = float(f.read().split()[0])
+    return {"database_url": make_url(url).set(password=None).render_as_string(hide_password=False),
+            "git_commit": commit, "git_dirty": dirty, "utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "cpus": os.cpu_count(), "loadavg_1m": load, "python": sys.version.split()[0]}
+
+
+def write_json(path: str, summary: dict, url: str, info: dict | None = None) -> None:
+    """The summary plus run_info() (pass the one taken when the run started: the commit that ran), to `path`."""
+    with open(path, "w") as f:
+        json.dump({**summary, **(info or run_info(url))}, f, indent=2, ensure_ascii=False, default=str)
+        f.write("\n")
+
+
 # ---- main --------------------------------------------------------------------------------------------------
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -936,6 +992,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     "wl_bench_<timestamp> on --server-url and drop it at the end")
     ap.add_argument("--server-url", default="postgresql+psycopg://postgres@127.0.0.1:5432",
                     help="where to create the fresh database (default: %(default)s)")
+    ap.add_argument("--db-prefix", default="wl_bench",
+                    help="name prefix of the fresh database (default %(default)s: <prefix>_<timestamp>_<pid>)")
     ap.add_argument("--batches", type=int, default=3000, help="measured generation requests (default 3000)")
     ap.add_argument("--concurrency", type=int, default=16, help="concurrent HTTP clients and INSERT threads")
     ap.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (default 2)")
@@ -951,6 +1009,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--py-spy-gil", action="store_true", help="sample only the thread holding the GIL (py-spy --gil)")
     ap.add_argument("--bulk", type=int, default=1, metavar="N",
                     help="send the weighings N at a time to POST /api/v1/batches/bulk (a terminal's buffer)")
+    ap.add_argument("--client", choices=("raw", "httpx"), default="raw",
+                    help="load generator: raw = bench.loadgen (pre-encoded keep-alive HTTP/1.1, default), "
+                    "httpx = httpx.AsyncClient (the earlier client, about 2 ms CPU per request)")
+    ap.add_argument("--json", metavar="FILE", help="also write the summary as JSON to FILE (to compare runs)")
     ap.add_argument("--keep", action="store_true", help="do not drop the database this run created")
     ap.add_argument("--seed", type=int, default=2026, help="random seed of the request mix")
     a = ap.parse_args(argv)
@@ -969,9 +1031,10 @@ def main(argv: list[str] | None = None) -> int:
     from ledger.migrate import upgrade
 
     created = a.database_url is None
-    url = create_database(a.server_url) if created else a.database_url
+    url = create_database(a.server_url, a.db_prefix) if created else a.database_url
     if not url.startswith("postgresql"):
         raise SystemExit("this benchmark measures PostgreSQL: give a postgresql+psycopg:// URL")
+    info = run_info(url)
     server: Server | None = None
     spy: PySpy | None = None
     floor: Floor | None = None
@@ -998,18 +1061,20 @@ def main(argv: list[str] | None = None) -> int:
         say(f"uvicorn api.main:app --workers {a.workers} on {server.base} (pid {server.proc.pid})")
 
         rng = random.Random(a.seed)
-        warm = drive(server.base, make_requests(plants, a.warmup, rng), a.concurrency, a.max_seconds) \
+        warm = drive(server.base, make_requests(plants, a.warmup, rng), a.concurrency, a.max_seconds, a.client) \
             if a.warmup else HttpResult()
         if warm.sent:
             say(f"warm-up: {warm.ok}/{warm.sent} created in {warm.wall:.1f} s")
         reqs = make_requests(plants, a.batches, rng)
         if a.bulk > 1:
             reqs = bundle(reqs, a.bulk, rng)
+        if a.client == "raw":
+            reqs = encode(reqs)
         if a.py_spy:
             spy = PySpy(server.proc.pid, a.py_spy, a.py_spy_rate, a.py_spy_gil)
         sampler = ActivitySampler(url)
         snap0 = CpuSnap.take(server.proc.pid)
-        res = drive(server.base, reqs, a.concurrency, a.max_seconds)
+        res = drive(server.base, reqs, a.concurrency, a.max_seconds, a.client)
         snap1 = CpuSnap.take(server.proc.pid)
         activity = sampler.stop()
         spy_err = spy.stop() if spy else ""
@@ -1030,6 +1095,7 @@ def main(argv: list[str] | None = None) -> int:
         for f in res.failures:
             say(f"  {f}")
         say(cpu_report(snap0, snap1, res.wall, res.sent))
+        cpu = cpu_figures(snap0, snap1, res.sent)
         for line in activity:
             say(line)
 
@@ -1099,7 +1165,24 @@ def main(argv: list[str] | None = None) -> int:
         width = max(len(k) for k, _ in rows)
         for k, v in rows:
             say(f"  {k:<{width}}  {v}")
-        say(f"  (units {a.units}, clients {a.concurrency}, workers {a.workers}, {res.items} measured batches)")
+        say(f"  (units {a.units}, clients {a.concurrency}, workers {a.workers}, {res.items} measured batches, "
+            f"bulk {a.bulk}, client {a.client}: {cpu['client_ms_per_request']:.2f} ms CPU per request)")
+        if a.json:
+            write_json(a.json, {
+                "bench": "ingest", "batches_per_s": round(rate, 1), "p50_ms": round(p50, 1), "p90_ms": round(p90, 1),
+                "p99_ms": round(p99, 1), "max_ms": round(mx, 1), "requests": res.sent, "batches": res.items,
+                "non_201": sum(non201.values()), "wall_s": round(res.wall, 2),
+                "insert_pair_per_txn_per_s": round(pair.txn_rate), "insert_row_autocommit_per_s": round(
+                    results[1].row_rate), "insert_executemany_pairs_per_s": round(n_floor / results[2].wall),
+                "ratio_http_to_insert_pair": round(rate / pair.txn_rate, 4) if rate else None,
+                "cpu": cpu, "uvicorn_cpu_ms_per_request": cpu["uvicorn_ms_per_request"],
+                "client_cpu_ms_per_request": cpu["client_ms_per_request"],
+                "settings": {"units": a.units, "clients": a.concurrency, "bulk": a.bulk, "workers": a.workers,
+                             "batches": a.batches, "warmup": a.warmup, "client": a.client},
+                "targets": {"batches_per_s": TARGET_RATE, "p99_ms": TARGET_P99_MS, "rate_met": met_rate,
+                            "p99_met": met_p99},
+                "ledger_ok": check.ok}, url, info)
+            say(f"wrote {a.json}")
     except BaseException:
         if server is not None and server.proc.poll() is None:
             say(f"uvicorn log tail:\n{server.tail()}")
