@@ -47,6 +47,7 @@ class JournalRecord(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("unit_id", "seq"),
         Index("ix_journal_record_batch", "batch_id", "id"),
+        Index("ix_journal_record_facility", "facility_id", "id"),  # a facility card's latest movements
     )
     id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"),
                                                           primary_key=True, autoincrement=True))
