@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
+from annotated_types import MaxLen
 from pydantic import field_validator
 from sqlmodel import Field, Session, SQLModel, or_, select
 
@@ -14,13 +15,15 @@ from ledger.auth import Principal, audit, require_subscription_scope, unit_scope
 from ledger.codes import normalize_region_prefix
 from ledger.errors import InvalidInput, NotFound
 from ledger.registry.models import Unit
+from ledger.validation import DbId, Input
 
 
-class SubscriptionCreate(SQLModel):
-    unit_id: int | None = Field(default=None, description="notifications about one unit's alerts")
-    region_prefix: str | None = Field(default=None, description="…or about every unit of a region (2, 4 or 6 digits)")
+class SubscriptionCreate(Input):
+    unit_id: DbId | None = Field(default=None, description="notifications about one unit's alerts")
+    region_prefix: str | None = Field(default=None, max_length=6, description="…or about every unit of a region (2, 4 or 6 digits)")
     url: str = Field(max_length=500, description="https:// (or http:// inside your network) endpoint that accepts POST")
-    events: list[str] = Field(default_factory=list, description="alert.opened, alert.escalated, inbox.plan.returned …; empty = all")
+    events: list[Annotated[str, MaxLen(60)]] = Field(default_factory=list, max_length=50, description=(
+        "alert.opened, alert.escalated, inbox.plan.returned …; empty = all"))
     min_tier: Literal["low", "mid", "high"] = "low"
     description: str | None = Field(default=None, max_length=200)
 

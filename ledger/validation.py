@@ -151,12 +151,20 @@ def _planned_day(value: date) -> date:
     return value
 
 
+def _moment(value: datetime) -> datetime:
+    if value.tzinfo is not None and not FLOOR_TIME <= value <= datetime(CEILING_DAY.year, 12, 31, tzinfo=UTC):
+        raise ValueError(f"must be between {FLOOR_DAY} and {CEILING_DAY}")
+    return value
+
+
 PastTime = Annotated[datetime, AfterValidator(_past_time)]
 """When something happened: timezone-aware, not before 2000, not (much) in the future."""
 Day = Annotated[date, AfterValidator(_day)]
 """A calendar date in 2000–2100 (validity periods, report periods, memberships)."""
 PlannedDate = Annotated[date, AfterValidator(_planned_day)]
 """A date something is planned for: within a year of today."""
+Moment = Annotated[datetime, AfterValidator(_moment)]
+"""A time in 2000–2100, past or future (a wished-for window); the services ask for its timezone by name."""
 
 
 class GpsPoint(TypedDict):

@@ -14,7 +14,6 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel
 from pydantic import Field as PField
 from sqlmodel import Field, Session, SQLModel
 
@@ -28,6 +27,7 @@ from ledger.auth import Principal, require_unit
 from ledger.errors import LedgerError
 from ledger.filings import inbox
 from ledger.types import utcnow
+from ledger.validation import Input
 from ledger.workdays import local_day
 
 log = logging.getLogger(__name__)
@@ -120,21 +120,21 @@ class AlertPage(SQLModel):
     offset: int
 
 
-class Note(SQLModel):
+class Note(Input):
     note: str | None = Field(default=None, max_length=2000)
 
 
-class Reason(SQLModel):
+class Reason(Input):
     reason: str = Field(min_length=2, max_length=2000)
 
 
-class Attachment(BaseModel):
+class Attachment(Input):
     name: str = PField(min_length=1, max_length=200)
     url: str = PField(min_length=1, max_length=500, description="where the file is kept (photo, report, receipt)")
     sha256: str | None = PField(default=None, pattern=r"^[0-9a-f]{64}$", description="the file's SHA-256, hex")
 
 
-class Rectification(SQLModel):
+class Rectification(Input):
     text: str = Field(min_length=2, max_length=4000, description="what was done (or, for a high alert, what the "
                                                                   "city found)")
     attachments: list[Attachment] = Field(default_factory=list, max_length=20)

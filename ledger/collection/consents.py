@@ -16,19 +16,20 @@ from ledger.filings import inbox
 from ledger.registry.catalogue import check_code_or_category
 from ledger.registry.models import Unit
 from ledger.types import utcnow
+from ledger.validation import Code, Day, DbId, Input
 from ledger.workdays import today as shanghai_today
 
 
-class ConsentCreate(SQLModel):
-    collector_id: int = Field(description="the collector (收集单位) that may file for this unit")
-    waste_codes: list[str] = Field(default_factory=list, description="codes or categories it may file for; "
+class ConsentCreate(Input):
+    collector_id: DbId = Field(description="the collector (收集单位) that may file for this unit")
+    waste_codes: list[Code] = Field(default_factory=list, max_length=100, description="codes or categories it may file for; "
                                    "empty: any code")
-    valid_from: date | None = Field(default=None, description="default today")
-    valid_to: date | None = Field(default=None, description="default: until revoked")
+    valid_from: Day | None = Field(default=None, description="default today")
+    valid_to: Day | None = Field(default=None, description="default: until revoked")
     note: str | None = Field(default=None, max_length=300)
 
 
-class RevokeIn(SQLModel):
+class RevokeIn(Input):
     reason: str = Field(min_length=2, max_length=300)
 
 

@@ -25,21 +25,22 @@ from ledger.registry.assets import licence_covers, licences_on
 from ledger.registry.catalogue import check_waste_code
 from ledger.registry.models import Facility, Method, Unit
 from ledger.types import utcnow
+from ledger.validation import Code, DbId, Input, Litres, PastTime
 from ledger.workdays import local_day
 
 MIN_SOURCES = 2
 
 
-class LotCreate(SQLModel):
-    waste_code: str
-    source_ids: list[int] = Field(default_factory=list, max_length=2000, description=(
+class LotCreate(Input):
+    waste_code: Code
+    source_ids: list[DbId] = Field(default_factory=list, max_length=2000, description=(
         "the collected holdings to combine; default: every collected holding of this code stored in the centre"))
     name: str | None = Field(default=None, max_length=200, description="default: the first source's name")
     container_type: str = Field(min_length=1, max_length=40, description="what the lot travels in: 吨桶, 储罐 …")
     container_count: int = Field(default=1, ge=1, le=10000)
-    container_volume_l: float | None = Field(default=None, gt=0)
+    container_volume_l: Litres | None = None
     operator: str = Field(min_length=1, max_length=120)
-    occurred_at: datetime | None = None
+    occurred_at: PastTime | None = None
     store: bool = Field(default=True, description="store the lot in the centre at once (入库)")
 
 

@@ -19,69 +19,83 @@ from ledger.collection.models import ORDER_STATES, PickupOrder, PickupOrderEvent
 from ledger.errors import InvalidInput, LedgerError, NotFound
 from ledger.mass import g_to_kg
 from ledger.registry.models import Unit
+from ledger.validation import (
+    Code,
+    DbId,
+    Input,
+    Kg,
+    Lat,
+    Litres,
+    Lon,
+    Moment,
+    PastTime,
+    PlannedDate,
+    PositiveKg,
+    Seq,
+)
 from ledger.workdays import today as shanghai_today
 
 # ---- schemas --------------------------------------------------------------------------------------------------
 
-class OrderLineIn(SQLModel):
-    waste_code: str
+class OrderLineIn(Input):
+    waste_code: Code
     name: str | None = Field(default=None, max_length=200, description="the producer's name for it, e.g. 废机油; "
                              "default: the catalogue's")
     form: Literal["固态", "半固态", "液态", "气态"]
-    estimated_kg: Decimal = Field(gt=0, description="the producer's estimate")
-    planned_method: str | None = Field(default=None, description="R*/D*/C* at the end receiver; the collector "
+    estimated_kg: PositiveKg = Field(description="the producer's estimate")
+    planned_method: Code | None = Field(default=None, description="R*/D*/C* at the end receiver; the collector "
                                        "sets it at accept or schedule when the producer does not know")
 
 
-class OrderCreate(SQLModel):
-    unit_id: int = Field(description="the producer")
-    collector_id: int | None = Field(default=None, description="a collector; none: open to the licensed "
+class OrderCreate(Input):
+    unit_id: DbId = Field(description="the producer")
+    collector_id: DbId | None = Field(default=None, description="a collector; none: open to the licensed "
                                      "collectors of the province, the first to accept takes it")
     lines: list[OrderLineIn] = Field(min_length=1, max_length=20)
     address: str | None = Field(default=None, max_length=300, description="default: the unit's address")
     contact: str | None = Field(default=None, max_length=100)
     phone: str | None = Field(default=None, max_length=40)
-    window_from: datetime = Field(description="the wished-for window, with its timezone")
-    window_to: datetime
-    generation_facility_id: int | None = Field(default=None, description="the producer's generation point where "
+    window_from: Moment = Field(description="the wished-for window, with its timezone")
+    window_to: Moment
+    generation_facility_id: DbId | None = Field(default=None, description="the producer's generation point where "
                                                "the waste is weighed; default its only one")
     note: str | None = Field(default=None, max_length=500)
 
 
-class AcceptIn(SQLModel):
-    planned_methods: dict[int, str] = Field(default_factory=dict, description="{line_no: method} for lines "
+class AcceptIn(Input):
+    planned_methods: dict[Seq, Code] = Field(default_factory=dict, max_length=20, description="{line_no: method} for lines "
                                             "without one")
     note: str | None = Field(default=None, max_length=300)
 
 
-class ScheduleIn(SQLModel):
-    pickup_date: date
-    vehicle_id: int
-    driver_id: int | None = Field(default=None, description="a driver user of the hauler")
-    hauler_id: int | None = Field(default=None, description="default: the collector (it holds a transport permit)")
-    planned_methods: dict[int, str] = Field(default_factory=dict, description="{line_no: method}")
+class ScheduleIn(Input):
+    pickup_date: PlannedDate
+    vehicle_id: DbId
+    driver_id: DbId | None = Field(default=None, description="a driver user of the hauler")
+    hauler_id: DbId | None = Field(default=None, description="default: the collector (it holds a transport permit)")
+    planned_methods: dict[Seq, Code] = Field(default_factory=dict, max_length=20, description="{line_no: method}")
 
 
-class WeighingIn(SQLModel):
-    gross_kg: Decimal
-    tare_kg: Decimal = Decimal(0)
+class WeighingIn(Input):
+    gross_kg: Kg
+    tare_kg: Kg = Decimal(0)
     container_type: str = Field(min_length=1, max_length=40)
     container_count: int = Field(default=1, ge=1, le=1000)
-    container_volume_l: float | None = Field(default=None, gt=0)
+    container_volume_l: Litres | None = None
     components: str | None = Field(default=None, max_length=300)
 
 
-class WeighLineIn(SQLModel):
-    line_no: int
+class WeighLineIn(Input):
+    line_no: Seq
     weighings: list[WeighingIn] = Field(default_factory=list, max_length=100,
                                         description="containers weighed and labelled at the door now")
-    batch_ids: list[int] = Field(default_factory=list, max_length=100,
+    batch_ids: list[DbId] = Field(default_factory=list, max_length=100,
                                  description="batches the producer already weighed and labelled itself")
 
 
-class Where(SQLModel):
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lon: float | None = Field(default=None, ge=-180, le=180)
+class Where(Input):
+    lat: Lat | None = None
+    lon: Lon | None = None
 
 
 class WeighIn(Where):
@@ -91,15 +105,15 @@ class WeighIn(Where):
     weighed_on: Literal["collector_scale", "producer_scale"] = "collector_scale"
     operator: str | None = Field(default=None, min_length=1, max_length=120, description="who weighed; default "
                                  "the signing user")
-    occurred_at: datetime | None = None
+    occurred_at: PastTime | None = None
 
 
 class ConfirmIn(Where):
-    username: str | None = Field(default=None, description="on the driver's phone: the producer's own username")
-    password: str | None = Field(default=None, description="and its password (checked, nothing is stored)")
+    username: str | None = Field(default=None, max_length=120, description="on the driver's phone: the producer's own username")
+    password: str | None = Field(default=None, max_length=200, description="and its password (checked, nothing is stored)")
 
 
-class CancelIn(SQLModel):
+class CancelIn(Input):
     reason: str = Field(min_length=2, max_length=300)
 
 

@@ -7,16 +7,17 @@ Plans are returned here. Declarations belong to the reports stream: its return s
 from __future__ import annotations
 
 from sqlalchemy import func
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, select
 
 from ledger.auth import Principal, audit, require_unit
 from ledger.errors import Conflict, NotFound
 from ledger.filings import inbox
 from ledger.filings.models import InboxItem
 from ledger.registry.models import Plan
+from ledger.validation import Input
 
 
-class ReturnIn(SQLModel):
+class ReturnIn(Input):
     reason: str = Field(min_length=4, max_length=500, description="what the unit must correct before filing again")
 
 

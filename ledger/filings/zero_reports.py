@@ -18,6 +18,7 @@ from ledger.filings.models import ZeroReport
 from ledger.journal import JournalRecord
 from ledger.registry.models import Permit
 from ledger.types import utcnow
+from ledger.validation import Day, Input
 from ledger.workdays import day_bounds_utc, local_day
 from ledger.workdays import today as shanghai_today
 
@@ -26,8 +27,8 @@ MISSING_LOOKBACK_DAYS = 7  # the inbox lists days without a report over this man
 DAILY_REPORTING_KINDS = ("operating_licence", "collection_licence")  # holders report daily (经营单位日报)
 
 
-class ZeroReportIn(SQLModel):
-    day: date | None = Field(default=None, description="the Shanghai calendar day reported empty; default today")
+class ZeroReportIn(Input):
+    day: Day | None = Field(default=None, description="the Shanghai calendar day reported empty; default today")
     note: str | None = Field(default=None, max_length=300)
 
 

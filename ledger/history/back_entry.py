@@ -13,11 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
-from decimal import Decimal
 from typing import Literal
 
 from pydantic import field_validator
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, select
 
 from ledger import journal, manifests
 from ledger.auth import Principal, audit, require_declarant
@@ -25,39 +24,40 @@ from ledger.errors import Conflict, InvalidInput
 from ledger.history.models import SourceDocument
 from ledger.manifests import Manifest
 from ledger.types import clock_at, utcnow
+from ledger.validation import Code, DbId, Input, Kg, PastTime, PositiveKg
 from ledger.workdays import SHANGHAI, add_working_days, local_day
 
 BACK_ENTRY_WORKING_DAYS = 10  # 转移管理办法 第二十条
 
 
-class PaperLine(SQLModel):
-    batch_id: int
-    mass_kg: Decimal | None = Field(default=None, description="shipped mass on the paper; default the whole batch")
-    planned_method: str
-    received_kg: Decimal
+class PaperLine(Input):
+    batch_id: DbId
+    mass_kg: PositiveKg | None = Field(default=None, description="shipped mass on the paper; default the whole batch")
+    planned_method: Code
+    received_kg: Kg
     acceptance: Literal["accepted", "partially_refused", "refused"] = "accepted"
-    accepted_kg: Decimal | None = None
+    accepted_kg: Kg | None = None
     reason: str | None = Field(default=None, max_length=300)
 
 
-class Signatories(SQLModel):
+class Signatories(Input):
     originator: str = Field(min_length=1, max_length=60, description="who signed for the originator (移出人)")
     hauler: str = Field(min_length=1, max_length=60, description="who signed for the hauler (承运人)")
     receiver: str = Field(min_length=1, max_length=60, description="who signed for the receiver (接受人)")
 
 
-class BackEntryIn(SQLModel):
+class BackEntryIn(Input):
     paper_number: str = Field(min_length=3, max_length=40, description="the number printed on the paper manifest")
-    originator_id: int
-    hauler_id: int
-    vehicle_id: int
-    receiver_id: int
+    originator_id: DbId
+    hauler_id: DbId
+    vehicle_id: DbId
+    receiver_id: DbId
     lines: list[PaperLine] = Field(min_length=1, max_length=200)
     signatories: Signatories
-    picked_up_at: datetime = Field(description="出厂时间 on the paper, with its timezone")
-    delivered_at: datetime | None = None
-    received_at: datetime = Field(description="the receiver's signature on the paper")
-    returned_at: datetime | None = Field(default=None, description="when refused mass came back, if it has")
+    picked_up_at: PastTime = Field(description="出厂时间 on the paper, with its timezone")
+    delivered_at: PastTime | None = None
+    received_at: PastTime = Field(description="the receiver's signature on the paper")
+    returned_at: PastTime | None = Field(default=None, description="when refused mass came back, if it has")
     late_reason: str | None = Field(default=None, min_length=4, max_length=500,
                                     description="required when entered more than ten working days after receipt")
     remarks: str | None = Field(default=None, max_length=300)

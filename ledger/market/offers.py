@@ -6,7 +6,7 @@ vehicle (the usual manifest checks run)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import update
@@ -25,31 +25,32 @@ from ledger.mass import g_to_kg
 from ledger.registry import plans
 from ledger.registry.models import Method, Unit
 from ledger.types import utcnow
+from ledger.validation import Code, DbId, Input, PlannedDate
 from ledger.workdays import today as shanghai_today
 
 DEFAULT_OFFER_DAYS = 14
 MAX_OFFER_DAYS = 60
 
 
-class OfferCreate(SQLModel):
-    unit_id: int | None = Field(default=None, description="the receiver or collector offering; default your unit")
-    method: str = Field(description="the R*/D*/C* method the waste will get (a receiver's licence must cover it)")
+class OfferCreate(Input):
+    unit_id: DbId | None = Field(default=None, description="the receiver or collector offering; default your unit")
+    method: Code = Field(description="the R*/D*/C* method the waste will get (a receiver's licence must cover it)")
     fee_yuan_per_t: Decimal = Field(ge=-1_000_000, le=1_000_000, decimal_places=2, description=(
         "what the producer pays per tonne; negative: the receiver pays the producer"))
     valid_days: int = Field(default=DEFAULT_OFFER_DAYS, ge=1, le=MAX_OFFER_DAYS)
     note: str | None = Field(default=None, max_length=500)
 
 
-class DealManifestIn(SQLModel):
-    hauler_id: int
-    vehicle_id: int
-    driver_id: int | None = None
-    planned_date: date
-    batch_ids: list[int] = Field(default_factory=list, description="default: every batch of the code the "
+class DealManifestIn(Input):
+    hauler_id: DbId
+    vehicle_id: DbId
+    driver_id: DbId | None = None
+    planned_date: PlannedDate
+    batch_ids: list[DbId] = Field(default_factory=list, max_length=200, description="default: every batch of the code the "
                                  "producer holds that is on no open manifest")
 
 
-class AcceptOfferIn(SQLModel):
+class AcceptOfferIn(Input):
     manifest: DealManifestIn | None = Field(default=None, description="with a receiver: draft the first manifest")
 
 

@@ -30,26 +30,27 @@ from ledger.registry.assets import collection_licences_on, licence_covers, licen
 from ledger.registry.catalogue import check_waste_code
 from ledger.registry.models import Permit, Unit
 from ledger.types import utcnow
+from ledger.validation import Code, DbId, Input, Lat, Lon, PositiveKg
 from ledger.workdays import today as shanghai_today
 
 DEFAULT_POST_DAYS = 30
 MAX_POST_DAYS = 90
 
 
-class PostCreate(SQLModel):
-    unit_id: int = Field(description="the producer posting")
-    waste_code: str
+class PostCreate(Input):
+    unit_id: DbId = Field(description="the producer posting")
+    waste_code: Code
     name: str = Field(min_length=1, max_length=200)
     form: Literal["固态", "半固态", "液态", "气态"]
-    monthly_kg: Decimal = Field(gt=0, description="how much a month needs taking")
-    lat: float | None = Field(default=None, ge=-90, le=90, description="default: the unit's site")
-    lon: float | None = Field(default=None, ge=-180, le=180)
+    monthly_kg: PositiveKg = Field(description="how much a month needs taking")
+    lat: Lat | None = Field(default=None, description="default: the unit's site")
+    lon: Lon | None = None
     address: str | None = Field(default=None, max_length=300)
     note: str | None = Field(default=None, max_length=1000)
     expires_in_days: int = Field(default=DEFAULT_POST_DAYS, ge=1, le=MAX_POST_DAYS)
 
 
-class WithdrawIn(SQLModel):
+class WithdrawIn(Input):
     reason: str | None = Field(default=None, max_length=300)
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Annotated
 
+from annotated_types import MaxLen
 from sqlalchemy import JSON, Column, Index, UniqueConstraint, func, update
 from sqlmodel import Field, Session, SQLModel, select
 
@@ -19,6 +21,7 @@ from ledger.auth import Principal, audit, require_declarant, require_unit
 from ledger.errors import Conflict, InvalidInput, NotFound
 from ledger.registry.models import TIER_NAMES, Unit
 from ledger.types import UTCDateTime, utcnow
+from ledger.validation import Code, Day, Input
 from ledger.workdays import local_day
 from ledger.workdays import today as shanghai_today
 
@@ -199,17 +202,18 @@ def figures(session: Session, *, unit: Unit, start: date, end: date) -> dict:
 
 # ---- services -----------------------------------------------------------------------------------------------------
 
-class DraftIn(SQLModel):
-    kind: str = Field(description="monthly | quarterly | annual")
-    period_start: date = Field(description="first day of the month / quarter / year")
+class DraftIn(Input):
+    kind: str = Field(max_length=16, description="monthly | quarterly | annual")
+    period_start: Day = Field(description="first day of the month / quarter / year")
 
 
-class AnnotateIn(SQLModel):
+class AnnotateIn(Input):
     note: str | None = Field(default=None, max_length=2000, description="a remark for the whole declaration")
-    annotations: dict[str, str] | None = Field(default=None, description="{waste_code: remark}")
+    annotations: dict[Code, Annotated[str, MaxLen(500)]] | None = Field(default=None, max_length=500,
+                                                                         description="{waste_code: remark}")
 
 
-class CorrectIn(SQLModel):
+class CorrectIn(Input):
     reason: str = Field(min_length=4, max_length=500, description="why the submitted declaration is corrected")
 
 
