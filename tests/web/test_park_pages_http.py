@@ -6,6 +6,7 @@ and the ledger download links, and the weight budget of each new page."""
 from __future__ import annotations
 
 import re
+import xml.dom.minidom
 from decimal import Decimal
 from html import unescape
 
@@ -90,6 +91,7 @@ def test_park_page_shows_the_apis_figures_each_drilling_down_to_its_records(app,
     for src in re.findall(r'<img class="chart" src="([^"]+)"', html):
         r = mgr.get(unescape(src))
         assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml"), src
+        xml.dom.minidom.parseString(r.content)  # well-formed with the park's name in it, or a browser draws nothing
     # the application tables are the API's, cell for cell, with drill-downs where the API names records
     app_json = mgr.get(f"/api/v1/reports/application?scope=park&id={pid}&years={YEAR - 3},{YEAR - 2},{YEAR - 1},{YEAR}"
                        ).json()
