@@ -32,6 +32,7 @@ router = APIRouter(route_class=PageRoute)
 STATUS_NAMES = {"draft": "草稿", "submitted": "已提交", "superseded": "已被更正版本取代"}
 OWED_STATES = {"missing": "未起草", "draft": "草稿未提交", "overdue": "逾期未提交", "on_time": "按期提交",
                "late": "逾期提交"}
+OWED_PAGE = 24
 MAX_DAYS = 3 * 366  # a download longer than three years is split (the XLSX is built in memory)
 
 
@@ -40,16 +41,17 @@ def _declarant(p: Principal, unit: Unit) -> bool:
 
 
 @router.get("/unit/{unit_id}/declarations")
-def declaration_list(unit_id: int, request: Request, s: Session = Depends(get_session),
+def declaration_list(unit_id: int, request: Request, all: int = 0, s: Session = Depends(get_session),  # noqa: A002
                      v: Viewer = Depends(login_required)):
-    """What the unit owes (newest first) and every version it drafted or submitted."""
+    """What the unit owes (newest first; the last OWED_PAGE periods unless all=1) and every version it drafted or
+    submitted."""
     unit = require_unit(s, v.principal, unit_id)
     owed = list(reversed(svc.owed(s, principal=v.principal, unit_id=unit.id)))
     rows = list(reversed(svc.list_for(s, principal=v.principal, unit_id=unit.id)))
     tier = svc.unit_tier(s, unit)
     counts = {k: sum(1 for o in owed if o["state"] == k) for k in OWED_STATES}
     return render(request, "unit/declarations.html", {
-        "unit": unit, "owed": owed, "rows": rows, "tier": TIER_NAMES.get(tier, tier),
+        "unit": unit, "owed": owed if all else owed[:OWED_PAGE], "owed_total": len(owed), "rows": rows, "tier": TIER_NAMES.get(tier, tier),
         "kinds": [svc.KIND_NAMES[k] for k in svc.KINDS_BY_TIER[tier]], "counts": counts,
         "labels": {d.id: svc.period_of(d.kind, d.period_start).label for d in rows},
         "declarant": _declarant(v.principal, unit), "base": f"/unit/{unit.id}", "STATUS_NAMES": STATUS_NAMES,
@@ -61,12 +63,14 @@ def declaration_page(unit_id: int, declaration_id: int, request: Request, s: Ses
                      v: Viewer = Depends(login_required)):
     """One declaration: its period, due date, status and version, the figures per waste code, the actions."""
     unit = require_unit(s, v.principal, unit_id)
-    d = exact(svc.public(s, svc.get(s, v.principal, unit.id, declaration_id)))
+    obj = svc.get(s, v.principal, unit.id, declaration_id)
+    submitted_at = obj.submitted_at
+    d = exact(svc.public(s, obj))
     versions = [x for x in svc.list_for(s, principal=v.principal, unit_id=unit.id)
                 if x.kind == d["kind"] and str(x.period_start) == d["period_start"]]
     latest = max(versions, key=lambda x: x.version) if versions else None
     return render(request, "unit/declaration.html", {
-        "unit": unit, "d": d, "versions": versions, "is_latest": latest is not None and latest.id == d["id"],
+        "unit": unit, "d": d, "submitted_at": submitted_at, "versions": versions, "is_latest": latest is not None and latest.id == d["id"],
         "declarant": _declarant(v.principal, unit), "base": f"/unit/{unit.id}", "STATUS_NAMES": STATUS_NAMES,
         "tier": TIER_NAMES.get(d["tier"], d["tier"])}, v=v)
 

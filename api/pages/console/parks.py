@@ -45,6 +45,9 @@ FIGURE_ORDER = ("generated", "utilised", "utilised_prior", "utilised_in_house", 
                 "processed_disposed", "transit_shipped", "transit_received")
 FORMATS = {"wan_t": "{:.6f}", "wan_yuan": "{:,.2f}", "percent": "{:.2f}", "intensity_t": "{:.6f}",
            "intensity_wan_t": "{:.10f}"}
+# The application's 基本要求 name their basis for machines in English; the page says it in Chinese.
+BASIS_NAMES = {"ledger": "台账数据", "not in the ledger: 须另附证明材料": "台账以外：须另附证明材料",
+               "ledger: every figure drills down to its records": "台账数据：每个数据均可查到所依据的记录"}
 ORIGIN_NAMES = {"ledger": "台账", "import": "导入历史", "back_entry": "补录联单"}
 FLOW_NAMES = {"own": "本单位", "received": "接收", "counterparty": "对方"}
 
@@ -73,6 +76,12 @@ def drill(park_id: int, records_url: str | None) -> str | None:
         return None
     q = [(k, v) for k, v in parse_qsl(urlsplit(records_url).query) if k not in ("scope", "id")]
     return f"/console/parks/{park_id}/records?{urlencode(q)}"
+
+
+def basis_text(value: str) -> str:
+    if value in BASIS_NAMES:
+        return BASIS_NAMES[value]
+    return "台账数据（以产值代替产品产量：台账不登记产品数量）" if value.startswith("ledger (产值") else value
 
 
 def cell_text(value: object, fmt: str) -> str:
@@ -164,9 +173,10 @@ def park_page(park_id: int, request: Request, year: int | None = None, kind: str
                "evaluated_href": drill(park_id, dec["evaluated"]["parts"]["disposed"]["records_url"])}
     years = [y - 3, y - 2, y - 1, y]
     app = build_application(s, sc, years)
+    for row in next((t.rows for t in app.tables if t.key == "requirements"), []):
+        row[1][-1].value = basis_text(str(row[1][-1].value))
     tables = [{"key": t.key, "title": t.title, "columns": t.columns, "notes": t.notes,
-               "rows": [{"style": style, "cells": [{"text": cell_text(c.value, c.fmt),
-                                                     "num": c.fmt in FORMATS or c.fmt == "year",
+               "rows": [{"style": style, "cells": [{"text": cell_text(c.value, c.fmt), "num": c.fmt in FORMATS, "year": c.fmt == "year",
                                                      "href": drill(park_id, (c.source or {}).get("records_url"))}
                                                     for c in cells]} for style, cells in t.rows]}
               for t in app.tables]
