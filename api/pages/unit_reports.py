@@ -55,7 +55,8 @@ def declaration_list(unit_id: int, request: Request, all: int = 0, s: Session = 
         "kinds": [svc.KIND_NAMES[k] for k in svc.KINDS_BY_TIER[tier]], "counts": counts,
         "labels": {d.id: svc.period_of(d.kind, d.period_start).label for d in rows},
         "declarant": _declarant(v.principal, unit), "base": f"/unit/{unit.id}", "STATUS_NAMES": STATUS_NAMES,
-        "OWED_STATES": OWED_STATES, "KIND_NAMES": svc.KIND_NAMES}, v=v)
+        "OWED_STATES": OWED_STATES, "KIND_NAMES": svc.KIND_NAMES,
+        "SHORT": {"monthly": "月报", "quarterly": "季报", "annual": "年报"}}, v=v)
 
 
 @router.get("/unit/{unit_id}/declarations/{declaration_id}")
