@@ -102,6 +102,9 @@ def test_park_page_shows_the_apis_figures_each_drilling_down_to_its_records(app,
     last = gen_row["cells"][-1]
     assert f'{Decimal(last["value"]):.6f}' in html
     assert f'/console/parks/{pid}/records?year={YEAR}&amp;figure=generated&amp;kind=all' in html
+    # a year without the members' economics says whose 工业增加值 is missing instead of an intensity
+    later = mgr.get(f"/console/parks/{pid}?year={YEAR + 1}").text
+    assert "甲化工" in _text(later, "missing-economics") and 'id="missing-economics"' not in html
     xlsx = re.search(r'id="xlsx-download" href="([^"]+)"', html).group(1)
     r = mgr.get(unescape(xlsx))
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/vnd.openxmlformats")

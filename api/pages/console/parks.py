@@ -171,6 +171,9 @@ def park_page(park_id: int, request: Request, year: int | None = None, kind: str
                "evaluated_t": g_to_kg(dec["evaluated"]["g"]) / 1000,
                "base_href": drill(park_id, dec["base"]["parts"]["disposed"]["records_url"]),
                "evaluated_href": drill(park_id, dec["evaluated"]["parts"]["disposed"]["records_url"])}
+    missing = ind["economics"]["missing_units"]
+    missing_names = [n for _, n in s.exec(select(Unit.id, Unit.name).where(Unit.id.in_(missing))
+                                          .order_by(Unit.id)).all()] if missing else []
     years = [y - 3, y - 2, y - 1, y]
     app = build_application(s, sc, years)
     for row in next((t.rows for t in app.tables if t.key == "requirements"), []):
@@ -185,7 +188,7 @@ def park_page(park_id: int, request: Request, year: int | None = None, kind: str
     return render_console(request, "console/park.html", {
         "park": sc, "year": y, "kind": kind, "kinds": KIND_SHORT, "kind_label": KIND_LABELS[kind],
         "year_choices": list(range(this_year, this_year - 8, -1)), "figures": figures, "rates": rates,
-        "intensity": intensity, "decline": decline, "economics": ind["economics"], "identity": blk["identity"],
+        "intensity": intensity, "decline": decline, "economics": ind["economics"], "missing_names": missing_names, "identity": blk["identity"],
         "holdings": ind["holdings_check"], "members": _members(s, sc), "tables": tables,
         "requirements": app.requirements, "app_years": years, "evaluated": app.evaluated, "base_year": app.base_year,
         "xlsx_url": f"{API}/application.xlsx?{q}&years={','.join(map(str, years))}",
