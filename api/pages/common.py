@@ -144,6 +144,8 @@ def login_required(v: Viewer = Depends(viewer)) -> Viewer:
 
 def home_of(p: Principal) -> str:
     """Where a role lands after login."""
+    if p.role == "park_manager" and p.park_id:
+        return f"/console/parks/{p.park_id}"
     if p.role in ("admin", "regulator", "park_manager"):
         return "/console"
     if p.role == "unit_admin":

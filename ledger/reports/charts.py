@@ -20,6 +20,7 @@ COLOURS = {"generated": "#4e79a7", "utilised": "#59a14f", "disposed": "#e15759",
            "rate": "#59a14f", "in_park": "#76b7b2"}
 W, H = 860, 440
 LEFT, RIGHT, TOP, BOTTOM = 78, 78, 70, 78
+ATTR = {'"': "&quot;"}  # escape() leaves double quotes alone: inside an attribute they would end it
 
 
 @dataclass
@@ -82,7 +83,7 @@ def _fmt(v: float) -> str:
 
 def _frame(title: str, subtitle: str) -> list[str]:
     return [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" '
-            f'font-family="{FONT}" role="img" aria-label="{escape(title)}">',
+            f'font-family="{FONT}" role="img" aria-label="{escape(title, ATTR)}">',
             f'<rect width="{W}" height="{H}" fill="#ffffff"/>',
             f'<text x="{W / 2}" y="30" text-anchor="middle" font-size="18" font-weight="bold" fill="#222">'
             f'{escape(title)}</text>',

@@ -4,10 +4,10 @@ sizes (the viewport changes between them)."""
 
 from __future__ import annotations
 
-from tests.web import world
+from tests.web import park_world, world
 from tests.web.conftest import SIZES, login, shoot
 
-STATUS = {"403": 403, "404": 404, "public-unit-404": 404}
+STATUS = {"403": 403, "404": 404, "public-unit-404": 404, "park-other-404": 404}
 # Pages that show a name typed with a script in it: it must read as text.
 SHOWS_XSS = ("verify", "scan-anon", "received", "console-manifest", "pickup", "console-alert", "unit-alert-rectify",
              "pickup-producer", "pickup-weigh", "pickup-confirm-phone", "collector-unit")
@@ -30,6 +30,28 @@ def test_every_page_at_both_sizes(new_context, client, admin, session):
                 assert "<script>alert" not in html, f"{name}: a user's text became a script"
                 if name in SHOWS_XSS:
                     assert world.XSS in page.inner_text("body"), f"{name}: the name should show as text"
+                shoot(page, name, size)
+                seen += 1
+    assert seen == 2 * sum(len(p) for p in built["pages"].values())
+
+
+def test_park_declaration_and_ledger_pages_at_both_sizes(new_context, session):
+    """The park pages (list, a park's year, another kind and year, a figure's records, the manager's console home),
+    a unit's declarations and ledger downloads; the park's name carries a script."""
+    built = park_world.build(session)
+    seen = 0
+    for user, pages in built["pages"].items():
+        page = new_context("desktop").new_page()
+        login(page, user)
+        for size in ("desktop", "phone"):
+            w, h = SIZES[size]
+            page.set_viewport_size({"width": w, "height": h})
+            for name, url in pages:
+                resp = page.goto(url)
+                assert resp.status == STATUS.get(name, 200), f"{name} {url}: {resp.status}"
+                assert "<script>alert" not in page.content(), f"{name}: a user's text became a script"
+                if name.startswith("park") and name != "park-other-404":
+                    assert world.XSS in page.inner_text("body"), f"{name}: the park's name should show as text"
                 shoot(page, name, size)
                 seen += 1
     assert seen == 2 * sum(len(p) for p in built["pages"].values())

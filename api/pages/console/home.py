@@ -1,5 +1,5 @@
 """The console's home: the jurisdiction at a glance (open and overdue alerts, units, manifests on the road, receipts
-overdue) and search."""
+overdue), the parks it oversees, and search."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from alerts.models import Alert
 from api.deps import get_session
 from api.pages.common import PageRoute, Viewer
 from api.pages.console.base import console_viewer, nav, render_console
+from api.pages.console.parks import overseen_parks
 from ledger.auth import unit_scope
 from ledger.manifests import Manifest
 from ledger.registry.models import Unit
@@ -37,4 +38,5 @@ def home(request: Request, s: Session = Depends(get_session), v: Viewer = Depend
     alerts_overdue = s.exec(select(func.count(Alert.id)).where(queue.visible(p), queue.overdue_clause(now))).one()
     return render_console(request, "console/home.html", {"units": units, "by_status": by_status,
                                                          "overdue": overdue, "alerts_open": alerts_open,
-                                                         "alerts_overdue": alerts_overdue}, v=v, active="home")
+                                                         "alerts_overdue": alerts_overdue,
+                                                         "parks": overseen_parks(s, v)}, v=v, active="home")
