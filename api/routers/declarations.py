@@ -1,4 +1,5 @@
-"""Declaration paths (申报, HJ 1259 §7): what a unit owes, drafts from the balances, remarks, submission, corrections."""
+"""Declaration paths (申报, HJ 1259 §7): what a unit owes, drafts from the balances, remarks, submission, corrections,
+and the regulator's return (退回)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from sqlmodel import Session
 from api.deps import Tx, get_session, principal, tx
 from api.routers.reports import exact
 from ledger.auth import Principal
+from ledger.filings import inbox, returns
+from ledger.filings.inbox import InboxItemPublic
 from ledger.reports import declarations as svc
 
 router = APIRouter(tags=["declarations"])
@@ -61,3 +64,13 @@ def submit_declaration(unit_id: int, declaration_id: int, t: Tx = Depends(tx)):
 def correct_declaration(unit_id: int, declaration_id: int, body: svc.CorrectIn, t: Tx = Depends(tx)):
     return t.run(lambda s, p: exact(svc.public(s, svc.correct(
         s, principal=p, unit_id=unit_id, declaration_id=declaration_id, data=body), compare=False)), status=201)
+
+
+@router.post("/units/{unit_id}/declarations/{declaration_id}/return", status_code=201, response_model=InboxItemPublic,
+             responses={**WRITE, 403: {"description": "only a regulator whose jurisdiction covers the unit (or an "
+                                                      "admin) returns a declaration"}},
+             summary="A regulator returns a submitted declaration with a reason (退回): it shows in the unit's inbox "
+                     "until a corrected version is submitted")
+def return_declaration(unit_id: int, declaration_id: int, body: returns.ReturnIn, t: Tx = Depends(tx)):
+    return t.run(lambda s, p: inbox.item_public(s, returns.return_declaration(
+        s, principal=p, unit_id=unit_id, declaration_id=declaration_id, data=body)), status=201)

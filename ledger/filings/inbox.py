@@ -36,6 +36,7 @@ KINDS = {
     "consent.granted": False,  # to the collector
     "consent.revoked": False,  # to the collector
     "plan.returned": True,  # to the unit: the regulator returned its plan; file a new version
+    "declaration.returned": True,  # to the unit: the regulator returned a submitted declaration; correct it
     "market.offer_received": True,  # to the producer: answer the offer
     "market.offer_accepted": False,  # to the offerer: the deal, its plan entry and manifest or pickup order
     "market.offer_declined": False,  # to the offerer

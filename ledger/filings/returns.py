@@ -1,10 +1,13 @@
 """A regulator returns a filing to the unit (退回): the unit's inbox shows it until the unit files again.
 
-Plans are returned here. Declarations belong to the reports stream: its return step calls
-`inbox.notify(kind="declaration.returned", …)` the same way (add the kind to inbox.KINDS and a `still_open` check).
+A returned plan waits for a later version of that year's plan; a returned declaration waits for a later version
+of that period's declaration to be submitted (the unit corrects it: `POST …/declarations/{id}/correct`, then
+submits). The returned filing itself stays as it was: it is part of the record.
 """
 
 from __future__ import annotations
+
+from datetime import date
 
 from sqlalchemy import func
 from sqlmodel import Field, Session, select
@@ -14,6 +17,7 @@ from ledger.errors import Conflict, NotFound
 from ledger.filings import inbox
 from ledger.filings.models import InboxItem
 from ledger.registry.models import Plan
+from ledger.reports.declarations import KIND_NAMES, Declaration
 from ledger.validation import Input
 
 
@@ -59,3 +63,50 @@ def _plan_still_open(session: Session, item: InboxItem) -> bool:
 
 
 inbox.still_open["plan.returned"] = _plan_still_open
+
+
+# ---- declarations ------------------------------------------------------------------------------------------------
+
+def _latest_submitted(session: Session, unit_id: int, kind: str, period_start: date) -> int:
+    return int(session.exec(select(func.max(Declaration.version)).where(
+        Declaration.unit_id == unit_id, Declaration.kind == kind, Declaration.period_start == period_start,
+        Declaration.status.in_(("submitted", "superseded")))).one() or 0)
+
+
+def return_declaration(session: Session, *, principal: Principal, unit_id: int, declaration_id: int,
+                       data: ReturnIn) -> InboxItem:
+    """The regulator returns a submitted declaration with a reason; a later submitted version settles it."""
+    unit = require_unit(session, principal, unit_id, act="regulate")
+    d = session.get(Declaration, declaration_id)
+    if d is None or d.unit_id != unit.id:
+        raise NotFound(f"declaration {declaration_id} is not a declaration of unit {unit_id}",
+                       code="declaration.not_found")
+    if d.status != "submitted":
+        raise Conflict(f"declaration {d.id} is {d.status}: only the submitted version of a period is returned",
+                       code="declaration.not_submitted", details={"status": d.status})
+    open_item = session.exec(select(InboxItem).where(
+        InboxItem.subject_type == "declaration", InboxItem.subject_id == d.id,
+        InboxItem.kind == "declaration.returned", InboxItem.resolved_at.is_(None))).first()
+    if open_item is not None:
+        raise Conflict(f"declaration {d.id} was already returned and waits for the unit's correction",
+                       code="declaration.already_returned", details={"item_id": open_item.id})
+    period = d.period_start.isoformat()
+    item = inbox.notify(session, unit_id=unit.id, kind="declaration.returned",
+                        title=f"{KIND_NAMES[d.kind]}（{period} 起，第 {d.version} 版）被退回：{data.reason}",
+                        subject=("declaration", d.id),
+                        data={"kind": d.kind, "period_start": period, "version": d.version, "reason": data.reason,
+                              "returned_by": principal.username,
+                              "correct": f"POST /units/{unit.id}/declarations/{d.id}/correct"})
+    audit(session, principal, action="declaration.return", entity="declaration", entity_id=d.id,
+          detail={"unit_id": unit.id, "kind": d.kind, "period_start": period, "version": d.version,
+                  "reason": data.reason})
+    return item
+
+
+def _declaration_still_open(session: Session, item: InboxItem) -> bool:
+    """A returned declaration waits until a later version of that period is submitted."""
+    start = date.fromisoformat(item.data["period_start"])
+    return _latest_submitted(session, item.unit_id, item.data["kind"], start) <= int(item.data["version"])
+
+
+inbox.still_open["declaration.returned"] = _declaration_still_open

@@ -19,6 +19,7 @@ from sqlmodel import Field, Session, SQLModel, select
 
 from ledger.auth import Principal, audit, require_declarant, require_unit
 from ledger.errors import Conflict, InvalidInput, NotFound
+from ledger.filings.models import InboxItem
 from ledger.registry.models import TIER_NAMES, Unit
 from ledger.types import UTCDateTime, utcnow
 from ledger.validation import Code, Day, Input
@@ -375,6 +376,10 @@ def public(session: Session, d: Declaration, *, compare: bool = True) -> dict:
            "on_time": None if d.submitted_at is None else local_day(d.submitted_at) <= d.due_on,
            "replaces_id": d.replaces_id, "note": d.note, "annotations": d.annotations, "figures": d.figures,
            "created_at": d.created_at, "updated_at": d.updated_at}
+    out["returns"] = [{"reason": r.data.get("reason"), "returned_by": r.data.get("returned_by"), "at": r.created_at,
+                       "inbox_item_id": r.id} for r in session.exec(select(InboxItem).where(
+                           InboxItem.subject_type == "declaration", InboxItem.subject_id == d.id,
+                           InboxItem.kind == "declaration.returned").order_by(InboxItem.id)).all()]
     if compare and d.status == "submitted":
         unit = session.get(Unit, d.unit_id)
         now = figures(session, unit=unit, start=d.period_start, end=d.period_end)

@@ -139,12 +139,17 @@ def new_subscription(w, role: str, owner: str) -> int:  # noqa: ANN001
         return sub.id
 
 
+def fresh_month(w, unit_id: int) -> date:  # noqa: ANN001
+    """A month of 2000–2019 that the unit has not declared yet (its own counter: no two requests collide)."""
+    n = w.cache[("month", unit_id)] = w.cache.get(("month", unit_id), -1) + 1
+    assert n < 240, "more declarations per unit than months to give them"
+    return date(2000 + n // 12, n % 12 + 1, 1)
+
+
 def new_declaration(w, role: str, owner: str, *, submit: bool = False) -> tuple[int, int]:  # noqa: ANN001
     """A draft (or submitted) monthly declaration of the home unit, for a month of its own."""
     unit = w.home(role, owner)
-    months = next(w.serial)
-    first = date.today().replace(day=1)
-    month = date(first.year - (months // 12) - 1, months % 12 + 1, 1)
+    month = fresh_month(w, unit.id)
     me = as_unit(unit, "operator")
     with w.session() as s:
         d = declarations.draft(s, principal=me, unit_id=unit.id, data=declarations.DraftIn(
@@ -460,14 +465,15 @@ def rows(Req, Row, grids: dict) -> dict:  # noqa: ANN001, N803, C901
         "GET /api/v1/units/{unit_id}/declarations": Row(READ, get(unit_path("/declarations"))),
         "GET /api/v1/units/{unit_id}/declarations/{declaration_id}": Row(READ, get(read_declaration)),
         "POST /api/v1/units/{unit_id}/declarations": Row(DECLARANT, post(unit_path("/declarations"), lambda
-            w, r, o, _c: {"kind": "monthly", "period_start": str(date(YEAR - 40 - next(w.serial) // 12,
-                                                                      next(w.serial) % 12 + 1, 1))})),
+            w, r, o, _c: {"kind": "monthly", "period_start": str(fresh_month(w, w.home(r, o).id))})),
         "PATCH /api/v1/units/{unit_id}/declarations/{declaration_id}": Row(DECLARANT, post(
             declaration(""), note("本月无异常", "note"), method="PATCH")),
         "POST /api/v1/units/{unit_id}/declarations/{declaration_id}/submit": Row(DECLARANT, post(
             declaration("/submit"))),
         "POST /api/v1/units/{unit_id}/declarations/{declaration_id}/correct": Row(DECLARANT, post(
             declaration("/correct", submit=True), note("复磅更正产生量"))),
+        "POST /api/v1/units/{unit_id}/declarations/{declaration_id}/return": Row(CERTIFY, post(
+            declaration("/return", submit=True), note("请补充转移去向"))),
         # history
         "POST /api/v1/units/{unit_id}/imports": Row(DECLARANT, post(unit_path("/imports"), files=lambda w, r, o: {
             "file": ("history.csv", history_csv(w))})),

@@ -128,3 +128,33 @@ def test_tiers_decide_what_is_owed(client, engine, world):
     r = client.post(f"{API}/units/{d}/declarations", json={"kind": "annual", "period_start": f"{date.today().year}-01-01"},
                     headers=hd)
     assert r.status_code == 422 and r.json()["error"]["code"] == "declaration.period_open"
+
+
+def test_a_regulator_returns_a_submitted_declaration_and_the_correction_settles_it(client, world):
+    w = world
+    a = w.u["A"]
+    mar = post(client, w, f"/units/{a}/declarations", "A", {"kind": "monthly", "period_start": "2023-03-01"}, 201)
+    r = client.post(f"{API}/units/{a}/declarations/{mar['id']}/return", json={"reason": "请补充转移去向"},
+                    headers=w.tokens["reg"])
+    assert r.status_code == 409 and r.json()["error"]["code"] == "declaration.not_submitted"  # a draft is the unit's
+    post(client, w, f"/units/{a}/declarations/{mar['id']}/submit", "A")
+    r = client.post(f"{API}/units/{a}/declarations/{mar['id']}/return", json={"reason": "请补充转移去向"},
+                    headers=w.tokens["A"])
+    assert r.status_code == 403  # the unit does not return its own filing
+    item = post(client, w, f"/units/{a}/declarations/{mar['id']}/return", "reg", {"reason": "请补充转移去向"}, 201)
+    assert item["kind"] == "declaration.returned" and item["needs_action"] and item["open"]
+    r = client.post(f"{API}/units/{a}/declarations/{mar['id']}/return", json={"reason": "再次退回"},
+                    headers=w.tokens["reg"])
+    assert r.status_code == 409 and r.json()["error"]["code"] == "declaration.already_returned"
+    inbox = client.get(f"{API}/units/{a}/inbox", headers=w.tokens["A"]).json()
+    assert [i["id"] for i in inbox if i["kind"] == "declaration.returned"] == [item["id"]]
+    r = client.post(f"{API}/units/{a}/inbox/{item['id']}/ack", headers=w.tokens["A"])
+    assert r.status_code == 409 and r.json()["error"]["code"] == "inbox.needs_action"  # it closes by correcting
+    seen = client.get(f"{API}/units/{a}/declarations/{mar['id']}", headers=w.tokens["A"]).json()
+    assert seen["status"] == "submitted" and seen["returns"][0]["reason"] == "请补充转移去向"
+    v2 = post(client, w, f"/units/{a}/declarations/{mar['id']}/correct", "A", {"reason": "补充转移去向"}, 201)
+    still = client.get(f"{API}/units/{a}/inbox", headers=w.tokens["A"]).json()
+    assert any(i["id"] == item["id"] for i in still)  # a draft correction is not yet a filing
+    post(client, w, f"/units/{a}/declarations/{v2['id']}/submit", "A")
+    after = client.get(f"{API}/units/{a}/inbox", headers=w.tokens["A"]).json()
+    assert not any(i["id"] == item["id"] for i in after)
