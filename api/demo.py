@@ -120,12 +120,12 @@ def seed(session: Session, *, today: date | None = None, history: bool = True) -
         ("regulator.sd", "山东省生态环境厅 审核员", "regulator", {"region_prefix": "37"}),
         ("regulator.jn", "济南市生态环境局 审核员", "regulator", {"region_prefix": "3701"}),
         ("regulator.zb", "淄博市生态环境局 审核员", "regulator", {"region_prefix": "3703"}),
-        ("operator.mq", "明泉化工 称重员", "operator", {"unit_id": plant.id}),
+        ("operator.mq", "明泉化工 称重员 王强", "operator", {"unit_id": plant.id}),
         ("admin.mq", "明泉化工 环保负责人", "unit_admin", {"unit_id": plant.id}),
-        ("operator.lz", "鲁中冶炼 称重员", "operator", {"unit_id": smelter.id}),
-        ("driver.ay", "安运 司机 张师傅", "driver", {"unit_id": hauler.id}),
-        ("receiver.ly", "绿源环保 收料员", "receiver_operator", {"unit_id": receiver.id}),
-        ("receiver.ss", "山水水泥 收料员", "receiver_operator", {"unit_id": cement.id}),
+        ("operator.lz", "鲁中冶炼 称重员 李敏", "operator", {"unit_id": smelter.id}),
+        ("driver.ay", "安运 司机 张建国", "driver", {"unit_id": hauler.id}),
+        ("receiver.ly", "绿源环保 收料员 赵磊", "receiver_operator", {"unit_id": receiver.id}),
+        ("receiver.ss", "山水水泥 收料员 孙丽", "receiver_operator", {"unit_id": cement.id}),
         ("park.jn", "化工产业园 管委会", "park_manager", {"park_id": park.id}),
     ]
     for username, name, role, binding in people:
@@ -167,8 +167,11 @@ def seed_history(session: Session, *, world: dict, today: date) -> dict:
     """Weighings, storage, transfers and processing from 1 January three years ago until today."""
     rng = random.Random(1259)
     u, f = world["units"], world["facilities"]
-    who = {name: Principal.of(session.exec(select(User).where(User.username == name)).one())
-           for name in ("operator.mq", "operator.lz", "driver.ay", "receiver.ly", "receiver.ss")}
+    users = {name: session.exec(select(User).where(User.username == name)).one()
+             for name in ("operator.mq", "operator.lz", "driver.ay", "receiver.ly", "receiver.ss")}
+    who = {name: Principal.of(user) for name, user in users.items()}
+    # 经办人 in the ledger is a person: the last word of the display name ("明泉化工 称重员 王强" → 王强).
+    person = {name: user.display_name.split()[-1] for name, user in users.items()}
     vehicles = session.exec(select(Vehicle).where(Vehicle.unit_id == u["hauler"]).order_by(Vehicle.id)).all()
     counts = {"batches": 0, "manifests": 0}
 
@@ -179,7 +182,7 @@ def seed_history(session: Session, *, world: dict, today: date) -> dict:
             b = batches.generate(session, principal=who[op], data=batches.BatchCreate(
                 unit_id=u[unit], waste_code=code, name=name, form=form, facility_id=f[gen], container_type=container,
                 container_volume_l=volume, gross_kg=gross, tare_kg=tare, scale_id=f"{unit.upper()}-SCALE-1",
-                operator=who[op].username, occurred_at=when, store_facility_id=f[store] if store else None,
+                operator=person[op], occurred_at=when, store_facility_id=f[store] if store else None,
                 components=COMPONENTS.get(code)))
         counts["batches"] += 1
         return b
@@ -254,10 +257,10 @@ def seed_history(session: Session, *, world: dict, today: date) -> dict:
             with clock_at(_at(process, 10)):
                 if h.stored_g:
                     batches.retrieve(session, principal=who[rcv], batch=h, data=batches.RetrieveIn(
-                        operator=who[rcv].username, purpose="in_house"))
+                        operator=person[rcv], purpose="in_house"))
                 batches.process_in_house(session, principal=who[rcv], batch=h, kind="used_in_house",
                                          data=batches.ProcessIn(method=method, facility_id=fac_id,
-                                                                operator=who[rcv].username))
+                                                                operator=person[rcv]))
         with clock_at(_at(process, 16)):
             manifests.complete(session, principal=who[rcv], m=m)
         if refuse == "part":

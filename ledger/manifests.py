@@ -633,7 +633,7 @@ def pickup(session: Session, *, principal: Principal, m: Manifest, data: PickupI
         kind = "sent_out_for_use" if method.counts_as_utilisation else "sent_out_for_disposal"
         code = batches.record_code(session, unit_id=m.originator_id, kind=kind, day=today, hazardous=b.hazardous)
         batches.record(session, b, kind="shipped", unit_id=m.originator_id, principal=principal,
-                       actor_name=principal.username, occurred_at=now, mass_g=ln.mass_g, manifest_id=m.id,
+                       actor_name=released_by, occurred_at=now, mass_g=ln.mass_g, manifest_id=m.id,
                        record_code=code, body={"manifest": m.number, "planned_method": ln.planned_method,
                                                "counts_as_utilisation": method.counts_as_utilisation,
                                                "receiver_id": m.receiver_id, "hauler_id": m.hauler_id,

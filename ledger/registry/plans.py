@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func
@@ -17,6 +17,7 @@ from ledger.validation import Code, DbId, Input, Money10k, PositiveKg, Year
 from ledger.workdays import SHANGHAI
 
 PLAN_DEADLINE = (3, 31)  # filed by 31 March each year
+NEW_UNIT_PLAN_DAYS = 30  # a unit registered after that files its first plan within this many days
 
 
 class PlanItemIn(Input):
@@ -97,12 +98,21 @@ def file_plan(session: Session, *, principal: Principal, unit_id: int, data: Pla
 
 def plan_public(session: Session, plan: Plan) -> PlanPublic:
     items = session.exec(select(PlanItem).where(PlanItem.plan_id == plan.id).order_by(PlanItem.id)).all()
-    local = plan.filed_at.astimezone(SHANGHAI)
-    late = (local.year, local.month, local.day) > (plan.year, *PLAN_DEADLINE)
     return PlanPublic(id=plan.id, unit_id=plan.unit_id, year=plan.year, version=plan.version, filed_at=plan.filed_at,
-                      filed_late=late, note=plan.note,
+                      filed_late=filed_late(plan, session.get(Unit, plan.unit_id)), note=plan.note,
                       items=[PlanItemPublic(waste_code=i.waste_code, planned_kg=g_to_kg(i.planned_g),
                                             receiver_ids=i.receiver_ids, methods=i.methods) for i in items])
+
+
+def filed_late(plan: Plan, unit: Unit | None) -> bool:
+    """Filed after 31 March of its year — or, for a unit registered later in the year, more than
+    NEW_UNIT_PLAN_DAYS after its registration (a new unit files its first plan when it starts, not by March)."""
+    due = date(plan.year, *PLAN_DEADLINE)
+    if unit is not None and unit.created_at is not None:
+        registered = unit.created_at.astimezone(SHANGHAI).date()
+        if registered.year == plan.year:
+            due = max(due, registered + timedelta(days=NEW_UNIT_PLAN_DAYS))
+    return plan.filed_at.astimezone(SHANGHAI).date() > due
 
 
 def list_plans(session: Session, *, principal: Principal, unit_id: int, year: int | None = None) -> list[Plan]:

@@ -224,3 +224,20 @@ def test_openapi_lists_registry_paths(client):
               "/api/v1/units/{unit_id}/vehicles", "/api/v1/units/{unit_id}/plans",
               "/api/v1/units/{unit_id}/economics", "/api/v1/parks"):
         assert p in paths, p
+
+
+def test_a_plan_is_late_after_march_unless_the_unit_was_registered_later_that_year():
+    from datetime import datetime as dt
+
+    from ledger.registry.models import Plan, Unit
+    from ledger.registry.plans import filed_late
+    from ledger.workdays import SHANGHAI
+
+    def plan(filed: str) -> Plan:
+        return Plan(unit_id=1, year=2026, version=1, filed_at=dt.fromisoformat(filed).replace(tzinfo=SHANGHAI))
+
+    old = Unit(credit_code="x", name="老单位", region_code="370112", created_at=dt(2024, 5, 1, tzinfo=SHANGHAI))
+    new = Unit(credit_code="y", name="新单位", region_code="370112", created_at=dt(2026, 6, 10, tzinfo=SHANGHAI))
+    assert not filed_late(plan("2026-03-31T23:00"), old) and filed_late(plan("2026-04-01T09:00"), old)
+    assert not filed_late(plan("2026-07-09T10:00"), new)  # within 30 days of its registration
+    assert filed_late(plan("2026-07-11T10:00"), new)
