@@ -70,10 +70,10 @@ def build(client, admin, session: Session) -> dict:  # noqa: ANN001
     p_open = post(name=f"{XSS}废机油", note=f"{XSS}每月月底可上门\n桶装 200 L", address=f"{XSS}工业南路1号")
     ok(client.post(f"/api/v1/market/posts/{p_open['id']}/photos", headers=g["adm"],
                    files={"file": ("s.png", png(), "image/png")}), 201)
-    ok(client.post(f"/api/v1/market/posts/{p_open['id']}/offers", headers=col["adm"],
-                   json={"method": "R9", "fee_yuan_per_t": "500", "note": f"{XSS}两周内上门"}), 201)
-    ok(client.post(f"/api/v1/market/posts/{p_open['id']}/offers", headers=near["adm"],
-                   json={"method": "R9", "fee_yuan_per_t": "-200"}), 201)
+    o_col = ok(client.post(f"/api/v1/market/posts/{p_open['id']}/offers", headers=col["adm"],
+                           json={"method": "R9", "fee_yuan_per_t": "500", "note": f"{XSS}两周内上门"}), 201)
+    o_near = ok(client.post(f"/api/v1/market/posts/{p_open['id']}/offers", headers=near["adm"],
+                            json={"method": "R9", "fee_yuan_per_t": "-200"}), 201)
     p_second = post(waste_code=OTHER, name="废液压油", monthly_kg="80", expires_in_days=14)
     batch(client, g)
     p_deal = post(name="废齿轮油", monthly_kg="120")
@@ -91,4 +91,4 @@ def build(client, admin, session: Session) -> dict:  # noqa: ANN001
         w["reg"]: [("market-regulator", "/market"), ("market-post-regulator", f"/market/{p_open['id']}"),
                    ("market-deal-regulator", f"/market/{p_deal['id']}")],
     }
-    return {**w, "open": p_open, "second": p_second, "deal_post": p_deal, "deal": deal, "pages": pages}
+    return {**w, "open": p_open, "open_offers": {"col": o_col["id"], "near": o_near["id"]}, "second": p_second, "deal_post": p_deal, "deal": deal, "pages": pages}
