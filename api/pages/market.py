@@ -88,7 +88,7 @@ def market(request: Request, code: str = "", s: Session = Depends(get_session), 
     own_id = hall.unit.id if hall.unit else None
     matching = [r for r in rows if r.unit_id != own_id and r.status == "open"]
     answered = [r for r in rows if r.unit_id != own_id and r.status != "open"]
-    mine = [r for r in rows if r.unit_id == own_id]
+    mine = sorted((r for r in rows if r.unit_id == own_id), key=lambda r: (r.status != "open", -r.id))  # open first
     return render(request, "market/list.html", {
         "hall": hall, "code": code, "takes": hall.unit is not None and not hall.supervisor and (
             hall.unit.is_receiver or hall.unit.is_collector), "error": error, "rows": rows, "matching": matching, "answered": answered,
