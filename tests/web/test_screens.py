@@ -4,7 +4,7 @@ sizes (the viewport changes between them)."""
 
 from __future__ import annotations
 
-from tests.web import park_world, world
+from tests.web import market_world, park_world, world
 from tests.web.conftest import SIZES, login, shoot
 
 STATUS = {"403": 403, "404": 404, "public-unit-404": 404, "park-other-404": 404}
@@ -52,6 +52,36 @@ def test_park_declaration_and_ledger_pages_at_both_sizes(new_context, session):
                 assert "<script>alert" not in page.content(), f"{name}: a user's text became a script"
                 if name.startswith("park") and name != "park-other-404":
                     assert world.XSS in page.inner_text("body"), f"{name}: the park's name should show as text"
+                shoot(page, name, size)
+                seen += 1
+    assert seen == 2 * sum(len(p) for p in built["pages"].values())
+
+
+# The hall's pages that show a name or note typed with a script in it (the post's name, note and address, the
+# receiver's name, the collector's offer note).
+MARKET_XSS = ("market-producer", "market-post-producer", "market-receiver", "market-post-offerer",
+              "market-regulator", "market-post-regulator", "market-deal", "market-collector")
+
+
+def test_market_pages_at_both_sizes(new_context, client, admin, session):
+    """The trading hall: a producer's list, form, post with offers and a deal; a licensed receiver's and a
+    collector's list and post; a regulator's read-only list and posts."""
+    built = market_world.build(client, admin, session)
+    seen = 0
+    for user, pages in built["pages"].items():
+        page = new_context("desktop").new_page()
+        login(page, user)
+        for size in ("desktop", "phone"):
+            w, h = SIZES[size]
+            page.set_viewport_size({"width": w, "height": h})
+            for name, url in pages:
+                resp = page.goto(url)
+                assert resp.status == 200, f"{name} {url}: {resp.status}"
+                assert "<script>alert" not in page.content(), f"{name}: a user's text became a script"
+                if name in MARKET_XSS:
+                    assert market_world.XSS in page.inner_text("body"), f"{name}: the text should show as typed"
+                if name == "market-post-producer":  # the sample photo is served to the page (decoded, not broken)
+                    assert page.evaluate("document.querySelector('#post-photos img').naturalWidth") == 320
                 shoot(page, name, size)
                 seen += 1
     assert seen == 2 * sum(len(p) for p in built["pages"].values())
