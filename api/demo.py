@@ -313,7 +313,7 @@ def seed_history(session: Session, *, world: dict, today: date) -> dict:
                     lot_code, draws = batches.retrieve_lot(session, principal=who["operator.lz"],
                                                            facility_id=f["smelter_yard"], data=batches.LotRetrieveIn(
                         waste_code="321-001-S01", mass_kg=Decimal(stored * 85 // 100) / 1000,
-                        operator="operator.lz", purpose="transfer"))
+                        operator=person["operator.lz"], purpose="transfer"))
                 ship(ship_day, origin="smelter", receiver="cement", op="operator.lz", rcv="receiver.ss",
                      items=[(d.batch, Decimal(d.record.mass_g) / 1000, "C2") for d in draws])
             if leach is not None:

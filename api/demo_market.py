@@ -198,10 +198,10 @@ def seed_market(session: Session, *, world: dict, today: date) -> dict:
     holding = session.get(Batch, manifests.lines_of(session, m)[0].holding_id)
     with clock_at(at(today, 9)):
         batches.retrieve(session, principal=recycler, batch=holding, data=batches.RetrieveIn(
-            operator="receiver.ly", purpose="in_house"))
+            operator="赵磊", purpose="in_house"))
         batches.process_in_house(session, principal=recycler, batch=holding, kind="used_in_house",
                                  data=batches.ProcessIn(method="R9", facility_id=fac["receiver_plant"],
-                                                        operator="receiver.ly"))
+                                                        operator="赵磊"))
     with clock_at(at(today, 10)):
         manifests.complete(session, principal=recycler, m=m)
 

@@ -6,7 +6,8 @@
   so its application has a base year and its figures say how much came from imported history;
 - one declaration of each kind, each for the tier that owes it: the receiver (重点监管: licensed) files a monthly
   one, the smelter (简化管理: 10–100 t of hazardous waste a year) a quarterly one, the chemical plant an annual one;
-  each submitted before its due date, plus a draft of the next month for the receiver;
+  each submitted before its due date, plus a draft of the next month for the receiver; the regulator returns the
+  receiver's submitted month (退回), so its inbox shows a declaration waiting for correction;
 - `admin.ly`, the receiver's unit admin (its receiving clerk may not file declarations).
 """
 
@@ -19,6 +20,7 @@ from sqlmodel import Session, select
 
 from ledger.accounts import User
 from ledger.auth import Principal
+from ledger.filings import returns
 from ledger.history import imports
 from ledger.reports import declarations
 from ledger.types import clock_at
@@ -103,6 +105,14 @@ def seed_reports(session: Session, world: dict, today: date) -> dict:
     last_quarter = (quarter - timedelta(days=1)).replace(day=1)
     last_quarter = date(last_quarter.year, (last_quarter.month - 1) // 3 * 3 + 1, 1)
     file("receiver", "monthly", before_last)
+    key = f"receiver:monthly:{before_last}"
+    if key in filed:  # the regulator returns it (退回): it waits in the receiver's inbox for a corrected version
+        receiver = session.get(Unit, u["receiver"])
+        reg_name = "regulator.zb" if receiver.region_code.startswith("3703") else "regulator.sd"
+        reg = Principal.of(session.exec(select(User).where(User.username == reg_name)).one())
+        with clock_at(datetime.now(SHANGHAI) - timedelta(minutes=5)):
+            returns.return_declaration(session, principal=reg, unit_id=u["receiver"], declaration_id=filed[key],
+                                       data=returns.ReturnIn(reason="接收量与联单接收量不一致，请核对后更正再报"))
     file("receiver", "monthly", last_month, submit=False)
     file(quarterly_filer, "quarterly", last_quarter)
     file("plant", "annual", date(today.year - 1, 1, 1))
