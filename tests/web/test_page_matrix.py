@@ -13,8 +13,9 @@ How a role is someone here
   (EXPIRED), so the login page can say the session ran out.
 
 Answers: OK (200), ABSENT (200 without the target: a list or a station that shows the caller's own unit instead),
-LOGIN / EXPIRED (303 to the login form, without / with `expired=1`), REDIRECT (any other 3xx), or the status of the
-error page (403: the role may not; 404: outside the caller's scope, not disclosed; 422: an input the page refuses).
+FACTS (a public page answering 200 with the public facts only, without what those in scope see), LOGIN / EXPIRED (303 to the login form, without / with `expired=1`), REDIRECT (any other 3xx), or the status of the
+error page, which must be HTML (403: the role may not; 404: outside the caller's scope, not disclosed; 422: an input
+the page refuses).
 
 Rights (ledger/auth.py): seeing, supervising, operating, administering are distinct. Everyone who may read a unit
 (its users, its park's manager, regulators whose region covers it, admins) reads its pages (/unit/…, labels,
@@ -43,7 +44,7 @@ from tests.api.authz_streams import new_alert, new_declaration, new_order, share
 from tests.api.test_authz_matrix import HOME, World
 from tests.conftest import _empty
 
-OK, ABSENT, LOGIN, EXPIRED, REDIRECT = "OK", "ABSENT", "LOGIN", "EXPIRED", "REDIRECT"
+OK, ABSENT, FACTS, LOGIN, EXPIRED, REDIRECT = "OK", "ABSENT", "FACTS", "LOGIN", "EXPIRED", "REDIRECT"
 ROLES = ("operator", "unit_admin", "driver", "receiver_operator", "park_manager", "county_regulator",
          "city_regulator", "province_regulator", "admin", "anonymous", "revoked")
 USERS = ROLES[:9]
@@ -70,8 +71,15 @@ X3 = (403, 403, 403)
 # ---- the grids ------------------------------------------------------------------------------------------------
 
 # Public pages: the label's QR (/s/), the facility card (/f/), the 固废码 (/u/), manifest verification (/m/{n}).
-# Those outside the scope get the public facts only, but the page itself answers everyone.
+# The page answers everyone; the 固废码 page is the same for all.
 PUBLIC = grid(**{r: (OK,) * 3 for r in ROLES})
+# The label, the facility card and the manifest add what those who may read the unit see (balances and next
+# actions, stock and movements, the whole manifest with people and the plate); everyone else gets the public facts.
+PUBLIC_DETAIL = grid(operator=(OK, FACTS, FACTS), unit_admin=(OK, FACTS, FACTS), driver=(OK, FACTS, FACTS),
+                     receiver_operator=(OK, FACTS, FACTS), park_manager=(OK, FACTS, FACTS),
+                     county_regulator=(OK, FACTS, FACTS), city_regulator=(OK, OK, FACTS),
+                     province_regulator=(OK, OK, FACTS), admin=(OK, OK, OK), anonymous=(FACTS,) * 3,
+                     revoked=(FACTS,) * 3)
 # Any logged-in user (the page shows what is in their own scope).
 LOGGED_IN = every(OK)
 # Read a unit's page (or its batch's label, its manifest list entry, its pickup order): the unit's users, its park's
@@ -127,6 +135,7 @@ class Req:
     needle: str | None = None  # for lists: a text that must (OK) or must not (ABSENT) be on the page
     form: dict | None = None  # a form POST
     cookie: str | None = None  # a session of its own (logout ends the session it is sent with)
+    without: str = ABSENT  # the answer when the needle is missing (FACTS on public pages)
 
 
 Build = Callable[["Pages", str, str], Req]
@@ -165,6 +174,10 @@ class Pages:
     def manifest(self, owner: str):  # noqa: ANN201
         return shared(self.w, ("manifest", owner), lambda: self.w.manifest(owner, "draft"))
 
+    def plate(self, owner: str) -> str:
+        """The manifest's whole plate: the public view masks it (鲁A1**45)."""
+        return self.w.families[owner].vehicles["hauler"][0].plate
+
     def facility(self, role: str, owner: str):  # noqa: ANN201
         return self.w.families[owner].fac[(HOME.get(role, "plant"), "store")]
 
@@ -183,8 +196,9 @@ class Pages:
                       lambda: new_order(self.w, role, owner, producer_is_home=True))
 
 
-def get(path: Callable[[Pages, str, str], str], needle: Callable[[Pages, str, str], str] | None = None) -> Build:
-    return lambda p, r, o: Req("GET", path(p, r, o), needle(p, r, o) if needle else None)
+def get(path: Callable[[Pages, str, str], str], needle: Callable[[Pages, str, str], str] | None = None, *,
+        without: str = ABSENT) -> Build:
+    return lambda p, r, o: Req("GET", path(p, r, o), needle(p, r, o) if needle else None, without=without)
 
 
 def fixed(path: str) -> Build:
@@ -218,10 +232,13 @@ PAGES: dict[str, Row] = {
     "POST /logout": Row(FORM_POST, logout_post),
     "GET /home": Row(TO_HOME, fixed("/home")),
     # public pages
-    "GET /s/{digital_id}": Row(PUBLIC, get(lambda p, r, o: f"/s/{p.batch(r, o).digital_id}")),
-    "GET /f/{facility_id}": Row(PUBLIC, get(lambda p, r, o: f"/f/{p.facility(r, o).id}")),
+    "GET /s/{digital_id}": Row(PUBLIC_DETAIL, get(lambda p, r, o: f"/s/{p.batch(r, o).digital_id}",
+                                                  lambda p, r, o: 'id="detail"', without=FACTS)),
+    "GET /f/{facility_id}": Row(PUBLIC_DETAIL, get(lambda p, r, o: f"/f/{p.facility(r, o).id}",
+                                                   lambda p, r, o: 'id="stock"', without=FACTS)),
     "GET /u/{credit_code}": Row(PUBLIC, get(lambda p, r, o: f"/u/{p.unit(r, o).credit_code}")),
-    "GET /m/{number}": Row(PUBLIC, get(lambda p, r, o: f"/m/{p.manifest(o).number}")),
+    "GET /m/{number}": Row(PUBLIC_DETAIL, get(lambda p, r, o: f"/m/{p.manifest(o).number}",
+                                              lambda p, r, o: p.plate(o), without=FACTS)),
     # the weighing station (?unit_id= names the unit for an admin; a unit's user always gets its own)
     "GET /station": Row(STATION, get(lambda p, r, o: f"/station?unit_id={p.unit(r, o).id}",
                                      lambda p, r, o: p.unit(r, o).name)),
@@ -316,14 +333,22 @@ def pages(engine, app) -> Iterator[Pages]:  # noqa: ANN001
 def outcome(r, req: Req) -> object:  # noqa: ANN001
     if 200 <= r.status_code < 300:
         if req.needle is not None:
-            return OK if req.needle in r.text else ABSENT
+            return OK if req.needle in r.text else req.without
         return OK
     if 300 <= r.status_code < 400:
         loc = r.headers.get("location", "")
         if loc.startswith("/login?next="):
             return EXPIRED if re.search(r"[?&]expired=1\b", loc) else LOGIN
         return REDIRECT
+    if "text/html" not in r.headers.get("content-type", ""):
+        return f"{r.status_code} (not an HTML page: {r.headers.get('content-type')})"
     return r.status_code
+
+
+def title(html: str) -> str:
+    """The page's title and the error page's detail, for a failure message."""
+    found = re.findall(r"<title>(.*?)</title>|<p class=\"muted small\">(详情：.*?)</p>", html, flags=re.S)
+    return " | ".join(x.strip() for pair in found for x in pair if x.strip())[:200]
 
 
 def ask(p: Pages, route: str, role: str, owner: str):  # noqa: ANN201
@@ -353,8 +378,8 @@ def test_page_matrix(route, pages):
         r, req = ask(pages, route, role, owner)
         got = outcome(r, req)
         if got != want:
-            wrong.append(f"{role:>18} × {owner:<12} expected {want}, got {got}: {req.path} "
-                         f"{r.headers.get('location', '')} {r.text[:120]!r}")
+            wrong.append(f"{role:>18} × {owner:<12} expected {want}, got {got}: {req.method} {req.path} "
+                         f"{r.headers.get('location', '')} {title(r.text)}")
     assert not wrong, f"{route}:\n" + "\n".join(wrong)
 
 
