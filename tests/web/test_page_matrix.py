@@ -23,7 +23,10 @@ manifests, pickup orders); only the unit's operating users (and the platform adm
 console (/console…) is for regulators, park managers and admins, scoped like the API. The public pages (scan /s/,
 facility card /f/, 固废码 /u/, manifest verification /m/{number}) answer everyone.
 
-Adding a page: add a line to PAGES with a grid and a builder. A page served by the app but missing from PAGES fails
+Where a page answers 200, the matrix also checks who is offered write controls (CONTROLS): the forms of acts a
+role may not do must not be on its page.
+
+Adding a page: add a line to PAGES with a grid and a builder (and to CONTROLS if it offers write controls). A page served by the app but missing from PAGES fails
 `test_every_page_is_in_the_matrix` with the line to add. A cell whose answer looks wrong by the rules keeps the
 answer we believe right and is listed in XFAIL (each runs as its own strict xfail test).
 """
@@ -279,6 +282,40 @@ PAGES: dict[str, Row] = {
                                                     lambda p, r, o: f"/m/{p.manifest(o).number}")),
 }
 
+
+# Write controls: where a page answers 200, who is offered forms that write (`data-api=` action forms, the scan's
+# next actions). Seeing is not acting: a page offers a control only to whom the API lets do it (write "W" for a
+# cell that shows controls, "." for one that does not; roles not named show none anywhere). Pages not listed show
+# no control to anyone.
+def controls(**rows: str) -> dict[str, str]:
+    assert set(rows) <= set(ROLES) and all(len(v) == 3 and set(v) <= {"W", "."} for v in rows.values()), rows
+    return {r: rows.get(r, "...") for r in ROLES}
+
+
+# The unit's own operating users act on its batches (store, retrieve, use, dispose); regulators and park managers
+# only look (the admin is offered no next actions on a label: it belongs to no unit).
+BATCH_ACTIONS = controls(operator="W..", unit_admin="W..", receiver_operator="W..")
+# An open mid alert: the county and city regulators push it, any regulator of the region may close it, the admin all.
+ALERT_ACTS = controls(county_regulator="W..", city_regulator="WW.", province_regulator="WW.", admin="WWW")
+CONTROLS: dict[str, dict[str, str]] = {
+    "GET /s/{digital_id}": BATCH_ACTIONS,
+    "GET /station/batch/{digital_id}": BATCH_ACTIONS,
+    # the inbox's acknowledgement and the zero report: those who operate the unit
+    "GET /unit/{unit_id}": controls(operator="W..", unit_admin="W..", receiver_operator="W..", admin="WWW"),
+    "GET /unit/{unit_id}/alerts/{alert_id}": ALERT_ACTS,
+    "GET /console/alerts/{alert_id}": ALERT_ACTS,
+    # the unit declares (HJ 1259 §7.1): its operators and admins; nobody declares in its name
+    "GET /unit/{unit_id}/declarations/{declaration_id}": controls(operator="W..", unit_admin="W.."),
+    # a producer's one-step order form; its own order (cancel) on the order page
+    "GET /pickup": controls(operator="WWW", unit_admin="WWW", receiver_operator="WWW"),
+    "GET /pickup/{order_id}": controls(operator="W..", unit_admin="W..", receiver_operator="W.."),
+}
+
+
+def writes(html: str) -> str:
+    return "W" if "data-api=" in html or 'id="actions"' in html else "."
+
+
 # Cells where the service's answer looks wrong by the rights rules: (page, role, ownership) → why. The grid keeps
 # the answer we believe right; each cell runs as a strict xfail (it fails loudly once the service is fixed).
 XFAIL: dict[tuple[str, str, str], str] = {}
@@ -306,6 +343,7 @@ def test_every_page_is_in_the_matrix(app):
     assert not missing, ("pages missing from the page matrix (tests/web/test_page_matrix.py, PAGES); add a row for "
                          "each, with the grid of who may open it:\n" + "\n".join(lines))
     assert not stale, f"rows for pages the app no longer serves: {stale}"
+    assert set(CONTROLS) <= set(PAGES), set(CONTROLS) - set(PAGES)
     assert set(XFAIL) <= {(p, r, o) for p in PAGES for r in ROLES for o in OWNERSHIP}, "XFAIL names no cell"
 
 
@@ -377,6 +415,11 @@ def test_page_matrix(route, pages):
         want = row.expect[role][OWNERSHIP.index(owner)]
         r, req = ask(pages, route, role, owner)
         got = outcome(r, req)
+        if got in (OK, ABSENT, FACTS) and req.method == "GET":
+            shown = CONTROLS.get(route, controls())[role][OWNERSHIP.index(owner)]
+            if writes(r.text) != shown:
+                wrong.append(f"{role:>18} × {owner:<12} write controls expected {shown!r}, got {writes(r.text)!r}: "
+                             f"{req.path}")
         if got != want:
             wrong.append(f"{role:>18} × {owner:<12} expected {want}, got {got}: {req.method} {req.path} "
                          f"{r.headers.get('location', '')} {title(r.text)}")
