@@ -446,3 +446,14 @@ def test_a_revoked_session_is_refused(pages):
     assert (r.status_code, r.headers["location"]) == (303, "/login?bye=1")
     r = p.client.get("/station", headers=headers, follow_redirects=False)
     assert outcome(r, Req("GET", "/station")) == EXPIRED, r.headers
+
+
+def test_a_cross_site_form_post_is_refused(pages):
+    """The form POSTs of the matrix carry the service's own Origin; from another site the session's POST is refused
+    (403) and the session lives on."""
+    p = pages
+    fresh = p.login(p.w.login_user.username)
+    headers = {"Accept": "text/html", "Cookie": f"{SESSION_COOKIE}={fresh}"}
+    r = p.client.post("/logout", headers={**headers, "Origin": "https://evil.example"}, follow_redirects=False)
+    assert r.status_code == 403, r.text
+    assert p.client.get("/station", headers=headers, follow_redirects=False).status_code == 200
