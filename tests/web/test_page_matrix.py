@@ -43,7 +43,7 @@ from fastapi.testclient import TestClient
 
 from api.deps import SESSION_COOKIE
 from api.openapi import api_routes
-from tests.api.authz_streams import new_alert, new_declaration, new_order, shared
+from tests.api.authz_streams import new_alert, new_declaration, new_order, new_post, shared
 from tests.api.test_authz_matrix import HOME, World
 from tests.conftest import _empty
 
@@ -126,6 +126,10 @@ TO_HOME = every(REDIRECT)
 LOGIN_FORM = every(REDIRECT, anonymous=(OK,) * 3, revoked=(OK,) * 3)  # an ended session sees the form (expired)
 # Posting the login form logs its user in (whoever was logged in before); logging out always ends on /login?bye=1.
 FORM_POST = every(REDIRECT, anonymous=(REDIRECT,) * 3, revoked=(REDIRECT,) * 3)
+HALL = grid(operator=(OK, OK, OK), unit_admin=(OK, OK, OK), driver=(OK, OK, OK), receiver_operator=(OK, OK, OK),
+            park_manager=(OK, 404, 404), county_regulator=(OK, 404, 404), city_regulator=(OK, OK, 404),
+            province_regulator=(OK, OK, 404), admin=(OK, OK, OK))
+MARKET_NEW = every(403, operator=(OK,) * 3, unit_admin=(OK,) * 3, receiver_operator=(OK,) * 3)
 API_DOCS = every(REDIRECT, anonymous=(REDIRECT,) * 3, revoked=(REDIRECT,) * 3)  # `/` → the API's documentation
 
 
@@ -193,6 +197,9 @@ class Pages:
     def declaration(self, role: str, owner: str) -> tuple[int, int]:
         return shared(self.w, ("declaration", self.unit(role, owner).id),
                       lambda: new_declaration(self.w, role, owner))
+
+    def post(self, role: str, owner: str) -> int:
+        return shared(self.w, ("post", self.unit(role, owner).id), lambda: new_post(self.w, role, owner))
 
     def order(self, role: str, owner: str) -> int:
         return shared(self.w, ("order", self.unit(role, owner).id),
@@ -266,6 +273,11 @@ PAGES: dict[str, Row] = {
         lambda p, r, o: "/unit/{}/declarations/{}".format(*p.declaration(r, o)))),
     "GET /unit/{unit_id}/ledger": Row(READ, unit_path("/ledger")),
     # the console
+    # the trading hall: units licensed for a code see its posts wherever they are (every unit of the World is
+    # licensed for HW08); park managers and regulators read the posts of their park or region; producers post
+    "GET /market": Row(LOGGED_IN, fixed("/market")),
+    "GET /market/new": Row(MARKET_NEW, fixed("/market/new")),
+    "GET /market/{post_id}": Row(HALL, get(lambda p, r, o: f"/market/{p.post(r, o)}")),
     "GET /console": Row(CONSOLE, fixed("/console")),
     "GET /console/alerts": Row(CONSOLE_READ, get(lambda p, r, o: f"/console/alerts?unit_id={p.unit(r, o).id}")),
     "GET /console/alerts/{alert_id}": Row(CONSOLE_READ, get(lambda p, r, o: f"/console/alerts/{p.alert(r, o)}")),
@@ -307,6 +319,10 @@ CONTROLS: dict[str, dict[str, str]] = {
     # the unit declares (HJ 1259 §7.1): its operators and admins; nobody declares in its name
     "GET /unit/{unit_id}/declarations/{declaration_id}": controls(operator="W..", unit_admin="W.."),
     # a producer's one-step order form; its own order (cancel) on the order page
+    # the trading hall: a unit's operating users post, offer, accept and withdraw; drivers, park managers and
+    # regulators only look (the admin, who belongs to no unit, trades for none)
+    "GET /market/new": controls(operator="WWW", unit_admin="WWW", receiver_operator="WWW"),
+    "GET /market/{post_id}": controls(operator="WWW", unit_admin="WWW", receiver_operator="WWW"),
     "GET /pickup": controls(operator="WWW", unit_admin="WWW", receiver_operator="WWW"),
     "GET /pickup/{order_id}": controls(operator="W..", unit_admin="W..", receiver_operator="W.."),
 }
