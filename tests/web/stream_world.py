@@ -12,9 +12,11 @@ from datetime import date
 from sqlalchemy import update
 from sqlmodel import select
 
-from alerts.models import WebhookSubscription
+from alerts import notify
+from alerts.models import WebhookDelivery, WebhookSubscription
 from ledger.accounts import User
 from ledger.registry.models import Unit
+from ledger.types import utcnow
 from tests.api.collection_world import OIL, add_collector, add_garage, collect
 from tests.conftest import auth, make_user
 from tests.web.world import XSS, _ok
@@ -42,8 +44,11 @@ def build(client, admin, session) -> dict:  # noqa: ANN001
             201)]
     collect(client, g1, col, ("25.5", "20"))
     collect(client, g2, col, ("30", "18.5"))
+    notify.fan_out(session, now=utcnow())  # the scheduler's step: the inbox events become deliveries
     session.execute(update(WebhookSubscription).where(WebhookSubscription.id == hooks[1]["id"]).values(
         active=False, consecutive_failures=8, disabled_reason="HTTP 500 连续失败 8 次，已自动停用"))
+    session.execute(update(WebhookDelivery).where(WebhookDelivery.subscription_id == hooks[1]["id"]).values(
+        attempts=8, last_status=500, last_error=f"{XSS}Internal Server Error"))
     session.commit()
     # The collected holdings at the centre: make one lot of the first of each garage's, leave two to combine.
     from ledger.batches import Batch

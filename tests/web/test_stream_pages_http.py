@@ -122,6 +122,7 @@ def test_webhook_page_shows_state_and_forms_to_the_admin(app, client, admin, ses
     for x in (active, disabled):  # the same figures as GET /webhooks
         pending = re.search(rf'data-webhook="{x["id"]}".*?class="pending">(\d+)<', html, re.S).group(1)
         assert int(pending) == api[x["id"]]["pending_deliveries"]
+    assert ESCAPED + "Internal Server Error" in html and ">500<" in html  # the failed deliveries, escaped
     assert active["secret"] not in html and disabled["secret"] not in html  # the secret is never shown again
     # operators and regulators read the list without forms
     for user in (w["col_op"], w["reg"]):
