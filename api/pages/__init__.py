@@ -3,7 +3,8 @@
 One module per page family: `auth` (login, logout, home), `scan` (/s/…), `facility` (/f/…), `station`
 (weighing point), `phone` (/m/…: manifests on a driver's or receiver's phone, and the public verification
 page), `pickup` (/pickup…: pickup orders on a producer's and a collector's phone), `unit` (a unit's own pages, with
-its 固废码, alerts and inbox), `unit_reports` (its declarations and HJ 1259 ledger downloads), `public` (/u/…: the
+its 固废码, alerts and inbox), `unit_reports` (its declarations with their returns, and HJ 1259 ledger downloads), `collection` (its
+consents and a collection centre's lots), `webhooks` (its webhook subscriptions), `public` (/u/…: the
 page a unit's 固废码 opens), `market` (/market…: the trading hall), `console` (the console of regulators and park managers, a package of route modules). `alert_views` holds what the console's and the unit's alert pages share.
 `web.install(app)` adds the assets, gzip, the CSRF Origin check and HTML error pages.
 """
@@ -14,6 +15,7 @@ from fastapi import APIRouter, FastAPI
 
 from api.pages import (
     auth,
+    collection,
     console,
     facility,
     market,
@@ -25,10 +27,12 @@ from api.pages import (
     unit,
     unit_reports,
     web,
+    webhooks,
 )
 
 router = APIRouter(include_in_schema=False)
-for _module in (auth, scan, facility, station, phone, pickup, market, unit, unit_reports, public, console):
+for _module in (auth, scan, facility, station, phone, pickup, market, unit, unit_reports, collection, webhooks,
+                public, console):
     router.include_router(_module.router)
 
 

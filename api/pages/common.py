@@ -51,8 +51,10 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "object-src 'none'")
 
 
-def _local(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A UTC instant as Shanghai wall-clock time."""
+def _local(value: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A UTC instant (or its ISO text, as the API's JSON gives it) as Shanghai wall-clock time."""
+    if isinstance(value, str) and value:
+        value = datetime.fromisoformat(value)
     return value.astimezone(SHANGHAI).strftime(fmt) if value else ""
 
 

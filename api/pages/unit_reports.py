@@ -5,6 +5,10 @@ drafted or submitted, and one declaration's figures (tables C.1–C.3) and statu
 admins draft, refresh, submit and correct through the JSON API (wl.js action forms, one Idempotency-Key each);
 anyone else who may read the unit (its regulators, its park manager) sees the same pages without the buttons.
 
+Returns (退回): the declaration lists the returns a regulator made (reason, who, when) and, while one waits, the
+correction path (更正 → a new draft → submit; submitting it settles the return). A regulator whose jurisdiction
+covers the unit gets the 退回 form on the submitted version (POST …/declarations/{id}/return).
+
 Ledger downloads: for a chosen period, the links to what GET /units/{id}/ledger offers: the HJ 1259 workbook
 (B.1–B.5, the receiver's table and the general-waste ledger GF.1–GF.3, format=xlsx), each table as CSV, and the
 one-row-per-record CSV; with the number of rows each table holds for the period.
@@ -16,13 +20,14 @@ from datetime import date, timedelta
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from api.deps import get_session
 from api.pages.common import PageRoute, Viewer, login_required, render
 from api.routers.reports import exact
-from ledger.auth import DECLARANT_ROLES, Principal, require_unit
+from ledger.auth import DECLARANT_ROLES, Principal, may, require_unit
 from ledger.errors import InvalidInput
+from ledger.filings.models import InboxItem
 from ledger.registry.models import TIER_NAMES, Unit
 from ledger.reports import declarations as svc
 from ledger.reports import hj1259
@@ -70,9 +75,19 @@ def declaration_page(unit_id: int, declaration_id: int, request: Request, s: Ses
     versions = [x for x in svc.list_for(s, principal=v.principal, unit_id=unit.id)
                 if x.kind == d["kind"] and str(x.period_start) == d["period_start"]]
     latest = max(versions, key=lambda x: x.version) if versions else None
+    open_return = s.exec(select(InboxItem.id).where(
+        InboxItem.subject_type == "declaration", InboxItem.subject_id == obj.id, InboxItem.kind == "declaration.returned",
+        InboxItem.resolved_at.is_(None))).first()
+    p = v.principal
+    replaced = svc.get(s, p, unit.id, obj.replaces_id) if obj.replaces_id else None
     return render(request, "unit/declaration.html", {
+        "replaced_returns": svc.public(s, replaced, compare=False)["returns"] if replaced else [],
         "unit": unit, "d": d, "submitted_at": submitted_at, "versions": versions, "is_latest": latest is not None and latest.id == d["id"],
-        "declarant": _declarant(v.principal, unit), "base": f"/unit/{unit.id}", "STATUS_NAMES": STATUS_NAMES,
+        "latest": latest, "open_return": open_return is not None,
+        # A regulator whose jurisdiction covers the unit returns a submitted declaration (退回); never the unit itself.
+        "may_return": p.role == "regulator" and may(p, unit, "supervise") and d["status"] == "submitted"
+        and open_return is None,
+        "declarant": _declarant(p, unit), "base": f"/unit/{unit.id}", "STATUS_NAMES": STATUS_NAMES,
         "tier": TIER_NAMES.get(d["tier"], d["tier"])}, v=v)
 
 

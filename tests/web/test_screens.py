@@ -4,7 +4,7 @@ sizes (the viewport changes between them)."""
 
 from __future__ import annotations
 
-from tests.web import market_world, park_world, world
+from tests.web import market_world, park_world, stream_world, world
 from tests.web.conftest import SIZES, login, shoot
 
 STATUS = {"403": 403, "404": 404, "public-unit-404": 404, "park-other-404": 404}
@@ -82,6 +82,35 @@ def test_market_pages_at_both_sizes(new_context, client, admin, session):
                     assert market_world.XSS in page.inner_text("body"), f"{name}: the text should show as typed"
                 if name == "market-post-producer":  # the sample photo is served to the page (decoded, not broken)
                     assert page.evaluate("document.querySelector('#post-photos img').naturalWidth") == 320
+                shoot(page, name, size)
+                seen += 1
+    assert seen == 2 * sum(len(p) for p in built["pages"].values())
+
+
+# The collection stream's pages that show a name or reason typed with a script in it (the first garage's name, the
+# revoked consent's reason, the webhook's description).
+STREAM_XSS = ("consents-producer", "garage-home", "consents-collector", "lots", "lot", "webhooks",
+              "consents-regulator", "lots-regulator", "webhooks-regulator", "declaration-regulator")
+
+
+def test_stream_pages_at_both_sizes(new_context, client, admin, session):
+    """Consents (a producer's with the grant form, one without any, a collector's, a regulator's), a centre's lots
+    and one lot, the webhooks of a collector (admin, operator, regulator), a declaration seen by its unit and by a
+    regulator with the 退回 form."""
+    built = stream_world.build(client, admin, session)
+    seen = 0
+    for user, pages in built["pages"].items():
+        page = new_context("desktop").new_page()
+        login(page, user)
+        for size in ("desktop", "phone"):
+            w, h = SIZES[size]
+            page.set_viewport_size({"width": w, "height": h})
+            for name, url in pages:
+                resp = page.goto(url)
+                assert resp.status == 200, f"{name} {url}: {resp.status}"
+                assert "<script>alert" not in page.content(), f"{name}: a user's text became a script"
+                if name in STREAM_XSS:
+                    assert world.XSS in page.inner_text("body"), f"{name}: the text should show as typed"
                 shoot(page, name, size)
                 seen += 1
     assert seen == 2 * sum(len(p) for p in built["pages"].values())
