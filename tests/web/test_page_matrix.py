@@ -43,7 +43,7 @@ from fastapi.testclient import TestClient
 
 from api.deps import SESSION_COOKIE
 from api.openapi import api_routes
-from tests.api.authz_streams import new_alert, new_declaration, new_order, new_post, shared
+from tests.api.authz_streams import new_alert, new_declaration, new_lot, new_order, new_post, shared
 from tests.api.test_authz_matrix import HOME, World
 from tests.conftest import _empty
 
@@ -201,6 +201,9 @@ class Pages:
     def post(self, role: str, owner: str) -> int:
         return shared(self.w, ("post", self.unit(role, owner).id), lambda: new_post(self.w, role, owner))
 
+    def lot(self, role: str, owner: str) -> int:
+        return shared(self.w, ("lot", self.unit(role, owner).id), lambda: new_lot(self.w, role, owner))
+
     def order(self, role: str, owner: str) -> int:
         return shared(self.w, ("order", self.unit(role, owner).id),
                       lambda: new_order(self.w, role, owner, producer_is_home=True))
@@ -272,6 +275,10 @@ PAGES: dict[str, Row] = {
     "GET /unit/{unit_id}/declarations/{declaration_id}": Row(READ, get(
         lambda p, r, o: "/unit/{}/declarations/{}".format(*p.declaration(r, o)))),
     "GET /unit/{unit_id}/ledger": Row(READ, unit_path("/ledger")),
+    "GET /unit/{unit_id}/consents": Row(READ, unit_path("/consents")),
+    "GET /unit/{unit_id}/webhooks": Row(READ, unit_path("/webhooks")),
+    "GET /unit/{unit_id}/lots": Row(READ, unit_path("/lots")),
+    "GET /unit/{unit_id}/lots/{lot_id}": Row(READ, get(lambda p, r, o: f"/unit/{p.unit(r, o).id}/lots/{p.lot(r, o)}")),
     # the console
     # the trading hall: units licensed for a code see its posts wherever they are (every unit of the World is
     # licensed for HW08); park managers and regulators read the posts of their park or region; producers post
@@ -323,6 +330,9 @@ CONTROLS: dict[str, dict[str, str]] = {
     # regulators only look (the admin, who belongs to no unit, trades for none)
     "GET /market/new": controls(operator="WWW", unit_admin="WWW", receiver_operator="WWW"),
     "GET /market/{post_id}": controls(operator="WWW", unit_admin="WWW", receiver_operator="WWW"),
+    # a consent is the producer's own act (its admin); a unit's webhooks are managed by its admin
+    "GET /unit/{unit_id}/consents": controls(unit_admin="W.."),
+    "GET /unit/{unit_id}/webhooks": controls(unit_admin="W.."),
     "GET /pickup": controls(operator="WWW", unit_admin="WWW", receiver_operator="WWW"),
     "GET /pickup/{order_id}": controls(operator="W..", unit_admin="W..", receiver_operator="W.."),
 }
