@@ -81,7 +81,9 @@ def test_market_pages_at_both_sizes(new_context, client, admin, session):
                 if name in MARKET_XSS:
                     assert market_world.XSS in page.inner_text("body"), f"{name}: the text should show as typed"
                 if name == "market-post-producer":  # the sample photo is served to the page (decoded, not broken)
-                    assert page.evaluate("document.querySelector('#post-photos img').naturalWidth") == 320
+                    img = "document.querySelector('#post-photos img')"
+                    page.wait_for_function(f"{img}.complete", timeout=15_000)  # a loaded machine decodes late
+                    assert page.evaluate(f"{img}.naturalWidth") == 320
                 shoot(page, name, size)
                 seen += 1
     assert seen == 2 * sum(len(p) for p in built["pages"].values())
