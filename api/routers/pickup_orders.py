@@ -3,7 +3,7 @@ the unit inbox, zero reports, a regulator returning a plan."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
@@ -19,6 +19,7 @@ from ledger.collection import consents, lots, orders
 from ledger.db import session_scope
 from ledger.filings import inbox, returns, zero_reports
 from ledger.filings.inbox import InboxItemPublic
+from ledger.users import LoginLimits
 
 router = APIRouter()
 
@@ -132,15 +133,20 @@ class ConfirmResult(SQLModel):
 def confirm(order_id: int, body: orders.ConfirmIn, request: Request, t: Tx = Depends(tx)):
     url = _url(request)
 
+    settings = request.app.state.settings
+    limits = LoginLimits(per_account=settings.login_max_failures_account,
+                         per_address=settings.login_max_failures_address,
+                         window=timedelta(seconds=settings.login_window_seconds))
+
     def run(s, p):  # noqa: ANN001
-        o, m = orders.confirm(s, principal=p, order_id=order_id, data=body)
+        o, m = orders.confirm(s, principal=p, order_id=order_id, data=body, limits=limits)
         return ConfirmResult(order=orders.order_public(s, o), manifest=manifest_public(s, m, url))
     try:
         return t.run(run)
     except orders.ConfirmationFailed as e:  # count the wrong attempt in its own transaction, then refuse
         t.session.rollback()
         with session_scope(request.app.state.engine) as s:
-            orders.count_failed_confirmation(s, order_id=order_id)
+            orders.count_failed_confirmation(s, order_id=order_id, attempts=e.attempts)
         return JSONResponse(status_code=e.status, content={"error": e.as_dict()})
 
 

@@ -174,6 +174,7 @@ class ConfirmationFailed(LedgerError):
 
     status = 403
     code = "pickup_order.confirmation_failed"
+    attempts: list = []  # the login-limit keys a wrong password counts against
 
 
 # ---- reading -------------------------------------------------------------------------------------------------

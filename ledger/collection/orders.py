@@ -17,7 +17,7 @@ from datetime import timedelta
 from sqlalchemy import update
 from sqlmodel import Session, select
 
-from ledger import batches, manifests
+from ledger import batches, manifests, throttle
 from ledger.accounts import User
 from ledger.auth import Principal, act_for_producer, audit, check_password, may, require_unit
 from ledger.batches import Batch
@@ -54,6 +54,7 @@ from ledger.mass import g_to_kg, kg_to_g
 from ledger.registry.catalogue import check_waste_code, lookup_waste_code
 from ledger.registry.models import Facility, Method, Unit
 from ledger.types import utcnow
+from ledger.users import LoginLimits
 from ledger.workdays import local_day
 from ledger.workdays import today as shanghai_today
 
@@ -376,8 +377,8 @@ def weigh(session: Session, *, principal: Principal, order_id: int, data: WeighI
     return o, all_batches
 
 
-def _producer_principal(session: Session, principal: Principal, o: PickupOrder, data: ConfirmIn
-                        ) -> tuple[Principal, str]:
+def _producer_principal(session: Session, principal: Principal, o: PickupOrder, data: ConfirmIn,
+                        limits: LoginLimits | None = None) -> tuple[Principal, str]:
     """Who confirms: the producer's own login, or its own credentials typed on the driver's phone."""
     if principal.unit_id == o.unit_id:
         require_unit(session, principal, o.unit_id, act="operate")
@@ -391,30 +392,40 @@ def _producer_principal(session: Session, principal: Principal, o: PickupOrder, 
     if o.confirm_failures >= MAX_CONFIRM_FAILURES:
         raise Conflict(f"{MAX_CONFIRM_FAILURES} wrong attempts: confirmation on the driver's phone is locked for "
                        f"order {o.number}; the producer confirms from its own login", code="pickup_order.confirm_locked")
+    # A password typed here is a login attempt: it shares the account's and the address's allowance with
+    # `POST /auth/login` (429 with Retry-After once used up), so orders cannot be used to guess a password.
+    attempts = (limits or LoginLimits()).attempts(data.username, principal.source_ip)
+    throttle.check(session, attempts)
     user = session.exec(select(User).where(User.username == data.username)).first()
     ok = check_password(user, data.password)
     if not ok or user.unit_id != o.unit_id or user.role not in ("operator", "unit_admin"):
         left = MAX_CONFIRM_FAILURES - o.confirm_failures - 1
-        raise ConfirmationFailed(f"these are not the credentials of a user of the producer: the producer types its "
-                                 f"own username and password ({left} attempt(s) left)", details={
-                                     "field": "password", "attempts_left": left, "order_id": o.id})
+        e = ConfirmationFailed(f"these are not the credentials of a user of the producer: the producer types its "
+                               f"own username and password ({left} attempt(s) left)", details={
+                                   "field": "password", "attempts_left": left, "order_id": o.id})
+        e.attempts = [] if ok else attempts  # a wrong password counts towards the login limits
+        raise e
+    throttle.succeeded(session, attempts[0][0], data.username)
     return Principal.of(user, source_ip=principal.source_ip, user_agent=principal.user_agent), "driver_phone"
 
 
-def count_failed_confirmation(session: Session, *, order_id: int) -> None:
-    """Count a wrong credential (called by the API in its own transaction: the refused request rolls back)."""
+def count_failed_confirmation(session: Session, *, order_id: int, attempts: list | None = None) -> None:
+    """Count a wrong credential (called by the API in its own transaction: the refused request rolls back): on the
+    order, and a wrong password also against the login limits (`ConfirmationFailed.attempts`)."""
     session.execute(update(PickupOrder).where(PickupOrder.id == order_id)
                     .values(confirm_failures=PickupOrder.confirm_failures + 1))
+    if attempts:
+        throttle.failed(session, attempts)
 
 
-def confirm(session: Session, *, principal: Principal, order_id: int, data: ConfirmIn
-            ) -> tuple[PickupOrder, manifests.Manifest]:
+def confirm(session: Session, *, principal: Principal, order_id: int, data: ConfirmIn,
+            limits: LoginLimits | None = None) -> tuple[PickupOrder, manifests.Manifest]:
     """The producer confirms the weighed figures: the order becomes a manifest signed by the producer."""
     o = get_order(session, principal, order_id)
     if o.status != "weighed":
         raise Conflict(f"pickup order {o.number} is {o.status}; confirmation needs weighed",
                        code="pickup_order.invalid_transition", details={"status": o.status, "expected": ["weighed"]})
-    producer, via = _producer_principal(session, principal, o, data)
+    producer, via = _producer_principal(session, principal, o, data, limits)
     lines = [ln for ln in lines_of(session, o) if ln.batch_ids]
     m = manifests.create(session, principal=producer, data=manifests.ManifestCreate(
         originator_id=o.unit_id, hauler_id=o.hauler_id, vehicle_id=o.vehicle_id, receiver_id=o.collector_id,

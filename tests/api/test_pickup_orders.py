@@ -15,6 +15,7 @@ from sqlmodel import select
 from ledger.accounts import AuditLog, User
 from tests.api.collection_world import (
     OIL,
+    PASSWORD,
     accept_and_schedule,
     add_collector,
     confirm_on_drivers_phone,
@@ -277,3 +278,23 @@ def test_retried_writes_are_idempotent(client, w):
     again = ok(client.post(f"/api/v1/pickup-orders/{a['id']}/weigh", headers=h, json=wbody))
     assert again["batches"] == first["batches"]
     assert len(ok(client.get(f"/api/v1/units/{g['id']}/records", headers=g["adm"]))) == 1
+
+
+def test_passwords_typed_on_the_drivers_phone_share_the_accounts_login_allowance(client, w):
+    col, g = w["col"], w["garages"][0]
+    consent(client, g, col)
+    ordered = []
+    for _ in range(2):
+        o = raise_by_collector(client, g, col)
+        accept_and_schedule(client, o, col)
+        weigh(client, o, col)
+        ordered.append(o)
+    # Four wrong passwords on one order, one on the next: the account's five login failures are used up, so the
+    # next attempt — a login or another order, even with the right password — waits (429 with Retry-After).
+    for _ in range(4):
+        assert confirm_on_drivers_phone(client, ordered[0], col, g, password="wrong").status_code == 403
+    assert confirm_on_drivers_phone(client, ordered[1], col, g, password="wrong").status_code == 403
+    r = confirm_on_drivers_phone(client, ordered[1], col, g)
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+    r = client.post("/api/v1/auth/login", json={"username": g["username"], "password": PASSWORD})
+    assert r.status_code == 429
