@@ -17,7 +17,7 @@ from api.pages.alert_views import alert_context, code_context, unit_alerts
 from api.pages.common import PageRoute, Viewer, login_required, render
 from ledger import journal, views
 from ledger.auth import Principal, may, require_unit
-from ledger.errors import InvalidInput, NotFound
+from ledger.errors import NotFound
 from ledger.filings import inbox, zero_reports
 from ledger.registry.models import TIER_NAMES, Unit
 from ledger.registry.tiers import derived_tier
@@ -46,8 +46,8 @@ def _tier(s: Session, unit: Unit) -> str | None:
 
 @router.get("/unit")
 def my_unit(v: Viewer = Depends(login_required)):
-    if v.principal.unit_id is None:
-        raise InvalidInput("您的账号不属于某个单位；监管人员请使用监管控制台", field="unit_id")
+    if v.principal.unit_id is None:  # regulators, park managers, admins: their pages are the console
+        return RedirectResponse("/console", status_code=303)
     return RedirectResponse(f"/unit/{v.principal.unit_id}", status_code=303)
 
 

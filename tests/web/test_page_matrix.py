@@ -117,10 +117,8 @@ CONSOLE_LIST = grid(operator=X3, unit_admin=X3, driver=X3, receiver_operator=X3,
 CONSOLE_READ = grid(operator=X3, unit_admin=X3, driver=X3, receiver_operator=X3, park_manager=(OK, 404, 404),
                     county_regulator=(OK, 404, 404), city_regulator=(OK, OK, 404), province_regulator=(OK, OK, 404),
                     admin=(OK, OK, OK))
-# /unit sends a unit's user to its unit's page; an account bound to no unit is told to use the console (422 page).
-MY_UNIT = grid(operator=(REDIRECT,) * 3, unit_admin=(REDIRECT,) * 3, driver=(REDIRECT,) * 3,
-               receiver_operator=(REDIRECT,) * 3, park_manager=(422,) * 3, county_regulator=(422,) * 3,
-               city_regulator=(422,) * 3, province_regulator=(422,) * 3, admin=(422,) * 3)
+# /unit sends a unit's user to its unit's page, and an account bound to no unit to the console.
+MY_UNIT = every(REDIRECT)
 # /home and a logged-in /login send the user to its role's home page.
 TO_HOME = every(REDIRECT)
 LOGIN_FORM = every(REDIRECT, anonymous=(OK,) * 3, revoked=(OK,) * 3)  # an ended session sees the form (expired)
