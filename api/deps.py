@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import anyio.to_thread
+from anyio import CancelScope, CapacityLimiter
 from fastapi import Depends, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
@@ -25,8 +27,13 @@ SESSION_COOKIE = "wl_session"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """A session for this request; whatever was not committed by the unit of work is rolled back."""
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """A session for this request; whatever was not committed by the unit of work is rolled back.
+
+    `async def`: creating a session does no I/O (it connects on first use), so it costs no hop to the threadpool;
+    at the end, a session with nothing open (a unit of work that committed) is closed here too, and only a rollback
+    (a round trip) goes to a thread, shielded from cancellation and outside the threadpool's capacity limit (as
+    FastAPI does for the exit of a sync dependency: waiting for a thread while holding a connection could deadlock)."""
     engine = request.app.state.engine
     if request.method in ("GET", "HEAD", "OPTIONS"):
         engine = reader(engine)
@@ -34,8 +41,16 @@ def get_session(request: Request) -> Iterator[Session]:
     try:
         yield session
     finally:
-        session.rollback()
-        session.close()
+        if session.in_transaction():
+            with CancelScope(shield=True):
+                await anyio.to_thread.run_sync(_end_session, session, limiter=CapacityLimiter(1))
+        else:
+            session.close()
+
+
+def _end_session(session: Session) -> None:
+    session.rollback()
+    session.close()
 
 
 async def clean_parameters(request: Request) -> None:
