@@ -12,7 +12,7 @@ import anyio.to_thread
 from anyio import CancelScope, CapacityLimiter
 from fastapi import Depends, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
@@ -122,7 +122,7 @@ class Tx:
         return self.session.exec(select(IdempotencyRecord).where(
             IdempotencyRecord.user_id == self.principal.user_id, IdempotencyRecord.key == self.key)).first()
 
-    def run(self, fn: Callable[[Session, Principal], Any], *, status: int = 200) -> JSONResponse:
+    def run(self, fn: Callable[[Session, Principal], Any], *, status: int = 200) -> Response:
         """Execute `fn` once per Idempotency-Key; a retry gets the first response back.
 
         The key is recorded with the response after `fn`, in the same transaction (one statement). A retry of a
@@ -141,12 +141,14 @@ class Tx:
                     return replay
             raise
         content = result.model_dump(mode="json") if isinstance(result, BaseModel) else jsonable_encoder(result)
+        # Serialised once, as JSONResponse would (compact, UTF-8, no NaN): the same text is stored under the key
+        # and sent, and a replay (JSONResponse of the parsed text) sends the same bytes.
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
         if self.key:
             stmt = _claim_statement(s.get_bind().dialect.name)
             rec_id = s.execute(stmt, {"user_id": self.principal.user_id, "key": self.key,
                                       "request_hash": self.fingerprint, "status_code": status,
-                                      "response_body": json.dumps(content, ensure_ascii=False),
-                                      "created_at": utcnow()}).scalar_one_or_none()
+                                      "response_body": text, "created_at": utcnow()}).scalar_one_or_none()
             if rec_id is None:  # the same key got there first
                 replay = self._replay_after_rollback()
                 if replay is not None:
@@ -154,7 +156,7 @@ class Tx:
                 raise InvalidInput("a request with this Idempotency-Key is still being processed; retry shortly",
                                    field=IDEMPOTENCY_HEADER, code="idempotency.in_progress")
         s.commit()
-        return JSONResponse(status_code=status, content=content)
+        return Response(text.encode(), status_code=status, media_type="application/json")
 
     def _replay_after_rollback(self) -> JSONResponse | None:
         """Undo this attempt and replay the first answer under the key, if there is one."""
