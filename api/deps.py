@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import anyio.to_thread
+from anyio import CancelScope, CapacityLimiter
 from fastapi import Depends, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
@@ -25,8 +27,13 @@ SESSION_COOKIE = "wl_session"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """A session for this request; whatever was not committed by the unit of work is rolled back."""
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """A session for this request; whatever was not committed by the unit of work is rolled back.
+
+    `async def`: creating a session does no I/O (it connects on first use), so it costs no hop to the threadpool;
+    at the end, a session with nothing open (a unit of work that committed) is closed here too, and only a rollback
+    (a round trip) goes to a thread, shielded from cancellation and outside the threadpool's capacity limit (as
+    FastAPI does for the exit of a sync dependency: waiting for a thread while holding a connection could deadlock)."""
     engine = request.app.state.engine
     if request.method in ("GET", "HEAD", "OPTIONS"):
         engine = reader(engine)
@@ -34,8 +41,16 @@ def get_session(request: Request) -> Iterator[Session]:
     try:
         yield session
     finally:
-        session.rollback()
-        session.close()
+        if session.in_transaction():
+            with CancelScope(shield=True):
+                await anyio.to_thread.run_sync(_end_session, session, limiter=CapacityLimiter(1))
+        else:
+            session.close()
+
+
+def _end_session(session: Session) -> None:
+    session.rollback()
+    session.close()
 
 
 async def clean_parameters(request: Request) -> None:
@@ -107,7 +122,7 @@ class Tx:
         return self.session.exec(select(IdempotencyRecord).where(
             IdempotencyRecord.user_id == self.principal.user_id, IdempotencyRecord.key == self.key)).first()
 
-    def run(self, fn: Callable[[Session, Principal], Any], *, status: int = 200) -> JSONResponse:
+    def run(self, fn: Callable[[Session, Principal], Any], *, status: int = 200) -> Response:
         """Execute `fn` once per Idempotency-Key; a retry gets the first response back.
 
         The key is recorded with the response after `fn`, in the same transaction (one statement). A retry of a
@@ -126,12 +141,14 @@ class Tx:
                     return replay
             raise
         content = result.model_dump(mode="json") if isinstance(result, BaseModel) else jsonable_encoder(result)
+        # Serialised once, as JSONResponse would (compact, UTF-8, no NaN): the same text is stored under the key
+        # and sent, and a replay (JSONResponse of the parsed text) sends the same bytes.
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
         if self.key:
             stmt = _claim_statement(s.get_bind().dialect.name)
             rec_id = s.execute(stmt, {"user_id": self.principal.user_id, "key": self.key,
                                       "request_hash": self.fingerprint, "status_code": status,
-                                      "response_body": json.dumps(content, ensure_ascii=False),
-                                      "created_at": utcnow()}).scalar_one_or_none()
+                                      "response_body": text, "created_at": utcnow()}).scalar_one_or_none()
             if rec_id is None:  # the same key got there first
                 replay = self._replay_after_rollback()
                 if replay is not None:
@@ -139,7 +156,7 @@ class Tx:
                 raise InvalidInput("a request with this Idempotency-Key is still being processed; retry shortly",
                                    field=IDEMPOTENCY_HEADER, code="idempotency.in_progress")
         s.commit()
-        return JSONResponse(status_code=status, content=content)
+        return Response(text.encode(), status_code=status, media_type="application/json")
 
     def _replay_after_rollback(self) -> JSONResponse | None:
         """Undo this attempt and replay the first answer under the key, if there is one."""

@@ -25,12 +25,26 @@ def next_value(session: Session, scope: str) -> int:
     return int(session.execute(stmt).scalar_one())
 
 
+_RANGES: dict[str, object] = {}
+
+
+def _ranges_statement(dialect: str):  # noqa: ANN202
+    """`INSERT … ON CONFLICT (scope) DO UPDATE SET value = value + excluded.value RETURNING scope, value`, built
+    once per dialect and executed with a list of rows (SQLAlchemy renders them as one multi-row VALUES): unlike
+    `.values([...])` with the rows inlined, which has no cache key, it is compiled once."""
+    if dialect not in _RANGES:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        table = Counter.__table__
+        stmt = insert(table)
+        _RANGES[dialect] = stmt.on_conflict_do_update(
+            index_elements=["scope"], set_={"value": table.c.value + stmt.excluded.value}
+        ).returning(table.c.scope, table.c.value)
+    return _RANGES[dialect]
+
+
 def next_ranges(session: Session, counts: dict[str, int]) -> dict[str, int]:
-    """Take `n` consecutive values of each counter in one statement; returns the first value of each range."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = Counter.__table__
-    stmt = insert(table).values([{"scope": sc, "value": n} for sc, n in sorted(counts.items())])
-    stmt = stmt.on_conflict_do_update(index_elements=["scope"], set_={"value": table.c.value + stmt.excluded.value}
-                                      ).returning(table.c.scope, table.c.value)
-    return {sc: int(last) - counts[sc] + 1 for sc, last in session.execute(stmt).all()}
+    """Take `n` consecutive values of each counter in one statement; returns the first value of each range.
+    Rows go in scope order, so two transactions lock shared counters in the same order."""
+    stmt = _ranges_statement(session.get_bind().dialect.name)
+    rows = [{"scope": sc, "value": n} for sc, n in sorted(counts.items())]
+    return {sc: int(last) - counts[sc] + 1 for sc, last in session.execute(stmt, rows).all()}
