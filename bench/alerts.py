@@ -20,7 +20,7 @@
    so the storage rules run); prints p50/p99 of each and the p99 the rules add. Then the same weighings in-process
    (service call + commit), rules on and off alternating, for the cost without HTTP.
 
-Targets (issue 10): scan < 60 s; event-time rules add < 10% to the request's p99.
+Targets: scan < 60 s; event-time rules add < 10% to the request's p99.
 """
 
 from __future__ import annotations

@@ -277,7 +277,7 @@ def audit(session: Session, principal: Principal, *, action: str, entity: str, e
     )
 
 
-# ==== Collectors acting for small producers, and traders in the hall (issue 13) ================================
+# ==== Collectors acting for small producers, and traders in the hall ================================
 # A collector's user may operate a small producer's unit only through that producer's live consent to that
 # collector, and only inside the collection services that ask for it here (weighing and labelling at the door,
 # filing a pickup order for the producer). It gets a principal bound to the producer with the operator's acts
@@ -338,7 +338,7 @@ def require_trader(session: Session, principal: Principal, unit_id: int) -> Unit
     return unit
 
 
-# ==== alerts (issue 10): who may read and handle risk alerts =====================================================
+# ==== alerts: who may read and handle risk alerts =====================================================
 # Routes (Shandong, seed 004 §五.9): low alerts go straight to the unit, whose rectification closes them; mid
 # alerts are pushed by the county/city regulator, rectified by the unit and accepted (or rejected) by that regulator;
 # high alerts are pushed by the province to the city, which verifies and reports back, and the province accepts or
@@ -415,7 +415,7 @@ def require_subscription_scope(session: Session, principal: Principal, *, unit_i
 # ==== end of alerts ================================================================================================
 
 
-# ---- declarations (issue 9) -------------------------------------------------------------------------------------
+# ---- declarations -------------------------------------------------------------------------------------
 
 DECLARANT_ROLES = ("operator", "unit_admin")
 

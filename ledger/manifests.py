@@ -350,7 +350,7 @@ def check_receiver(session: Session, *, receiver: Unit, lines: list[tuple[str, i
                    manifest_id: int | None = None) -> None:
     """The receiver holds a valid licence covering each hazardous code and method, with annual capacity left."""
     skip: set[int] = set()
-    if receiver.is_collector:  # a collection centre receives on its collection licence (issue 13)
+    if receiver.is_collector:  # a collection centre receives on its collection licence
         from ledger.collection.licences import check_collected_lines
 
         skip = check_collected_lines(session, collector=receiver, lines=lines, on=on, manifest_id=manifest_id)

@@ -1,4 +1,4 @@
-"""Pickup orders on the phone (/pickup, /pickup/{id}; issue 13's 美团式 一键下单): a small producer raises an order in
+"""Pickup orders on the phone (/pickup, /pickup/{id}; a 美团式 一键下单): a small producer raises an order in
 one step (the codes of its plan or its recent weighings, estimated masses, address, a wished-for day and time of
 day) and follows its state; the collector's users see the open orders they may take, accept and schedule them; at
 the door the driver records the weighings (or ticks the producer's labelled batches), prints the labels, and the

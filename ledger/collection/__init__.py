@@ -1,4 +1,4 @@
-"""Small producers and collectors (issue 13): consents, pickup orders, collection-centre lots.
+"""Small producers and collectors: consents, pickup orders, collection-centre lots.
 
 models.py      the tables (imported by ledger.models and by ledger.auth's consent check)
 licences.py    what a collector's collection licence covers; marks on collected records

@@ -1,4 +1,4 @@
-"""Filings that need a firm's action, visible to it (issue 13): the unit inbox and its events, zero reports.
+"""Filings that need a firm's action, visible to it: the unit inbox and its events, zero reports.
 
 models.py        inbox items and zero reports
 inbox.py         `notify()`, the one writer of inbox items and of the events handed to webhook sinks; listing

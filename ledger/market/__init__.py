@@ -1,4 +1,4 @@
-"""The trading hall (交易大厅, issue 13): producers post waste they need taken; licensed receivers and collectors
+"""The trading hall (交易大厅): producers post waste they need taken; licensed receivers and collectors
 see matching posts by distance and capacity left, answer with offers; a deal becomes plan entries and manifests.
 
 models.py   posts, photos, offers

@@ -32,7 +32,7 @@ class Unit(SQLModel, table=True):
     is_generator: bool = False
     is_hauler: bool = False
     is_receiver: bool = False
-    is_collector: bool = False  # 收集单位: collects small producers' waste into collection centres (issue 13)
+    is_collector: bool = False  # 收集单位: collects small producers' waste into collection centres
     industry_code: str | None = Field(default=None, max_length=8)
     address: str | None = Field(default=None, max_length=300)
     contact: str | None = Field(default=None, max_length=100)

@@ -123,7 +123,7 @@ def test_a_draft_without_number_still_prints():
     assert "（未编号）" in text and "草稿" in text
 
 
-# ------------------------------------------------------------------------------------------ issue 7 item 9
+# ------------------------------------------------------------------------------------------ the manifest PDF
 
 
 @pytest.mark.parametrize(
