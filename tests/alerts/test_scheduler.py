@@ -103,8 +103,10 @@ def test_two_processes_scan_once_per_tick_and_the_standby_takes_over(shared_url)
     with session_scope(engine) as s:
         rows = s.exec(text("SELECT tick, runner FROM alert_scan ORDER BY tick")).all()
     engine.dispose()
-    claimed = a.scans() + b.scans()
-    assert all(line.startswith("SCAN claimed") for line in claimed), claimed  # nobody ever found its tick taken
+    # A job that fires late on a loaded machine can land in a tick its own runner already scanned, or that the dead
+    # leader claimed just before the kill: the tick's unique row turns it away ("SCAN skipped"). What must hold is
+    # that every tick was scanned once, by the runner that led at the time.
+    claimed = [line for line in a.scans() + b.scans() if line.startswith("SCAN claimed")]
     assert len(rows) == len(claimed) and len({t for t, _ in rows}) == len(rows)  # one scan per tick
     runners = [r.split(":")[-1] for _, r in rows]
     first_b = runners.index(str(b.p.pid))
