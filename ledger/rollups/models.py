@@ -11,6 +11,8 @@ Key columns that have no value for a flow hold a neutral value instead of NULL (
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import BigInteger, Column, Index, Integer, PrimaryKeyConstraint, SmallInteger, String, text
 from sqlmodel import Field, SQLModel
 
@@ -65,11 +67,43 @@ def waste_kind(waste_code: str) -> int:
     return GENERAL_INDUSTRIAL if int(last[1:]) < 60 else GENERAL_OTHER
 
 
-def _flow_column(name: str) -> Column:
-    return Column(name, BigInteger, nullable=False, server_default=text("0"), default=0)
+def _flow() -> Any:  # noqa: ANN401 - a pydantic FieldInfo
+    """A flow column: integer grams, 0 until a record adds to it."""
+    return Field(default=0, sa_type=BigInteger, nullable=False, sa_column_kwargs={"server_default": text("0")})
 
 
-class PeriodBalance(SQLModel, table=True):
+class Flows(SQLModel):
+    """The flow columns (FLOWS), shared by the monthly and the yearly table."""
+
+    generated_g: int = _flow()
+    stored_g: int = _flow()
+    retrieved_g: int = _flow()
+    used_g: int = _flow()
+    used_prior_g: int = _flow()
+    disposed_g: int = _flow()
+    disposed_prior_g: int = _flow()
+    sent_util_g: int = _flow()
+    sent_util_prior_g: int = _flow()
+    sent_disp_g: int = _flow()
+    sent_disp_prior_g: int = _flow()
+    returned_util_g: int = _flow()
+    returned_util_prior_g: int = _flow()
+    returned_disp_g: int = _flow()
+    returned_disp_prior_g: int = _flow()
+    received_g: int = _flow()
+    refused_g: int = _flow()
+    transit_diff_g: int = _flow()
+    proc_util_g: int = _flow()
+    proc_util_prior_g: int = _flow()
+    proc_disp_g: int = _flow()
+    proc_disp_prior_g: int = _flow()
+    fwd_util_g: int = _flow()
+    fwd_disp_g: int = _flow()
+    fwd_returned_util_g: int = _flow()
+    fwd_returned_disp_g: int = _flow()
+
+
+class PeriodBalance(Flows, table=True):
     """One unit's flows of one waste code in one month, per facility, counterparty, method and origin."""
 
     __tablename__ = "period_balance"
@@ -87,35 +121,9 @@ class PeriodBalance(SQLModel, table=True):
     method: str = Field(sa_column=Column(String(8), nullable=False))
     origin: int = Field(sa_column=Column(SmallInteger, nullable=False))
     kind: int = Field(sa_column=Column(SmallInteger, nullable=False))
-    generated_g: int = Field(default=0, sa_column=_flow_column("generated_g"))
-    stored_g: int = Field(default=0, sa_column=_flow_column("stored_g"))
-    retrieved_g: int = Field(default=0, sa_column=_flow_column("retrieved_g"))
-    used_g: int = Field(default=0, sa_column=_flow_column("used_g"))
-    used_prior_g: int = Field(default=0, sa_column=_flow_column("used_prior_g"))
-    disposed_g: int = Field(default=0, sa_column=_flow_column("disposed_g"))
-    disposed_prior_g: int = Field(default=0, sa_column=_flow_column("disposed_prior_g"))
-    sent_util_g: int = Field(default=0, sa_column=_flow_column("sent_util_g"))
-    sent_util_prior_g: int = Field(default=0, sa_column=_flow_column("sent_util_prior_g"))
-    sent_disp_g: int = Field(default=0, sa_column=_flow_column("sent_disp_g"))
-    sent_disp_prior_g: int = Field(default=0, sa_column=_flow_column("sent_disp_prior_g"))
-    returned_util_g: int = Field(default=0, sa_column=_flow_column("returned_util_g"))
-    returned_util_prior_g: int = Field(default=0, sa_column=_flow_column("returned_util_prior_g"))
-    returned_disp_g: int = Field(default=0, sa_column=_flow_column("returned_disp_g"))
-    returned_disp_prior_g: int = Field(default=0, sa_column=_flow_column("returned_disp_prior_g"))
-    received_g: int = Field(default=0, sa_column=_flow_column("received_g"))
-    refused_g: int = Field(default=0, sa_column=_flow_column("refused_g"))
-    transit_diff_g: int = Field(default=0, sa_column=_flow_column("transit_diff_g"))
-    proc_util_g: int = Field(default=0, sa_column=_flow_column("proc_util_g"))
-    proc_util_prior_g: int = Field(default=0, sa_column=_flow_column("proc_util_prior_g"))
-    proc_disp_g: int = Field(default=0, sa_column=_flow_column("proc_disp_g"))
-    proc_disp_prior_g: int = Field(default=0, sa_column=_flow_column("proc_disp_prior_g"))
-    fwd_util_g: int = Field(default=0, sa_column=_flow_column("fwd_util_g"))
-    fwd_disp_g: int = Field(default=0, sa_column=_flow_column("fwd_disp_g"))
-    fwd_returned_util_g: int = Field(default=0, sa_column=_flow_column("fwd_returned_util_g"))
-    fwd_returned_disp_g: int = Field(default=0, sa_column=_flow_column("fwd_returned_disp_g"))
 
 
-class PeriodBalanceYear(SQLModel, table=True):
+class PeriodBalanceYear(Flows, table=True):
     """The same flows summed per unit, calendar year, waste code, counterparty and origin: a stock at the end of a
     year, or a year's flows of a unit that was in the scope all year, is a sum over a handful of these rows instead
     of every month's. Maintained with the monthly rows in the same upsert; rebuilt from them."""
@@ -128,32 +136,6 @@ class PeriodBalanceYear(SQLModel, table=True):
     counterparty_id: int = Field(sa_column=Column(Integer, nullable=False))
     origin: int = Field(sa_column=Column(SmallInteger, nullable=False))
     kind: int = Field(sa_column=Column(SmallInteger, nullable=False))
-    generated_g: int = Field(default=0, sa_column=_flow_column("generated_g"))
-    stored_g: int = Field(default=0, sa_column=_flow_column("stored_g"))
-    retrieved_g: int = Field(default=0, sa_column=_flow_column("retrieved_g"))
-    used_g: int = Field(default=0, sa_column=_flow_column("used_g"))
-    used_prior_g: int = Field(default=0, sa_column=_flow_column("used_prior_g"))
-    disposed_g: int = Field(default=0, sa_column=_flow_column("disposed_g"))
-    disposed_prior_g: int = Field(default=0, sa_column=_flow_column("disposed_prior_g"))
-    sent_util_g: int = Field(default=0, sa_column=_flow_column("sent_util_g"))
-    sent_util_prior_g: int = Field(default=0, sa_column=_flow_column("sent_util_prior_g"))
-    sent_disp_g: int = Field(default=0, sa_column=_flow_column("sent_disp_g"))
-    sent_disp_prior_g: int = Field(default=0, sa_column=_flow_column("sent_disp_prior_g"))
-    returned_util_g: int = Field(default=0, sa_column=_flow_column("returned_util_g"))
-    returned_util_prior_g: int = Field(default=0, sa_column=_flow_column("returned_util_prior_g"))
-    returned_disp_g: int = Field(default=0, sa_column=_flow_column("returned_disp_g"))
-    returned_disp_prior_g: int = Field(default=0, sa_column=_flow_column("returned_disp_prior_g"))
-    received_g: int = Field(default=0, sa_column=_flow_column("received_g"))
-    refused_g: int = Field(default=0, sa_column=_flow_column("refused_g"))
-    transit_diff_g: int = Field(default=0, sa_column=_flow_column("transit_diff_g"))
-    proc_util_g: int = Field(default=0, sa_column=_flow_column("proc_util_g"))
-    proc_util_prior_g: int = Field(default=0, sa_column=_flow_column("proc_util_prior_g"))
-    proc_disp_g: int = Field(default=0, sa_column=_flow_column("proc_disp_g"))
-    proc_disp_prior_g: int = Field(default=0, sa_column=_flow_column("proc_disp_prior_g"))
-    fwd_util_g: int = Field(default=0, sa_column=_flow_column("fwd_util_g"))
-    fwd_disp_g: int = Field(default=0, sa_column=_flow_column("fwd_disp_g"))
-    fwd_returned_util_g: int = Field(default=0, sa_column=_flow_column("fwd_returned_util_g"))
-    fwd_returned_disp_g: int = Field(default=0, sa_column=_flow_column("fwd_returned_disp_g"))
 
 
 # The raw flows of a unit over a period (partial months of a park membership, every drill-down) are read by the
