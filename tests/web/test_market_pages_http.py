@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from tests.web import market_world
-from tests.web.test_pages_http import BUDGET, page_client, weight
+from tests.web.test_pages_http import page_client, weigh_pages
 
 HTML = {"Accept": "text/html"}
 
@@ -88,12 +88,7 @@ def test_who_sees_which_post_and_which_forms(app, client, admin, session):
 
 
 def test_every_hall_page_weighs_under_100_kb(app, client, admin, session):
-    b = market_world.build(client, admin, session)
-    for user, pages in b["pages"].items():
-        c = page_client(app, user)
-        for name, url in pages:
-            z, own, total = weight(c, url)
-            assert total < BUDGET, f"{name} {url}: {total} bytes"
+    weigh_pages(app, market_world.build(client, admin, session)["pages"])
 
 
 def test_the_unit_page_and_the_navigation_link_the_hall(app, client, admin, session):

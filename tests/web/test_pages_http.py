@@ -40,21 +40,26 @@ def weight(c: TestClient, url: str) -> tuple[int, int, int]:
     return zipped, own, zipped + own
 
 
-def test_every_page_weighs_under_100_kb_with_its_own_js_and_css(app, client, admin, session, capsys):
-    built = world.build(client, admin, session)
+def weigh_pages(app, pages_by_user: dict, capsys=None) -> None:  # noqa: ANN001
+    """Every page of every user under BUDGET (gzipped HTML + its own JS and CSS); the table printed with `capsys`."""
     rows = []
-    for user, pages in built["pages"].items():
+    for user, pages in pages_by_user.items():
         c = page_client(app, user)
         for name, url in pages:
             z, own, total = weight(c, url)
             rows.append((name, z, own, total))
             assert total < BUDGET, f"{name} {url}: {total} bytes"
+    if capsys is not None:
+        with capsys.disabled():
+            print("\npage                 html.gz    js+css     total (bytes)")
+            for name, z, own, total in rows:
+                print(f"{name:20} {z:8} {own:9} {total:9}")
+
+
+def test_every_page_weighs_under_100_kb_with_its_own_js_and_css(app, client, admin, session, capsys):
+    weigh_pages(app, world.build(client, admin, session)["pages"], capsys)
     r = page_client(app, None).get("/login", headers={"Accept-Encoding": "gzip"})
     assert r.headers["content-encoding"] == "gzip"  # pages are served compressed
-    with capsys.disabled():
-        print("\npage                 html.gz    js+css     total (bytes)")
-        for name, z, own, total in rows:
-            print(f"{name:20} {z:8} {own:9} {total:9}")
 
 
 def test_assets_are_versioned_and_cached_for_a_year(client):

@@ -11,7 +11,7 @@ from decimal import Decimal
 from html import unescape
 
 from tests.web import park_world
-from tests.web.test_pages_http import BUDGET, page_client, weight
+from tests.web.test_pages_http import page_client, weigh_pages
 from tests.web.world import XSS
 
 YEAR = park_world.YEAR
@@ -143,14 +143,4 @@ def test_declarations_and_ledger_downloads_of_a_unit(app, session):
 
 def test_new_pages_weigh_under_100_kb(app, session, capsys):
     pw = park_world.build(session)
-    rows = []
-    for user, pages in pw["pages"].items():
-        c = page_client(app, user)
-        for name, url in pages:
-            z, own, total = weight(c, url)
-            rows.append((name, z, own, total))
-            assert total < BUDGET, f"{name} {url}: {total} bytes"
-    with capsys.disabled():
-        print("\npage                 html.gz    js+css     total (bytes)")
-        for name, z, own, total in rows:
-            print(f"{name:20} {z:8} {own:9} {total:9}")
+    weigh_pages(app, pw["pages"], capsys)

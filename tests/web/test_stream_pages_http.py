@@ -7,7 +7,7 @@ import re
 from html import unescape
 
 from tests.web import stream_world
-from tests.web.test_pages_http import BUDGET, ORIGIN, page_client, weight
+from tests.web.test_pages_http import ORIGIN, page_client, weigh_pages
 from tests.web.world import XSS
 
 ESCAPED = "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;"
@@ -177,14 +177,4 @@ def test_a_regulator_returns_a_declaration_and_the_unit_sees_its_correction_path
 
 def test_stream_pages_weigh_under_100_kb(app, client, admin, session, capsys):
     w = stream_world.build(client, admin, session)
-    rows = []
-    for user, pages in w["pages"].items():
-        c = page_client(app, user)
-        for name, url in pages:
-            z, own, total = weight(c, url)
-            rows.append((name, z, own, total))
-            assert total < BUDGET, f"{name} {url}: {total} bytes"
-    with capsys.disabled():
-        print("\npage                 html.gz    js+css     total (bytes)")
-        for name, z, own, total in rows:
-            print(f"{name:20} {z:8} {own:9} {total:9}")
+    weigh_pages(app, w["pages"], capsys)
