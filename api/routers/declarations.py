@@ -26,8 +26,9 @@ WRITE = {**READ, 403: {"description": "only the unit's own operators and admins 
             summary="The unit's declarations (every version) and every period it owes, with its state")
 def list_declarations(unit_id: int, s: Session = Depends(get_session), p: Principal = Depends(principal)):
     rows = svc.list_for(s, principal=p, unit_id=unit_id)
+    returned = svc.returns_of(s, [d.id for d in rows])
     return exact({"owed": svc.owed(s, principal=p, unit_id=unit_id),
-                  "declarations": [svc.public(s, d, compare=False) for d in rows]})
+                  "declarations": [svc.public(s, d, compare=False, returns=returned[d.id]) for d in rows]})
 
 
 @router.get("/units/{unit_id}/declarations/{declaration_id}", responses=READ,

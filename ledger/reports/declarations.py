@@ -367,8 +367,22 @@ def owed(session: Session, *, principal: Principal, unit_id: int, today: date | 
     return sorted(out, key=lambda x: (x["period_start"], x["kind"]))
 
 
-def public(session: Session, d: Declaration, *, compare: bool = True) -> dict:
-    """The declaration, and whether the ledger now says something else for its period."""
+def returns_of(session: Session, ids: list[int]) -> dict[int, list[dict]]:
+    """The regulator's returns (退回) of each declaration, oldest first, in one query."""
+    out: dict[int, list[dict]] = {i: [] for i in ids}
+    if not ids:
+        return out
+    for r in session.exec(select(InboxItem).where(InboxItem.subject_type == "declaration",
+                                                  InboxItem.subject_id.in_(ids),
+                                                  InboxItem.kind == "declaration.returned").order_by(InboxItem.id)):
+        out[r.subject_id].append({"reason": r.data.get("reason"), "returned_by": r.data.get("returned_by"),
+                                  "at": r.created_at, "inbox_item_id": r.id})
+    return out
+
+
+def public(session: Session, d: Declaration, *, compare: bool = True, returns: list[dict] | None = None) -> dict:
+    """The declaration, and whether the ledger now says something else for its period (`returns`: preloaded by
+    `returns_of` when many are listed)."""
     out = {"id": d.id, "unit_id": d.unit_id, "kind": d.kind, "kind_name": KIND_NAMES[d.kind],
            "label": period_of(d.kind, d.period_start).label, "period_start": d.period_start,
            "period_end": d.period_end, "due_on": d.due_on, "version": d.version, "status": d.status, "tier": d.tier,
@@ -376,10 +390,7 @@ def public(session: Session, d: Declaration, *, compare: bool = True) -> dict:
            "on_time": None if d.submitted_at is None else local_day(d.submitted_at) <= d.due_on,
            "replaces_id": d.replaces_id, "note": d.note, "annotations": d.annotations, "figures": d.figures,
            "created_at": d.created_at, "updated_at": d.updated_at}
-    out["returns"] = [{"reason": r.data.get("reason"), "returned_by": r.data.get("returned_by"), "at": r.created_at,
-                       "inbox_item_id": r.id} for r in session.exec(select(InboxItem).where(
-                           InboxItem.subject_type == "declaration", InboxItem.subject_id == d.id,
-                           InboxItem.kind == "declaration.returned").order_by(InboxItem.id)).all()]
+    out["returns"] = returns if returns is not None else returns_of(session, [d.id])[d.id]
     if compare and d.status == "submitted":
         unit = session.get(Unit, d.unit_id)
         now = figures(session, unit=unit, start=d.period_start, end=d.period_end)
