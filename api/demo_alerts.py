@@ -20,7 +20,7 @@ from decimal import Decimal
 
 from sqlmodel import Session, select
 
-from alerts import engine, queue
+from alerts import engine, queue, webhooks
 from alerts.code import unit_code
 from alerts.models import Alert
 from alerts.rules import REGISTRY
@@ -61,6 +61,13 @@ def seed_alerts(session: Session, *, world: dict, today: date) -> dict:
     who = {name: Principal.of(session.exec(select(User).where(User.username == name)).one())
            for name in ("operator.mq", "admin.mq", "operator.lz", "regulator.sd", "regulator.jn", "regulator.zb",
                         "driver.ay", "receiver.ly")}
+
+    # The plant's environmental officer subscribed its in-house system to the plant's alerts and inbox. Nothing
+    # listens on that address in the demo: once the service runs, deliveries fail, are retried with backoff and the
+    # subscription is disabled after repeated failures — what /unit/{id}/webhooks shows, with "re-enable".
+    webhooks.create(session, principal=who["admin.mq"], data=webhooks.SubscriptionCreate(
+        unit_id=u["plant"], url="http://127.0.0.1:9/mingquan-ehs/wasteledger", min_tier="low",
+        description="明泉化工 EHS 系统（演示：此地址无人接收）"))
 
     def weigh(unit: str, gen_id: int, when: datetime, kg: str, code: str, *, store: int | None = None,
               entered: datetime | None = None, op: str = "operator.mq") -> Batch:
