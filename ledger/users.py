@@ -147,6 +147,12 @@ class LoginLimits:
     per_address: int = 20
     window: timedelta = timedelta(minutes=15)
 
+    @classmethod
+    def of(cls, settings) -> LoginLimits:  # noqa: ANN001 - ledger.config.Settings
+        """The limits a deployment set (LEDGER_LOGIN_MAX_FAILURES_ACCOUNT / _ADDRESS, LEDGER_LOGIN_WINDOW_SECONDS)."""
+        return cls(per_account=settings.login_max_failures_account, per_address=settings.login_max_failures_address,
+                   window=timedelta(seconds=settings.login_window_seconds))
+
     def attempts(self, username: str, source_ip: str | None) -> list[tuple[throttle.Rule, str]]:
         return [(throttle.Rule("login.account", self.per_account, self.window), username),
                 (throttle.Rule("login.address", self.per_address, self.window), source_ip or "unknown")]

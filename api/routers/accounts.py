@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
@@ -36,9 +34,7 @@ router = APIRouter(tags=["accounts"])
              summary="Password login; sets the page-session cookie (failed attempts are rate-limited)")
 def do_login(body: Login, request: Request, s: Session = Depends(get_session)):
     settings = request.app.state.settings
-    limits = LoginLimits(per_account=settings.login_max_failures_account,
-                         per_address=settings.login_max_failures_address,
-                         window=timedelta(seconds=settings.login_window_seconds))
+    limits = LoginLimits.of(settings)
     try:
         user, clear = login(s, username=body.username, password=body.password, hours=settings.session_hours,
                             source_ip=request.client.host if request.client else None, limits=limits)

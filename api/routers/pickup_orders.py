@@ -3,7 +3,7 @@ the unit inbox, zero reports, a regulator returning a plan."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
@@ -134,9 +134,7 @@ def confirm(order_id: int, body: orders.ConfirmIn, request: Request, t: Tx = Dep
     url = _url(request)
 
     settings = request.app.state.settings
-    limits = LoginLimits(per_account=settings.login_max_failures_account,
-                         per_address=settings.login_max_failures_address,
-                         window=timedelta(seconds=settings.login_window_seconds))
+    limits = LoginLimits.of(settings)
 
     def run(s, p):  # noqa: ANN001
         o, m = orders.confirm(s, principal=p, order_id=order_id, data=body, limits=limits)
