@@ -72,24 +72,45 @@ def _bearer(request: Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE)
 
 
+@dataclass(frozen=True)
+class Credentials:
+    """What a request says about its caller, before the token is looked up."""
+
+    token: str
+    source_ip: str | None
+    user_agent: str | None
+
+    @classmethod
+    def of(cls, request: Request) -> Credentials | None:
+        clear = _bearer(request)
+        if not clear:
+            return None
+        return cls(token=clear, source_ip=request.client.host if request.client else None,
+                   user_agent=request.headers.get("user-agent"))
+
+    def principal(self, session: Session) -> Principal:
+        """The caller, or 401 when the token is unknown, expired or revoked."""
+        found = find_token(session, clear=self.token)
+        if found is None:
+            raise Unauthenticated("the token is unknown, expired or revoked; log in again or ask for a new token",
+                                  code="auth.invalid_token")
+        token, user = found
+        return Principal.of(user, token_id=token.id, source_ip=self.source_ip, user_agent=self.user_agent)
+
+
+NO_CREDENTIALS = "send 'Authorization: Bearer <token>' (or log in for the pages)"
+
+
 def optional_principal(request: Request, session: Session = Depends(get_session)) -> Principal | None:
     """The caller, from a bearer token or a page-session cookie; None when anonymous."""
-    clear = _bearer(request)
-    if not clear:
-        return None
-    found = find_token(session, clear=clear)
-    if found is None:
-        raise Unauthenticated("the token is unknown, expired or revoked; log in again or ask for a new token",
-                              code="auth.invalid_token")
-    token, user = found
-    return Principal.of(user, token_id=token.id, source_ip=request.client.host if request.client else None,
-                        user_agent=request.headers.get("user-agent"))
+    credentials = Credentials.of(request)
+    return credentials.principal(session) if credentials is not None else None
 
 
 async def principal(p: Principal | None = Depends(optional_principal)) -> Principal:
     """The authenticated caller, or 401."""
     if p is None:
-        raise Unauthenticated("send 'Authorization: Bearer <token>' (or log in for the pages)")
+        raise Unauthenticated(NO_CREDENTIALS)
     return p
 
 
@@ -111,7 +132,7 @@ class Tx:
     key: str | None
     fingerprint: str
 
-    def _replay(self, rec: IdempotencyRecord) -> JSONResponse:
+    def replay(self, rec: IdempotencyRecord) -> JSONResponse:
         if rec.request_hash != self.fingerprint:
             raise InvalidInput(f"Idempotency-Key {self.key!r} was already used for a different request; use a "
                                "new key for a new request", field=IDEMPOTENCY_HEADER, code="idempotency.key_reused")
@@ -145,7 +166,7 @@ class Tx:
         # and sent, and a replay (JSONResponse of the parsed text) sends the same bytes.
         text = json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
         if self.key:
-            stmt = _claim_statement(s.get_bind().dialect.name)
+            stmt = claim_statement(s.get_bind().dialect.name)
             rec_id = s.execute(stmt, {"user_id": self.principal.user_id, "key": self.key,
                                       "request_hash": self.fingerprint, "status_code": status,
                                       "response_body": text, "created_at": utcnow()}).scalar_one_or_none()
@@ -162,13 +183,13 @@ class Tx:
         """Undo this attempt and replay the first answer under the key, if there is one."""
         self.session.rollback()
         existing = self._existing()
-        return self._replay(existing) if existing is not None else None
+        return self.replay(existing) if existing is not None else None
 
 
 _CLAIMS: dict[str, Any] = {}
 
 
-def _claim_statement(dialect: str):  # noqa: ANN202
+def claim_statement(dialect: str):  # noqa: ANN202
     """INSERT the key and its answer unless the key exists (built once per dialect: compiled once)."""
     if dialect not in _CLAIMS:
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -182,3 +203,24 @@ async def tx(request: Request, session: Session = Depends(get_session), who: Pri
        fingerprint: str = Depends(request_fingerprint)) -> Tx:
     """The unit of work for a mutating request."""
     return Tx(session=session, principal=who, key=request.headers.get(IDEMPOTENCY_HEADER), fingerprint=fingerprint)
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """A mutating request whose unit of work runs later, in a commit group (api/grouping.py): its credentials
+    are checked there, in the group's transaction, and its Idempotency-Key is honoured as by `Tx`."""
+
+    credentials: Credentials
+    key: str | None
+    fingerprint: str
+
+
+async def deferred_tx(request: Request, fingerprint: str = Depends(request_fingerprint)) -> Deferred:
+    """The unit of work of a request that joins a commit group (401 at once when it carries no credentials)."""
+    credentials = Credentials.of(request)
+    if credentials is None:
+        raise Unauthenticated(NO_CREDENTIALS)
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key and len(key) > 200:
+        raise InvalidInput("Idempotency-Key is longer than 200 characters", field=IDEMPOTENCY_HEADER)
+    return Deferred(credentials=credentials, key=key, fingerprint=fingerprint)

@@ -491,6 +491,7 @@ class BulkCreate(Input):
 class _Weighing:
     """A validated weighing, before serials are allocated."""
 
+    principal: Principal
     data: BatchCreate
     unit: Unit
     facility: Facility
@@ -505,9 +506,11 @@ class _Weighing:
     flags: list[str]
 
 
-def _prepare(session: Session, principal: Principal, data: BatchCreate, now: datetime, seen: dict) -> _Weighing:
-    """Validate one weighing (lookups shared across a bulk request through `seen`); writes nothing."""
-    key = ("unit", data.unit_id)
+def prepare_weighing(session: Session, principal: Principal, data: BatchCreate, now: datetime,
+                     seen: dict) -> _Weighing:
+    """Validate one weighing (lookups shared across a bulk request or a commit group through `seen`; the unit's
+    access check is shared only by the same principal); writes nothing but may read."""
+    key = ("unit", id(principal), data.unit_id)
     if key not in seen:
         unit = require_unit(session, principal, data.unit_id, act="operate", read_only=True)
         if not (unit.is_generator or unit.is_receiver):
@@ -548,7 +551,7 @@ def _prepare(session: Session, principal: Principal, data: BatchCreate, now: dat
         flags.append("not_in_plan")
     if now - occurred > LATE_ENTRY:
         flags.append("late_entry")
-    return _Weighing(data=data, unit=unit, facility=seen[("facility", unit.id, data.facility_id)], code=code,
+    return _Weighing(principal=principal, data=data, unit=unit, facility=seen[("facility", unit.id, data.facility_id)], code=code,
                      hazardous=not code.split("-")[2].startswith("S"), hazard=entry.hazard if entry else "",
                      occurred=occurred, day=day, gross=gross, tare=tare, net=net, flags=flags)
 
@@ -596,12 +599,19 @@ def generate_many(session: Session, *, principal: Principal, items: list[BatchCr
     weighings = []
     for i, data in enumerate(items):
         try:
-            weighings.append(_prepare(session, principal, data, now, seen))
+            weighings.append(prepare_weighing(session, principal, data, now, seen))
         except InvalidInput as e:
             if len(items) > 1:
                 e.details["field"] = f"items[{i}].{e.details.get('field', '')}".rstrip(".")
                 e.message = f"items[{i}]: {e.message}"
             raise
+    return write_weighings(session, weighings, now=now)
+
+
+def write_weighings(session: Session, weighings: list[_Weighing], *, now: datetime) -> list[Batch]:
+    """Write prepared weighings (of one request or of a commit group, each with its own principal): serials,
+    holdings, chain records, then 即入库. Locks are taken in one order in every transaction — the serial counters
+    (one statement, by scope), then the chain heads (by unit id) — so two groups sharing units never deadlock."""
     # Serials last: their counter rows stay locked until commit.
     counts: dict[str, int] = {}
     for w in weighings:
@@ -635,21 +645,20 @@ def generate_many(session: Session, *, principal: Principal, items: list[BatchCr
     by_unit: dict[int, list[tuple[Batch, _Weighing]]] = {}
     for b, w in zip(rows, weighings, strict=True):
         by_unit.setdefault(w.unit.id, []).append((b, w))
-    by = signed_by(principal)
-    for unit_id, pairs in by_unit.items():
-        journal.append_many(session, unit_id=unit_id, entries=[{
-            "kind": "generated", "actor_id": principal.user_id or None, "actor_name": w.data.operator,
-            "occurred_at": w.occurred, "batch_id": b.id, "mass_g": w.net, "facility_id": w.facility.id,
-            "record_code": b.batch_code,
-            "body": {"digital_id": b.digital_id, "waste_code": w.code, "gross_g": w.gross, "tare_g": w.tare,
-                     "scale_id": w.data.scale_id, "container_type": w.data.container_type,
-                     "container_count": w.data.container_count, "period": w.data.period, "flags": w.flags,
-                     "by": by}} for b, w in pairs])
+    signed = {id(w.principal): signed_by(w.principal) for w in weighings}
+    journal.append_chains(session, {unit_id: [{
+        "kind": "generated", "actor_id": w.principal.user_id or None, "actor_name": w.data.operator,
+        "occurred_at": w.occurred, "batch_id": b.id, "mass_g": w.net, "facility_id": w.facility.id,
+        "record_code": b.batch_code,
+        "body": {"digital_id": b.digital_id, "waste_code": w.code, "gross_g": w.gross, "tare_g": w.tare,
+                 "scale_id": w.data.scale_id, "container_type": w.data.container_type,
+                 "container_count": w.data.container_count, "period": w.data.period, "flags": w.flags,
+                 "by": signed[id(w.principal)]}} for b, w in pairs] for unit_id, pairs in by_unit.items()})
     out = []
     for b, w in zip(rows, weighings, strict=True):
         if w.data.store_facility_id is not None:  # 即入库: store at once, on the ordinary path
             b = session.get(Batch, b.id)
-            store(session, principal=principal, batch=b, data=StoreIn(
+            store(session, principal=w.principal, batch=b, data=StoreIn(
                 facility_id=w.data.store_facility_id, operator=w.data.operator, occurred_at=w.occurred))
         out.append(b)
     return out

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, Session, SQLModel, select
 
 from ledger.db import insert_all
@@ -140,12 +141,28 @@ def _body(body: dict | None) -> dict:
     return out
 
 
-def _lock_head(session: Session, unit_id: int) -> tuple[int, str]:
-    """Lock the unit's chain head until commit and read it (creating it on first use): one statement."""
-    stmt = text("INSERT INTO journal_head (unit_id, seq, hash) VALUES (:u, 0, :g) ON CONFLICT (unit_id) "
-                "DO UPDATE SET unit_id = excluded.unit_id RETURNING seq, hash")
-    seq, prev = session.execute(stmt, {"u": unit_id, "g": GENESIS}).one()
-    return int(seq), prev
+_HEADS: dict[str, Any] = {}
+
+
+def _heads_statement(dialect: str):  # noqa: ANN202
+    """`INSERT INTO journal_head … ON CONFLICT (unit_id) DO UPDATE … RETURNING unit_id, seq, hash`: lock and read
+    the chain heads of several units (creating them on first use) in one statement; built once per dialect."""
+    if dialect not in _HEADS:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        table = JournalHead.__table__
+        stmt = insert(table)
+        _HEADS[dialect] = stmt.on_conflict_do_update(
+            index_elements=["unit_id"], set_={"unit_id": stmt.excluded.unit_id}
+        ).returning(table.c.unit_id, table.c.seq, table.c.hash)
+    return _HEADS[dialect]
+
+
+def _lock_heads(session: Session, unit_ids: list[int]) -> dict[int, tuple[int, str]]:
+    """Lock the chain heads of these units until commit and read them: one statement, rows in unit-id order, so
+    that two transactions appending to shared units lock them in the same order."""
+    rows = [{"unit_id": u, "seq": 0, "hash": GENESIS} for u in sorted(set(unit_ids))]
+    return {int(u): (int(seq), h) for u, seq, h in session.execute(_heads_statement(
+        session.get_bind().dialect.name), rows).all()}
 
 
 def append(session: Session, *, unit_id: int, kind: str, actor_id: int | None, actor_name: str,
@@ -164,30 +181,46 @@ def append_many(session: Session, *, unit_id: int, entries: list[dict[str, Any]]
 
     Each entry has the keyword arguments of `append`. The chain is the same as if they were appended one by one.
     """
-    for e in entries:
-        if e["kind"] not in KINDS:
-            raise ValueError(f"unknown record kind {e['kind']}")
-    seq, prev = _lock_head(session, unit_id)
+    return append_chains(session, {unit_id: entries})[unit_id]
+
+
+def append_chains(session: Session, entries: dict[int, list[dict[str, Any]]]) -> dict[int, list[JournalRecord]]:
+    """Append records to the chains of several units at once (a commit group's weighings): the heads locked and
+    read in one statement, every record in one multi-row INSERT, the heads moved in one executemany. Each unit's
+    chain is the same as if its records were appended one by one; subscribers see the records in that order."""
+    for unit_entries in entries.values():
+        for e in unit_entries:
+            if e["kind"] not in KINDS:
+                raise ValueError(f"unknown record kind {e['kind']}")
+    heads = _lock_heads(session, list(entries))
     now = utcnow()
-    records = []
-    for e in entries:
-        seq += 1
-        r = JournalRecord(
-            unit_id=unit_id, seq=seq, kind=e["kind"], batch_id=e.get("batch_id"),
-            source_batch_id=e.get("source_batch_id"), mass_g=e.get("mass_g", 0), facility_id=e.get("facility_id"),
-            manifest_id=e.get("manifest_id"), record_code=e.get("record_code"), actor_id=e.get("actor_id"),
-            actor_name=e["actor_name"], occurred_at=e["occurred_at"].astimezone(UTC), recorded_at=now,
-            corrects_id=e.get("corrects_id"),
-            body=_body(e.get("body")), prev_hash=prev)
-        r.hash = prev = link_hash(r)
-        records.append(r)
-    insert_all(session, records)
-    session.execute(text("UPDATE journal_head SET seq = :s, hash = :h WHERE unit_id = :u"),
-                    {"s": seq, "h": prev, "u": unit_id})
-    for r in records:
-        for fn in list(_subscribers):
-            fn(session, r)
-    return records
+    out: dict[int, list[JournalRecord]] = {}
+    moved = []
+    for unit_id in sorted(entries):
+        seq, prev = heads[unit_id]
+        records = out[unit_id] = []
+        for e in entries[unit_id]:
+            seq += 1
+            r = JournalRecord(
+                unit_id=unit_id, seq=seq, kind=e["kind"], batch_id=e.get("batch_id"),
+                source_batch_id=e.get("source_batch_id"), mass_g=e.get("mass_g", 0),
+                facility_id=e.get("facility_id"), manifest_id=e.get("manifest_id"),
+                record_code=e.get("record_code"), actor_id=e.get("actor_id"), actor_name=e["actor_name"],
+                occurred_at=e["occurred_at"].astimezone(UTC), recorded_at=now, corrects_id=e.get("corrects_id"),
+                body=_body(e.get("body")), prev_hash=prev)
+            r.hash = prev = link_hash(r)
+            records.append(r)
+        moved.append({"s": seq, "h": prev, "u": unit_id})
+    insert_all(session, [r for unit_id in sorted(out) for r in out[unit_id]])
+    session.execute(_MOVE_HEAD, moved)
+    for unit_id in sorted(out):
+        for r in out[unit_id]:
+            for fn in list(_subscribers):
+                fn(session, r)
+    return out
+
+
+_MOVE_HEAD = text("UPDATE journal_head SET seq = :s, hash = :h WHERE unit_id = :u")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session, SQLModel, select
 
-from api.deps import Tx, get_session, principal, tx
+from api.deps import Deferred, Tx, deferred_tx, get_session, principal, tx
 from labels.qr import scan_url
 from labels.render import LabelData, render_label_pdf, render_label_png, render_label_zpl
 from ledger import batches as svc
@@ -46,9 +46,10 @@ def label_data(session: Session, b: Batch, public_url: str) -> LabelData:
 
 @router.post("/batches", status_code=201, response_model=BatchPublic,
              summary="Generation at a weighing point (即产生、即称重、即打码)")
-def generate(body: svc.BatchCreate, request: Request, t: Tx = Depends(tx)):
-    url = _public_url(request)
-    return t.run(lambda s, p: batch_public(svc.generate(s, principal=p, data=body), public_url=url), status=201)
+async def generate(body: svc.BatchCreate, request: Request, d: Deferred = Depends(deferred_tx)):
+    """One weighing; the weighings reaching this process together are written in one transaction (group commit,
+    api/grouping.py), each with its own answer, error and Idempotency-Key."""
+    return await request.app.state.weighings.submit(d, body, public_url=_public_url(request))
 
 
 class BulkResult(SQLModel):

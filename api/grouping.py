@@ -1,0 +1,227 @@
+"""Group commit for weighings: the single weighings that reach one process together share one transaction.
+
+A weighing terminal sends one batch per request. Alone, each request pays for its own transaction: the registry
+stamp, the serial counters, the chain head, the batch and record INSERTs, the balances, the idempotency key and
+the COMMIT — about ten statements, and a thread hop per dependency. Here the requests that arrive while a group is
+being written wait (on the event loop, costing nothing) and then go together, in one thread and one transaction:
+one counter statement, one head lock per unit, multi-row INSERTs, one COMMIT (`ledger.batches.write_weighings`,
+the code of the bulk route).
+
+What each request keeps, as if it had been alone:
+- its own principal (its token is looked up in the group's transaction, from the registry cache) and its own
+  access checks;
+- its own Idempotency-Key: a key already answered is replayed, a key used twice within a group runs after the
+  group (and is replayed then), and the answer is stored under the key in the group's transaction;
+- its own error: a weighing that fails validation (`prepare_weighing`, which writes nothing) gets its 4xx and the
+  rest go on. Anything that fails later — while writing, at COMMIT, a key claimed meanwhile by another process —
+  rolls the whole group back and every request of it runs alone, on the ordinary path (`Tx`), so one bad weighing
+  never fails its neighbours and nothing is half-written.
+
+The ordering guarantees are those of `write_weighings`: gapless serials and seqs, one chain per unit, locks taken in
+one order (counters, then heads by unit id). One group is in flight per process (and event loop) at a time; a
+group takes at most `MAX_GROUP` requests. `LEDGER_GROUP_COMMIT=false` runs every request alone (for comparison).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio.to_thread
+from fastapi.responses import Response
+from sqlalchemy import tuple_
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from api.deps import Deferred, Tx, claim_statement
+from ledger import batches as svc
+from ledger.accounts import IdempotencyRecord
+from ledger.auth import Principal
+from ledger.errors import LedgerError
+from ledger.types import utcnow
+
+log = logging.getLogger("wasteledger.grouping")
+
+#: the most requests one group writes (a larger queue is written in several groups, one after the other)
+MAX_GROUP = 64
+
+
+@dataclass(eq=False)
+class Job:
+    """One request's weighing, waiting for its group."""
+
+    deferred: Deferred
+    data: svc.BatchCreate
+    public_url: str
+    future: asyncio.Future | None = None
+    principal: Principal | None = None
+    outcome: Any = None  # a Response, or the exception to raise
+
+
+@dataclass
+class _Queue:
+    jobs: list[Job] = field(default_factory=list)
+    running: bool = False
+
+
+class _Regroup(Exception):
+    """The group cannot commit as one: run each request alone."""
+
+
+class WeighingGroups:
+    """The commit groups of one application (one per process): `await groups.submit(...)` answers one request."""
+
+    def __init__(self, engine: Engine, *, enabled: bool = True) -> None:
+        self.engine = engine
+        self.enabled = enabled
+        self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue] = weakref.WeakKeyDictionary()
+        self.groups = 0  # groups written together, and the requests in them (for logs and tests)
+        self.grouped = 0
+
+    async def submit(self, deferred: Deferred, data: svc.BatchCreate, *, public_url: str) -> Response:
+        """The response to one weighing request (raises its error, like a route would)."""
+        job = Job(deferred=deferred, data=data, public_url=public_url)
+        if not self.enabled:
+            return self._result(await anyio.to_thread.run_sync(self._answer_alone, job))
+        loop = asyncio.get_running_loop()
+        queue = self._queues.setdefault(loop, _Queue())
+        job.future = loop.create_future()
+        queue.jobs.append(job)
+        if not queue.running:
+            queue.running = True
+            loop.create_task(self._drain(queue))
+        return self._result(await job.future)
+
+    @staticmethod
+    def _result(outcome: Any) -> Response:
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    async def _drain(self, queue: _Queue) -> None:
+        try:
+            while queue.jobs:
+                group, queue.jobs = queue.jobs[:MAX_GROUP], queue.jobs[MAX_GROUP:]
+                try:
+                    await anyio.to_thread.run_sync(self._write, group)
+                except BaseException as e:  # noqa: BLE001 — a cancelled loop or a bug: every waiter learns of it
+                    for job in group:
+                        if job.outcome is None:
+                            job.outcome = e
+                    if not isinstance(e, Exception):
+                        raise
+                finally:
+                    for job in group:
+                        if job.future is not None and not job.future.done():
+                            job.future.set_result(job.outcome)
+        finally:
+            queue.running = False
+
+    # ---- in a worker thread ----------------------------------------------------------------------------------
+
+    def _write(self, group: list[Job]) -> None:
+        """Write the group in one transaction; if that fails as a whole, write each request alone."""
+        later: list[Job] = []
+        if len(group) > 1:
+            try:
+                later = self._together(group)
+            except _Regroup:
+                later = group
+            except Exception:  # noqa: BLE001 — an unexpected failure of the group is retried request by request
+                log.exception("a commit group of %d weighings failed; writing them one by one", len(group))
+                later = group
+        else:
+            later = group
+        for job in later:
+            job.outcome = None
+            job.outcome = self._answer_alone(job)
+
+    def _together(self, group: list[Job]) -> list[Job]:
+        """Write what can go together; return the requests that must run alone after the commit."""
+        later: list[Job] = []
+        now = utcnow()
+        with Session(self.engine, expire_on_commit=False) as s:
+            live: list[Job] = []
+            for job in group:
+                try:
+                    job.principal = job.deferred.credentials.principal(s)
+                except LedgerError as e:
+                    job.outcome = e
+                    continue
+                live.append(job)
+            live = self._replays(s, live, later)
+            seen: dict = {}
+            weighings, written = [], []
+            for job in live:
+                try:
+                    weighings.append(svc.prepare_weighing(s, job.principal, job.data, now, seen))
+                except LedgerError as e:
+                    if job.deferred.key:  # alone, a refused retry of a request that committed is replayed
+                        later.append(job)
+                    else:
+                        job.outcome = e
+                    continue
+                written.append(job)
+            texts = []
+            if weighings:
+                for job, b in zip(written, svc.write_weighings(s, weighings, now=now), strict=True):
+                    content = svc.batch_public(b, public_url=job.public_url).model_dump(mode="json")
+                    texts.append(json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None,
+                                            separators=(",", ":")))
+                claims = [{"user_id": job.principal.user_id, "key": job.deferred.key,
+                           "request_hash": job.deferred.fingerprint, "status_code": 201, "response_body": text,
+                           "created_at": now} for job, text in zip(written, texts, strict=True) if job.deferred.key]
+                if claims:
+                    claimed = s.execute(claim_statement(s.get_bind().dialect.name), claims).all()
+                    if len(claimed) != len(claims):  # a key answered meanwhile by another process
+                        raise _Regroup
+            s.commit()
+        for job, text in zip(written, texts, strict=True):
+            job.outcome = Response(text.encode(), status_code=201, media_type="application/json")
+        self.groups += 1
+        self.grouped += len(written)
+        return later
+
+    @staticmethod
+    def _replays(s: Session, live: list[Job], later: list[Job]) -> list[Job]:
+        """Answer the requests whose key was answered before; keep a key's second use within the group for later."""
+        keyed = {(j.principal.user_id, j.deferred.key) for j in live if j.deferred.key}
+        stored = {}
+        if keyed:
+            rows = s.exec(select(IdempotencyRecord).where(
+                tuple_(IdempotencyRecord.user_id, IdempotencyRecord.key).in_(sorted(keyed)))).all()
+            stored = {(r.user_id, r.key): r for r in rows}
+        out, taken = [], set()
+        for job in live:
+            pair = (job.principal.user_id, job.deferred.key)
+            if job.deferred.key and pair in stored:
+                try:
+                    job.outcome = _tx(s, job).replay(stored[pair])
+                except LedgerError as e:
+                    job.outcome = e
+            elif job.deferred.key and pair in taken:
+                later.append(job)
+            else:
+                taken.add(pair)
+                out.append(job)
+        return out
+
+    def _answer_alone(self, job: Job) -> Any:
+        """The request on the ordinary path: its own transaction (`Tx`)."""
+        with Session(self.engine, expire_on_commit=False) as s:
+            try:
+                p = job.deferred.credentials.principal(s)
+                return _tx(s, job, p).run(lambda s, p: svc.batch_public(
+                    svc.generate(s, principal=p, data=job.data), public_url=job.public_url), status=201)
+            except Exception as e:  # noqa: BLE001 — handed to the request, whose handlers render it
+                if s.in_transaction():
+                    s.rollback()
+                return e
+
+
+def _tx(s: Session, job: Job, p: Principal | None = None) -> Tx:
+    return Tx(session=s, principal=p or job.principal, key=job.deferred.key, fingerprint=job.deferred.fingerprint)

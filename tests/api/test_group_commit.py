@@ -1,0 +1,164 @@
+"""Group commit (api/grouping.py): single weighings that arrive together share one transaction, and each keeps its
+own principal, answer, error and Idempotency-Key.
+
+The groups are formed deterministically: `asyncio.gather` queues every request before the group's writer runs, so
+all of them go in one group (the writer is scheduled after them). Over real HTTP (uvicorn) the same holds for
+concurrent clients, which the last test checks end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from api.deps import Credentials, Deferred
+from api.grouping import WeighingGroups
+from ledger import batches as svc
+from ledger.batches import rebuild
+from ledger.errors import InvalidInput, NotFound, Unauthenticated
+from tests.conftest import PUBLIC_URL, batch_body, make_user, setup_plant
+
+
+def deferred(headers: dict, *, key: str | None = None, fingerprint: str = "f") -> Deferred:
+    token = headers["Authorization"].removeprefix("Bearer ")
+    return Deferred(credentials=Credentials(token=token, source_ip="127.0.0.1", user_agent="test"), key=key,
+                    fingerprint=fingerprint)
+
+
+def run_together(groups: WeighingGroups, requests: list[tuple[Deferred, dict]]) -> list:
+    """Submit every request at once in one event loop; each result is a Response or the exception it raised."""
+    async def go() -> list:
+        return await asyncio.gather(*[groups.submit(d, svc.BatchCreate.model_validate(body), public_url=PUBLIC_URL)
+                                      for d, body in requests], return_exceptions=True)
+    return asyncio.run(go())
+
+
+def ok(result) -> dict:  # noqa: ANN001
+    assert not isinstance(result, BaseException), repr(result)
+    assert result.status_code == 201, result.body
+    return json.loads(result.body)
+
+
+def test_weighings_of_two_users_and_units_go_in_one_transaction_with_their_own_signatures(
+        client, admin, session, engine):
+    a = setup_plant(client, admin, session)
+    b = setup_plant(client, admin, session)
+    groups = WeighingGroups(engine)
+    reqs = [(deferred(p["op"]), batch_body(p, gross_kg=str(100 + i))) for i in range(12) for p in (a, b)]
+    results = [ok(r) for r in run_together(groups, reqs)]
+    assert (groups.groups, groups.grouped) == (1, 24)
+    for plant in (a, b):
+        mine = [r for r in results if r["unit_id"] == plant["unit"]["id"]]
+        assert [int(r["digital_id"][-3:]) for r in mine] == list(range(1, 13))  # gapless, in arrival order
+        assert [Decimal(r["gross_kg"]) for r in mine] == [Decimal(100 + i) for i in range(12)]
+        v = client.get(f"/api/v1/units/{plant['unit']['id']}/verify", headers=admin).json()
+        assert v["ok"] and v["records"] == 12
+        signers = session.execute(text(
+            "SELECT DISTINCT u.unit_id FROM journal_record r JOIN app_user u ON u.id = r.actor_id "
+            "WHERE r.unit_id = :u"), {"u": plant["unit"]["id"]}).scalars().all()
+        assert signers == [plant["unit"]["id"]]  # each record signed by its own unit's operator
+    session.rollback()
+    assert rebuild(session) == []
+
+
+def test_a_bad_weighing_gets_its_own_error_and_its_neighbours_are_written(client, admin, session, engine):
+    a = setup_plant(client, admin, session)
+    b = setup_plant(client, admin, session)
+    groups = WeighingGroups(engine)
+    reqs = [(deferred(a["op"]), batch_body(a)),
+            (deferred(a["op"]), batch_body(a, gross_kg="10", tare_kg="12")),  # validation: tare over gross
+            (deferred(a["op"]), batch_body(b)),  # another unit: out of this operator's scope
+            (deferred({"Authorization": "Bearer nope"}), batch_body(a)),  # unknown token
+            (deferred(a["op"]), batch_body(a, facility_id=b["gen"])),  # a facility of another unit
+            (deferred(b["op"]), batch_body(b))]
+    out = run_together(groups, reqs)
+    assert isinstance(out[1], InvalidInput) and out[1].details["field"] == "tare_kg"
+    assert isinstance(out[2], NotFound)
+    assert isinstance(out[3], Unauthenticated) and out[3].code == "auth.invalid_token"
+    assert isinstance(out[4], InvalidInput) and out[4].details["field"] == "facility_id"
+    first, last = ok(out[0]), ok(out[5])
+    assert (groups.groups, groups.grouped) == (1, 2)
+    assert first["digital_id"].endswith("001") and last["digital_id"].endswith("001")
+    for plant in (a, b):
+        v = client.get(f"/api/v1/units/{plant['unit']['id']}/verify", headers=admin).json()
+        assert v["ok"] and v["records"] == 1
+
+
+def test_a_failure_while_writing_sends_every_request_of_the_group_alone(client, admin, session, engine):
+    """即入库 into a facility that is not a storage facility fails only while writing (store), after validation:
+    the group rolls back and each request runs on its own, so only that one is refused."""
+    a = setup_plant(client, admin, session)
+    groups = WeighingGroups(engine)
+    reqs = [(deferred(a["op"]), batch_body(a, gross_kg=str(50 + i))) for i in range(4)]
+    reqs.insert(2, (deferred(a["op"]), batch_body(a, store_facility_id=a["line"])))
+    out = run_together(groups, reqs)
+    assert isinstance(out[2], InvalidInput) and out[2].details["field"] == "facility_id", repr(out[2])
+    written = [ok(r) for i, r in enumerate(out) if i != 2]
+    assert groups.groups == 0  # nothing committed as a group
+    assert sorted(int(r["digital_id"][-3:]) for r in written) == [1, 2, 3, 4]  # no serial lost to the rollback
+    v = client.get(f"/api/v1/units/{a['unit']['id']}/verify", headers=admin).json()
+    assert v["ok"] and v["records"] == 4
+
+
+def test_idempotency_keys_in_a_group_replay_and_refuse_as_alone(client, admin, session, engine):
+    a = setup_plant(client, admin, session)
+    groups = WeighingGroups(engine)
+    body = batch_body(a)
+    first = ok(run_together(groups, [(deferred(a["op"], key="t1-0001", fingerprint="x"), body)])[0])
+    out = run_together(groups, [
+        (deferred(a["op"], key="t1-0001", fingerprint="x"), body),  # a retry of a committed request: replayed
+        (deferred(a["op"], key="t1-0001", fingerprint="other"), body),  # the same key for another request
+        (deferred(a["op"], key="t1-0002", fingerprint="y"), body),  # the same key twice in one group:
+        (deferred(a["op"], key="t1-0002", fingerprint="y"), body),  # one batch, the second replays the first
+        (deferred(a["op"], key="t1-0003", fingerprint="z"), body)])
+    assert out[0].headers.get("Idempotent-Replayed") == "true" and json.loads(out[0].body)["id"] == first["id"]
+    assert isinstance(out[1], InvalidInput) and out[1].code == "idempotency.key_reused"
+    second, again, third = ok(out[2]), ok(out[3]), ok(out[4])
+    assert again == second and out[3].headers.get("Idempotent-Replayed") == "true"
+    assert len({first["id"], second["id"], third["id"]}) == 3
+    v = client.get(f"/api/v1/units/{a['unit']['id']}/verify", headers=admin).json()
+    assert v["ok"] and v["records"] == 3
+
+
+def test_with_group_commit_off_each_request_is_its_own_transaction(client, admin, session, engine):
+    a = setup_plant(client, admin, session)
+    groups = WeighingGroups(engine, enabled=False)
+    out = run_together(groups, [(deferred(a["op"]), batch_body(a)) for _ in range(3)]
+                       + [(deferred(a["op"]), batch_body(a, tare_kg="999"))])
+    assert sorted(int(ok(r)["digital_id"][-3:]) for r in out[:3]) == [1, 2, 3]
+    assert isinstance(out[3], InvalidInput) and groups.groups == 0
+
+
+@pytest.mark.parametrize("n", [24])
+def test_concurrent_http_weighings_form_groups_and_keep_every_answer(client, admin, session, app, live_server, n):
+    a = setup_plant(client, admin, session)
+    _, other_token = make_user(session, role="operator", unit_id=a["unit"]["id"])
+    before = (app.state.weighings.groups, app.state.weighings.grouped)
+
+    bodies = [batch_body(a, tare_kg="999") if i == 5 else batch_body(a, gross_kg=str(100 + i)) for i in range(n)]
+
+    def one(i: int) -> httpx.Response:
+        headers = a["op"] if i % 2 else {"Authorization": f"Bearer {other_token}"}
+        body = bodies[i]
+        with httpx.Client(base_url=live_server, timeout=60) as c:
+            return c.post("/api/v1/batches", json=body, headers={**headers, "Idempotency-Key": f"http-{i}"})
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        results = list(pool.map(one, range(n)))
+    assert results[5].status_code == 422 and results[5].json()["error"]["details"]["field"] == "tare_kg"
+    good = [r for i, r in enumerate(results) if i != 5]
+    assert [r.status_code for r in good] == [201] * (n - 1), [r.text for r in good if r.status_code != 201]
+    assert sorted(int(r.json()["digital_id"][-3:]) for r in good) == list(range(1, n))
+    groups, grouped = app.state.weighings.groups - before[0], app.state.weighings.grouped - before[1]
+    assert groups <= grouped <= n - 1  # a request is written in at most one group (or alone)
+    with ThreadPoolExecutor(max_workers=n) as pool:  # the retries replay, nothing new is written
+        again = list(pool.map(one, range(n)))
+    assert [r.json()["id"] for r in again if r.status_code == 201] == [r.json()["id"] for r in good]
+    assert all(r.headers.get("Idempotent-Replayed") == "true" for r in again if r.status_code == 201)
+    v = client.get(f"/api/v1/units/{a['unit']['id']}/verify", headers=admin).json()
+    assert v["ok"] and v["records"] == n - 1
