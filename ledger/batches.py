@@ -20,7 +20,7 @@ from ledger.auth import Principal, audit, can_see_unit, require_unit
 from ledger.cache import cached, snapshot
 from ledger.codes import make_batch_code, make_digital_id, parse_digital_id, parse_hazard
 from ledger.counters import next_ranges, next_value
-from ledger.db import insert_all
+from ledger.db import insert_all, new_row
 from ledger.errors import Conflict, InvalidInput, NotFound
 from ledger.journal import JournalRecord
 from ledger.mass import MAX_BATCH_G, g_to_kg, kg_to_g
@@ -628,7 +628,7 @@ def write_weighings(session: Session, weighings: list[_Weighing], *, now: dateti
         state = apply(BatchState(), kind="generated", mass_g=w.net, unit_id=w.unit.id, facility_id=w.facility.id,
                       body={})
         d = w.data
-        b = Batch(unit_id=w.unit.id, holder_unit_id=w.unit.id,
+        b = new_row(Batch, unit_id=w.unit.id,
                   digital_id=make_digital_id(credit_code=w.unit.credit_code, waste_code=w.code, day=w.day,
                                              serial=serial),
                   batch_code=make_batch_code(kind="generated", day=w.day, serial=code_serial, hazardous=w.hazardous),
@@ -637,9 +637,10 @@ def write_weighings(session: Session, weighings: list[_Weighing], *, now: dateti
                   container_type=d.container_type, container_count=d.container_count,
                   container_volume_l=d.container_volume_l, period=d.period, facility_id=w.facility.id,
                   scale_id=d.scale_id,
-                  operator=d.operator, occurred_at=w.occurred, gross_g=w.gross, tare_g=w.tare, net_g=w.net,
-                  remaining_g=w.net, status="generated", flags=w.flags, created_at=now)
-        _put(b, state)
+                  operator=d.operator, occurred_at=w.occurred, gross_g=w.gross, tare_g=w.tare, flags=w.flags,
+                  created_at=now, net_g=state.net_g, remaining_g=state.remaining_g, stored_g=state.stored_g,
+                  in_transit_g=state.in_transit_g, storage_facility_id=state.storage_facility_id,
+                  holder_unit_id=state.holder_unit_id, stored_ever=state.stored_ever, status=state.status)
         rows.append(b)
     insert_all(session, rows)
     by_unit: dict[int, list[tuple[Batch, _Weighing]]] = {}

@@ -30,6 +30,12 @@ from ledger.errors import Conflict, InvalidInput
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # GB 32100: digits and capitals without I, O, S, V, Z
 
 
+@lru_cache(maxsize=4096)
+def _known_credit_code(value: str) -> str:
+    """`normalize_credit_code` of a registered unit's code, remembered (a weighing builds a label ID every time)."""
+    return normalize_credit_code(value)
+
+
 def normalize_credit_code(value: str, *, field: str = "credit_code") -> str:
     """Return the 18-character 统一社会信用代码 in canonical form, or refuse it with what is expected."""
     if not isinstance(value, str):
@@ -305,7 +311,7 @@ def _parse_yyyymmdd(text: str, field: str, whole: str) -> date:
 
 def make_digital_id(*, credit_code: str, waste_code: str, day: date, serial: int) -> str:
     """Build the HJ 1276 label ID: credit code + waste code without hyphens + YYYYMMDD + 3-digit serial."""
-    unit = normalize_credit_code(credit_code)
+    unit = _known_credit_code(credit_code)
     waste = parse_waste_code(waste_code)
     _check_serial_low(serial, "serial")
     if serial > DIGITAL_ID_SERIAL_MAX:

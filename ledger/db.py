@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import MetaData, event, insert
+from sqlalchemy import MetaData, Text, event, insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -77,22 +78,52 @@ def reader(engine: Engine) -> Engine:
 
 
 _INSERTS: dict = {}
+_JSON_COLUMNS: dict = {}
+
 
 
 def insert_all(session, objects: list) -> None:  # noqa: ANN001
-    """INSERT table-model objects of one class in one multi-row statement and set their ids (bulk paths; the
-    statement is built once per table, so it is compiled once)."""
+    """INSERT table-model objects of one class in one statement and set their ids (bulk paths, commit groups).
+
+    On PostgreSQL the rows go as one array per column (`INSERT … SELECT … FROM unnest(…) WITH ORDINALITY ORDER BY
+    ordinality RETURNING id`): the statement's text is the same for any number of rows, so psycopg parses it once,
+    where a multi-row VALUES list is a new text for every row count and is re-parsed on every call. Ids come from
+    the table's sequence in insertion order, so the sorted ids are the rows' ids in order. Elsewhere (SQLite) a
+    multi-row VALUES with RETURNING in parameter order. Either statement is built once per table."""
     if not objects:
         return
     table = type(objects[0]).__table__
-    if table not in _INSERTS:
-        _INSERTS[table] = (insert(table).returning(table.c.id, sort_by_parameter_order=True),
-                           [c.name for c in table.columns if c.name != "id"])
-    stmt, names = _INSERTS[table]
-    rows = [{n: getattr(o, n) for n in names} for o in objects]
-    ids = session.execute(stmt, rows).scalars().all()
+    dialect = session.get_bind().dialect.name
+    key = (table, dialect)
+    if key not in _INSERTS:
+        _INSERTS[key] = (_unnest_insert(table) if dialect == "postgresql"
+                         else insert(table).returning(table.c.id, sort_by_parameter_order=True),
+                         [c.name for c in table.columns if c.name != "id"])
+    stmt, names = _INSERTS[key]
+    if dialect == "postgresql":
+        as_text = _JSON_COLUMNS[table]  # as SQLAlchemy's JSON type stores them: json.dumps, None as JSON null
+        ids = sorted(session.execute(stmt, {n: [json.dumps(getattr(o, n)) for o in objects] if n in as_text else
+                                            [getattr(o, n) for o in objects] for n in names}).scalars().all())
+    else:
+        ids = session.execute(stmt, [{n: getattr(o, n) for n in names} for o in objects]).scalars().all()
     for o, oid in zip(objects, ids, strict=True):
         o.id = oid
+
+
+def _unnest_insert(table):  # noqa: ANN001, ANN202
+    """The PostgreSQL bulk INSERT of `insert_all`: one array parameter per column. JSON values go as text (a JSON
+    array parameter would be taken for a nested array) and are cast back to the column's type in the SELECT."""
+    from sqlalchemy import JSON, bindparam, text
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    cols = [c for c in table.columns if c.name != "id"]
+    names = ", ".join(f'"{c.name}"' for c in cols)
+    picks = ", ".join(f'"{c.name}"::json' if isinstance(c.type, JSON) else f'"{c.name}"' for c in cols)
+    arrays = ", ".join(f":{c.name}" for c in cols)
+    binds = [bindparam(c.name, type_=ARRAY(Text() if isinstance(c.type, JSON) else c.type)) for c in cols]
+    _JSON_COLUMNS[table] = {c.name for c in cols if isinstance(c.type, JSON)}
+    return text(f'INSERT INTO "{table.name}" ({names}) SELECT {picks} FROM unnest({arrays}) WITH ORDINALITY '
+                f'AS u({names}, ord_) ORDER BY ord_ RETURNING id').bindparams(*binds).columns(table.c.id)
 
 
 def dispose_engine(url: str) -> None:
@@ -142,3 +173,28 @@ def check_writable(engine_or_url: Engine | str) -> None:
     finally:
         if isinstance(engine_or_url, str):
             engine.dispose()
+
+
+_DEFAULTS: dict = {}
+
+
+def new_row(cls, **values):  # noqa: ANN001, ANN003, ANN201
+    """A new table-model object for `insert_all`, built the way SQLAlchemy builds a row it loads: the values go
+    straight into the instance's `__dict__` (with the fields' defaults), not through SQLModel's `__init__`, which
+    sets every field twice through SQLAlchemy's and pydantic's `__setattr__` (the larger part of a bulk weighing's
+    CPU). The object is transient and equal, field by field, to `cls(**values)`; an attribute set on it later
+    goes through the instrumentation as usual (`insert_all` sets the id that way)."""
+    if cls not in _DEFAULTS:
+        from sqlalchemy.orm import instrumentation
+
+        fields = cls.model_fields
+        _DEFAULTS[cls] = (instrumentation.manager_of_class(cls),
+                          {n: f.default for n, f in fields.items() if not f.is_required() and not f.default_factory},
+                          {n: f.default_factory for n, f in fields.items() if f.default_factory})
+    manager, plain, factories = _DEFAULTS[cls]
+    obj = manager.new_instance()
+    state = {**plain, **{n: make() for n, make in factories.items() if n not in values}, **values}
+    obj.__dict__.update(state)
+    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
+    object.__setattr__(obj, "__pydantic_extra__", None)
+    return obj

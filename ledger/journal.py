@@ -20,7 +20,7 @@ from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstrain
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, Session, SQLModel, select
 
-from ledger.db import insert_all
+from ledger.db import insert_all, new_row
 from ledger.types import UTCDateTime, utcnow
 
 GENESIS = "0" * 64
@@ -201,8 +201,8 @@ def append_chains(session: Session, entries: dict[int, list[dict[str, Any]]]) ->
         records = out[unit_id] = []
         for e in entries[unit_id]:
             seq += 1
-            r = JournalRecord(
-                unit_id=unit_id, seq=seq, kind=e["kind"], batch_id=e.get("batch_id"),
+            r = new_row(
+                JournalRecord, unit_id=unit_id, seq=seq, kind=e["kind"], batch_id=e.get("batch_id"),
                 source_batch_id=e.get("source_batch_id"), mass_g=e.get("mass_g", 0),
                 facility_id=e.get("facility_id"), manifest_id=e.get("manifest_id"),
                 record_code=e.get("record_code"), actor_id=e.get("actor_id"), actor_name=e["actor_name"],
