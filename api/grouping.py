@@ -66,6 +66,7 @@ class Job:
 class _Queue:
     jobs: list[Job] = field(default_factory=list)
     running: bool = False
+    task: asyncio.Task | None = None  # the writer, referenced so that it is not garbage-collected mid-run
 
 
 class _Regroup(Exception):
@@ -93,7 +94,7 @@ class WeighingGroups:
         queue.jobs.append(job)
         if not queue.running:
             queue.running = True
-            loop.create_task(self._drain(queue))
+            queue.task = loop.create_task(self._drain(queue))
         return self._result(await job.future)
 
     @staticmethod
