@@ -16,7 +16,7 @@ from sqlalchemy import JSON, BigInteger, Column, Index, func, text
 from sqlmodel import Field, Session, SQLModel, select
 
 from ledger import journal
-from ledger.auth import Principal, audit, can_see_unit, require_unit
+from ledger.auth import Principal, audit, can_see_unit, registry_unit, require_unit
 from ledger.cache import cached, snapshot
 from ledger.codes import make_batch_code, make_digital_id, parse_digital_id, parse_hazard
 from ledger.counters import next_ranges, next_value
@@ -381,9 +381,10 @@ process_checks: list[Callable[[Session, Batch, Method, date, Principal], dict | 
 
 
 def can_see_batch(session: Session, principal: Principal, b: Batch) -> bool:
-    """The generator's and the holder's scope see a batch; so do parties named by other modules' rules."""
+    """The generator's and the holder's scope see a batch; so do parties named by other modules' rules.
+    (The units are only read: their snapshots from the registry cache will do.)"""
     for unit_id in {b.unit_id, b.holder_unit_id}:
-        unit = session.get(Unit, unit_id)
+        unit = registry_unit(session, unit_id)
         if unit is not None and can_see_unit(session, principal, unit):
             return True
     return any(rule(session, principal, b) for rule in extra_visibility)
@@ -836,7 +837,11 @@ def split_holding(session: Session, source: Batch, *, receiver_unit_id: int, rec
 
 def records_for_root(session: Session, root_id: int) -> list[JournalRecord]:
     """Every record of a physical batch across all its holdings, in the order written."""
-    ids = [b.id for b in holdings_of(session, root_id)]
+    return records_of_holdings(session, [b.id for b in holdings_of(session, root_id)])
+
+
+def records_of_holdings(session: Session, ids: list[int]) -> list[JournalRecord]:
+    """Every record of these holdings (of `holdings_of` a root), in the order written."""
     return list(session.exec(select(JournalRecord).where(
         JournalRecord.batch_id.in_(ids) | JournalRecord.source_batch_id.in_(ids)).order_by(JournalRecord.id)).all())
 

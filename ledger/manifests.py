@@ -16,7 +16,7 @@ from sqlmodel import Field, Session, SQLModel, select
 
 from ledger import batches
 from ledger.accounts import User
-from ledger.auth import Principal, audit, can_see_unit, may, require_unit
+from ledger.auth import Principal, audit, can_see_unit, may, registry_unit, require_unit
 from ledger.batches import Batch
 from ledger.codes import city_of, make_manifest_number, province_of
 from ledger.counters import next_value
@@ -1026,8 +1026,10 @@ def list_manifests(session: Session, *, principal: Principal, unit_id: int | Non
 # ---- what other views need to know -------------------------------------------------------------------------
 
 def manifests_for_batch(session: Session, b: Batch) -> list[dict]:
-    """Every manifest that carried a holding of this physical batch, for its trace."""
-    ids = [h.id for h in batches.holdings_of(session, b.root_id or b.id)]
+    """Every manifest that carried a holding of this physical batch, for its trace (the holdings in a subquery:
+    `batches.holdings_of` in the same statement)."""
+    root_id = b.root_id or b.id
+    ids = select(Batch.id).where((Batch.id == root_id) | (Batch.root_id == root_id))
     rows = session.exec(select(Manifest, ManifestLine).join(ManifestLine, ManifestLine.manifest_id == Manifest.id)
                         .where(ManifestLine.batch_id.in_(ids)).order_by(Manifest.id)).all()
     out = []
@@ -1051,14 +1053,14 @@ def next_actions_for(session: Session, principal: Principal, b: Batch) -> list[s
     open_m = _open_manifest_of(session, b.id)
     if open_m is None:
         if principal.unit_id == b.holder_unit_id and b.remaining_g > 0:
-            unit = session.get(Unit, b.holder_unit_id)
+            unit = registry_unit(session, b.holder_unit_id)  # only read: the registry cache's snapshot will do
             if may(principal, unit, "operate"):
                 actions.append("load_onto_manifest")
         return actions
     if open_m.status == "submitted" and principal.unit_id == open_m.hauler_id:
-        if may(principal, session.get(Unit, open_m.hauler_id), "haul"):
+        if may(principal, registry_unit(session, open_m.hauler_id), "haul"):
             actions.append("pickup_scan")
     if open_m.status in ("in_transit", "delivered") and principal.unit_id == open_m.receiver_id:
-        if may(principal, session.get(Unit, open_m.receiver_id), "receive"):
+        if may(principal, registry_unit(session, open_m.receiver_id), "receive"):
             actions.append("receive")
     return actions
