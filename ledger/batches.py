@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from sqlalchemy import JSON, BigInteger, Column, Index, func, text
+from sqlalchemy import JSON, BigInteger, Column, Index, bindparam, func, text
 from sqlmodel import Field, Session, SQLModel, select
 
 from ledger import journal
@@ -390,12 +390,22 @@ def can_see_batch(session: Session, principal: Principal, b: Batch) -> bool:
     return any(rule(session, principal, b) for rule in extra_visibility)
 
 
+# The read paths' statements are built once, with bound parameters: building one (and its cache key, which a built
+# statement memoises) costs about as much Python as executing it.
+_BATCH = select(Batch).where(Batch.id == bindparam("batch_id")).execution_options(populate_existing=True)
+_BATCH_FOR_UPDATE = _BATCH.with_for_update()
+_HOLDINGS_BY_DIGITAL_ID = select(Batch).where(Batch.digital_id == bindparam("digital_id")).order_by(Batch.id)
+_HOLDINGS_OF_ROOT = (select(Batch).where((Batch.id == bindparam("root_id")) | (Batch.root_id == bindparam("root_id")))
+                     .order_by(Batch.id))
+_RECORDS_OF_HOLDINGS = (select(JournalRecord).where(JournalRecord.batch_id.in_(bindparam("ids", expanding=True))
+                                                    | JournalRecord.source_batch_id.in_(bindparam("ids", expanding=True)))
+                        .order_by(JournalRecord.id))
+
+
 def get_batch(session: Session, principal: Principal, batch_id: int, *, lock: bool = False) -> Batch:
     """The batch if visible (404 otherwise); `lock` takes its row lock for a write."""
-    q = select(Batch).where(Batch.id == batch_id)
-    if lock and session.get_bind().dialect.name == "postgresql":
-        q = q.with_for_update()
-    b = session.exec(q.execution_options(populate_existing=True)).first()
+    q = _BATCH_FOR_UPDATE if lock and session.get_bind().dialect.name == "postgresql" else _BATCH
+    b = session.exec(q, params={"batch_id": batch_id}).first()
     if b is None or not can_see_batch(session, principal, b):
         raise NotFound(f"batch {batch_id} does not exist or is outside your scope", code="batch.not_found")
     return b
@@ -414,8 +424,7 @@ def holdings_for_scan(session: Session, digital_id: str, *, unit_id: int | None)
     """The holdings of a physical batch in the order a scan should resolve them: the scanning unit's own holding
     first (a receiver scanning a label it received), its live one before a closed one; then the root holding (the
     generator's), then the others."""
-    holdings = session.exec(select(Batch).where(Batch.digital_id == digital_id.strip().upper())
-                            .order_by(Batch.id)).all()
+    holdings = session.exec(_HOLDINGS_BY_DIGITAL_ID, params={"digital_id": digital_id.strip().upper()}).all()
     own = [b for b in holdings if unit_id is not None and b.holder_unit_id == unit_id]
     live = [b for b in own if b.remaining_g > 0 or b.in_transit_g > 0]
     rest = sorted(holdings, key=lambda b: b.parent_id is not None)
@@ -842,14 +851,12 @@ def records_for_root(session: Session, root_id: int) -> list[JournalRecord]:
 
 def records_of_holdings(session: Session, ids: list[int]) -> list[JournalRecord]:
     """Every record of these holdings (of `holdings_of` a root), in the order written."""
-    return list(session.exec(select(JournalRecord).where(
-        JournalRecord.batch_id.in_(ids) | JournalRecord.source_batch_id.in_(ids)).order_by(JournalRecord.id)).all())
+    return list(session.exec(_RECORDS_OF_HOLDINGS, params={"ids": ids}).all())
 
 
 def holdings_of(session: Session, root_id: int) -> list[Batch]:
     """The root holding and every holding split off it, oldest first."""
-    return list(session.exec(select(Batch).where((Batch.id == root_id) | (Batch.root_id == root_id))
-                             .order_by(Batch.id)).all())
+    return list(session.exec(_HOLDINGS_OF_ROOT, params={"root_id": root_id}).all())
 
 
 # ---- facility view, verify, rebuild ---------------------------------------------------------------

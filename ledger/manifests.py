@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint, func, or_, update
+from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint, bindparam, func, or_, update
 from sqlmodel import Field, Session, SQLModel, select
 
 from ledger import batches
@@ -457,10 +457,14 @@ def _check_all(session: Session, m: Manifest, lines: list[ManifestLine], on: dat
 
 # ---- creation ------------------------------------------------------------------------------------------
 
+# built once (a scan asks it): building a statement costs about as much Python as executing it
+_OPEN_MANIFEST_OF = (select(Manifest).join(ManifestLine, ManifestLine.manifest_id == Manifest.id)
+                     .where(ManifestLine.batch_id == bindparam("batch_id"), Manifest.status.in_(OPEN),
+                            Manifest.id != bindparam("exclude")))
+
+
 def _open_manifest_of(session: Session, batch_id: int, exclude: int | None = None) -> Manifest | None:
-    return session.exec(select(Manifest).join(ManifestLine, ManifestLine.manifest_id == Manifest.id)
-                        .where(ManifestLine.batch_id == batch_id, Manifest.status.in_(OPEN),
-                               Manifest.id != (exclude or 0))).first()
+    return session.exec(_OPEN_MANIFEST_OF, params={"batch_id": batch_id, "exclude": exclude or 0}).first()
 
 
 def create(session: Session, *, principal: Principal, data: ManifestCreate) -> Manifest:
