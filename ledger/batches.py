@@ -6,11 +6,13 @@ the one function that says what each record kind does to them. Live writes and `
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, TypeVar
 
 from sqlalchemy import JSON, BigInteger, Column, Index, bindparam, func, text
 from sqlmodel import Field, Session, SQLModel, select
@@ -31,6 +33,8 @@ from ledger.registry.plans import planned_codes
 from ledger.types import UTCDateTime, utcnow
 from ledger.validation import BigId, Code, Count, DbId, Input, Kg, Litres, PastTime
 from ledger.workdays import day_bounds_utc, local_day, year_bounds_utc
+
+T = TypeVar("T")
 
 FUTURE_TOLERANCE = timedelta(minutes=5)  # scale clocks drift; beyond this a weighing "in the future" is refused
 LATE_ENTRY = timedelta(hours=24)  # entered more than a day after weighing: allowed, flagged
@@ -842,6 +846,29 @@ def split_holding(session: Session, source: Batch, *, receiver_unit_id: int, rec
     session.add(child)
     session.flush()
     return child
+
+
+_TRACE_MEMO: ContextVar[dict | None] = ContextVar("wasteledger_trace_memo", default=None)
+
+
+@contextmanager
+def one_trace() -> Iterator[None]:
+    """While a batch's trace is built: what several of its hooks ask (`trace_memo`) is read once."""
+    token = _TRACE_MEMO.set({})
+    try:
+        yield
+    finally:
+        _TRACE_MEMO.reset(token)
+
+
+def trace_memo(key: tuple, load: Callable[[], T]) -> T:
+    """`load()`, once per key within `one_trace()` (outside one: every time)."""
+    memo = _TRACE_MEMO.get()
+    if memo is None:
+        return load()
+    if key not in memo:
+        memo[key] = load()
+    return memo[key]
 
 
 def records_for_root(session: Session, root_id: int) -> list[JournalRecord]:

@@ -179,7 +179,9 @@ def build_trace(s: Session, b: Batch, public_url: str) -> Trace:
     steps = [TraceStep(record=record_public(r), unit_name=units[r.unit_id].name,
                        facility_code=facs[r.facility_id].code if r.facility_id in facs else None,
                        facility_name=facs[r.facility_id].name if r.facility_id in facs else None) for r in records]
-    manifests = [m for fn in trace_manifests for m in fn(s, b)]
+    with svc.one_trace():  # what several hooks ask is read once
+        manifests = [m for fn in trace_manifests for m in fn(s, b)]
+        sections = {k: v for fn in trace_sections for k, v in (fn(s, b) or {}).items()}
     party_ids = list(dict.fromkeys([b.unit_id, *[r.unit_id for r in records],
                                     *[pid for m in manifests for pid in m.get("party_ids", [])]]))
     for pid in party_ids:
@@ -196,7 +198,6 @@ def build_trace(s: Session, b: Batch, public_url: str) -> Trace:
             "in_transit_kg": g_to_kg(b.in_transit_g),
             "processed": [{"kind": k.split(":")[0], "method": k.split(":")[1], "mass_kg": v}
                           for k, v in consumed.items()]}
-    sections = {k: v for fn in trace_sections for k, v in (fn(s, b) or {}).items()}
     return Trace(batch=batch_public(b, public_url=public_url), steps=steps, parties=parties, manifests=manifests,
                  fate=fate, sections=sections)
 
