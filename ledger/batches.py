@@ -888,17 +888,21 @@ def holdings_of(session: Session, root_id: int) -> list[Batch]:
 
 # ---- facility view, verify, rebuild ---------------------------------------------------------------
 
+_FACILITY_STOCK = (select(Batch.waste_code, func.sum(Batch.stored_g), func.count(Batch.id))
+                   .where(Batch.storage_facility_id == bindparam("facility_id"), Batch.stored_g > 0)
+                   .group_by(Batch.waste_code).order_by(Batch.waste_code))
+_RECENT_MOVEMENTS = (select(JournalRecord).where(JournalRecord.facility_id == bindparam("facility_id"))
+                     .order_by(JournalRecord.id.desc()).limit(bindparam("limit")))
+
+
 def facility_stock(session: Session, *, facility_id: int) -> list[dict]:
     """Stock of a storage facility per waste code: mass and number of batches."""
-    rows = session.exec(select(Batch.waste_code, func.sum(Batch.stored_g), func.count(Batch.id))
-                        .where(Batch.storage_facility_id == facility_id, Batch.stored_g > 0)
-                        .group_by(Batch.waste_code).order_by(Batch.waste_code)).all()
+    rows = session.exec(_FACILITY_STOCK, params={"facility_id": facility_id}).all()
     return [{"waste_code": c, "stored_kg": g_to_kg(int(g)), "batches": n} for c, g, n in rows]
 
 
 def recent_movements(session: Session, *, facility_id: int, limit: int = 20) -> list[JournalRecord]:
-    return list(session.exec(select(JournalRecord).where(JournalRecord.facility_id == facility_id)
-                             .order_by(JournalRecord.id.desc()).limit(limit)).all())
+    return list(session.exec(_RECENT_MOVEMENTS, params={"facility_id": facility_id, "limit": limit}).all())
 
 
 @dataclass(frozen=True)
