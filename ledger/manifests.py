@@ -1029,17 +1029,20 @@ def list_manifests(session: Session, *, principal: Principal, unit_id: int | Non
 
 # ---- what other views need to know -------------------------------------------------------------------------
 
+# built once (every trace asks): the holdings of the root (`batches.holdings_of`) in a subquery
+_MANIFESTS_OF_ROOT = (select(Manifest, ManifestLine).join(ManifestLine, ManifestLine.manifest_id == Manifest.id)
+                      .where(ManifestLine.batch_id.in_(select(Batch.id).where(
+                          (Batch.id == bindparam("root_id")) | (Batch.root_id == bindparam("root_id")))))
+                      .order_by(Manifest.id))
+_EVENTS_OF = select(ManifestEvent).where(ManifestEvent.manifest_id == bindparam("manifest_id")).order_by(ManifestEvent.id)
+
+
 def manifests_for_batch(session: Session, b: Batch) -> list[dict]:
-    """Every manifest that carried a holding of this physical batch, for its trace (the holdings in a subquery:
-    `batches.holdings_of` in the same statement)."""
-    root_id = b.root_id or b.id
-    ids = select(Batch.id).where((Batch.id == root_id) | (Batch.root_id == root_id))
-    rows = session.exec(select(Manifest, ManifestLine).join(ManifestLine, ManifestLine.manifest_id == Manifest.id)
-                        .where(ManifestLine.batch_id.in_(ids)).order_by(Manifest.id)).all()
+    """Every manifest that carried a holding of this physical batch, for its trace."""
+    rows = session.exec(_MANIFESTS_OF_ROOT, params={"root_id": b.root_id or b.id}).all()
     out = []
     for m, ln in rows:
-        events = session.exec(select(ManifestEvent).where(ManifestEvent.manifest_id == m.id)
-                              .order_by(ManifestEvent.id)).all()
+        events = session.exec(_EVENTS_OF, params={"manifest_id": m.id}).all()
         out.append({"manifest_id": m.id, "number": m.number, "status": m.status, "party_ids": list(parties(m)),
                     "originator_id": m.originator_id, "hauler_id": m.hauler_id, "receiver_id": m.receiver_id,
                     "line_no": ln.line_no, "shipped_kg": g_to_kg(ln.mass_g), "planned_method": ln.planned_method,

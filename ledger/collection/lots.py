@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
+from sqlalchemy import bindparam
 from sqlmodel import Field, Session, SQLModel, select
 
 from ledger import batches, manifests
@@ -208,10 +209,14 @@ def _lot_of(session: Session, b: Batch) -> Batch | None:
     return root if root is not None and root.period == "lot" else None
 
 
+_LOTS_OF_ROOT = select(LotSource).where(LotSource.root_id == bindparam("root_id")).order_by(LotSource.id)
+
+
 def _lots_of_root(session: Session, root_id: int) -> list[LotSource]:
-    """Where a producer's batch was poured into lots, in order (both trace hooks ask: read once per trace)."""
+    """Where a producer's batch was poured into lots, in order (both trace hooks ask: read once per trace; every
+    trace asks, so the statement is built once)."""
     return batches.trace_memo(("lots_of_root", root_id), lambda: list(session.exec(
-        select(LotSource).where(LotSource.root_id == root_id).order_by(LotSource.id)).all()))
+        _LOTS_OF_ROOT, params={"root_id": root_id}).all()))
 
 
 def trace_section(session: Session, b: Batch) -> dict:
