@@ -333,8 +333,11 @@ def verify_sample(url: str, unit_ids: list[int]) -> list[str]:
 
 
 def tokens(url: str, unit_ids: list[int]) -> dict[int, str]:
-    """An operator user and API token per unit, through the ledger services."""
-    from ledger.accounts import issue_token
+    """An operator user (created unless a --reuse run finds it) and a new API token per unit, through the ledger
+    services."""
+    from sqlmodel import select
+
+    from ledger.accounts import User, issue_token
     from ledger.auth import SYSTEM
     from ledger.db import get_engine, session_scope
     from ledger.users import UserCreate, create_user
@@ -342,8 +345,11 @@ def tokens(url: str, unit_ids: list[int]) -> dict[int, str]:
     out = {}
     with session_scope(get_engine(url)) as s:
         for u in unit_ids:
-            user = create_user(s, principal=SYSTEM, data=UserCreate(
-                username=f"bench.reads.u{u}", display_name=f"{u}号单位操作员", role="operator", unit_id=u))
+            name = f"bench.reads.u{u}"
+            user = s.exec(select(User).where(User.username == name)).first()  # a --reuse run: the user is there
+            if user is None:
+                user = create_user(s, principal=SYSTEM, data=UserCreate(
+                    username=name, display_name=f"{u}号单位操作员", role="operator", unit_id=u))
             out[u] = issue_token(s, user=user, name="bench.reads")
     return out
 

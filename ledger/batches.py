@@ -6,17 +6,19 @@ the one function that says what each record kind does to them. Live writes and `
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, TypeVar
 
-from sqlalchemy import JSON, BigInteger, Column, Index, func, text
+from sqlalchemy import JSON, BigInteger, Column, Index, bindparam, func, text
 from sqlmodel import Field, Session, SQLModel, select
 
 from ledger import journal
-from ledger.auth import Principal, audit, can_see_unit, require_unit
+from ledger.auth import Principal, audit, can_see_unit, registry_unit, require_unit
 from ledger.cache import cached, snapshot
 from ledger.codes import make_batch_code, make_digital_id, parse_digital_id, parse_hazard
 from ledger.counters import next_ranges, next_value
@@ -31,6 +33,8 @@ from ledger.registry.plans import planned_codes
 from ledger.types import UTCDateTime, utcnow
 from ledger.validation import BigId, Code, Count, DbId, Input, Kg, Litres, PastTime
 from ledger.workdays import day_bounds_utc, local_day, year_bounds_utc
+
+T = TypeVar("T")
 
 FUTURE_TOLERANCE = timedelta(minutes=5)  # scale clocks drift; beyond this a weighing "in the future" is refused
 LATE_ENTRY = timedelta(hours=24)  # entered more than a day after weighing: allowed, flagged
@@ -381,20 +385,31 @@ process_checks: list[Callable[[Session, Batch, Method, date, Principal], dict | 
 
 
 def can_see_batch(session: Session, principal: Principal, b: Batch) -> bool:
-    """The generator's and the holder's scope see a batch; so do parties named by other modules' rules."""
+    """The generator's and the holder's scope see a batch; so do parties named by other modules' rules.
+    (The units are only read: their snapshots from the registry cache will do.)"""
     for unit_id in {b.unit_id, b.holder_unit_id}:
-        unit = session.get(Unit, unit_id)
+        unit = registry_unit(session, unit_id)
         if unit is not None and can_see_unit(session, principal, unit):
             return True
     return any(rule(session, principal, b) for rule in extra_visibility)
 
 
+# The read paths' statements are built once, with bound parameters: building one (and its cache key, which a built
+# statement memoises) costs about as much Python as executing it.
+_BATCH = select(Batch).where(Batch.id == bindparam("batch_id")).execution_options(populate_existing=True)
+_BATCH_FOR_UPDATE = _BATCH.with_for_update()
+_HOLDINGS_BY_DIGITAL_ID = select(Batch).where(Batch.digital_id == bindparam("digital_id")).order_by(Batch.id)
+_HOLDINGS_OF_ROOT = (select(Batch).where((Batch.id == bindparam("root_id")) | (Batch.root_id == bindparam("root_id")))
+                     .order_by(Batch.id))
+_RECORDS_OF_HOLDINGS = (select(JournalRecord).where(JournalRecord.batch_id.in_(bindparam("ids", expanding=True))
+                                                    | JournalRecord.source_batch_id.in_(bindparam("ids", expanding=True)))
+                        .order_by(JournalRecord.id))
+
+
 def get_batch(session: Session, principal: Principal, batch_id: int, *, lock: bool = False) -> Batch:
     """The batch if visible (404 otherwise); `lock` takes its row lock for a write."""
-    q = select(Batch).where(Batch.id == batch_id)
-    if lock and session.get_bind().dialect.name == "postgresql":
-        q = q.with_for_update()
-    b = session.exec(q.execution_options(populate_existing=True)).first()
+    q = _BATCH_FOR_UPDATE if lock and session.get_bind().dialect.name == "postgresql" else _BATCH
+    b = session.exec(q, params={"batch_id": batch_id}).first()
     if b is None or not can_see_batch(session, principal, b):
         raise NotFound(f"batch {batch_id} does not exist or is outside your scope", code="batch.not_found")
     return b
@@ -413,8 +428,7 @@ def holdings_for_scan(session: Session, digital_id: str, *, unit_id: int | None)
     """The holdings of a physical batch in the order a scan should resolve them: the scanning unit's own holding
     first (a receiver scanning a label it received), its live one before a closed one; then the root holding (the
     generator's), then the others."""
-    holdings = session.exec(select(Batch).where(Batch.digital_id == digital_id.strip().upper())
-                            .order_by(Batch.id)).all()
+    holdings = session.exec(_HOLDINGS_BY_DIGITAL_ID, params={"digital_id": digital_id.strip().upper()}).all()
     own = [b for b in holdings if unit_id is not None and b.holder_unit_id == unit_id]
     live = [b for b in own if b.remaining_g > 0 or b.in_transit_g > 0]
     rest = sorted(holdings, key=lambda b: b.parent_id is not None)
@@ -844,32 +858,61 @@ def split_holding(session: Session, source: Batch, *, receiver_unit_id: int, rec
     return child
 
 
+_TRACE_MEMO: ContextVar[dict | None] = ContextVar("wasteledger_trace_memo", default=None)
+
+
+@contextmanager
+def one_trace() -> Iterator[None]:
+    """While a batch's trace is built: what several of its hooks ask (`trace_memo`) is read once."""
+    token = _TRACE_MEMO.set({})
+    try:
+        yield
+    finally:
+        _TRACE_MEMO.reset(token)
+
+
+def trace_memo(key: tuple, load: Callable[[], T]) -> T:
+    """`load()`, once per key within `one_trace()` (outside one: every time)."""
+    memo = _TRACE_MEMO.get()
+    if memo is None:
+        return load()
+    if key not in memo:
+        memo[key] = load()
+    return memo[key]
+
+
 def records_for_root(session: Session, root_id: int) -> list[JournalRecord]:
     """Every record of a physical batch across all its holdings, in the order written."""
-    ids = [b.id for b in holdings_of(session, root_id)]
-    return list(session.exec(select(JournalRecord).where(
-        JournalRecord.batch_id.in_(ids) | JournalRecord.source_batch_id.in_(ids)).order_by(JournalRecord.id)).all())
+    return records_of_holdings(session, [b.id for b in holdings_of(session, root_id)])
+
+
+def records_of_holdings(session: Session, ids: list[int]) -> list[JournalRecord]:
+    """Every record of these holdings (of `holdings_of` a root), in the order written."""
+    return list(session.exec(_RECORDS_OF_HOLDINGS, params={"ids": ids}).all())
 
 
 def holdings_of(session: Session, root_id: int) -> list[Batch]:
     """The root holding and every holding split off it, oldest first."""
-    return list(session.exec(select(Batch).where((Batch.id == root_id) | (Batch.root_id == root_id))
-                             .order_by(Batch.id)).all())
+    return list(session.exec(_HOLDINGS_OF_ROOT, params={"root_id": root_id}).all())
 
 
 # ---- facility view, verify, rebuild ---------------------------------------------------------------
 
+_FACILITY_STOCK = (select(Batch.waste_code, func.sum(Batch.stored_g), func.count(Batch.id))
+                   .where(Batch.storage_facility_id == bindparam("facility_id"), Batch.stored_g > 0)
+                   .group_by(Batch.waste_code).order_by(Batch.waste_code))
+_RECENT_MOVEMENTS = (select(JournalRecord).where(JournalRecord.facility_id == bindparam("facility_id"))
+                     .order_by(JournalRecord.id.desc()).limit(bindparam("limit")))
+
+
 def facility_stock(session: Session, *, facility_id: int) -> list[dict]:
     """Stock of a storage facility per waste code: mass and number of batches."""
-    rows = session.exec(select(Batch.waste_code, func.sum(Batch.stored_g), func.count(Batch.id))
-                        .where(Batch.storage_facility_id == facility_id, Batch.stored_g > 0)
-                        .group_by(Batch.waste_code).order_by(Batch.waste_code)).all()
+    rows = session.exec(_FACILITY_STOCK, params={"facility_id": facility_id}).all()
     return [{"waste_code": c, "stored_kg": g_to_kg(int(g)), "batches": n} for c, g, n in rows]
 
 
 def recent_movements(session: Session, *, facility_id: int, limit: int = 20) -> list[JournalRecord]:
-    return list(session.exec(select(JournalRecord).where(JournalRecord.facility_id == facility_id)
-                             .order_by(JournalRecord.id.desc()).limit(limit)).all())
+    return list(session.exec(_RECENT_MOVEMENTS, params={"facility_id": facility_id, "limit": limit}).all())
 
 
 @dataclass(frozen=True)

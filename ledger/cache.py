@@ -51,6 +51,7 @@ class _Cache:
 
 _cache = _Cache()
 _MISSING = object()
+_READ_STAMP = text("SELECT stamp FROM registry_version WHERE id = 1")  # built once: every request reads it
 
 
 def _stamp(session: Session) -> int | None:
@@ -58,7 +59,7 @@ def _stamp(session: Session) -> int | None:
     if session.info.get(_DIRTY):
         return None
     if _VERSION not in session.info:
-        row = session.execute(text("SELECT stamp FROM registry_version WHERE id = 1")).scalar()
+        row = session.execute(_READ_STAMP).scalar()
         session.info[_VERSION] = row  # None when the row is missing (a fresh or emptied database): no caching
     return session.info[_VERSION]
 

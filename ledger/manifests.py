@@ -11,12 +11,12 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint, func, or_, update
+from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint, bindparam, func, or_, update
 from sqlmodel import Field, Session, SQLModel, select
 
 from ledger import batches
 from ledger.accounts import User
-from ledger.auth import Principal, audit, can_see_unit, may, require_unit
+from ledger.auth import Principal, audit, can_see_unit, may, registry_unit, require_unit
 from ledger.batches import Batch
 from ledger.codes import city_of, make_manifest_number, province_of
 from ledger.counters import next_value
@@ -457,10 +457,14 @@ def _check_all(session: Session, m: Manifest, lines: list[ManifestLine], on: dat
 
 # ---- creation ------------------------------------------------------------------------------------------
 
+# built once (a scan asks it): building a statement costs about as much Python as executing it
+_OPEN_MANIFEST_OF = (select(Manifest).join(ManifestLine, ManifestLine.manifest_id == Manifest.id)
+                     .where(ManifestLine.batch_id == bindparam("batch_id"), Manifest.status.in_(OPEN),
+                            Manifest.id != bindparam("exclude")))
+
+
 def _open_manifest_of(session: Session, batch_id: int, exclude: int | None = None) -> Manifest | None:
-    return session.exec(select(Manifest).join(ManifestLine, ManifestLine.manifest_id == Manifest.id)
-                        .where(ManifestLine.batch_id == batch_id, Manifest.status.in_(OPEN),
-                               Manifest.id != (exclude or 0))).first()
+    return session.exec(_OPEN_MANIFEST_OF, params={"batch_id": batch_id, "exclude": exclude or 0}).first()
 
 
 def create(session: Session, *, principal: Principal, data: ManifestCreate) -> Manifest:
@@ -1025,15 +1029,20 @@ def list_manifests(session: Session, *, principal: Principal, unit_id: int | Non
 
 # ---- what other views need to know -------------------------------------------------------------------------
 
+# built once (every trace asks): the holdings of the root (`batches.holdings_of`) in a subquery
+_MANIFESTS_OF_ROOT = (select(Manifest, ManifestLine).join(ManifestLine, ManifestLine.manifest_id == Manifest.id)
+                      .where(ManifestLine.batch_id.in_(select(Batch.id).where(
+                          (Batch.id == bindparam("root_id")) | (Batch.root_id == bindparam("root_id")))))
+                      .order_by(Manifest.id))
+_EVENTS_OF = select(ManifestEvent).where(ManifestEvent.manifest_id == bindparam("manifest_id")).order_by(ManifestEvent.id)
+
+
 def manifests_for_batch(session: Session, b: Batch) -> list[dict]:
     """Every manifest that carried a holding of this physical batch, for its trace."""
-    ids = [h.id for h in batches.holdings_of(session, b.root_id or b.id)]
-    rows = session.exec(select(Manifest, ManifestLine).join(ManifestLine, ManifestLine.manifest_id == Manifest.id)
-                        .where(ManifestLine.batch_id.in_(ids)).order_by(Manifest.id)).all()
+    rows = session.exec(_MANIFESTS_OF_ROOT, params={"root_id": b.root_id or b.id}).all()
     out = []
     for m, ln in rows:
-        events = session.exec(select(ManifestEvent).where(ManifestEvent.manifest_id == m.id)
-                              .order_by(ManifestEvent.id)).all()
+        events = session.exec(_EVENTS_OF, params={"manifest_id": m.id}).all()
         out.append({"manifest_id": m.id, "number": m.number, "status": m.status, "party_ids": list(parties(m)),
                     "originator_id": m.originator_id, "hauler_id": m.hauler_id, "receiver_id": m.receiver_id,
                     "line_no": ln.line_no, "shipped_kg": g_to_kg(ln.mass_g), "planned_method": ln.planned_method,
@@ -1051,14 +1060,14 @@ def next_actions_for(session: Session, principal: Principal, b: Batch) -> list[s
     open_m = _open_manifest_of(session, b.id)
     if open_m is None:
         if principal.unit_id == b.holder_unit_id and b.remaining_g > 0:
-            unit = session.get(Unit, b.holder_unit_id)
+            unit = registry_unit(session, b.holder_unit_id)  # only read: the registry cache's snapshot will do
             if may(principal, unit, "operate"):
                 actions.append("load_onto_manifest")
         return actions
     if open_m.status == "submitted" and principal.unit_id == open_m.hauler_id:
-        if may(principal, session.get(Unit, open_m.hauler_id), "haul"):
+        if may(principal, registry_unit(session, open_m.hauler_id), "haul"):
             actions.append("pickup_scan")
     if open_m.status in ("in_transit", "delivered") and principal.unit_id == open_m.receiver_id:
-        if may(principal, session.get(Unit, open_m.receiver_id), "receive"):
+        if may(principal, registry_unit(session, open_m.receiver_id), "receive"):
             actions.append("receive")
     return actions

@@ -15,7 +15,7 @@ from labels.qr import scan_url
 from labels.render import LabelData, render_label_pdf, render_label_png, render_label_zpl
 from ledger import batches as svc
 from ledger import journal
-from ledger.auth import Principal, may, require_unit
+from ledger.auth import Principal, may, registry_unit, require_unit
 from ledger.batches import Batch, BatchPublic, RecordPublic, batch_public, record_public
 from ledger.errors import InvalidInput, NotFound
 from ledger.mass import g_to_kg
@@ -28,6 +28,16 @@ router = APIRouter(tags=["batches"])
 
 def _public_url(request: Request) -> str:
     return request.app.state.settings.public_url
+
+
+def _answer(s: Session, model: SQLModel) -> Response:
+    """A read's answer, ready in the endpoint's thread: the model serialised by pydantic as FastAPI serialises a
+    route's response_model (the same bytes; the route keeps its response_model for the docs), and the session
+    closed (its read transaction ended). Returned as a Response, FastAPI does not validate the model again, which
+    for a `def` route is another hop to the threadpool, and `get_session` has no rollback left for a third."""
+    body = model.__pydantic_serializer__.to_json(model)
+    s.close()
+    return Response(body, media_type="application/json")
 
 
 def label_data(session: Session, b: Batch, public_url: str) -> LabelData:
@@ -159,19 +169,25 @@ trace_sections: list = []
 
 
 def build_trace(s: Session, b: Batch, public_url: str) -> Trace:
-    records = svc.records_for_root(s, b.root_id or b.id)
-    units = {u.id: u for u in s.exec(select(Unit).where(Unit.id.in_({r.unit_id for r in records} | {b.unit_id})))}
-    fac_ids = {r.facility_id for r in records if r.facility_id}
-    facs = {f.id: f for f in s.exec(select(Facility).where(Facility.id.in_(fac_ids)))} if fac_ids else {}
+    # The holdings stay referenced while the trace is built: the hooks' `session.get` of the root holding then
+    # finds it in the session (whose identity map holds only what is referenced). Units and facilities are only
+    # read: their snapshots from the registry cache will do.
+    holdings = svc.holdings_of(s, b.root_id or b.id)
+    records = svc.records_of_holdings(s, [h.id for h in holdings])
+    units = {u.id: u for u in (registry_unit(s, i) for i in {r.unit_id for r in records} | {b.unit_id}) if u}
+    facs = {f.id: f for f in (svc.registry_facility(s, i) for i in {r.facility_id for r in records if r.facility_id})
+            if f}
     steps = [TraceStep(record=record_public(r), unit_name=units[r.unit_id].name,
                        facility_code=facs[r.facility_id].code if r.facility_id in facs else None,
                        facility_name=facs[r.facility_id].name if r.facility_id in facs else None) for r in records]
-    manifests = [m for fn in trace_manifests for m in fn(s, b)]
+    with svc.one_trace():  # what several hooks ask is read once
+        manifests = [m for fn in trace_manifests for m in fn(s, b)]
+        sections = {k: v for fn in trace_sections for k, v in (fn(s, b) or {}).items()}
     party_ids = list(dict.fromkeys([b.unit_id, *[r.unit_id for r in records],
                                     *[pid for m in manifests for pid in m.get("party_ids", [])]]))
     for pid in party_ids:
         if pid not in units:
-            units[pid] = s.get(Unit, pid)
+            units[pid] = registry_unit(s, pid)
     parties = [{"unit_id": u.id, "name": u.name, "credit_code": u.credit_code, "roles": u.roles,
                 "region_code": u.region_code} for u in (units[i] for i in party_ids) if u]
     consumed = {}
@@ -183,7 +199,6 @@ def build_trace(s: Session, b: Batch, public_url: str) -> Trace:
             "in_transit_kg": g_to_kg(b.in_transit_g),
             "processed": [{"kind": k.split(":")[0], "method": k.split(":")[1], "mass_kg": v}
                           for k, v in consumed.items()]}
-    sections = {k: v for fn in trace_sections for k, v in (fn(s, b) or {}).items()}
     return Trace(batch=batch_public(b, public_url=public_url), steps=steps, parties=parties, manifests=manifests,
                  fate=fate, sections=sections)
 
@@ -191,7 +206,7 @@ def build_trace(s: Session, b: Batch, public_url: str) -> Trace:
 @router.get("/batches/{batch_id}/trace", response_model=Trace,
             summary="The whole chain of a batch: records, facilities, manifests, parties and fate")
 def trace(batch_id: DbId, request: Request, s: Session = Depends(get_session), p: Principal = Depends(principal)):
-    return build_trace(s, svc.get_batch(s, p, batch_id), _public_url(request))
+    return _answer(s, build_trace(s, svc.get_batch(s, p, batch_id), _public_url(request)))
 
 
 # Other modules add actions: (session, principal, batch) -> list of action names.
@@ -201,7 +216,7 @@ next_action_rules: list = []
 def next_actions(s: Session, p: Principal, b: Batch) -> list[str]:
     """What the caller may do next with this batch, given its state and the caller's role."""
     actions: list[str] = []
-    holder = s.get(Unit, b.holder_unit_id)
+    holder = registry_unit(s, b.holder_unit_id)  # only read: the registry cache's snapshot will do
     if p.unit_id == holder.id and may(p, holder, "operate"):
         state = svc.state_of(b)
         if state.loose_g > 0:
@@ -222,7 +237,8 @@ class ScanResult(SQLModel):
             summary="What a label's QR resolves to: the batch and what you may do next")
 def scan(digital_id: Code, request: Request, s: Session = Depends(get_session), p: Principal = Depends(principal)):
     b = svc.find_by_digital_id(s, p, digital_id)
-    return ScanResult(batch=batch_public(b, public_url=_public_url(request)), next_actions=next_actions(s, p, b))
+    return _answer(s, ScanResult(batch=batch_public(b, public_url=_public_url(request)),
+                                 next_actions=next_actions(s, p, b)))
 
 
 # ---- facilities: stock, movements, FIFO lot retrieval, the facility QR ------------------------------
@@ -242,26 +258,27 @@ class FacilityView(SQLModel):
     scan_url: str
 
 
-def _facility(s: Session, p: Principal, facility_id: int) -> Facility:
-    f = s.get(Facility, facility_id)
+def _facility(s: Session, p: Principal, facility_id: int) -> tuple[Facility, Unit]:
+    """The facility and its unit if the principal may read the unit (snapshots from the registry cache: both are
+    only read)."""
+    f = svc.registry_facility(s, facility_id)
     if f is None:
         raise NotFound(f"facility {facility_id} does not exist", code="facility.not_found")
-    require_unit(s, p, f.unit_id)
-    return f
+    return f, require_unit(s, p, f.unit_id, read_only=True)
 
 
 @router.get("/facilities/{facility_id}", response_model=FacilityView, tags=["facilities"],
             summary="A facility with its stock per waste code and its recent movements (what its QR shows)")
 def facility_view(facility_id: DbId, request: Request, s: Session = Depends(get_session),
                   p: Principal = Depends(principal)):
-    f = _facility(s, p, facility_id)
+    f, unit = _facility(s, p, facility_id)
     stock = svc.facility_stock(s, facility_id=f.id)
-    return FacilityView(id=f.id, unit_id=f.unit_id, unit_name=s.get(Unit, f.unit_id).name, code=f.code,
-                        name=f.name, kind=f.kind, storage_type=f.storage_type,
-                        capacity_kg=g_to_kg(f.storage_capacity_g) if f.storage_capacity_g else None,
-                        stock_kg=sum((row["stored_kg"] for row in stock), Decimal(0)), stock=stock,
-                        recent=[record_public(r) for r in svc.recent_movements(s, facility_id=f.id)],
-                        scan_url=f"{_public_url(request).rstrip('/')}/f/{f.id}")
+    return _answer(s, FacilityView(
+        id=f.id, unit_id=f.unit_id, unit_name=unit.name, code=f.code, name=f.name, kind=f.kind,
+        storage_type=f.storage_type, capacity_kg=g_to_kg(f.storage_capacity_g) if f.storage_capacity_g else None,
+        stock_kg=sum((row["stored_kg"] for row in stock), Decimal(0)), stock=stock,
+        recent=[record_public(r) for r in svc.recent_movements(s, facility_id=f.id)],
+        scan_url=f"{_public_url(request).rstrip('/')}/f/{f.id}"))
 
 
 @router.get("/facilities/{facility_id}/qr.png", response_class=Response, tags=["facilities"],
@@ -270,10 +287,9 @@ def facility_qr(facility_id: DbId, request: Request, s: Session = Depends(get_se
                 p: Principal = Depends(principal)):
     from labels import FacilityCardData, render_facility_card_png
 
-    f = _facility(s, p, facility_id)
+    f, unit = _facility(s, p, facility_id)
     kind = f.storage_type or {"generation": "产生点", "utilisation": "利用设施", "disposal": "处置设施"}.get(f.kind, f.kind)
-    data = FacilityCardData(facility_code=f.code, facility_name=f.name, kind_label=kind,
-                            unit_name=s.get(Unit, f.unit_id).name,
+    data = FacilityCardData(facility_code=f.code, facility_name=f.name, kind_label=kind, unit_name=unit.name,
                             qr_payload=f"{_public_url(request).rstrip('/')}/f/{f.id}")
     return Response(render_facility_card_png(data), media_type="image/png")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
+from sqlalchemy import bindparam
 from sqlmodel import Field, Session, SQLModel, select
 
 from ledger import batches, manifests
@@ -208,6 +209,16 @@ def _lot_of(session: Session, b: Batch) -> Batch | None:
     return root if root is not None and root.period == "lot" else None
 
 
+_LOTS_OF_ROOT = select(LotSource).where(LotSource.root_id == bindparam("root_id")).order_by(LotSource.id)
+
+
+def _lots_of_root(session: Session, root_id: int) -> list[LotSource]:
+    """Where a producer's batch was poured into lots, in order (both trace hooks ask: read once per trace; every
+    trace asks, so the statement is built once)."""
+    return batches.trace_memo(("lots_of_root", root_id), lambda: list(session.exec(
+        _LOTS_OF_ROOT, params={"root_id": root_id}).all()))
+
+
 def trace_section(session: Session, b: Batch) -> dict:
     """Trace section: a lot's sources (every producer, each mass, summing to the lot), or, seen from a producer's
     batch, the lots it went into and where they went."""
@@ -215,8 +226,7 @@ def trace_section(session: Session, b: Batch) -> dict:
     lot = _lot_of(session, b)
     if lot is not None:
         out["lot"] = lot_public(session, lot).model_dump(mode="json")
-    root_id = b.root_id or b.id
-    went = session.exec(select(LotSource).where(LotSource.root_id == root_id).order_by(LotSource.id)).all()
+    went = _lots_of_root(session, b.root_id or b.id)
     if went:
         out["in_lots"] = []
         for r in went:
@@ -241,9 +251,7 @@ def trace_manifests(session: Session, b: Batch) -> list[dict]:
             if r.root_id not in seen:
                 seen.add(r.root_id)
                 out += manifests.manifests_for_batch(session, session.get(Batch, r.root_id))
-    root_id = b.root_id or b.id
-    lot_ids = dict.fromkeys(session.exec(select(LotSource.lot_id).where(LotSource.root_id == root_id)
-                                         .order_by(LotSource.id)).all())
+    lot_ids = dict.fromkeys(r.lot_id for r in _lots_of_root(session, b.root_id or b.id))
     for lot_id in lot_ids:
         out += manifests.manifests_for_batch(session, session.get(Batch, lot_id))
     return out
