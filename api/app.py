@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib.resources
 import ipaddress
 import logging
@@ -109,7 +110,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     for level, message in startup_messages(app.state.settings):
         log.log(level, message)
     threading.Thread(target=warm_pdf_fonts, name="warm-pdf-fonts", daemon=True).start()
+    quiet_garbage_collector()
     yield
+
+
+def quiet_garbage_collector() -> None:
+    """Keep the cyclic garbage collector's full passes short: what exists once the app has started (modules, the
+    app and its routes, SQLAlchemy's mappers and compiled statements, pydantic's schemas — hundreds of thousands of
+    objects that live as long as the process) is moved out of its reach with `gc.freeze()`, so a full collection
+    walks only what requests created since. Measured with `python -m bench.ingest --units 64`: without it, every
+    few seconds a full collection stalled a worker and the requests in flight in it for about 100 ms (p99 145 ms
+    against p90 33 ms; with the collector off, p99 39 ms)."""
+    gc.collect()
+    gc.freeze()
 
 
 def docs_assets_dir() -> Path:
