@@ -162,3 +162,24 @@ def test_concurrent_http_weighings_form_groups_and_keep_every_answer(client, adm
     assert all(r.headers.get("Idempotent-Replayed") == "true" for r in again if r.status_code == 201)
     v = client.get(f"/api/v1/units/{a['unit']['id']}/verify", headers=admin).json()
     assert v["ok"] and v["records"] == n - 1
+
+
+def test_a_key_answered_meanwhile_by_another_process_sends_the_group_alone(client, admin, session, engine,
+                                                                          monkeypatch):
+    """The key's lookup found nothing, but another process committed the same key before the group's claim (here:
+    the lookup is made blind to it): the claim comes back short, the group rolls back, and each request runs alone
+    — the retry is replayed, its neighbours are written once."""
+    a = setup_plant(client, admin, session)
+    groups = WeighingGroups(engine)
+    body = batch_body(a)
+    first = ok(run_together(groups, [(deferred(a["op"], key="t9-0001", fingerprint="x"), body)])[0])
+    monkeypatch.setattr(WeighingGroups, "_replays", staticmethod(lambda s, live, later: live))
+    out = run_together(groups, [(deferred(a["op"], key="t9-0001", fingerprint="x"), body),
+                                (deferred(a["op"], key="t9-0002", fingerprint="y"), batch_body(a)),
+                                (deferred(a["op"]), batch_body(a))])
+    assert out[0].headers.get("Idempotent-Replayed") == "true" and json.loads(out[0].body)["id"] == first["id"]
+    second, third = ok(out[1]), ok(out[2])
+    assert groups.groups == 0  # the group of three did not commit; each ran alone
+    assert sorted(int(r["digital_id"][-3:]) for r in (first, second, third)) == [1, 2, 3]
+    v = client.get(f"/api/v1/units/{a['unit']['id']}/verify", headers=admin).json()
+    assert v["ok"] and v["records"] == 3
