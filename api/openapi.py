@@ -5,7 +5,7 @@ responses that follow from what it depends on (a route added later gets them too
 
 | status | when |
 |---|---|
-| 401 (`WWW-Authenticate`) | it needs a principal (`principal`, `tx`, `deferred_tx`) or reads an optional one |
+| 401 (`WWW-Authenticate`) | it needs a principal (`principal`, `caller`, `tx`, `deferred_tx`) or reads an optional one |
 | 403, 404 | it needs a principal (a unit outside your scope answers 404, a forbidden act 403) |
 | 409 | it writes (`tx`, `deferred_tx`): a racing change, a duplicate, a state that forbids the step |
 | 400, 413 | it takes a body: unreadable (not UTF-8 JSON), or too large (see `api/limits.py`) |
@@ -99,7 +99,7 @@ def statuses_for(route) -> set[int]:  # noqa: ANN001
     """The error statuses a route can answer, from its dependencies, parameters and body."""
     calls = set(_calls(route.dependant))
     out = {422}
-    if calls & {deps.principal, deps.tx, deps.deferred_tx}:
+    if calls & {deps.principal, deps.tx, deps.deferred_tx, deps.caller}:
         out |= {401, 403, 404}
     elif deps.optional_principal in calls:
         out.add(401)
@@ -111,7 +111,7 @@ def statuses_for(route) -> set[int]:  # noqa: ANN001
         out |= {400, 413}
     if deps.throttled in calls:  # an attempt at a secret: wrong (401) or too many (429)
         out |= {401, 429}
-    if calls & {deps.get_session, deps.optional_principal, deps.principal, deps.tx, deps.deferred_tx}:
+    if calls & {deps.get_session, deps.optional_principal, deps.principal, deps.tx, deps.deferred_tx, deps.caller}:
         out.add(503)
     return out
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session, SQLModel, select
 
-from api.deps import Deferred, Tx, deferred_tx, get_session, principal, tx
+from api.deps import Credentials, Deferred, Tx, caller, deferred_tx, get_session, principal, tx
 from labels.qr import scan_url
 from labels.render import LabelData, render_label_pdf, render_label_png, render_label_zpl
 from ledger import batches as svc
@@ -205,8 +205,8 @@ def build_trace(s: Session, b: Batch, public_url: str) -> Trace:
 
 @router.get("/batches/{batch_id}/trace", response_model=Trace,
             summary="The whole chain of a batch: records, facilities, manifests, parties and fate")
-def trace(batch_id: DbId, request: Request, s: Session = Depends(get_session), p: Principal = Depends(principal)):
-    return _answer(s, build_trace(s, svc.get_batch(s, p, batch_id), _public_url(request)))
+def trace(batch_id: DbId, request: Request, s: Session = Depends(get_session), c: Credentials = Depends(caller)):
+    return _answer(s, build_trace(s, svc.get_batch(s, c.principal(s), batch_id), _public_url(request)))
 
 
 # Other modules add actions: (session, principal, batch) -> list of action names.
@@ -235,7 +235,8 @@ class ScanResult(SQLModel):
 
 @router.get("/scan/{digital_id}", response_model=ScanResult, tags=["scan"],
             summary="What a label's QR resolves to: the batch and what you may do next")
-def scan(digital_id: Code, request: Request, s: Session = Depends(get_session), p: Principal = Depends(principal)):
+def scan(digital_id: Code, request: Request, s: Session = Depends(get_session), c: Credentials = Depends(caller)):
+    p = c.principal(s)
     b = svc.find_by_digital_id(s, p, digital_id)
     return _answer(s, ScanResult(batch=batch_public(b, public_url=_public_url(request)),
                                  next_actions=next_actions(s, p, b)))
@@ -270,8 +271,8 @@ def _facility(s: Session, p: Principal, facility_id: int) -> tuple[Facility, Uni
 @router.get("/facilities/{facility_id}", response_model=FacilityView, tags=["facilities"],
             summary="A facility with its stock per waste code and its recent movements (what its QR shows)")
 def facility_view(facility_id: DbId, request: Request, s: Session = Depends(get_session),
-                  p: Principal = Depends(principal)):
-    f, unit = _facility(s, p, facility_id)
+                  c: Credentials = Depends(caller)):
+    f, unit = _facility(s, c.principal(s), facility_id)
     stock = svc.facility_stock(s, facility_id=f.id)
     return _answer(s, FacilityView(
         id=f.id, unit_id=f.unit_id, unit_name=unit.name, code=f.code, name=f.name, kind=f.kind,
