@@ -25,6 +25,7 @@ group takes at most `MAX_GROUP` requests. `LEDGER_GROUP_COMMIT=false` runs every
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import weakref
@@ -33,6 +34,7 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi.responses import Response
+from sqlalchemy import text as sql_text
 from sqlalchemy import tuple_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -94,7 +96,8 @@ class WeighingGroups:
         queue.jobs.append(job)
         if not queue.running:
             queue.running = True
-            queue.task = loop.create_task(self._drain(queue))
+            # in a context of its own: not the first request's (its context variables are no group's business)
+            queue.task = loop.create_task(self._drain(queue), context=contextvars.Context())
         return self._result(await job.future)
 
     @staticmethod
@@ -121,6 +124,7 @@ class WeighingGroups:
                             job.future.set_result(job.outcome)
         finally:
             queue.running = False
+            queue.task = None  # (a finished task would keep its event loop, the queue's weak key, alive)
 
     # ---- in a worker thread ----------------------------------------------------------------------------------
 
@@ -130,7 +134,8 @@ class WeighingGroups:
         if len(group) > 1:
             try:
                 later = self._together(group)
-            except _Regroup:
+            except (_Regroup, LedgerError) as e:  # a key claimed meanwhile, a refusal while writing: each alone
+                log.info("a commit group of %d weighings is written one by one: %r", len(group), e)
                 later = group
             except Exception:  # noqa: BLE001 — an unexpected failure of the group is retried request by request
                 log.exception("a commit group of %d weighings failed; writing them one by one", len(group))
@@ -167,25 +172,56 @@ class WeighingGroups:
                         job.outcome = e
                     continue
                 written.append(job)
-            texts = []
+            texts, first_id = [], None
             if weighings:
-                for job, b in zip(written, svc.write_weighings(s, weighings, now=now), strict=True):
+                batches = svc.write_weighings(s, weighings, now=now)
+                first_id = batches[0].id
+                for job, b in zip(written, batches, strict=True):
                     content = svc.batch_public(b, public_url=job.public_url).model_dump(mode="json")
                     texts.append(json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None,
                                             separators=(",", ":")))
-                claims = [{"user_id": job.principal.user_id, "key": job.deferred.key,
-                           "request_hash": job.deferred.fingerprint, "status_code": 201, "response_body": text,
-                           "created_at": now} for job, text in zip(written, texts, strict=True) if job.deferred.key]
+                claims = sorted(({"user_id": job.principal.user_id, "key": job.deferred.key,
+                                  "request_hash": job.deferred.fingerprint, "status_code": 201, "response_body": text,
+                                  "created_at": now} for job, text in zip(written, texts, strict=True)
+                                 if job.deferred.key), key=lambda c: (c["user_id"], c["key"]))  # in index order
                 if claims:
                     claimed = s.execute(claim_statement(s.get_bind().dialect.name), claims).all()
                     if len(claimed) != len(claims):  # a key answered meanwhile by another process
                         raise _Regroup
-            s.commit()
+            unknown = self._commit(s, first_id)
+        if unknown is not None:  # whether the COMMIT took effect is unknown: a 5xx to each, never written twice
+            for job in written:
+                job.outcome = unknown
+            return later
         for job, text in zip(written, texts, strict=True):
             job.outcome = Response(text.encode(), status_code=201, media_type="application/json")
         self.groups += 1
         self.grouped += len(written)
         return later
+
+    def _commit(self, s: Session, first_id: int | None) -> Exception | None:
+        """COMMIT the group. A failure before the COMMIT was sent (a statement of the balances or the alert rules
+        run at commit) is raised: nothing was written, each request runs alone. When COMMIT itself failed — its
+        answer lost with the connection — the group may or may not be written: the first batch is looked up in a
+        new connection; found, the group stands; not found, each request runs alone; if that cannot be known, the
+        error is returned, to be every request's answer (as a lost COMMIT of a request alone answers 5xx): running
+        them again could write every weighing twice."""
+        try:
+            s.commit()
+            return None
+        except Exception as e:  # noqa: BLE001 — classified below
+            if first_id is None:
+                raise
+            failure = e
+        try:
+            with Session(self.engine) as check:
+                found = check.execute(_BATCH_EXISTS, {"id": first_id}).first() is not None
+        except Exception:  # noqa: BLE001 — the database cannot say: the requests get the COMMIT's error
+            log.exception("a commit group's COMMIT failed and its outcome cannot be looked up")
+            return failure
+        if found:
+            return None
+        raise failure
 
     @staticmethod
     def _replays(s: Session, live: list[Job], later: list[Job]) -> list[Job]:
@@ -222,6 +258,9 @@ class WeighingGroups:
                 if s.in_transaction():
                     s.rollback()
                 return e
+
+
+_BATCH_EXISTS = sql_text("SELECT 1 FROM batch WHERE id = :id")
 
 
 def _tx(s: Session, job: Job, p: Principal | None = None) -> Tx:

@@ -557,6 +557,8 @@ def prepare_weighing(session: Session, principal: Principal, data: BatchCreate, 
                                "totals with period 'day' or 'shift')", field="gross_kg", code="weighing.too_heavy")
     else:
         _check_period_total(session, facility=facility, code=code, day=day, net=net, period=data.period, seen=seen)
+    if data.store_facility_id is not None:  # 即入库: its facility is checked here, before anything is written
+        _unit_facility(session, unit.id, data.store_facility_id, kinds=("storage",), field="store_facility_id")
     key = ("plan", unit.id, day.year)
     if key not in seen:
         seen[key] = planned_codes(session, unit_id=unit.id, year=day.year)
@@ -624,13 +626,16 @@ def generate_many(session: Session, *, principal: Principal, items: list[BatchCr
 
 def write_weighings(session: Session, weighings: list[_Weighing], *, now: datetime) -> list[Batch]:
     """Write prepared weighings (of one request or of a commit group, each with its own principal): serials,
-    holdings, chain records, then 即入库. Locks are taken in one order in every transaction — the serial counters
-    (one statement, by scope), then the chain heads (by unit id) — so two groups sharing units never deadlock."""
-    # Serials last: their counter rows stay locked until commit.
+    holdings, chain records, then 即入库. Locks are taken in one order — every counter first (one statement, by
+    scope: the serials and the record codes of 即入库 too), then the chain heads (by unit id) — as a single record's
+    write takes its counter before its head, so two transactions of these kinds never wait on each other in a
+    cycle."""
     counts: dict[str, int] = {}
     for w in weighings:
-        for scope in (f"did:{w.unit.id}:{w.code}:{w.day:%Y%m%d}", _code_scope(w.unit.id, "generated", w.day,
-                                                                               w.hazardous)):
+        scopes = [f"did:{w.unit.id}:{w.code}:{w.day:%Y%m%d}", _code_scope(w.unit.id, "generated", w.day, w.hazardous)]
+        if w.data.store_facility_id is not None:
+            scopes.append(_code_scope(w.unit.id, "stored", w.day, w.hazardous))
+        for scope in scopes:
             counts[scope] = counts.get(scope, 0) + 1
     nxt = next_ranges(session, counts)
     rows: list[Batch] = []
@@ -672,9 +677,12 @@ def write_weighings(session: Session, weighings: list[_Weighing], *, now: dateti
     out = []
     for b, w in zip(rows, weighings, strict=True):
         if w.data.store_facility_id is not None:  # 即入库: store at once, on the ordinary path
+            scope = _code_scope(w.unit.id, "stored", w.day, w.hazardous)
+            serial, nxt[scope] = nxt[scope], nxt[scope] + 1
             b = session.get(Batch, b.id)
             store(session, principal=w.principal, batch=b, data=StoreIn(
-                facility_id=w.data.store_facility_id, operator=w.data.operator, occurred_at=w.occurred))
+                facility_id=w.data.store_facility_id, operator=w.data.operator, occurred_at=w.occurred),
+                code=make_batch_code(kind="stored", day=w.day, serial=serial, hazardous=w.hazardous))
         out.append(b)
     return out
 
@@ -684,10 +692,11 @@ def generate(session: Session, *, principal: Principal, data: BatchCreate) -> Ba
     return generate_many(session, principal=principal, items=[data])[0]
 
 
-def store(session: Session, *, principal: Principal, batch: Batch, data: StoreIn, extra: dict | None = None
-          ) -> JournalRecord:
+def store(session: Session, *, principal: Principal, batch: Batch, data: StoreIn, extra: dict | None = None,
+          code: str | None = None) -> JournalRecord:
     """入库: put the batch's loose mass (or part of it) into a storage facility; over capacity is recorded
-    (`extra` adds what the caller knows to the record, e.g. the manifest a receipt came on)."""
+    (`extra` adds what the caller knows to the record, e.g. the manifest a receipt came on; `code`: its record
+    code, when the caller took it already with its other counters)."""
     require_unit(session, principal, batch.holder_unit_id, act="operate", read_only=True)
     now = utcnow()
     occurred = _when(data.occurred_at, field="occurred_at", now=now)
@@ -707,8 +716,8 @@ def store(session: Session, *, principal: Principal, batch: Batch, data: StoreIn
         after = facility_stock_g(session, f.id) + mass
         if after > f.storage_capacity_g:
             body["over_capacity"] = {"capacity_g": f.storage_capacity_g, "stock_after_g": after}
-    code = record_code(session, unit_id=batch.holder_unit_id, kind="stored", day=local_day(occurred),
-                 hazardous=batch.hazardous)
+    code = code or record_code(session, unit_id=batch.holder_unit_id, kind="stored", day=local_day(occurred),
+                               hazardous=batch.hazardous)
     return record(session, batch, kind="stored", unit_id=batch.holder_unit_id, principal=principal,
                   actor_name=data.operator, occurred_at=occurred, mass_g=mass, facility_id=f.id, record_code=code,
                   body=body)

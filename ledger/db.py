@@ -113,14 +113,19 @@ def insert_all(session, objects: list) -> None:  # noqa: ANN001
 def _unnest_insert(table):  # noqa: ANN001, ANN202
     """The PostgreSQL bulk INSERT of `insert_all`: one array parameter per column. JSON values go as text (a JSON
     array parameter would be taken for a nested array) and are cast back to the column's type in the SELECT."""
-    from sqlalchemy import JSON, bindparam, text
+    from sqlalchemy import JSON, String, bindparam, text
     from sqlalchemy.dialects.postgresql import ARRAY
 
     cols = [c for c in table.columns if c.name != "id"]
     names = ", ".join(f'"{c.name}"' for c in cols)
     picks = ", ".join(f'"{c.name}"::json' if isinstance(c.type, JSON) else f'"{c.name}"' for c in cols)
     arrays = ", ".join(f":{c.name}" for c in cols)
-    binds = [bindparam(c.name, type_=ARRAY(Text() if isinstance(c.type, JSON) else c.type)) for c in cols]
+    # Strings go as text[]: an explicit cast to varchar(n)[] would cut an over-long value short without a word (and
+    # break a record's hash); the INSERT's own assignment refuses it, as a plain INSERT does.
+    def as_text(t) -> bool:  # noqa: ANN001 — JSON, and strings (also SQLModel's AutoString, a TypeDecorator)
+        return isinstance(t, (JSON, String)) or isinstance(getattr(t, "impl_instance", None), String)
+
+    binds = [bindparam(c.name, type_=ARRAY(Text() if as_text(c.type) else c.type)) for c in cols]
     _JSON_COLUMNS[table] = {c.name for c in cols if isinstance(c.type, JSON)}
     return text(f'INSERT INTO "{table.name}" ({names}) SELECT {picks} FROM unnest({arrays}) WITH ORDINALITY '
                 f'AS u({names}, ord_) ORDER BY ord_ RETURNING id').bindparams(*binds).columns(table.c.id)

@@ -20,7 +20,7 @@ from api.deps import Credentials, Deferred
 from api.grouping import WeighingGroups
 from ledger import batches as svc
 from ledger.batches import rebuild
-from ledger.errors import InvalidInput, NotFound, Unauthenticated
+from ledger.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from tests.conftest import PUBLIC_URL, batch_body, make_user, setup_plant
 
 
@@ -89,20 +89,77 @@ def test_a_bad_weighing_gets_its_own_error_and_its_neighbours_are_written(client
         assert v["ok"] and v["records"] == 1
 
 
-def test_a_failure_while_writing_sends_every_request_of_the_group_alone(client, admin, session, engine):
-    """即入库 into a facility that is not a storage facility fails only while writing (store), after validation:
-    the group rolls back and each request runs on its own, so only that one is refused."""
+def test_store_at_once_into_a_facility_that_is_no_store_is_refused_before_anything_is_written(
+        client, admin, session, engine):
     a = setup_plant(client, admin, session)
     groups = WeighingGroups(engine)
     reqs = [(deferred(a["op"]), batch_body(a, gross_kg=str(50 + i))) for i in range(4)]
     reqs.insert(2, (deferred(a["op"]), batch_body(a, store_facility_id=a["line"])))
     out = run_together(groups, reqs)
-    assert isinstance(out[2], InvalidInput) and out[2].details["field"] == "facility_id", repr(out[2])
+    assert isinstance(out[2], InvalidInput) and out[2].details["field"] == "store_facility_id", repr(out[2])
+    written = [ok(r) for i, r in enumerate(out) if i != 2]
+    assert (groups.groups, groups.grouped) == (1, 4)
+    assert sorted(int(r["digital_id"][-3:]) for r in written) == [1, 2, 3, 4]
+
+
+def test_a_failure_while_writing_sends_every_request_of_the_group_alone(client, admin, session, engine,
+                                                                       monkeypatch):
+    """A refusal that comes only while writing (here: storing one of the batches at once) rolls the group back;
+    each request then runs on its own, so only that one is refused and no serial is lost."""
+    a = setup_plant(client, admin, session)
+    groups = WeighingGroups(engine)
+    real_store = svc.store
+
+    def store(session, *, batch, data, **kw):  # noqa: ANN001, ANN003, ANN202
+        if data.operator == "坏":
+            raise Conflict("refused while writing", code="test.refused")
+        return real_store(session, batch=batch, data=data, **kw)
+
+    monkeypatch.setattr(svc, "store", store)
+    reqs = [(deferred(a["op"]), batch_body(a, gross_kg=str(50 + i), store_facility_id=a["store"]))
+            for i in range(4)]
+    reqs.insert(2, (deferred(a["op"]), batch_body(a, store_facility_id=a["store"], operator="坏")))
+    out = run_together(groups, reqs)
+    assert isinstance(out[2], Conflict) and out[2].code == "test.refused"
     written = [ok(r) for i, r in enumerate(out) if i != 2]
     assert groups.groups == 0  # nothing committed as a group
     assert sorted(int(r["digital_id"][-3:]) for r in written) == [1, 2, 3, 4]  # no serial lost to the rollback
+    assert all(r["status"] == "stored" for r in written)
     v = client.get(f"/api/v1/units/{a['unit']['id']}/verify", headers=admin).json()
-    assert v["ok"] and v["records"] == 4
+    assert v["ok"] and v["records"] == 8
+
+
+@pytest.mark.parametrize("committed", [True, False])
+def test_a_commit_whose_answer_is_lost_never_writes_a_weighing_twice(client, admin, session, engine, monkeypatch,
+                                                                    committed):
+    """The COMMIT fails (the connection lost with its answer): if it took effect the group stands and each request
+    gets its 201; if not, each runs alone. Either way every weighing is written once."""
+    from sqlalchemy.exc import OperationalError
+
+    import api.grouping as grouping
+
+    a = setup_plant(client, admin, session)
+    groups = WeighingGroups(engine)
+    failed = []
+
+    class LosingSession(grouping.Session):
+        def commit(self) -> None:
+            if not failed:
+                failed.append(True)
+                if committed:
+                    super().commit()
+                else:
+                    self.rollback()
+                raise OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
+            super().commit()
+
+    monkeypatch.setattr(grouping, "Session", LosingSession)
+    out = run_together(groups, [(deferred(a["op"]), batch_body(a, gross_kg=str(50 + i))) for i in range(3)])
+    written = [ok(r) for r in out]
+    assert failed and groups.groups == (1 if committed else 0)
+    assert sorted(int(r["digital_id"][-3:]) for r in written) == [1, 2, 3]
+    assert session.execute(text("SELECT count(*) FROM batch WHERE unit_id = :u"),
+                           {"u": a["unit"]["id"]}).scalar() == 3
 
 
 def test_idempotency_keys_in_a_group_replay_and_refuse_as_alone(client, admin, session, engine):

@@ -55,3 +55,22 @@ def test_insert_all_gives_each_object_the_id_of_its_own_row(client, admin, sessi
             r.digital_id, r.name, r.components, r.container_volume_l)
     assert session.get(Batch, rows[2].id).flags == ["not_in_plan", "引号\"", "{a,b}"]
     assert session.get(Batch, rows[1].id).flags == []
+
+
+def test_insert_all_never_cuts_an_over_long_string_short(client, admin, session):
+    """A value longer than its column is refused on PostgreSQL (as a plain INSERT refuses it), and kept whole on
+    SQLite (which does not enforce lengths): never stored cut short, which would break a record's hash."""
+    import pytest
+    from sqlalchemy.exc import DataError
+
+    plant = setup_plant(client, admin, session)
+    values = {**batch_values(plant, 1), "operator": "操作员" * 50}  # 150 characters in a VARCHAR(120)
+    row = new_row(Batch, **values)
+    if session.get_bind().dialect.name == "postgresql":
+        with pytest.raises(DataError, match="value too long"):
+            insert_all(session, [row])
+        session.rollback()
+    else:
+        insert_all(session, [row])
+        session.commit()
+        assert session.get(Batch, row.id).operator == "操作员" * 50
