@@ -16,6 +16,9 @@ from api.app import create_app
 from ledger import journal
 
 _mode: ContextVar[str | None] = ContextVar("test_kill_mode", default=None)
+# The write may run in another task and thread than its request (a commit group, api/grouping.py), where the
+# request's context variables are not seen: "mid-write" arms the process instead (the test sends one request).
+_armed = {"mid-write": False}
 
 
 def _die() -> None:
@@ -24,7 +27,7 @@ def _die() -> None:
 
 @journal.subscribe
 def _kill_mid_write(session, record) -> None:  # noqa: ANN001
-    if _mode.get() == "mid-write":
+    if _armed["mid-write"]:
         session.flush()
         _die()
 
@@ -38,6 +41,8 @@ class KillSwitch:
         if scope["type"] == "http":
             mode = dict(scope["headers"]).get(b"x-test-kill", b"").decode() or None
         token = _mode.set(mode)
+        if mode == "mid-write":
+            _armed["mid-write"] = True
 
         async def guarded_send(message) -> None:  # noqa: ANN001
             if mode == "after-commit" and message["type"] == "http.response.start" and message["status"] < 300:
@@ -48,6 +53,8 @@ class KillSwitch:
             await self.app(scope, receive, guarded_send)
         finally:
             _mode.reset(token)
+            if mode == "mid-write":
+                _armed["mid-write"] = False
 
 
 app = KillSwitch(create_app())
