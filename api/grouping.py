@@ -17,6 +17,10 @@ What each request keeps, as if it had been alone:
   rolls the whole group back and every request of it runs alone, on the ordinary path (`Tx`), so one bad weighing
   never fails its neighbours and nothing is half-written.
 
+A group runs in a context of its own, at the real time. A request that runs the ledger at a set time or marks its
+records with a source (`clock_at`, `recorded_from`: seeding and back-entry, over HTTP only tests) is written alone,
+in its own context. A COMMIT whose answer is lost is looked up, never re-run (see `_commit`).
+
 The ordering guarantees are those of `write_weighings`: gapless serials and seqs, one chain per unit, locks taken in
 one order (counters, then heads by unit id). One group is in flight per process (and event loop) at a time; a
 group takes at most `MAX_GROUP` requests. `LEDGER_GROUP_COMMIT=false` runs every request alone (for comparison).
@@ -41,6 +45,7 @@ from sqlmodel import Session, select
 
 from api.deps import Deferred, Tx, claim_statement
 from ledger import batches as svc
+from ledger import journal, types
 from ledger.accounts import IdempotencyRecord
 from ledger.auth import Principal
 from ledger.errors import LedgerError
@@ -62,6 +67,7 @@ class Job:
     future: asyncio.Future | None = None
     principal: Principal | None = None
     outcome: Any = None  # a Response, or the exception to raise
+    context: contextvars.Context | None = None  # the request's, when it must run in it (alone)
 
 
 @dataclass
@@ -88,6 +94,8 @@ class WeighingGroups:
     async def submit(self, deferred: Deferred, data: svc.BatchCreate, *, public_url: str) -> Response:
         """The response to one weighing request (raises its error, like a route would)."""
         job = Job(deferred=deferred, data=data, public_url=public_url)
+        if _in_own_time():  # the ledger's clock or a record source is set for this request: it runs alone, in it
+            job.context = contextvars.copy_context()
         if not self.enabled:
             return self._result(await anyio.to_thread.run_sync(self._answer_alone, job))
         loop = asyncio.get_running_loop()
@@ -130,18 +138,19 @@ class WeighingGroups:
 
     def _write(self, group: list[Job]) -> None:
         """Write the group in one transaction; if that fails as a whole, write each request alone."""
-        later: list[Job] = []
+        later: list[Job] = [job for job in group if job.context is not None]
+        group = [job for job in group if job.context is None]
         if len(group) > 1:
             try:
-                later = self._together(group)
+                later += self._together(group)
             except (_Regroup, LedgerError) as e:  # a key claimed meanwhile, a refusal while writing: each alone
                 log.info("a commit group of %d weighings is written one by one: %r", len(group), e)
-                later = group
+                later += group
             except Exception:  # noqa: BLE001 — an unexpected failure of the group is retried request by request
                 log.exception("a commit group of %d weighings failed; writing them one by one", len(group))
-                later = group
+                later += group
         else:
-            later = group
+            later += group
         for job in later:
             job.outcome = None
             job.outcome = self._answer_alone(job)
@@ -248,7 +257,12 @@ class WeighingGroups:
         return out
 
     def _answer_alone(self, job: Job) -> Any:
-        """The request on the ordinary path: its own transaction (`Tx`)."""
+        """The request on the ordinary path: its own transaction (`Tx`), in its own context if it kept one."""
+        if job.context is not None:
+            return job.context.run(self._alone, job)
+        return self._alone(job)
+
+    def _alone(self, job: Job) -> Any:
         with Session(self.engine, expire_on_commit=False) as s:
             try:
                 p = job.deferred.credentials.principal(s)
@@ -258,6 +272,13 @@ class WeighingGroups:
                 if s.in_transaction():
                     s.rollback()
                 return e
+
+
+def _in_own_time() -> bool:
+    """Whether this request runs the ledger at a set time (`ledger.types.clock_at`) or marks its records with a
+    source (`journal.recorded_from`): seeding and back-entry do, through the services; over HTTP only tests do.
+    Such a request is written alone, in its own context; a group runs in a context of its own, at the real time."""
+    return types._clock.get() is not None or journal._source.get() is not None
 
 
 _BATCH_EXISTS = sql_text("SELECT 1 FROM batch WHERE id = :id")

@@ -240,3 +240,32 @@ def test_a_key_answered_meanwhile_by_another_process_sends_the_group_alone(clien
     assert sorted(int(r["digital_id"][-3:]) for r in (first, second, third)) == [1, 2, 3]
     v = client.get(f"/api/v1/units/{a['unit']['id']}/verify", headers=admin).json()
     assert v["ok"] and v["records"] == 3
+
+
+def test_a_request_at_a_set_time_runs_alone_in_it_and_its_neighbours_go_together(client, admin, session, engine):
+    """`clock_at` (seeding, back-entry; over HTTP only tests) is the request's own: such a request is written alone
+    at its time, the others together at the real time."""
+    from datetime import UTC, datetime
+
+    from ledger.types import clock_at
+
+    a = setup_plant(client, admin, session)
+    groups = WeighingGroups(engine)
+    then = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+    async def go() -> list:
+        async def at_then():  # noqa: ANN202
+            with clock_at(then):
+                return await groups.submit(deferred(a["op"]), svc.BatchCreate.model_validate(
+                    batch_body(a, occurred_at=(then.replace(hour=7)).isoformat())), public_url=PUBLIC_URL)
+        return await asyncio.gather(at_then(), *[groups.submit(deferred(a["op"]), svc.BatchCreate.model_validate(
+            batch_body(a)), public_url=PUBLIC_URL) for _ in range(3)], return_exceptions=True)
+
+    out = asyncio.run(go())
+    past, *now = [ok(r) for r in out]
+    assert past["digital_id"][-11:-3] == "20260302" and (groups.groups, groups.grouped) == (1, 3)
+    from sqlmodel import select
+
+    from ledger.journal import JournalRecord
+
+    assert session.exec(select(JournalRecord.recorded_at).where(JournalRecord.batch_id == past["id"])).one() == then
