@@ -30,9 +30,12 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
 import json
 import logging
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,7 +145,8 @@ class WeighingGroups:
         group = [job for job in group if job.context is None]
         if len(group) > 1:
             try:
-                later += self._together(group)
+                with _collector_paused():
+                    later += self._together(group)
             except (_Regroup, LedgerError) as e:  # a key claimed meanwhile, a refusal while writing: each alone
                 log.info("a commit group of %d weighings is written one by one: %r", len(group), e)
                 later += group
@@ -272,6 +276,20 @@ class WeighingGroups:
                 if s.in_transaction():
                     s.rollback()
                 return e
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No pass of the cyclic garbage collector while a group holds its units' counters and chain heads (a full
+    pass stops the process for tens of milliseconds, and the other workers' groups would wait on those locks); the
+    pass that was due runs right after the COMMIT, when this process holds nothing another one waits for."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _in_own_time() -> bool:
