@@ -21,6 +21,7 @@ from ledger.config import Settings
 from ledger.db import dispose_engines, get_engine, metadata, reader
 from ledger.migrate import upgrade
 from ledger.users import UserCreate, create_user
+from ledger.workdays import today as shanghai_today
 
 KEEP = {"waste_code", "method", "alembic_version"}
 PUBLIC_URL = "https://ledger.example.test"
@@ -240,7 +241,7 @@ def setup_plant(client: TestClient, headers: dict, session: Session, *, plan_cod
     store = fac(kind="storage", code="ZC-01", name="贮存库", storage_type="贮存库", storage_capacity_t="1")
     yard = fac(kind="storage", code="ZC-02", name="渣场", storage_type="贮存场", storage_capacity_t="5000")
     line = fac(kind="utilisation", code="LY-01", name="再生装置", methods=["R9", "R4"])
-    year = date.today().year
+    year = shanghai_today().year
     r = client.post(f"/api/v1/units/{uid}/plans", headers=headers, json={"year": year, "items": [
         {"waste_code": c, "planned_kg": "100000"} for c in plan_codes]})
     assert r.status_code == 201, r.text

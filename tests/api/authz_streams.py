@@ -28,10 +28,11 @@ from ledger.filings import inbox
 from ledger.market import offers, photos, posts
 from ledger.registry import plans
 from ledger.reports import declarations
+from ledger.workdays import today as shanghai_today
 
 OK, ABSENT = "OK", "ABSENT"
 V1 = "/api/v1"
-YEAR = date.today().year
+YEAR = shanghai_today().year
 OTHER = {"plant": "receiver", "hauler": "plant", "receiver": "plant"}  # the second party of a two-unit step
 
 
@@ -184,7 +185,7 @@ def new_order(w, role: str, owner: str, *, producer_is_home: bool, to: str = "re
                                ).vehicles[next(k for k, u in w.families[owner].units.items()
                                                if u.id == collector.id)][0]
                 orders.schedule(s, principal=col, order_id=o.id, data=orders.ScheduleIn(
-                    pickup_date=date.today(), vehicle_id=vehicle.id))
+                    pickup_date=shanghai_today(), vehicle_id=vehicle.id))
             elif step == "weighed":
                 orders.weigh(s, principal=col, order_id=o.id, data=orders.WeighIn(
                     scale_id="COL-1", lines=[orders.WeighLineIn(line_no=1, weighings=[orders.WeighingIn(
@@ -203,7 +204,7 @@ def new_holding(w, role: str, owner: str) -> batches.Batch:  # noqa: ANN001
     with w.session() as s:
         m = M.create(s, principal=SYSTEM, data=M.ManifestCreate(
             originator_id=other.id, hauler_id=f.units["hauler"].id, vehicle_id=f.vehicles["hauler"][0].id,
-            receiver_id=home.id, planned_date=date.today(), lines=[M.LineIn(batch_id=b.id, planned_method="R9")]))
+            receiver_id=home.id, planned_date=shanghai_today(), lines=[M.LineIn(batch_id=b.id, planned_method="R9")]))
         M.submit(s, principal=SYSTEM, m=m)
         M.pickup(s, principal=SYSTEM, m=m, data=M.PickupIn(scanned=[b.digital_id]))
         M.receive(s, principal=SYSTEM, m=m, data=M.ReceiveIn(facility_id=f.fac[(kind, "store")].id, lines=[
@@ -382,7 +383,7 @@ def rows(Req, Row, grids: dict) -> dict:  # noqa: ANN001, N803, C901
 
     def schedule_body(w, r, o, _ctx) -> dict:  # noqa: ANN001
         kind = kind_of(w, r)
-        return {"pickup_date": str(date.today()), "vehicle_id": w.families[o].vehicles[kind][0].id}
+        return {"pickup_date": str(shanghai_today()), "vehicle_id": w.families[o].vehicles[kind][0].id}
 
     def weigh_body(w, r, o, _ctx) -> dict:  # noqa: ANN001
         return {"scale_id": "COL-1", "lines": [{"line_no": 1, "weighings": [
@@ -396,7 +397,7 @@ def rows(Req, Row, grids: dict) -> dict:  # noqa: ANN001, N803, C901
         return shared(w, ("lot", w.home(r, o).id), lambda: new_lot(w, r, o))
 
     def zero_day(w, r, o, _ctx) -> dict:  # noqa: ANN001
-        return {"day": str(date.today() - timedelta(days=2 + next(w.serial) % 25))}  # no records on those days
+        return {"day": str(shanghai_today() - timedelta(days=2 + next(w.serial) % 25))}  # no records on those days
 
     def consent_body(w, r, o, _ctx) -> dict:  # noqa: ANN001
         return {"collector_id": units_of(w, r, o)[1].id}

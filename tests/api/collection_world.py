@@ -3,15 +3,16 @@ produce waste oil, a licensed end receiver; and the steps of a pickup order as p
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from ledger.workdays import today as shanghai_today
 from tests.conftest import auth, create_unit, make_user, permit_body
 
 OIL = "900-214-08"  # 车辆维修过程中产生的废发动机油
-TODAY = date.today().isoformat()
+TODAY = shanghai_today().isoformat()
 PASSWORD = "password-123"  # what tests.conftest.make_user gives every user
 
 

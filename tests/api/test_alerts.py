@@ -5,7 +5,7 @@ across a 调休 Saturday and the National Day week, the queue with its filters a
 from __future__ import annotations
 
 import io
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -18,6 +18,7 @@ from alerts import settings as S
 from alerts.models import AlertOutbox, WebhookDelivery, WebhookSubscription
 from ledger.types import clock_at
 from ledger.workdays import SHANGHAI
+from ledger.workdays import today as shanghai_today
 from tests.alerts.conftest import strict_alerts  # noqa: F401 (autouse: errors in the alert layer fail the test)
 from tests.conftest import PUBLIC_URL, auth, create_unit, make_user
 
@@ -314,7 +315,7 @@ def test_a_pickup_refused_for_a_foreign_label_is_kept_as_an_alert(client, admin,
     stranger = client.post(f"{API}/batches", json=batch_body(w), headers=w["op"]).json()
     r = client.post(f"{API}/manifests", headers=w["orig"], json={
         "originator_id": w["unit"]["id"], "hauler_id": w["hauler"]["id"], "vehicle_id": w["vehicles"][0],
-        "receiver_id": w["receiver"]["id"], "driver_id": w["driver_id"], "planned_date": str(date.today()),
+        "receiver_id": w["receiver"]["id"], "driver_id": w["driver_id"], "planned_date": str(shanghai_today()),
         "lines": [{"batch_id": b["id"], "planned_method": "R9"}]})
     assert r.status_code == 201, r.text
     m = r.json()

@@ -38,6 +38,7 @@ from ledger.codes import credit_check_character
 from ledger.db import reader
 from ledger.registry import assets, plans, units
 from ledger.registry.models import ParkMemberRequest
+from ledger.workdays import today as shanghai_today
 from tests.api import authz_streams
 from tests.conftest import _empty
 
@@ -214,7 +215,7 @@ class World:
 
     def _family(self, s: Session, region: str) -> Family:
         f = Family(region=region)
-        F, year = assets.FacilityCreate, date.today().year
+        F, year = assets.FacilityCreate, shanghai_today().year
         for kind in ("plant", "hauler", "receiver"):
             u = units.create_unit(s, principal=SYSTEM, data=units.UnitCreate(
                 credit_code=_credit(region), name=f"{kind}{region}", region_code=region,
@@ -243,10 +244,10 @@ class World:
         for attr, code in (("park", "P"), ("other_park", "Q")):
             setattr(f, attr, units.create_park(s, principal=SYSTEM, data=units.ParkCreate(
                 code=f"{code}{region}", name=f"园区{code}{region}", region_code=region)))
-        until = date.today() + timedelta(days=400)
+        until = shanghai_today() + timedelta(days=400)
         for u in f.units.values():
             units.add_member(s, principal=SYSTEM, park_id=f.park.id, data=units.MemberCreate(
-                unit_id=u.id, since=date.today() - timedelta(days=30), until=until))
+                unit_id=u.id, since=shanghai_today() - timedelta(days=30), until=until))
         return f
 
     # ---- targets ----------------------------------------------------------------------------------------------
@@ -275,7 +276,7 @@ class World:
             m = M.create(s, principal=SYSTEM, data=M.ManifestCreate(
                 originator_id=f.units["plant"].id, hauler_id=f.units["hauler"].id,
                 vehicle_id=f.vehicles["hauler"][0].id, receiver_id=f.units["receiver"].id,
-                planned_date=date.today(), lines=[M.LineIn(batch_id=b.id, planned_method="R9")]))
+                planned_date=shanghai_today(), lines=[M.LineIn(batch_id=b.id, planned_method="R9")]))
             steps = ["draft", "submitted", "in_transit", "delivered", "received", "processed"]
             if state in ("refused", "returning"):
                 steps = ["draft", "submitted", "in_transit", "delivered", "refused", "returning"]
@@ -318,7 +319,7 @@ class World:
         """A pending request from the family's second park to the caller's home unit (no overlap on accept)."""
         f, unit = self.families[owner], self.home(role, owner)
         with self.session() as s:
-            day = date.today() + timedelta(days=401 + 2 * next(_serial))  # one day each: no two overlap
+            day = shanghai_today() + timedelta(days=401 + 2 * next(_serial))  # one day each: no two overlap
             r = ParkMemberRequest(park_id=f.other_park.id, unit_id=unit.id, since=day, until=day)
             s.add(r)
             s.commit()
@@ -421,7 +422,7 @@ def manifest_body(w: World, role: str, owner: str) -> dict:
     b = w.fresh_batch(f.units["plant"])
     return {"originator_id": f.units["plant"].id, "hauler_id": f.units["hauler"].id,
             "vehicle_id": f.vehicles["hauler"][0].id, "receiver_id": f.units["receiver"].id,
-            "planned_date": str(date.today()), "lines": [{"batch_id": b.id, "planned_method": "R9"}]}
+            "planned_date": str(shanghai_today()), "lines": [{"batch_id": b.id, "planned_method": "R9"}]}
 
 
 def listed(path: str, target: Callable[[World, str, str], int]) -> Build:
@@ -490,15 +491,15 @@ def lot(w: World) -> dict:
 def approval(w: World, role: str, owner: str) -> dict:
     f = w.families[owner]
     return {"number": f"跨省{next(_serial)}", "receiver_id": f.units["receiver"].id, "waste_codes": ["900-249-08"],
-            "cap_kg": "1000", "valid_from": str(date.today()), "valid_to": str(date.today() + timedelta(days=90))}
+            "cap_kg": "1000", "valid_from": str(shanghai_today()), "valid_to": str(shanghai_today() + timedelta(days=90))}
 
 
 def member_request(w: World, role: str, owner: str) -> dict:
-    return {"credit_code": w.fresh_unit(owner).credit_code, "since": str(date.today())}
+    return {"credit_code": w.fresh_unit(owner).credit_code, "since": str(shanghai_today())}
 
 
 def member(w: World, role: str, owner: str) -> dict:
-    return {"unit_id": w.fresh_unit(owner).id, "since": str(date.today())}
+    return {"unit_id": w.fresh_unit(owner).id, "since": str(shanghai_today())}
 
 
 def now() -> str:
@@ -532,16 +533,16 @@ MATRIX: dict[str, Row] = {
     "GET /api/v1/units/{unit_id}/facilities": Row(READ, on_unit("/facilities")),
     "POST /api/v1/units/{unit_id}/permits": Row(CERTIFY, on_unit("/permits", "POST", lambda w, r, o: {
         "kind": "operating_licence", "number": f"新证{next(_serial)}", "waste_codes": ["HW08"], "methods": ["R9"],
-        "valid_from": str(date.today()), "valid_to": str(date.today() + timedelta(days=365))})),
+        "valid_from": str(shanghai_today()), "valid_to": str(shanghai_today() + timedelta(days=365))})),
     "GET /api/v1/units/{unit_id}/permits": Row(READ, on_unit("/permits")),
     "POST /api/v1/units/{unit_id}/vehicles": Row(REGISTER, on_unit("/vehicles", "POST", lambda w, r, o: {
         "plate": f"鲁C{next(_serial):05d}"})),
     "GET /api/v1/units/{unit_id}/vehicles": Row(READ, on_unit("/vehicles")),
     "POST /api/v1/units/{unit_id}/plans": Row(REGISTER, on_unit("/plans", "POST", lambda w, r, o: {
-        "year": date.today().year, "items": [{"waste_code": "900-249-08", "planned_kg": "1000"}]})),
+        "year": shanghai_today().year, "items": [{"waste_code": "900-249-08", "planned_kg": "1000"}]})),
     "GET /api/v1/units/{unit_id}/plans": Row(READ, on_unit("/plans")),
     "POST /api/v1/units/{unit_id}/economics": Row(REGISTER, on_unit("/economics", "POST", lambda w, r, o: {
-        "year": date.today().year - 1, "value_added_10k": "100.5", "output_value_10k": "800"})),
+        "year": shanghai_today().year - 1, "value_added_10k": "100.5", "output_value_10k": "800"})),
     "GET /api/v1/units/{unit_id}/economics": Row(READ, on_unit("/economics")),
     "POST /api/v1/parks": Row(IN_JURISDICTION, lambda w, r, o: Req("POST", f"{V1}/parks", {
         "code": f"NEW{next(_serial)}", "name": "新园区", "region_code": REGIONS[o]})),
@@ -582,8 +583,8 @@ MATRIX: dict[str, Row] = {
     "POST /api/v1/facilities/{facility_id}/retrieve": Row(OPERATE, on_facility("/retrieve", "POST", lot)),
     "GET /api/v1/units/{unit_id}/verify": Row(READ, on_unit("/verify")),
     "GET /api/v1/units/{unit_id}/records": Row(READ, on_unit("/records")),
-    "GET /api/v1/units/{unit_id}/ledger": Row(READ, on_unit(f"/ledger?from={date.today().replace(day=1)}&to="
-                                                          f"{date.today()}")),
+    "GET /api/v1/units/{unit_id}/ledger": Row(READ, on_unit(f"/ledger?from={shanghai_today().replace(day=1)}&to="
+                                                          f"{shanghai_today()}")),
     # manifests
     "POST /api/v1/manifests": Row(DRAFT, lambda w, r, o: Req("POST", f"{V1}/manifests", manifest_body(w, r, o))),
     "GET /api/v1/manifests": Row(LIST, lambda w, r, o: Req("GET", f"{V1}/manifests?limit=1000", list_target=(

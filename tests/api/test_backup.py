@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ from ledger.db import dispose_engine, is_sqlite, make_engine
 from ledger.journal import JournalRecord
 from ledger.registry.models import Unit
 from ledger.reports.ledger_tables import ledger_rows
+from ledger.workdays import today as shanghai_today
 from tests.conftest import batch_body, setup_transfer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +38,7 @@ def snapshot(url: str) -> dict:
     try:
         with Session(engine) as s:
             units = s.exec(select(Unit.id).order_by(Unit.id)).all()
-            today = date.today()
+            today = shanghai_today()
             return {
                 "balances": [(b.id, b.unit_id, b.holder_unit_id, b.digital_id, b.net_g, b.remaining_g, b.stored_g,
                               b.in_transit_g, b.status, b.storage_facility_id)
@@ -81,7 +82,7 @@ def test_a_restore_gives_back_the_same_ledger(client, admin, session, db_url, tm
                              .json()[0]["id"], "mass_kg": "120", "reason": "复磅更正"}).status_code == 201
     m = client.post("/api/v1/manifests", headers=op, json={
         "originator_id": w["unit"]["id"], "hauler_id": w["hauler"]["id"], "vehicle_id": w["vehicles"][0],
-        "receiver_id": w["receiver"]["id"], "planned_date": str(date.today()),
+        "receiver_id": w["receiver"]["id"], "planned_date": str(shanghai_today()),
         "lines": [{"batch_id": made[2]["id"], "planned_method": "R9"}]}).json()
     assert client.post(f"/api/v1/manifests/{m['id']}/submit", headers=op).status_code == 200
     assert client.post(f"/api/v1/manifests/{m['id']}/pickup", headers=w["drv"],

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
 from ledger.filings import inbox
+from ledger.workdays import today as shanghai_today
 from tests.api.collection_world import add_receiver, consent, ok, raise_by_collector, world
 from tests.conftest import auth, make_user, setup_plant
 
@@ -76,7 +77,7 @@ def test_a_collectors_filing_on_the_producers_behalf_is_a_notice_it_acknowledges
 
 def test_a_licensed_operator_files_a_zero_report_in_one_action(client, admin, session):
     rcv = add_receiver(client, admin, session)
-    rid, today = rcv["id"], date.today()
+    rid, today = rcv["id"], shanghai_today()
     # the days without records or reports show in its inbox
     missing = [i for i in ok(client.get(f"/api/v1/units/{rid}/inbox", headers=rcv["adm"]))
                if i["kind"] == "daily_report.missing"]

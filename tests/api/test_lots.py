@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from sqlmodel import select
 
+from ledger.workdays import today as shanghai_today
 from tests.api.collection_world import OIL, collect, ok, ship_lot, world
 from tests.conftest import create_unit
 
@@ -76,7 +77,7 @@ def test_a_combined_lot_traces_to_every_producer(client, w):
     assert ok(client.get(f"/api/v1/lots/{b['id']}", headers=col["adm"]))["sources"] == lot["sources"]
     # the collector's HJ 1259 tables: each source out of the centre and the lot at loading (B.3), the lot into the
     # centre (B.2), the lot sent on (B.5); the combined records themselves have no table
-    day = date.today()
+    day = shanghai_today()
     tables = ok(client.get(f"/api/v1/units/{col['id']}/ledger?from={day - timedelta(days=1)}&to={day + timedelta(days=1)}",
                            headers=col["adm"]))["tables"]
     assert len(tables["B.3"]["rows"]) == 7 and len(tables["IN"]["rows"]) == 6 and len(tables["B.5"]["rows"]) == 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import logging
 import re
-from datetime import date
 
 import pytest
 from pypdf import PdfReader
@@ -14,10 +13,11 @@ from labels.manifest_pdf import DIFFERENCE_FILL
 from ledger.accounts import issue_token
 from ledger.auth import SYSTEM
 from ledger.users import UserCreate, create_user
+from ledger.workdays import today as shanghai_today
 from tests.api.test_manifests import gen, ok, to_transit
 from tests.conftest import auth, permit_body, setup_transfer
 
-TODAY = date.today().isoformat()
+TODAY = shanghai_today().isoformat()
 
 
 @pytest.fixture

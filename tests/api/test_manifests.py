@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
@@ -12,11 +12,12 @@ import pytest
 import zxingcpp
 from pypdf import PdfReader
 
+from ledger.workdays import today as shanghai_today
 from ledger.workdays import working_day_deadline
 from tests.conftest import batch_body, create_unit, make_user, setup_plant, setup_transfer
 
 D = Decimal
-TODAY = date.today().isoformat()
+TODAY = shanghai_today().isoformat()
 
 
 def gen(client, w, **kw):
@@ -227,10 +228,10 @@ def test_each_check_is_refused_naming_the_rule_and_the_field(client, admin, sess
     # a permit that ends before the planned date (planned dates lie within a year of today)
     r = client.post(f"/api/v1/units/{other_hauler['id']}/permits", headers=admin, json={
         "kind": "transport_permit", "number": "鲁交运短期", "valid_from": TODAY,
-        "valid_to": (date.today() + timedelta(days=10)).isoformat()})
+        "valid_to": (shanghai_today() + timedelta(days=10)).isoformat()})
     assert r.status_code == 201, r.text
     refused(draft(client, w, line, hauler_id=other_hauler["id"], driver_id=None,
-                  planned_date=(date.today() + timedelta(days=30)).isoformat()), "hauler_permit", "hauler_id")
+                  planned_date=(shanghai_today() + timedelta(days=30)).isoformat()), "hauler_permit", "hauler_id")
     refused(draft(client, w, [{"batch_id": a["id"], "mass_kg": "165", "planned_method": "R9"}]), "batch_mass",
             "lines[0].mass_kg")
     ok(draft(client, w, line), 201)
@@ -246,13 +247,13 @@ def test_each_check_is_refused_naming_the_rule_and_the_field(client, admin, sess
     refused(draft(client, w, cline, receiver_id=far["id"]), "cross_province_approval", "approval_id")
     appr = client.post(f"/api/v1/units/{w['unit']['id']}/transfer-approvals", headers=admin, json={
         "number": "跨省审批2026-01", "receiver_id": far["id"], "waste_codes": ["900-214-08"], "cap_kg": "100",
-        "valid_from": TODAY, "valid_to": (date.today() + timedelta(days=300)).isoformat()})
+        "valid_from": TODAY, "valid_to": (shanghai_today() + timedelta(days=300)).isoformat()})
     assert appr.status_code == 201, appr.text
     refused(draft(client, w, cline, receiver_id=far["id"], approval_id=appr.json()["id"]), "approval_codes",
             "lines[0].batch_id")
     appr2 = client.post(f"/api/v1/units/{w['unit']['id']}/transfer-approvals", headers=admin, json={
         "number": "跨省审批2026-02", "receiver_id": far["id"], "waste_codes": ["900-249-08"], "cap_kg": "100",
-        "valid_from": TODAY, "valid_to": (date.today() + timedelta(days=300)).isoformat()}).json()
+        "valid_from": TODAY, "valid_to": (shanghai_today() + timedelta(days=300)).isoformat()}).json()
     refused(draft(client, w, cline, receiver_id=far["id"], approval_id=appr2["id"]), "approval_cap", "lines")
     r = client.post(f"/api/v1/units/{w['unit']['id']}/transfer-approvals", headers=admin, json={
         "number": "跨省审批2026-03", "receiver_id": far["id"], "waste_codes": ["900-249-08"], "cap_kg": "100",
@@ -365,7 +366,7 @@ def test_both_parties_ledger_tables_come_from_the_same_records(client, w):
     m = to_transit(client, w, [{"batch_id": a["id"], "planned_method": "R9"}], [a["digital_id"]])
     ok(client.post(f"/api/v1/manifests/{m['id']}/receive", headers=w["rcv"], json={"lines": [
         {"batch_id": a["id"], "received_kg": "163.8", "acceptance": "accepted"}]}))
-    span = {"from": (date.today() - timedelta(days=1)).isoformat(), "to": (date.today() + timedelta(days=1)).isoformat()}
+    span = {"from": (shanghai_today() - timedelta(days=1)).isoformat(), "to": (shanghai_today() + timedelta(days=1)).isoformat()}
     mine = client.get(f"/api/v1/units/{w['unit']['id']}/ledger", params=span, headers=w["op"]).json()["tables"]
     theirs = client.get(f"/api/v1/units/{w['receiver']['id']}/ledger", params=span, headers=w["rcv"]).json()["tables"]
     assert [len(mine[t]["rows"]) for t in ("B.1", "B.2", "B.3", "B.4", "B.5")] == [1, 1, 1, 0, 1]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from PIL import Image
 from sqlalchemy import text
 
+from ledger.workdays import today as shanghai_today
 from tests.api.collection_world import OIL, add_collector, add_garage, add_receiver, ok
 from tests.conftest import auth, create_unit, make_user
 
@@ -57,7 +58,7 @@ def test_a_receiver_not_licensed_for_a_code_never_sees_a_post_for_it(client, hal
     # checked, not claimed: when its licence lapses, a receiver that saw the post no longer does
     with engine.begin() as conn:
         conn.execute(text("UPDATE permit SET valid_to = :d WHERE unit_id = :u"),
-                     {"d": date.today() - timedelta(days=1), "u": near["id"]})
+                     {"d": shanghai_today() - timedelta(days=1), "u": near["id"]})
     assert ok(client.get("/api/v1/market/posts", headers=near["adm"])) == []
     assert client.get(f"/api/v1/market/posts/{post['id']}", headers=near["adm"]).status_code == 404
 
@@ -134,7 +135,7 @@ def test_an_offer_and_a_deal_with_a_receiver(client, hall, session):
     # the deal: the plan gains the receiver as a new version, a draft manifest for what the producer holds
     col = hall["col"]  # the collector also hauls
     deal = ok(client.post(f"/api/v1/market/posts/{post['id']}/offers/{o1b['id']}/accept", headers=g["adm"], json={
-        "manifest": {"hauler_id": col["id"], "vehicle_id": col["vehicle"], "planned_date": date.today().isoformat()}}))
+        "manifest": {"hauler_id": col["id"], "vehicle_id": col["vehicle"], "planned_date": shanghai_today().isoformat()}}))
     assert deal["status"] == "accepted" and deal["plan_id"] and deal["manifest_id"]
     plans = ok(client.get(f"/api/v1/units/{g['id']}/plans", headers=g["adm"]))
     assert plans[-1]["id"] == deal["plan_id"] and plans[-1]["items"] == [{

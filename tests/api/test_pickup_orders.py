@@ -4,7 +4,7 @@ producer confirms for itself, races give one winner."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import urlparse
 
@@ -13,6 +13,7 @@ import pytest
 from sqlmodel import select
 
 from ledger.accounts import AuditLog, User
+from ledger.workdays import today as shanghai_today
 from tests.api.collection_world import (
     OIL,
     PASSWORD,
@@ -76,7 +77,7 @@ def test_an_order_from_raise_to_receipt_fills_the_producers_ledger(client, w, se
     assert all(r["body"]["by"]["consent_id"] == c["id"] and r["body"]["by"]["for_collector_id"] == col["id"]
                for r in gen)
     assert all(r["body"]["via_collector"] == col["id"] for r in recs if r["kind"] == "shipped")
-    frm, to = (date.today() - timedelta(days=1)).isoformat(), (date.today() + timedelta(days=1)).isoformat()
+    frm, to = (shanghai_today() - timedelta(days=1)).isoformat(), (shanghai_today() + timedelta(days=1)).isoformat()
     ledger = ok(client.get(f"/api/v1/units/{g['id']}/ledger?from={frm}&to={to}", headers=g["adm"]))
     assert len(ledger["tables"]["B.1"]["rows"]) == 2 and len(ledger["tables"]["B.5"]["rows"]) == 2
     assert sum(D(r["mass_kg"]) for r in ledger["tables"]["B.5"]["rows"]) == D("38.75")
@@ -239,7 +240,7 @@ def test_order_checks_say_what_to_fix(client, w):
     assert r.status_code == 422 and r.json()["error"]["details"]["field"] == "lines[1].waste_code"
     o = ok(client.post("/api/v1/pickup-orders", headers=g["adm"], json=base), 201)
     ok(client.post(f"/api/v1/pickup-orders/{o['id']}/accept", headers=col["adm"], json={}))
-    sched = {"pickup_date": date.today().isoformat(), "vehicle_id": col["vehicle"], "driver_id": col["driver_id"]}
+    sched = {"pickup_date": shanghai_today().isoformat(), "vehicle_id": col["vehicle"], "driver_id": col["driver_id"]}
     r = client.post(f"/api/v1/pickup-orders/{o['id']}/schedule", headers=col["adm"], json=sched)
     assert r.status_code == 422 and r.json()["error"]["code"] == "pickup_order.method_missing"
     r = client.post(f"/api/v1/pickup-orders/{o['id']}/schedule", headers=col["adm"],

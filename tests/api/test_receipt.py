@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from ledger.workdays import today as shanghai_today
 from ledger.workdays import working_day_deadline
 from tests.api.test_manifests import batch, draft, gen, ok, to_transit
 from tests.conftest import batch_body, make_user, setup_transfer
@@ -256,7 +257,6 @@ OPTIONAL = {"exempt_unit", "foreign_unit", "export_notice_no", "from_codes", "re
 
 
 def test_every_hj1259_column_is_filled_from_the_records(client, w):
-    from datetime import date
 
     from ledger.reports.ledger_tables import TABLE_COLUMNS
 
@@ -272,7 +272,7 @@ def test_every_hj1259_column_is_filled_from_the_records(client, w):
         {"batch_id": b["id"], "received_kg": "164", "acceptance": "partially_refused", "accepted_kg": "100",
          "reason": "部分含水"}]))
     ok(client.post(f"/api/v1/manifests/{m['id']}/returned", headers=w["orig"], json={}))
-    span = {"from": (date.today() - timedelta(days=1)).isoformat(), "to": (date.today() + timedelta(days=1)).isoformat()}
+    span = {"from": (shanghai_today() - timedelta(days=1)).isoformat(), "to": (shanghai_today() + timedelta(days=1)).isoformat()}
     tables = ok(client.get(f"/api/v1/units/{w['unit']['id']}/ledger", params=span, headers=w["op"]))["tables"]
     assert [len(tables[t]["rows"]) for t in ("B.1", "B.2", "B.3", "B.4", "B.5")] == [3, 2, 2, 1, 3]
     for t in ("B.1", "B.2", "B.3", "B.4", "B.5"):

@@ -3,7 +3,7 @@ rate-limited. (The full role × route × ownership table is tests/api/test_authz
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlmodel import select
 
@@ -11,9 +11,10 @@ from ledger.accounts import ApiToken, User
 from ledger.batches import Batch
 from ledger.registry.models import ParkMember
 from ledger.throttle import Throttle
+from ledger.workdays import today as shanghai_today
 from tests.conftest import auth, batch_body, create_unit, facility_body, make_user, permit_body, setup_plant
 
-TODAY = date.today()
+TODAY = shanghai_today()
 
 
 # ---- finding 1: a regulator supervises; it never acts as the unit -----------------------------------------

@@ -6,13 +6,14 @@ SQLite, 500 on PostgreSQL).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import select
 
 from ledger.batches import Batch
 from ledger.registry.models import Unit
+from ledger.workdays import today as shanghai_today
 from tests.conftest import batch_body, create_unit, setup_plant, setup_transfer, unit_body
 
 BIG = 2**31  # one past PostgreSQL's integer
@@ -85,7 +86,7 @@ def test_nul_nested_in_a_list_names_the_item(client, admin, session):
     b = r.json()
     m = client.post("/api/v1/manifests", headers=w["op"], json={
         "originator_id": w["unit"]["id"], "hauler_id": w["hauler"]["id"], "vehicle_id": w["vehicles"][0],
-        "receiver_id": w["receiver"]["id"], "planned_date": date.today().isoformat(),
+        "receiver_id": w["receiver"]["id"], "planned_date": shanghai_today().isoformat(),
         "lines": [{"batch_id": b["id"], "planned_method": "R9\x00"}]})
     assert field_of(m) == "lines[0].planned_method"
 
@@ -133,7 +134,7 @@ def test_gps_points_are_typed(client, admin, session):
     b = client.post("/api/v1/batches", json=batch_body(w), headers=w["op"]).json()
     m = client.post("/api/v1/manifests", headers=w["op"], json={
         "originator_id": w["unit"]["id"], "hauler_id": w["hauler"]["id"], "vehicle_id": w["vehicles"][0],
-        "receiver_id": w["receiver"]["id"], "planned_date": date.today().isoformat(),
+        "receiver_id": w["receiver"]["id"], "planned_date": shanghai_today().isoformat(),
         "lines": [{"batch_id": b["id"], "planned_method": "R9"}]}).json()
     client.post(f"/api/v1/manifests/{m['id']}/submit", headers=w["op"])
     client.post(f"/api/v1/manifests/{m['id']}/pickup", headers=w["drv"], json={"scanned": [b["digital_id"]]})

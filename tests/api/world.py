@@ -3,12 +3,11 @@ park with a pending request, and the ids of each kind of row (what path paramete
 
 from __future__ import annotations
 
-from datetime import date
-
 from sqlmodel import Session, select
 
 from ledger.accounts import ApiToken
 from ledger.db import reader
+from ledger.workdays import today as shanghai_today
 from tests.conftest import auth, batch_body, make_user, setup_transfer
 
 
@@ -32,7 +31,7 @@ def seed_world(client, engine) -> dict:  # noqa: ANN001
         def draft(bid: int) -> dict:
             return _ok(client.post("/api/v1/manifests", headers=operator, json={
                 "originator_id": w["unit"]["id"], "hauler_id": w["hauler"]["id"], "vehicle_id": w["vehicles"][0],
-                "receiver_id": w["receiver"]["id"], "driver_id": w["driver_id"], "planned_date": str(date.today()),
+                "receiver_id": w["receiver"]["id"], "driver_id": w["driver_id"], "planned_date": str(shanghai_today()),
                 "lines": [{"batch_id": bid, "planned_method": "R9"}]}))
 
         drafted = draft(batches[0]["id"])
@@ -48,7 +47,7 @@ def seed_world(client, engine) -> dict:  # noqa: ANN001
                                headers=admin))
         _, pm_token = make_user(session, role="park_manager", park_id=park["id"])
         request = _ok(client.post(f"/api/v1/parks/{park['id']}/member-requests", headers=auth(pm_token),
-                                  json={"credit_code": w["unit"]["credit_code"], "since": str(date.today())}))
+                                  json={"credit_code": w["unit"]["credit_code"], "since": str(shanghai_today())}))
         tokens = [t.id for t in session.exec(select(ApiToken)).all()]
     ids = {
         "unit_id": [w["unit"]["id"], w["hauler"]["id"], w["receiver"]["id"]],

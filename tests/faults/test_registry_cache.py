@@ -7,6 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from ledger.workdays import today as shanghai_today
 from tests.conftest import auth, batch_body, make_user, setup_plant
 from tests.faults.helpers import Server
 
@@ -24,10 +25,9 @@ def test_another_process_sees_registry_writes_at_once(db_url, client, admin, ses
         r = weigh(waste_code="900-041-49")  # warms the server's cache: token, unit, point, code, this year's plan
         assert r.status_code == 201 and r.json()["flags"] == ["not_in_plan"]
         # this process files a plan with the code: the server's next weighing is in the plan
-        from datetime import date
 
         r = client.post(f"/api/v1/units/{plant['unit']['id']}/plans", headers=admin, json={
-            "year": date.today().year, "items": [{"waste_code": c, "planned_kg": "1000"}
+            "year": shanghai_today().year, "items": [{"waste_code": c, "planned_kg": "1000"}
                                                  for c in ("900-249-08", "900-041-49")]})
         assert r.status_code == 201, r.text
         r = weigh(waste_code="900-041-49")

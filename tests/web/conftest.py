@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import os
 import shutil
-from datetime import date
 from pathlib import Path
 
 import pytest
 from sqlmodel import select
 
 from ledger.accounts import User
+from ledger.workdays import today as shanghai_today
 from tests.conftest import batch_body, make_user, setup_transfer
 
 SHOTS = Path(__file__).parent / "screenshots"
@@ -131,7 +131,7 @@ def transfer(client, admin, session):  # noqa: ANN001, ANN201
         drums.append(r.json())
     r = client.post("/api/v1/manifests", headers=w["op"], json={
         "originator_id": w["unit"]["id"], "hauler_id": w["hauler"]["id"], "vehicle_id": w["vehicles"][0],
-        "receiver_id": w["receiver"]["id"], "driver_id": w["driver_id"], "planned_date": date.today().isoformat(),
+        "receiver_id": w["receiver"]["id"], "driver_id": w["driver_id"], "planned_date": shanghai_today().isoformat(),
         "lines": [{"batch_id": d["id"], "planned_method": "R9"} for d in drums]})
     assert r.status_code == 201, r.text
     m = r.json()

@@ -6,13 +6,14 @@ city regulator. Every user has a known username for the login form."""
 from __future__ import annotations
 
 import io
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 from PIL import Image
 from sqlalchemy import update
 from sqlmodel import Session
 
 from ledger.registry.models import Unit
+from ledger.workdays import today as shanghai_today
 from tests.api.collection_world import OIL, add_collector, add_garage, add_receiver, ok
 from tests.conftest import auth, make_user
 
@@ -80,7 +81,7 @@ def build(client, admin, session: Session) -> dict:  # noqa: ANN001
     o = ok(client.post(f"/api/v1/market/posts/{p_deal['id']}/offers", headers=near["adm"],
                        json={"method": "R9", "fee_yuan_per_t": "-150"}), 201)
     deal = ok(client.post(f"/api/v1/market/posts/{p_deal['id']}/offers/{o['id']}/accept", headers=g["adm"], json={
-        "manifest": {"hauler_id": col["id"], "vehicle_id": col["vehicle"], "planned_date": date.today().isoformat()}}))
+        "manifest": {"hauler_id": col["id"], "vehicle_id": col["vehicle"], "planned_date": shanghai_today().isoformat()}}))
     session.rollback()
     pages = {
         g["user"]: [("market-producer", "/market"), ("market-new", "/market/new"),

@@ -17,6 +17,7 @@ from alerts.models import WebhookDelivery, WebhookSubscription
 from ledger.accounts import User
 from ledger.registry.models import Unit
 from ledger.types import utcnow
+from ledger.workdays import today as shanghai_today
 from tests.api.collection_world import OIL, add_collector, add_garage, collect
 from tests.conftest import auth, make_user
 from tests.web.world import XSS, _ok
@@ -67,7 +68,7 @@ def build(client, admin, session) -> dict:  # noqa: ANN001
     _ok(client.post(f"/api/v1/units/{g2['id']}/consents/{consents[0]['id']}/revoke", headers=g2["adm"],
                     json={"reason": f"{XSS}换收集单位"}))
     # The first garage's annual declaration of last year, submitted.
-    start = date(date.today().year - 1, 1, 1).isoformat()
+    start = date(shanghai_today().year - 1, 1, 1).isoformat()
     d = _ok(client.post(f"/api/v1/units/{g1['id']}/declarations", headers=g1["adm"],
                         json={"kind": "annual", "period_start": start}), 201)
     d = _ok(client.post(f"/api/v1/units/{g1['id']}/declarations/{d['id']}/submit", headers=g1["adm"]))

@@ -5,7 +5,7 @@ signed by the garage, and the garage's ledger has the two weighings without the 
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from playwright.sync_api import expect
 from sqlmodel import select
@@ -14,6 +14,7 @@ from ledger.collection.models import PickupOrder
 from ledger.journal import JournalRecord
 from ledger.manifests import Manifest, ManifestEvent
 from ledger.workdays import SHANGHAI
+from ledger.workdays import today as shanghai_today
 from tests.api.collection_world import OIL, add_collector, add_garage, ok
 from tests.web.conftest import login, shoot, username_of, wait_js
 
@@ -23,7 +24,7 @@ def test_a_garage_orders_on_its_phone_and_the_collector_accepts_weighs_and_gets_
     col = add_collector(client, admin, session)
     g = add_garage(client, admin, session, 7)
     ok(client.post(f"/api/v1/units/{g['id']}/plans", headers=admin, json={
-        "year": date.today().year, "items": [{"waste_code": OIL, "planned_kg": "600"}]}), 201)
+        "year": shanghai_today().year, "items": [{"waste_code": OIL, "planned_kg": "600"}]}), 201)
     ok(client.post(f"/api/v1/units/{g['id']}/consents", headers=g["adm"], json={"collector_id": col["id"]}), 201)
     session.rollback()
     driver = username_of(session, col["driver_id"])
@@ -44,7 +45,7 @@ def test_a_garage_orders_on_its_phone_and_the_collector_accepts_weighs_and_gets_
     shoot(shop, "flow-pickup-raised", "phone")
     session.rollback()
     o = session.exec(select(PickupOrder).where(PickupOrder.unit_id == g["id"])).one()
-    tomorrow = date.today() + timedelta(days=1)
+    tomorrow = shanghai_today() + timedelta(days=1)
     assert o.collector_id is None and o.status == "requested" and o.note == "<b>后门</b>进"
     assert o.window_from == datetime(tomorrow.year, tomorrow.month, tomorrow.day, 13, tzinfo=SHANGHAI)
     assert o.window_to == datetime(tomorrow.year, tomorrow.month, tomorrow.day, 18, tzinfo=SHANGHAI)

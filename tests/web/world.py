@@ -4,13 +4,12 @@ alert, pushed; a partly refused line: a high one); a collector and a garage with
 
 from __future__ import annotations
 
-from datetime import date
-
 from sqlalchemy import update
 from sqlmodel import select
 
 from ledger.accounts import User
 from ledger.registry.models import Unit
+from ledger.workdays import today as shanghai_today
 from tests.api.collection_world import OIL, add_collector, add_garage, window
 from tests.conftest import auth, batch_body, make_user, setup_transfer
 
@@ -45,7 +44,7 @@ def build(client, admin, session) -> dict:  # noqa: ANN001
     def manifest(batches: list[dict]) -> dict:
         m = _ok(client.post("/api/v1/manifests", headers=w["op"], json={
             "originator_id": uid, "hauler_id": w["hauler"]["id"], "vehicle_id": w["vehicles"][0],
-            "receiver_id": w["receiver"]["id"], "driver_id": w["driver_id"], "planned_date": date.today().isoformat(),
+            "receiver_id": w["receiver"]["id"], "driver_id": w["driver_id"], "planned_date": shanghai_today().isoformat(),
             "remarks": XSS, "lines": [{"batch_id": b["id"], "planned_method": "R9"} for b in batches]}), 201)
         return _ok(client.post(f"/api/v1/manifests/{m['id']}/submit", headers=w["op"]))
 
@@ -125,7 +124,7 @@ def pickup_world(client, admin, session) -> dict:  # noqa: ANN001
         _ok(client.post(f"/api/v1/pickup-orders/{o['id']}/accept", headers=col["adm"], json={}))
     for o in (out["scheduled"], out["weighed"]):
         _ok(client.post(f"/api/v1/pickup-orders/{o['id']}/schedule", headers=col["adm"], json={
-            "pickup_date": date.today().isoformat(), "vehicle_id": col["vehicle"], "driver_id": col["driver_id"]}))
+            "pickup_date": shanghai_today().isoformat(), "vehicle_id": col["vehicle"], "driver_id": col["driver_id"]}))
     _ok(client.post(f"/api/v1/pickup-orders/{out['weighed']['id']}/weigh", headers=col["drv"], json={
         "scale_id": "便携秤", "lines": [{"line_no": 1, "weighings": [
             {"gross_kg": "25.5", "tare_kg": "2.5", "container_type": "塑料桶", "container_volume_l": 30},
