@@ -794,6 +794,10 @@ def receive(session: Session, *, principal: Principal, m: Manifest, data: Receiv
                 **_marks(session, m, "received", source)}
         code = batches.record_code(session, unit_id=m.receiver_id, kind="received", day=today,
                                    hazardous=source.hazardous)
+        stored_at_once = accepted > 0 and facility is not None and facility.kind == "storage"
+        # its storage record's code too, before the record takes the chain head: counters before heads, as everywhere
+        store_code = batches.record_code(session, unit_id=m.receiver_id, kind="stored", day=today,
+                                         hazardous=source.hazardous) if stored_at_once else None
         holding = None
         if accepted > 0:
             holding = batches.split_holding(session, source, receiver_unit_id=m.receiver_id, received_g=received,
@@ -802,10 +806,10 @@ def receive(session: Session, *, principal: Principal, m: Manifest, data: Receiv
                        principal=principal, actor_name=operator, occurred_at=now, mass_g=accepted,
                        manifest_id=m.id, facility_id=facility.id if facility else None, record_code=code, body=body,
                        source=source)
-        if holding is not None and facility is not None and facility.kind == "storage":
+        if stored_at_once:
             batches.store(session, principal=principal, batch=holding, data=batches.StoreIn(
                 facility_id=facility.id, operator=operator, occurred_at=now, note=f"接收入库 联单 {m.number}"),
-                extra={"manifest": m.number, "carrier": carrier})
+                extra={"manifest": m.number, "carrier": carrier}, code=store_code)
         ln.received_g, ln.accepted_g, ln.refused_g, ln.acceptance, ln.reason = (
             received, accepted, refused, r.acceptance, r.reason)
         ln.flags = [*ln.flags, *flags]
