@@ -96,7 +96,9 @@ def login(page, username: str, password: str = PASSWORD, *, keyboard: bool = Fal
     """Log in through the login form (with the keyboard alone when asked)."""
     page.goto("/login")
     if keyboard:
-        assert page.evaluate("document.activeElement.id") == "username"
+        # the form puts the cursor in the username field (autofocus: applied once the page is ready, later on a
+        # loaded machine than `goto` returns)
+        page.wait_for_function("document.activeElement && document.activeElement.id === 'username'", timeout=15_000)
         page.keyboard.type(username)
         page.keyboard.press("Tab")
         page.keyboard.type(password)
