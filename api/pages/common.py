@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from api.routers.manifests import STATUS_NAMES
 from ledger.accounts import User, find_token
 from ledger.auth import Principal
 from ledger.db import reader
-from ledger.errors import LedgerError
+from ledger.errors import InvalidInput, LedgerError
 from ledger.workdays import SHANGHAI
 
 HERE = Path(__file__).parent
@@ -56,6 +56,16 @@ def _local(value: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if isinstance(value, str) and value:
         value = datetime.fromisoformat(value)
     return value.astimezone(SHANGHAI).strftime(fmt) if value else ""
+
+
+def form_day(value: str | None, field: str) -> date | None:
+    """A date typed in a page's filter form (YYYY-MM-DD), None when left empty; anything else is refused (422)."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{field} 应为日期，如 2026-01-31", field=field) from None
 
 
 def kg(value: Decimal | int | float | str | None) -> str:

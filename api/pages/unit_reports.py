@@ -23,7 +23,7 @@ from fastapi import APIRouter, Depends, Request
 from sqlmodel import Session, select
 
 from api.deps import get_session
-from api.pages.common import PageRoute, Viewer, login_required, render
+from api.pages.common import PageRoute, Viewer, form_day, login_required, render
 from api.routers.reports import exact
 from ledger.auth import DECLARANT_ROLES, Principal, may, require_unit
 from ledger.errors import InvalidInput
@@ -91,14 +91,6 @@ def declaration_page(unit_id: int, declaration_id: int, request: Request, s: Ses
         "tier": TIER_NAMES.get(d["tier"], d["tier"])}, v=v)
 
 
-def _day(value: str | None, field: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(f"{field} 应为日期，如 2026-01-31", field=field) from None
-
 
 def presets(t: date) -> list[dict]:
     """Periods a unit usually downloads: this year so far, last year, last quarter, last month."""
@@ -122,8 +114,8 @@ def ledger_page(unit_id: int, request: Request, s: Session = Depends(get_session
     unit = require_unit(s, v.principal, unit_id)
     params = request.query_params
     t = today()
-    start = _day(params.get("from"), "from") or date(t.year, 1, 1)
-    end = _day(params.get("to"), "to") or t
+    start = form_day(params.get("from"), "from") or date(t.year, 1, 1)
+    end = form_day(params.get("to"), "to") or t
     if end < start:
         raise InvalidInput("结束日期早于开始日期", field="to")
     if (end - start).days > MAX_DAYS:

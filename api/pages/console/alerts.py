@@ -16,11 +16,10 @@ from alerts.rules import CLASS_NAMES, CLASSES
 from alerts.settings import TIER_NAMES, TIERS
 from api.deps import get_session
 from api.pages.alert_views import alert_context, code_context, overdue_value
-from api.pages.common import PageRoute, Viewer
+from api.pages.common import PageRoute, Viewer, form_day
 from api.pages.console.base import Panel, console_viewer, nav, render_console, unit_panel
 from api.routers.alerts import alert_public
 from ledger.auth import Principal, require_unit
-from ledger.errors import InvalidInput
 from ledger.registry.models import Unit
 from ledger.types import utcnow
 from ledger.workdays import local_day
@@ -29,14 +28,6 @@ router = APIRouter(prefix="/console", route_class=PageRoute)
 nav("alerts", "告警队列", "/console/alerts", order=10)
 PAGE = 50
 
-
-def _day(value: str, field: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(f"{field} 应为日期，如 2026-01-31", field=field) from None
 
 
 def rate_text(stats: dict) -> str:
@@ -56,7 +47,7 @@ def alert_queue(request: Request, tier: str = "", status: str = "", klass: str =
                "overdue": overdue_value(overdue), "unit_id": unit_id}
     rows, total = queue.list_alerts(s, principal=p, limit=PAGE, offset=page * PAGE, **filters)
     today = local_day(utcnow())
-    start, end = _day(date_from, "from") or date(today.year, 1, 1), _day(date_to, "to") or today
+    start, end = form_day(date_from, "from") or date(today.year, 1, 1), form_day(date_to, "to") or today
     stats = queue.stats(s, principal=p, start=start, end=end, region=filters["region"], unit_id=unit_id)
     names = dict(s.exec(select(Unit.id, Unit.name).where(Unit.id.in_({a.unit_id for a in rows}))).all()) if rows else {}
     query = {"tier": tier, "status": status, "class": klass, "region": region, "overdue": overdue,
