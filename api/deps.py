@@ -133,6 +133,13 @@ async def request_fingerprint(request: Request) -> str:
     return h.hexdigest()
 
 
+def checked_key(key: str | None) -> str | None:
+    """An Idempotency-Key as sent, refused (422) when longer than the 200 characters it is stored in."""
+    if key and len(key) > 200:
+        raise InvalidInput("Idempotency-Key is longer than 200 characters", field=IDEMPOTENCY_HEADER)
+    return key
+
+
 @dataclass
 class Tx:
     """One request's unit of work: run the service, store the idempotent reply, commit."""
@@ -161,8 +168,7 @@ class Tx:
         signature already given); a concurrent request with the same key waits on the key's unique index until the
         first commits (PostgreSQL) or runs after it (SQLite), then rolls back and replays the first answer."""
         s = self.session
-        if self.key and len(self.key) > 200:
-            raise InvalidInput("Idempotency-Key is longer than 200 characters", field=IDEMPOTENCY_HEADER)
+        checked_key(self.key)
         try:
             result = fn(s, self.principal)
         except LedgerError:
@@ -230,7 +236,5 @@ async def deferred_tx(request: Request, fingerprint: str = Depends(request_finge
     credentials = Credentials.of(request)
     if credentials is None:
         raise Unauthenticated(NO_CREDENTIALS)
-    key = request.headers.get(IDEMPOTENCY_HEADER)
-    if key and len(key) > 200:
-        raise InvalidInput("Idempotency-Key is longer than 200 characters", field=IDEMPOTENCY_HEADER)
-    return Deferred(credentials=credentials, key=key, fingerprint=fingerprint)
+    return Deferred(credentials=credentials, key=checked_key(request.headers.get(IDEMPOTENCY_HEADER)),
+                    fingerprint=fingerprint)

@@ -296,7 +296,7 @@ def _in_own_time() -> bool:
     """Whether this request runs the ledger at a set time (`ledger.types.clock_at`) or marks its records with a
     source (`journal.recorded_from`): seeding and back-entry do, through the services; over HTTP only tests do.
     Such a request is written alone, in its own context; a group runs in a context of its own, at the real time."""
-    return types._clock.get() is not None or journal._source.get() is not None
+    return types.clock_is_set() or journal.source_is_set()
 
 
 _BATCH_EXISTS = sql_text("SELECT 1 FROM batch WHERE id = :id")

@@ -123,6 +123,11 @@ def unsubscribe(fn: Subscriber) -> None:
 _source: ContextVar[dict | None] = ContextVar("journal_source", default=None)
 
 
+def source_is_set() -> bool:
+    """Whether records appended in this context are marked with a source document (`recorded_from`)."""
+    return _source.get() is not None
+
+
 @contextmanager
 def recorded_from(source: dict) -> Iterator[None]:
     """Mark every record appended inside this block with `body["source"] = source` (e.g. {"kind": "import", …})."""

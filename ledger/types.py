@@ -19,6 +19,11 @@ def utcnow() -> datetime:
     return fixed if fixed is not None else datetime.now(UTC)
 
 
+def clock_is_set() -> bool:
+    """Whether this context runs the ledger at a set time (`clock_at`)."""
+    return _clock.get() is not None
+
+
 @contextmanager
 def clock_at(when: datetime) -> Iterator[None]:
     """Run the ledger as if it were `when`: used to seed the demo's history through the real services."""
