@@ -98,7 +98,7 @@ def login(page, username: str, password: str = PASSWORD, *, keyboard: bool = Fal
     if keyboard:
         # the form puts the cursor in the username field (autofocus: applied once the page is ready, later on a
         # loaded machine than `goto` returns)
-        page.wait_for_function("document.activeElement && document.activeElement.id === 'username'", timeout=15_000)
+        wait_js(page, "document.activeElement && document.activeElement.id === 'username'")
         page.keyboard.type(username)
         page.keyboard.press("Tab")
         page.keyboard.type(password)

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from tests.api.collection_world import OIL, ok
 from tests.web import market_world
-from tests.web.conftest import login, shoot
+from tests.web.conftest import login, shoot, wait_js
 
 
 def test_a_producer_posts_a_receiver_offers_and_the_producer_accepts(new_context, client, admin, session):
@@ -39,7 +39,7 @@ def test_a_producer_posts_a_receiver_offers_and_the_producer_accepts(new_context
     expect(shop.locator("#post-status")).to_have_text("征集中")
     expect(shop.locator("#post-note")).to_have_text("<b>桶装</b>，周五可上门")
     expect(shop.locator("#post-photos img")).to_have_count(1)
-    shop.wait_for_function("document.querySelector('#post-photos img').complete", timeout=15_000)  # loaded, then measured
+    wait_js(shop, "document.querySelector('#post-photos img').complete")  # loaded, then measured
     assert shop.evaluate("document.querySelector('#post-photos img').naturalWidth") == 320
     expect(shop.locator("#no-offers")).to_be_visible()
     shoot(shop, "flow-market-posted", "phone")

@@ -5,7 +5,7 @@ sizes (the viewport changes between them)."""
 from __future__ import annotations
 
 from tests.web import market_world, park_world, stream_world, world
-from tests.web.conftest import SIZES, login, shoot
+from tests.web.conftest import SIZES, login, shoot, wait_js
 
 STATUS = {"403": 403, "404": 404, "public-unit-404": 404, "park-other-404": 404}
 # Pages that show a name typed with a script in it: it must read as text.
@@ -64,7 +64,7 @@ def test_market_pages_at_both_sizes(new_context, client, admin, session):
     def photo_decoded(page, name: str) -> None:  # noqa: ANN001
         if name == "market-post-producer":  # the sample photo is served to the page (decoded, not broken)
             img = "document.querySelector('#post-photos img')"
-            page.wait_for_function(f"{img}.complete", timeout=15_000)  # a loaded machine decodes late
+            wait_js(page, f"{img}.complete")  # a loaded machine decodes late
             assert page.evaluate(f"{img}.naturalWidth") == 320
 
     visit(new_context, built["pages"], xss=market_world.XSS, shows_xss=lambda name: name in MARKET_XSS,
