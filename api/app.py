@@ -33,6 +33,7 @@ from api.routers import (
     registry,
     reports,
 )
+from api.routing import include_flat
 from ledger.config import WILDCARD_HOSTS, Settings, get_settings
 from ledger.db import get_engine
 
@@ -104,14 +105,15 @@ def startup_messages(settings: Settings) -> list[tuple[int, str]]:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Start-up: say which address the QR codes open (and warn if phones cannot reach it); warm the PDF font in
-    the background (the first PDF would otherwise build it in a request)."""
+    the background (the first PDF would otherwise build it in a request); run the alert scheduler."""
     from labels import warm_pdf_fonts
 
     for level, message in startup_messages(app.state.settings):
         log.log(level, message)
     threading.Thread(target=warm_pdf_fonts, name="warm-pdf-fonts", daemon=True).start()
     quiet_garbage_collector()
-    yield
+    async with alerts.lifespan(app):  # the alert scheduler (routers are taken in flat: see api/routing.py)
+        yield
 
 
 def quiet_garbage_collector() -> None:
@@ -177,16 +179,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.weighings = WeighingGroups(app.state.engine, enabled=settings.group_commit)
     errors.install(app)
     app.add_middleware(BodySizeLimit, json_limit=settings.max_body_bytes, upload_limit=settings.max_upload_bytes)
-    app.include_router(accounts.router, prefix=API_PREFIX)
-    app.include_router(registry.router, prefix=API_PREFIX)
-    app.include_router(batches.router, prefix=API_PREFIX)
-    app.include_router(manifests.router, prefix=API_PREFIX)
-    app.include_router(pickup_orders.router, prefix=API_PREFIX)
-    app.include_router(market.router, prefix=API_PREFIX)
-    app.include_router(alerts.router, prefix=API_PREFIX)
-    app.include_router(reports.router, prefix=API_PREFIX)
-    app.include_router(declarations.router, prefix=API_PREFIX)
-    app.include_router(history.router, prefix=API_PREFIX)
+    for module in (accounts, registry, batches, manifests, pickup_orders, market, alerts, reports, declarations,
+                   history):
+        include_flat(app, module.router, prefix=API_PREFIX)
     pages.install(app)
 
     @app.get("/", include_in_schema=False)

@@ -51,6 +51,7 @@ from bench.ingest import (  # noqa: E402
     REGIONS,
     WASTES,
     CpuSnap,
+    PySpy,
     Server,
     calibrate,
     cpu_figures,
@@ -58,6 +59,7 @@ from bench.ingest import (  # noqa: E402
     pct,
     run_info,
     say,
+    summarise_py_spy,
     write_json,
 )
 
@@ -475,6 +477,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--clients", default="16,1", help="concurrent keep-alive connections, a run per value "
                     "(default 16,1: the target's load, then one client alone for the service time)")
     ap.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (default 2)")
+    ap.add_argument("--paths", default=",".join(k for k, _ in PATHS),
+                    help=f"which paths to measure (default {','.join(k for k, _ in PATHS)})")
+    ap.add_argument("--py-spy", metavar="FILE", help="record the workers with py-spy (--gil: Python CPU) during "
+                    "each measured phase at 16 clients, to FILE.<path>, and print where the samples fell")
     ap.add_argument("--max-seconds", type=float, default=60.0, help="stop a path's measured phase after this long")
     ap.add_argument("--reuse", action="store_true", help="do not seed: measure the database as it is")
     ap.add_argument("--keep", action="store_true", help="do not drop the database at the end")
@@ -557,13 +563,22 @@ def main(argv: list[str] | None = None) -> int:
         results: list[dict] = []
         for n_clients in clients:
             for kind, label in PATHS:
+                if kind not in a.paths.split(","):
+                    continue
                 if a.warmup:
                     loadgen.run(server.base, requests(kind, t, a.warmup, rng), clients=n_clients,
                                 max_seconds=a.max_seconds)
                 reqs = requests(kind, t, a.requests, rng)
+                spy = PySpy(server.proc.pid, f"{a.py_spy}.{kind}", 200, gil=True) \
+                    if a.py_spy and n_clients == 16 else None
                 s0 = CpuSnap.take(server.proc.pid)
                 r = loadgen.run(server.base, reqs, clients=n_clients, max_seconds=a.max_seconds, ok=(200,))
                 s1 = CpuSnap.take(server.proc.pid)
+                if spy is not None:
+                    spy_err = spy.stop()
+                    say(f"## py-spy --gil of the workers, {label}, {n_clients} clients ({spy.out})")
+                    for line in summarise_py_spy(spy.out) if Path(spy.out).exists() else [spy_err[-500:]]:
+                        say(f"  {line}")
                 cpu = cpu_figures(s0, s1, r.sent)
                 p50, p90, p99 = (pct(r.latencies, q) * 1000 for q in (0.5, 0.9, 0.99))
                 mx = r.latencies[-1] * 1000 if r.latencies else float("nan")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -54,7 +55,10 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:
             conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
-    return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size * 2, pool_recycle=1800)
+    # JIT off: the ledger's statements are short, and report queries are short and wide; PostgreSQL's JIT would
+    # spend about a second compiling each report query whose cost estimate passes jit_above_cost.
+    return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size * 2, pool_recycle=1800,
+                         connect_args={"options": "-c jit=off"})
 
 
 def get_engine(url: str | None = None) -> Engine:
@@ -72,9 +76,51 @@ def get_engine(url: str | None = None) -> Engine:
         return _engines[url]
 
 
+_READERS: dict[int, tuple[Engine, Engine]] = {}  # id(engine) → (engine, its reader); the engine is held, so
+# its id cannot be reused by another while it is here
+#: what a reader may send: a statement that starts with one of these words and writes nothing
+_READ_ONLY = re.compile(r"\s*(SELECT|SHOW|EXPLAIN|WITH)\b", re.IGNORECASE)
+_WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE)\b|\bFOR\s+(NO\s+KEY\s+)?UPDATE\b", re.IGNORECASE)
+
+
+class ReaderWrote(RuntimeError):
+    """A session on `reader()` tried to write (or to lock a row): its statements commit one by one."""
+
+
 def reader(engine: Engine) -> Engine:
-    """The same engine for read-only work: on SQLite its transactions do not take the write lock."""
+    """The same engine for read-only work (GET requests, pages that only show).
+
+    On PostgreSQL its connections run in autocommit: a read sends no BEGIN and no ROLLBACK, two round trips of a
+    scan's five. Under READ COMMITTED, PostgreSQL's default and ours, each statement of a transaction takes its own
+    snapshot anyway, so a read sees nothing different. It also keeps psycopg's prepared statements: psycopg
+    forgets them all, and sends DEALLOCATE ALL, after every ROLLBACK, so a read that ended in one never had its
+    statements prepared. A statement that writes or locks rows is refused (`ReaderWrote`): without a transaction
+    it would commit on its own. On SQLite its transactions are deferred, so they do not take the write lock."""
+    held = _READERS.get(id(engine))
+    if held is not None and held[0] is engine:
+        return held[1]
+    with _lock:
+        if is_sqlite(engine):
+            found = engine.execution_options(sqlite_begin="DEFERRED")
+        else:
+            found = engine.execution_options(isolation_level="AUTOCOMMIT", wasteledger_reader=True)
+            if not event.contains(engine, "before_cursor_execute", _refuse_writes):
+                event.listen(engine, "before_cursor_execute", _refuse_writes)
+        _READERS[id(engine)] = (engine, found)
+    return found
+
+
+def deferred(engine: Engine) -> Engine:
+    """The same engine for a unit of work that mostly reads and may write late: on SQLite its transactions are
+    deferred (they take the write lock at their first write, not at BEGIN); elsewhere the engine itself."""
     return engine.execution_options(sqlite_begin="DEFERRED") if is_sqlite(engine) else engine
+
+
+def _refuse_writes(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001, ARG001
+    if conn.get_execution_options().get("wasteledger_reader") and (
+            not _READ_ONLY.match(statement) or _WRITES.search(statement)):
+        raise ReaderWrote(f"a read-only session tried to write: {statement[:120]!r}; write in a session on the "
+                          "engine itself (a unit of work), not on reader()")
 
 
 _INSERTS: dict = {}

@@ -18,7 +18,7 @@ from ledger.accounts import User, issue_token
 from ledger.auth import SYSTEM
 from ledger.codes import credit_check_character
 from ledger.config import Settings
-from ledger.db import dispose_engines, get_engine, metadata, reader
+from ledger.db import deferred, dispose_engines, get_engine, metadata
 from ledger.migrate import upgrade
 from ledger.users import UserCreate, create_user
 from ledger.workdays import today as shanghai_today
@@ -116,7 +116,7 @@ def clean(request, engine) -> Iterator[None]:  # noqa: ANN001
 
 @pytest.fixture
 def session(engine) -> Iterator[Session]:  # noqa: ANN001
-    with Session(reader(engine), expire_on_commit=False) as s:
+    with Session(deferred(engine), expire_on_commit=False) as s:
         yield s
         s.rollback()
 

@@ -11,7 +11,7 @@ page a unit's 固废码 opens), `market` (/market…: the trading hall), `consol
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
 from api.pages import (
     auth,
@@ -29,14 +29,14 @@ from api.pages import (
     web,
     webhooks,
 )
+from api.routing import include_flat
 
-router = APIRouter(include_in_schema=False)
-for _module in (auth, scan, facility, station, phone, pickup, market, unit, unit_reports, collection, webhooks,
-                public, console):
-    router.include_router(_module.router)
+ROUTERS = [m.router for m in (auth, scan, facility, station, phone, pickup, market, unit, unit_reports, collection,
+                               webhooks, public)] + [section.router for section in console.SECTIONS]
 
 
 def install(app: FastAPI) -> None:
-    """Add the pages to `app` (after the API routers and the JSON error handlers)."""
-    app.include_router(router)
+    """Add the pages to `app` (after the API routes and the JSON error handlers), out of the API docs."""
+    for router in ROUTERS:
+        include_flat(app, router, include_in_schema=False)
     web.install(app)

@@ -47,7 +47,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runner.stop()
 
 
-router = APIRouter(tags=["alerts"], lifespan=lifespan)
+router = APIRouter(tags=["alerts"])  # the app runs `lifespan` (its routes are taken in flat)
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "no or an invalid bearer token"},

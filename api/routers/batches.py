@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session, SQLModel, select
 
-from api.deps import Credentials, Deferred, Tx, caller, deferred_tx, get_session, principal, tx
+from api.deps import Credentials, Deferred, Tx, caller, deferred_tx, get_session, principal, read_session, tx
 from labels.qr import scan_url
 from labels.render import LabelData, render_label_pdf, render_label_png, render_label_zpl
 from ledger import batches as svc
@@ -33,8 +33,8 @@ def _public_url(request: Request) -> str:
 def _answer(s: Session, model: SQLModel) -> Response:
     """A read's answer, ready in the endpoint's thread: the model serialised by pydantic as FastAPI serialises a
     route's response_model (the same bytes; the route keeps its response_model for the docs), and the session
-    closed (its read transaction ended). Returned as a Response, FastAPI does not validate the model again, which
-    for a `def` route is another hop to the threadpool, and `get_session` has no rollback left for a third."""
+    closed. Returned as a Response, FastAPI does not validate the model again, which for a `def` route is another
+    hop to the threadpool."""
     body = model.__pydantic_serializer__.to_json(model)
     s.close()
     return Response(body, media_type="application/json")
@@ -205,8 +205,9 @@ def build_trace(s: Session, b: Batch, public_url: str) -> Trace:
 
 @router.get("/batches/{batch_id}/trace", response_model=Trace,
             summary="The whole chain of a batch: records, facilities, manifests, parties and fate")
-def trace(batch_id: DbId, request: Request, s: Session = Depends(get_session), c: Credentials = Depends(caller)):
-    return _answer(s, build_trace(s, svc.get_batch(s, c.principal(s), batch_id), _public_url(request)))
+def trace(batch_id: DbId, request: Request, c: Credentials = Depends(caller)):
+    with read_session(request) as s:
+        return _answer(s, build_trace(s, svc.get_batch(s, c.principal(s), batch_id), _public_url(request)))
 
 
 # Other modules add actions: (session, principal, batch) -> list of action names.
@@ -235,11 +236,12 @@ class ScanResult(SQLModel):
 
 @router.get("/scan/{digital_id}", response_model=ScanResult, tags=["scan"],
             summary="What a label's QR resolves to: the batch and what you may do next")
-def scan(digital_id: Code, request: Request, s: Session = Depends(get_session), c: Credentials = Depends(caller)):
-    p = c.principal(s)
-    b = svc.find_by_digital_id(s, p, digital_id)
-    return _answer(s, ScanResult(batch=batch_public(b, public_url=_public_url(request)),
-                                 next_actions=next_actions(s, p, b)))
+def scan(digital_id: Code, request: Request, c: Credentials = Depends(caller)):
+    with read_session(request) as s:
+        p = c.principal(s)
+        b = svc.find_by_digital_id(s, p, digital_id)
+        return _answer(s, ScanResult(batch=batch_public(b, public_url=_public_url(request)),
+                                     next_actions=next_actions(s, p, b)))
 
 
 # ---- facilities: stock, movements, FIFO lot retrieval, the facility QR ------------------------------
@@ -270,16 +272,16 @@ def _facility(s: Session, p: Principal, facility_id: int) -> tuple[Facility, Uni
 
 @router.get("/facilities/{facility_id}", response_model=FacilityView, tags=["facilities"],
             summary="A facility with its stock per waste code and its recent movements (what its QR shows)")
-def facility_view(facility_id: DbId, request: Request, s: Session = Depends(get_session),
-                  c: Credentials = Depends(caller)):
-    f, unit = _facility(s, c.principal(s), facility_id)
-    stock = svc.facility_stock(s, facility_id=f.id)
-    return _answer(s, FacilityView(
-        id=f.id, unit_id=f.unit_id, unit_name=unit.name, code=f.code, name=f.name, kind=f.kind,
-        storage_type=f.storage_type, capacity_kg=g_to_kg(f.storage_capacity_g) if f.storage_capacity_g else None,
-        stock_kg=sum((row["stored_kg"] for row in stock), Decimal(0)), stock=stock,
-        recent=[record_public(r) for r in svc.recent_movements(s, facility_id=f.id)],
-        scan_url=f"{_public_url(request).rstrip('/')}/f/{f.id}"))
+def facility_view(facility_id: DbId, request: Request, c: Credentials = Depends(caller)):
+    with read_session(request) as s:
+        f, unit = _facility(s, c.principal(s), facility_id)
+        stock = svc.facility_stock(s, facility_id=f.id)
+        return _answer(s, FacilityView(
+            id=f.id, unit_id=f.unit_id, unit_name=unit.name, code=f.code, name=f.name, kind=f.kind,
+            storage_type=f.storage_type, capacity_kg=g_to_kg(f.storage_capacity_g) if f.storage_capacity_g else None,
+            stock_kg=sum((row["stored_kg"] for row in stock), Decimal(0)), stock=stock,
+            recent=[record_public(r) for r in svc.recent_movements(s, facility_id=f.id)],
+            scan_url=f"{_public_url(request).rstrip('/')}/f/{f.id}"))
 
 
 @router.get("/facilities/{facility_id}/qr.png", response_class=Response, tags=["facilities"],

@@ -160,12 +160,6 @@ def _after_soft_rollback(session: OrmSession, previous_transaction) -> None:  # 
     elif not previous_transaction.nested:
         session.info.pop(_PENDING, None)
         session.info.pop(_MARKS, None)
-        session.info.pop("wasteledger.no_jit", None)
-
-
-@event.listens_for(OrmSession, "after_commit")
-def _after_commit(session: OrmSession) -> None:
-    session.info.pop("wasteledger.no_jit", None)  # SET LOCAL lasts one transaction
 
 
 journal.subscribe(on_record)

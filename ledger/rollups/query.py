@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
 
-from sqlalchemy import and_, case, func, literal, or_, select, text, union_all
+from sqlalchemy import and_, case, func, literal, or_, select, union_all
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session
 
@@ -48,13 +48,6 @@ def raw_sums(dialect: str) -> tuple:
     _x, rules = flows_x(dialect)
     return tuple(func.sum(case((cond, amt), else_=0)) for cond, amt in (rules[c] for c in FLOW_COLUMNS))
 
-
-def no_jit(session: Session) -> None:
-    """Report queries are short and wide: PostgreSQL's JIT would spend a second compiling each one (its cost
-    estimate for a partial month read through the journal passes jit_above_cost). Off for this transaction."""
-    if session.get_bind().dialect.name == "postgresql" and not session.info.get("wasteledger.no_jit"):
-        session.execute(text("SET LOCAL jit = off"))
-        session.info["wasteledger.no_jit"] = True
 
 
 def category_of(waste_code: str) -> str:
@@ -115,7 +108,6 @@ def flow_sums(session: Session, plan: Plan, *, by: tuple[str, ...] = ("month", "
     `by_year`: the caller needs years only (a yearly row stands for December): whole years of units in the scope
     all year are then read from the yearly rows.
     """
-    no_jit(session)
     post_pending(session)
     dialect = session.get_bind().dialect.name
     stmt, params = sqltext.flow_sums(plan, by, dialect, by_year=by_year)
@@ -137,7 +129,6 @@ def counterparty_sums(session: Session, plan: Plan, *, by: tuple[str, ...] = ("m
     """Flows in rows of any unit that name a unit of the scope as counterparty (when it was in the scope). Only
     the receipt flows (received, refused, transit_diff) are exact where the journal is read (units joining or
     leaving mid-month), which is what is used."""
-    no_jit(session)
     post_pending(session)
     stmt, params = sqltext.counterparty_sums(plan, by, session.get_bind().dialect.name, by_year=by_year)
     out: Sums = {}
@@ -181,7 +172,6 @@ def cumulative(session: Session, cuts: list[int], *, scope: Scope | None = None,
     """Stocks (own, received, storage) at the end of each cut month of the scope's units (or of `unit_ids`),
     from the balance rows, in one statement: each row's stock changes are computed once and summed per bucket
     (the first cut at or after its month), then accumulated."""
-    no_jit(session)
     post_pending(session)
     cuts = sorted(set(cuts))
     stmt, params = sqltext.cumulative(scope, unit_ids, cuts, STOCKS, by, per_unit, session.get_bind().dialect.name)
@@ -205,7 +195,6 @@ def cumulative(session: Session, cuts: list[int], *, scope: Scope | None = None,
 def raw_stock_delta(session: Session, unit_ids: list[int], first: date, last: date) -> dict[tuple, dict[str, int]]:
     """Stock changes per (unit, kind, origin) from the journal over the Shanghai days first..last (part of a
     month, for a membership that starts or ends mid-month)."""
-    no_jit(session)
     x, rules = flows_x(session.get_bind().dialect.name)
     a, b = day_bounds_utc(first)[0], day_bounds_utc(last)[1]
     exprs = []
@@ -225,7 +214,6 @@ def raw_stock_delta(session: Session, unit_ids: list[int], first: date, last: da
 def holdings(session: Session, *, scope: Scope | None = None, unit_ids: list[int] | None = None
              ) -> dict[tuple[str, int], int]:
     """What the holdings cache says the units hold now: {(own|received, kind): grams} (the batch table)."""
-    no_jit(session)
     stmt, params = sqltext.holdings(scope, unit_ids, session.get_bind().dialect.name)
     return {(o, k): int(v or 0) for o, k, v in session.execute(stmt, params).all()}
 
@@ -269,7 +257,6 @@ def _scope_condition(plan: Plan, scope: Scope, x, rq: RecordQuery) -> ColumnElem
 def flow_rows(session: Session, plan: Plan, rq: RecordQuery):  # noqa: ANN201
     """A subquery of (record_id, unit_id, record_kind, at, month, waste_code, wkind, counterparty_id, method,
     origin, flow, counted_g): one row per record and flow column of the figure, signed as the figure counts it."""
-    no_jit(session)
     post_pending(session)
     x, rules = flows_x(session.get_bind().dialect.name)
     base = and_(_scope_condition(plan, plan.scope, x, rq), x.c.wkind.in_(rq.kinds))

@@ -150,3 +150,23 @@ def test_every_path_answers_an_undeclared_method_with_405_and_its_allow(client, 
                 problems.append(f"{method} {concrete}: {r.status_code}, Allow {sorted(allow)} (declared "
                                 f"{sorted(declared)})")
     assert not problems, "\n".join(problems)
+
+
+def test_routes_are_registered_flat_on_the_app(app):  # noqa: ANN001
+    """Every path operation sits on the app's own router (api/routing.py): no included-router node, which FastAPI
+    ≥ 0.137 would walk route by route on every request."""
+    from starlette.routing import Mount, Route
+
+    from api.routing import include_flat
+
+    assert all(isinstance(r, Route | Mount) for r in app.routes), [type(r) for r in app.routes]
+    paths = {r.path for r in app.routes}
+    assert {"/api/v1/scan/{digital_id}", "/api/v1/health", "/login", "/console"} <= paths
+    # the pages stay out of the API docs
+    assert "/login" not in app.openapi()["paths"] and "/api/v1/scan/{digital_id}" in app.openapi()["paths"]
+    from fastapi import APIRouter, FastAPI
+
+    mounted = APIRouter()
+    mounted.routes.append(Mount("/files", app=FastAPI()))
+    with pytest.raises(TypeError, match="not an APIRoute"):
+        include_flat(FastAPI(), mounted)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from ledger.accounts import ApiToken
-from ledger.db import reader
+from ledger.db import deferred
 from ledger.workdays import today as shanghai_today
 from tests.conftest import auth, batch_body, make_user, setup_transfer
 
@@ -17,7 +17,7 @@ def _ok(r, status=201):  # noqa: ANN001, ANN202
 
 
 def seed_world(client, engine) -> dict:  # noqa: ANN001
-    with Session(reader(engine), expire_on_commit=False) as session:
+    with Session(deferred(engine), expire_on_commit=False) as session:
         _, admin_token = make_user(session, role="admin")
         admin = auth(admin_token)
         w = setup_transfer(client, admin, session)

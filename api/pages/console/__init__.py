@@ -8,12 +8,6 @@ as the 固废码), add its templates under templates/console/, and list the modu
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from api.pages.console import alerts, home, manifests, parks, units
 
 SECTIONS = (home, alerts, units, parks, manifests)
-
-router = APIRouter()
-for _section in SECTIONS:
-    router.include_router(_section.router)
