@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from sqlalchemy import bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
@@ -147,6 +148,11 @@ def checked_key(key: str | None) -> str | None:
     return key
 
 
+#: a user's answer under an Idempotency-Key (built once: every keyed write looks it up)
+_IDEMPOTENCY_RECORD = select(IdempotencyRecord).where(IdempotencyRecord.user_id == bindparam("user_id"),
+                                                      IdempotencyRecord.key == bindparam("key"))
+
+
 @dataclass
 class Tx:
     """One request's unit of work: run the service, store the idempotent reply, commit."""
@@ -164,8 +170,8 @@ class Tx:
                             headers={"Idempotent-Replayed": "true"})
 
     def _existing(self) -> IdempotencyRecord | None:
-        return self.session.exec(select(IdempotencyRecord).where(
-            IdempotencyRecord.user_id == self.principal.user_id, IdempotencyRecord.key == self.key)).first()
+        return self.session.exec(_IDEMPOTENCY_RECORD, params={"user_id": self.principal.user_id,
+                                                              "key": self.key}).first()
 
     def run(self, fn: Callable[[Session, Principal], Any], *, status: int = 200) -> Response:
         """Execute `fn` once per Idempotency-Key; a retry gets the first response back.
