@@ -478,16 +478,21 @@ def record_code(session: Session, *, unit_id: int, kind: str, day: date, hazardo
     return make_batch_code(kind=kind, day=day, serial=serial, hazardous=hazardous)
 
 
+# Built once, with bound parameters, like the read paths' statements above (every storage move runs both).
+_STOCK_G = (select(func.coalesce(func.sum(Batch.stored_g), 0))
+            .where(Batch.storage_facility_id == bindparam("facility_id")))
+_LAST_CODE = (select(JournalRecord.record_code).where(JournalRecord.batch_id == bindparam("batch_id"))
+              .order_by(JournalRecord.id.desc()).limit(1))
+
+
 def facility_stock_g(session: Session, facility_id: int) -> int:
     """Mass currently stored in a facility (sum over its batches)."""
-    return int(session.exec(select(func.coalesce(func.sum(Batch.stored_g), 0))
-                            .where(Batch.storage_facility_id == facility_id)).one())
+    return int(session.exec(_STOCK_G, params={"facility_id": facility_id}).one())
 
 
 def _links(session: Session, b: Batch) -> list[str]:
     """The record code of the latest record of this batch: what a new record links back to (HJ 1259)."""
-    last = session.exec(select(JournalRecord.record_code).where(JournalRecord.batch_id == b.id)
-                        .order_by(JournalRecord.id.desc())).first()
+    last = session.exec(_LAST_CODE, params={"batch_id": b.id}).first()
     return [last] if last else []
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import timedelta
 
-from sqlalchemy import and_, case, func, literal, or_
+from sqlalchemy import BigInteger, Float, and_, bindparam, case, func, literal, or_
 from sqlmodel import Session, select
 
 from alerts import settings as S
@@ -34,12 +34,7 @@ def held_batches(session: Session, clock: Clock, scope: Scope | None) -> list[He
             for bid, u, did, code, g, at, fac in session.execute(q).all()]
 
 
-@gatherer(FacilityStock)
-def facility_stock(session: Session, clock: Clock, scope: Scope | None) -> list[FacilityStock]:
-    """Storage facilities at or above the fill warning, and 贮存点 above their limit (one aggregate)."""
-    facilities = None if scope is None else scope.facility_ids
-    if facilities is not None and not facilities:
-        return []
+def _facility_stock_query(scoped: bool):  # noqa: ANN202
     stock = func.sum(Batch.stored_g)
     q = (select(Facility.id, Facility.unit_id, Facility.code, Facility.name, Facility.storage_type,
                 Facility.storage_capacity_g, stock)
@@ -47,10 +42,27 @@ def facility_stock(session: Session, clock: Clock, scope: Scope | None) -> list[
          .group_by(Facility.id, Facility.unit_id, Facility.code, Facility.name, Facility.storage_type,
                    Facility.storage_capacity_g)
          .having(or_(and_(Facility.storage_capacity_g.is_not(None),
-                          stock >= Facility.storage_capacity_g * (S.FACILITY_FILL_WARN - 0.001)),
-                     and_(Facility.storage_type == "贮存点", stock > S.STORAGE_POINT_MAX_G))))
+                          stock >= Facility.storage_capacity_g * bindparam("fill_warn", type_=Float)),
+                     and_(Facility.storage_type == "贮存点", stock > bindparam("point_max_g", type_=BigInteger)))))
+    return q.where(Facility.id.in_(bindparam("facility_ids", expanding=True))) if scoped else q
+
+
+# Built once (every storage move evaluates the scoped one at commit); the thresholds are bound per execution.
+_FACILITY_STOCK = {scoped: _facility_stock_query(scoped) for scoped in (False, True)}
+
+
+@gatherer(FacilityStock)
+def facility_stock(session: Session, clock: Clock, scope: Scope | None) -> list[FacilityStock]:
+    """Storage facilities at or above the fill warning, and 贮存点 above their limit (one aggregate)."""
+    facilities = None if scope is None else scope.facility_ids
+    if facilities is not None and not facilities:
+        return []
+    params = {"fill_warn": S.FACILITY_FILL_WARN - 0.001, "point_max_g": S.STORAGE_POINT_MAX_G}
+    if facilities is not None:
+        params["facility_ids"] = sorted(facilities)
     return [FacilityStock(fid, u, code, name, st, cap, int(g))
-            for fid, u, code, name, st, cap, g in session.execute(where(q, within(Facility.id, facilities))).all()]
+            for fid, u, code, name, st, cap, g in session.execute(_FACILITY_STOCK[facilities is not None],
+                                                                  params).all()]
 
 
 @gatherer(BalanceCheck)

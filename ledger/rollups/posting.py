@@ -9,7 +9,7 @@ not 500. A rollback drops what was collected; what was already posted is rolled 
 
 from __future__ import annotations
 
-from sqlalchemy import event, select
+from sqlalchemy import bindparam, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
@@ -28,29 +28,61 @@ from ledger.workdays import local_year
 
 _PENDING = "wasteledger.rollup_pending"
 _MARKS = "wasteledger.rollup_savepoints"
+_KNOWN = "wasteledger.rollup_holdings"  # batch id -> its _HOLDING_COLUMNS, noted while collecting
+_HOLDING_COLUMNS = ("id", "waste_code", "parent_id", "period", "occurred_at", "created_at")
+_BUILT: dict = {}
 _CHUNK = 400  # rows per upsert statement (SQLite allows 32766 bound values; a row has 34)
 
 
 def on_record(session: Session, record: JournalRecord) -> None:
-    """Journal subscriber: remember the record; it is posted before commit."""
+    """Journal subscriber: remember the record; it is posted before commit. The holding it moves is usually loaded
+    in the writer's session at this moment (a storage move has it locked): its immutable columns are noted now, so
+    the posting need not read them again (by commit time the session may have let the object go)."""
     session.info.setdefault(_PENDING, []).append(record)
+    bid = record.batch_id or record.source_batch_id
+    if record.kind == "generated" or bid is None:
+        return
+    known = session.info.setdefault(_KNOWN, {})
+    if bid not in known:
+        b = session.identity_map.get(session.identity_key(_batch_class(), bid))
+        loaded = b.__dict__ if b is not None else {}
+        if all(c in loaded for c in _HOLDING_COLUMNS):  # never a lazy load here
+            known[bid] = tuple(loaded[c] for c in _HOLDING_COLUMNS)
 
 
 def post_pending(session: Session) -> int:
     """Post every collected record's flows to the balances now; returns the number of keys written."""
     records = session.info.pop(_PENDING, None)
     if not records:
+        session.info.pop(_KNOWN, None)
         return 0
-    return post_records(session, records)
+    try:
+        return post_records(session, records)
+    finally:
+        session.info.pop(_KNOWN, None)
+
+
+def _batch_class() -> type:
+    if not _BUILT:  # imported late: ledger.batches imports the journal, which this module subscribes to
+        from ledger.batches import Batch
+
+        _BUILT["batch"] = Batch
+        _BUILT["holdings"] = (select(*(Batch.__table__.c[c] for c in _HOLDING_COLUMNS))
+                              .where(Batch.__table__.c.id.in_(bindparam("ids", expanding=True))))
+    return _BUILT["batch"]
 
 
 def _holdings(session: Session, records: list[JournalRecord]) -> dict[int, Holding]:
-    from ledger.batches import Batch
-
+    """What classification needs of each holding the records move: noted when the record was collected, or read
+    (one statement, built once). These columns never change once a holding is written."""
     ids = {r.batch_id or r.source_batch_id for r in records if r.kind != "generated"}
     ids.discard(None)
-    rows = session.execute(select(Batch.id, Batch.waste_code, Batch.parent_id, Batch.period, Batch.occurred_at,
-                                  Batch.created_at).where(Batch.id.in_(ids))).all() if ids else []
+    known = session.info.get(_KNOWN, {})
+    rows = [known[bid] for bid in ids if bid in known]
+    missing = sorted(bid for bid in ids if bid not in known)
+    if missing:
+        _batch_class()
+        rows += session.execute(_BUILT["holdings"], {"ids": missing}).all()
     # a collection-centre lot is made of received holdings: it counts as received, never as the collector's own
     return {bid: Holding(code, recv, local_year(created if recv else occurred))
             for bid, code, parent, period, occurred, created in rows
@@ -155,6 +187,7 @@ def _savepoint_begins(session: OrmSession, transaction) -> None:  # noqa: ANN001
 @event.listens_for(OrmSession, "after_soft_rollback")
 def _after_soft_rollback(session: OrmSession, previous_transaction) -> None:  # noqa: ANN001
     mark = session.info.get(_MARKS, {}).pop(id(previous_transaction), None)
+    session.info.pop(_KNOWN, None)  # a holding written in what was rolled back is gone (SQLite may reuse its id)
     if previous_transaction.nested and mark is not None and _PENDING in session.info:
         del session.info[_PENDING][mark:]
     elif not previous_transaction.nested:
