@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api import errors, openapi, pages
 from api.deps import clean_parameters
-from api.grouping import WeighingGroups
+from api.grouping import CommitGroups
 from api.limits import BodySizeLimit
 from api.routers import (
     accounts,
@@ -176,7 +176,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_docs(app)
     app.state.engine = get_engine(settings.database_url)
-    app.state.weighings = WeighingGroups(app.state.engine, enabled=settings.group_commit)
+    app.state.commit_groups = CommitGroups(app.state.engine, enabled=settings.group_commit)
     errors.install(app)
     app.add_middleware(BodySizeLimit, json_limit=settings.max_body_bytes, upload_limit=settings.max_upload_bytes)
     for module in (accounts, registry, batches, manifests, pickup_orders, market, alerts, reports, declarations,

@@ -1,19 +1,22 @@
-"""Group commit for weighings: the single weighings that reach one process together share one transaction.
+"""Group commit for weighings and storage moves: the single requests of one kind that reach one process together
+share one transaction.
 
-A weighing terminal sends one batch per request. Alone, each request pays for its own transaction: the registry
+A weighing terminal sends one batch per request; a storage room's scanner one 入库 per request. Alone, each request pays for its own transaction: the registry
 stamp, the serial counters, the chain head, the batch and record INSERTs, the balances, the idempotency key and
 the COMMIT — about ten statements, and a thread hop per dependency. Here the requests that arrive while a group is
 being written wait (on the event loop, costing nothing) and then go together, in one thread and one transaction:
 one counter statement, one head lock per unit, multi-row INSERTs, one COMMIT (`ledger.batches.write_weighings`,
-the code of the bulk route).
+the code of the bulk route). Storage moves (`POST /batches/{id}/store`) form groups of their own, written by
+`ledger.batches.store_many`: the holdings locked in one statement, then the same counters, heads and INSERTs.
 
 What each request keeps, as if it had been alone:
 - its own principal (its token is looked up in the group's transaction, from the registry cache) and its own
   access checks;
 - its own Idempotency-Key: a key already answered is replayed, a key used twice within a group runs after the
   group (and is replayed then), and the answer is stored under the key in the group's transaction;
-- its own error: a weighing that fails validation (`prepare_weighing`, which writes nothing) gets its 4xx and the
-  rest go on. Anything that fails later — while writing, at COMMIT, a key claimed meanwhile by another process —
+- its own error: a weighing that fails validation (`prepare_weighing`, which writes nothing), or a move that its
+  holding's state refuses (`check_store`, against the state the earlier moves of the group left), gets its 4xx
+  and the rest go on. Anything that fails later — while writing, at COMMIT, a key claimed meanwhile by another process —
   rolls the whole group back and every request of it runs alone, on the ordinary path (`Tx`), so one bad weighing
   never fails its neighbours and nothing is half-written.
 
@@ -34,13 +37,15 @@ import gc
 import json
 import logging
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import anyio.to_thread
 from fastapi.responses import Response
+from pydantic import BaseModel
 from sqlalchemy import text as sql_text
 from sqlalchemy import tuple_
 from sqlalchemy.engine import Engine
@@ -65,8 +70,11 @@ class Job:
     """One request's weighing, waiting for its group."""
 
     deferred: Deferred
-    data: svc.BatchCreate
+    data: svc.BatchCreate | svc.StoreIn
     public_url: str
+    kind: str = "weigh"  # or "store"
+    batch_id: int | None = None  # a store's batch
+    render: Callable[[svc.Batch, svc.JournalRecord], BaseModel] | None = None  # a store's answer
     future: asyncio.Future | None = None
     principal: Principal | None = None
     outcome: Any = None  # a Response, or the exception to raise
@@ -84,25 +92,35 @@ class _Regroup(Exception):
     """The group cannot commit as one: run each request alone."""
 
 
-class WeighingGroups:
-    """The commit groups of one application (one per process): `await groups.submit(...)` answers one request."""
+class CommitGroups:
+    """The commit groups of one application (one per process): `await groups.submit(...)` answers one weighing,
+    `await groups.submit_store(...)` one 入库. Weighings and storage moves form groups of their own."""
 
     def __init__(self, engine: Engine, *, enabled: bool = True) -> None:
         self.engine = engine
         self.enabled = enabled
-        self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue] = weakref.WeakKeyDictionary()
+        self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Queue]] = (
+            weakref.WeakKeyDictionary())
         self.groups = 0  # groups written together, and the requests in them (for logs and tests)
         self.grouped = 0
 
     async def submit(self, deferred: Deferred, data: svc.BatchCreate, *, public_url: str) -> Response:
         """The response to one weighing request (raises its error, like a route would)."""
-        job = Job(deferred=deferred, data=data, public_url=public_url)
+        return await self._submit(Job(deferred=deferred, data=data, public_url=public_url))
+
+    async def submit_store(self, deferred: Deferred, batch_id: int, data: svc.StoreIn, *, public_url: str,
+                           render: Callable[[svc.Batch, svc.JournalRecord], BaseModel]) -> Response:
+        """The response to one 入库 request (`render`: its answer from the holding and the record)."""
+        return await self._submit(Job(deferred=deferred, data=data, public_url=public_url, kind="store",
+                                      batch_id=batch_id, render=render))
+
+    async def _submit(self, job: Job) -> Response:
         if _in_own_time():  # the ledger's clock or a record source is set for this request: it runs alone, in it
             job.context = contextvars.copy_context()
         if not self.enabled:
             return self._result(await anyio.to_thread.run_sync(self._answer_alone, job))
         loop = asyncio.get_running_loop()
-        queue = self._queues.setdefault(loop, _Queue())
+        queue = self._queues.setdefault(loop, {}).setdefault(job.kind, _Queue())
         job.future = loop.create_future()
         queue.jobs.append(job)
         if not queue.running:
@@ -173,26 +191,11 @@ class WeighingGroups:
                     continue
                 live.append(job)
             live = self._replays(s, live, later)
-            seen: dict = {}
-            weighings, written = [], []
-            for job in live:
-                try:
-                    weighings.append(svc.prepare_weighing(s, job.principal, job.data, now, seen))
-                except LedgerError as e:
-                    if job.deferred.key:  # alone, a refused retry of a request that committed is replayed
-                        later.append(job)
-                    else:
-                        job.outcome = e
-                    continue
-                written.append(job)
-            texts, first_id = [], None
-            if weighings:
-                batches = svc.write_weighings(s, weighings, now=now)
-                first_id = batches[0].id
-                for job, b in zip(written, batches, strict=True):
-                    content = svc.batch_public(b, public_url=job.public_url).model_dump(mode="json")
-                    texts.append(json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None,
-                                            separators=(",", ":")))
+            write = self._weighings if group[0].kind == "weigh" else self._stores
+            written, answers, written_check = write(s, live, later, now)
+            texts = [json.dumps(a.model_dump(mode="json"), ensure_ascii=False, allow_nan=False, indent=None,
+                                separators=(",", ":")) for a in answers]
+            if written:
                 claims = sorted(({"user_id": job.principal.user_id, "key": job.deferred.key,
                                   "request_hash": job.deferred.fingerprint, "status_code": 201, "response_body": text,
                                   "created_at": now} for job, text in zip(written, texts, strict=True)
@@ -201,7 +204,7 @@ class WeighingGroups:
                     claimed = s.execute(claim_statement(s.get_bind().dialect.name), claims).all()
                     if len(claimed) != len(claims):  # a key answered meanwhile by another process
                         raise _Regroup
-            unknown = self._commit(s, first_id)
+            unknown = self._commit(s, written_check)
         if unknown is not None:  # whether the COMMIT took effect is unknown: a 5xx to each, never written twice
             for job in written:
                 job.outcome = unknown
@@ -212,7 +215,50 @@ class WeighingGroups:
         self.grouped += len(written)
         return later
 
-    def _commit(self, s: Session, first_id: int | None) -> Exception | None:
+    @staticmethod
+    def _refused(job: Job, e: LedgerError, later: list[Job]) -> None:
+        if job.deferred.key:  # alone, a refused retry of a request that committed is replayed
+            later.append(job)
+        else:
+            job.outcome = e
+
+    def _weighings(self, s: Session, live: list[Job], later: list[Job], now: datetime) -> tuple:
+        """Check each weighing (a refused one writes nothing) and write the rest (`ledger.batches.write_weighings`);
+        returns the jobs written, their answers, and how to tell afterwards whether the group was written."""
+        seen: dict = {}
+        weighings, written = [], []
+        for job in live:
+            try:
+                weighings.append(svc.prepare_weighing(s, job.principal, job.data, now, seen))
+            except LedgerError as e:
+                self._refused(job, e, later)
+                continue
+            written.append(job)
+        if not weighings:
+            return [], [], None
+        batches = svc.write_weighings(s, weighings, now=now)
+        answers = [svc.batch_public(b, public_url=job.public_url) for job, b in zip(written, batches, strict=True)]
+        return written, answers, (_BATCH_EXISTS, batches[0].id)
+
+    def _stores(self, s: Session, live: list[Job], later: list[Job], now: datetime) -> tuple:
+        """The 入库 moves (`ledger.batches.store_many`): each refused one gets its error, the rest are written."""
+        if not live:
+            return [], [], None
+        answers: dict[int, BaseModel] = {}
+        results = svc.store_many(s, [(job.principal, job.batch_id, job.data) for job in live],
+                                 seen=lambda i, b, rec: answers.__setitem__(i, live[i].render(b, rec)))
+        written = []
+        for job, result in zip(live, results, strict=True):
+            if isinstance(result, LedgerError):
+                self._refused(job, result, later)
+            else:
+                written.append(job)
+        if not written:
+            return [], [], None
+        first = next(r for r in results if not isinstance(r, LedgerError))
+        return written, [answers[i] for i in sorted(answers)], (_RECORD_EXISTS, first.id)
+
+    def _commit(self, s: Session, written: tuple | None) -> Exception | None:
         """COMMIT the group. A failure before the COMMIT was sent (a statement of the balances or the alert rules
         run at commit) is raised: nothing was written, each request runs alone. When COMMIT itself failed — its
         answer lost with the connection — the group may or may not be written: the first batch is looked up in a
@@ -223,12 +269,13 @@ class WeighingGroups:
             s.commit()
             return None
         except Exception as e:  # noqa: BLE001 — classified below
-            if first_id is None:
+            if written is None:
                 raise
             failure = e
+        statement, row_id = written
         try:
             with Session(self.engine) as check:
-                found = check.execute(_BATCH_EXISTS, {"id": first_id}).first() is not None
+                found = check.execute(statement, {"id": row_id}).first() is not None
         except Exception:  # noqa: BLE001 — the database cannot say: the requests get the COMMIT's error
             log.exception("a commit group's COMMIT failed and its outcome cannot be looked up")
             return failure
@@ -270,8 +317,7 @@ class WeighingGroups:
         with Session(self.engine, expire_on_commit=False) as s:
             try:
                 p = job.deferred.credentials.principal(s)
-                return _tx(s, job, p).run(lambda s, p: svc.batch_public(
-                    svc.generate(s, principal=p, data=job.data), public_url=job.public_url), status=201)
+                return _tx(s, job, p).run(lambda s, p: _one(s, p, job), status=201)
             except Exception as e:  # noqa: BLE001 — handed to the request, whose handlers render it
                 if s.in_transaction():
                     s.rollback()
@@ -299,7 +345,16 @@ def _in_own_time() -> bool:
     return types.clock_is_set() or journal.source_is_set()
 
 
+def _one(s: Session, p: Principal, job: Job) -> BaseModel:
+    """A request's own unit of work, as its route would run it without a group."""
+    if job.kind == "weigh":
+        return svc.batch_public(svc.generate(s, principal=p, data=job.data), public_url=job.public_url)
+    b = svc.get_batch(s, p, job.batch_id, lock=True)
+    return job.render(b, svc.store(s, principal=p, batch=b, data=job.data))
+
+
 _BATCH_EXISTS = sql_text("SELECT 1 FROM batch WHERE id = :id")
+_RECORD_EXISTS = sql_text("SELECT 1 FROM journal_record WHERE id = :id")
 
 
 def _tx(s: Session, job: Job, p: Principal | None = None) -> Tx:

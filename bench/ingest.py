@@ -1045,6 +1045,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="also list the SQL of one request and profile N in-process generations")
     ap.add_argument("--top", type=int, default=20, help="rows of cProfile output (default 20)")
     ap.add_argument("--py-spy", metavar="FILE", help="record the workers with py-spy during the measured phase")
+    ap.add_argument("--py-spy-stores", metavar="FILE", help="record the workers with py-spy while they store")
     ap.add_argument("--py-spy-rate", type=int, default=200, help="py-spy samples per second (default 200)")
     ap.add_argument("--py-spy-gil", action="store_true", help="sample only the thread holding the GIL (py-spy --gil)")
     ap.add_argument("--bulk", type=int, default=1, metavar="N",
@@ -1126,9 +1127,13 @@ def main(argv: list[str] | None = None) -> int:
             from bench import loadgen
 
             store_reqs = make_stores(url, plants, a.stores, rng)
+            if a.py_spy_stores:
+                spy = PySpy(server.proc.pid, a.py_spy_stores, a.py_spy_rate, a.py_spy_gil)
             m0 = CpuSnap.take(server.proc.pid)
             moves = loadgen.run(server.base, store_reqs, clients=a.concurrency, max_seconds=a.max_seconds, ok=(201,))
             m1 = CpuSnap.take(server.proc.pid)
+            if a.py_spy_stores:
+                spy_err = spy.stop()
         server.stop()
         dispose_engines()
 
@@ -1201,12 +1206,14 @@ def main(argv: list[str] | None = None) -> int:
             say("## where the time goes in one request (in-process)")
             for line in prof_lines:
                 say(line)
-        if spy:
+        for phase, path in (("the measured phase", a.py_spy), ("the storage moves", a.py_spy_stores)):
+            if not path:
+                continue
             say("")
-            say(f"## py-spy of the uvicorn workers during the measured phase ({a.py_spy}; "
+            say(f"## py-spy of the uvicorn workers during {phase} ({path}; "
                 f"{'GIL holder only: Python CPU' if a.py_spy_gil else 'all non-idle threads: wall time'})")
-            if os.path.exists(a.py_spy) and os.path.getsize(a.py_spy):
-                for line in summarise_py_spy(a.py_spy):
+            if os.path.exists(path) and os.path.getsize(path):
+                for line in summarise_py_spy(path):
                     say(line)
             else:
                 say(f"  py-spy wrote nothing: {spy_err.strip()[-500:]}")

@@ -23,7 +23,7 @@ from ledger.cache import cached, snapshot
 from ledger.codes import make_batch_code, make_digital_id, parse_digital_id, parse_hazard
 from ledger.counters import next_ranges, next_value
 from ledger.db import insert_all, new_row
-from ledger.errors import Conflict, InvalidInput, NotFound
+from ledger.errors import Conflict, InvalidInput, LedgerError, NotFound
 from ledger.journal import JournalRecord
 from ledger.mass import MAX_BATCH_G, g_to_kg, kg_to_g
 from ledger.registry import tiers
@@ -697,35 +697,134 @@ def generate(session: Session, *, principal: Principal, data: BatchCreate) -> Ba
     return generate_many(session, principal=principal, items=[data])[0]
 
 
+@dataclass
+class _StoreMove:
+    """A checked 入库, before its record code and chain link are allocated."""
+
+    principal: Principal
+    batch: Batch
+    facility: Facility
+    mass: int
+    occurred: datetime
+    body: dict
+    state: BatchState  # the holding's state after this move
+
+
+def check_store(session: Session, principal: Principal, batch: Batch, data: StoreIn, *, now: datetime,
+                state: BatchState, stock_g: Callable[[int], int], extra: dict | None = None) -> _StoreMove:
+    """Every check of a 入库 against the holding's `state` (raises the request's 4xx; writes nothing).
+    `stock_g(facility_id)`: the facility's stored mass before this move, for the over-capacity note."""
+    require_unit(session, principal, batch.holder_unit_id, act="operate", read_only=True)
+    occurred = _when(data.occurred_at, field="occurred_at", now=now)
+    f = _unit_facility(session, batch.holder_unit_id, data.facility_id, kinds=("storage",), field="facility_id")
+    loose = state.loose_g
+    if loose == 0 and state.stored_g > 0:
+        where = registry_facility(session, state.storage_facility_id)
+        raise Conflict(f"batch {batch.digital_id} is already in storage at {where.code} {where.name} "
+                       f"({g_to_kg(state.stored_g)} kg); to move it, retrieve it first", code="batch.already_stored",
+                       details={"storage_facility_id": where.id, "stored_kg": str(g_to_kg(state.stored_g))})
+    if loose == 0:
+        raise Conflict(f"batch {batch.digital_id} holds nothing to store (status {state.status})",
+                       code="batch.nothing_to_store", details={"status": state.status})
+    mass = kg_to_g(data.mass_kg, field="mass_kg") if data.mass_kg is not None else loose
+    after = apply(state, kind="stored", mass_g=mass, unit_id=batch.holder_unit_id, facility_id=f.id, body={})
+    body: dict = {"note": data.note, **(extra or {})}
+    if f.storage_capacity_g is not None:
+        stock = stock_g(f.id) + mass
+        if stock > f.storage_capacity_g:
+            body["over_capacity"] = {"capacity_g": f.storage_capacity_g, "stock_after_g": stock}
+    return _StoreMove(principal, batch, f, mass, occurred, body, after)
+
+
 def store(session: Session, *, principal: Principal, batch: Batch, data: StoreIn, extra: dict | None = None,
           code: str | None = None) -> JournalRecord:
     """入库: put the batch's loose mass (or part of it) into a storage facility; over capacity is recorded
     (`extra` adds what the caller knows to the record, e.g. the manifest a receipt came on; `code`: its record
     code, when the caller took it already with its other counters)."""
-    require_unit(session, principal, batch.holder_unit_id, act="operate", read_only=True)
-    now = utcnow()
-    occurred = _when(data.occurred_at, field="occurred_at", now=now)
-    f = _unit_facility(session, batch.holder_unit_id, data.facility_id, kinds=("storage",), field="facility_id")
-    loose = state_of(batch).loose_g
-    if loose == 0 and batch.stored_g > 0:
-        where = session.get(Facility, batch.storage_facility_id)
-        raise Conflict(f"batch {batch.digital_id} is already in storage at {where.code} {where.name} "
-                       f"({g_to_kg(batch.stored_g)} kg); to move it, retrieve it first", code="batch.already_stored",
-                       details={"storage_facility_id": where.id, "stored_kg": str(g_to_kg(batch.stored_g))})
-    if loose == 0:
-        raise Conflict(f"batch {batch.digital_id} holds nothing to store (status {batch.status})",
-                       code="batch.nothing_to_store", details={"status": batch.status})
-    mass = kg_to_g(data.mass_kg, field="mass_kg") if data.mass_kg is not None else loose
-    body: dict = {"from_codes": _links(session, batch), "note": data.note, **(extra or {})}
-    if f.storage_capacity_g is not None:
-        after = facility_stock_g(session, f.id) + mass
-        if after > f.storage_capacity_g:
-            body["over_capacity"] = {"capacity_g": f.storage_capacity_g, "stock_after_g": after}
-    code = code or record_code(session, unit_id=batch.holder_unit_id, kind="stored", day=local_day(occurred),
+    m = check_store(session, principal, batch, data, now=utcnow(), state=state_of(batch),
+                    stock_g=lambda facility_id: facility_stock_g(session, facility_id), extra=extra)
+    body = {"from_codes": _links(session, batch), **m.body}
+    code = code or record_code(session, unit_id=batch.holder_unit_id, kind="stored", day=local_day(m.occurred),
                                hazardous=batch.hazardous)
     return record(session, batch, kind="stored", unit_id=batch.holder_unit_id, principal=principal,
-                  actor_name=data.operator, occurred_at=occurred, mass_g=mass, facility_id=f.id, record_code=code,
-                  body=body)
+                  actor_name=data.operator, occurred_at=m.occurred, mass_g=m.mass, facility_id=m.facility.id,
+                  record_code=code, body=body)
+
+
+_BATCHES_FOR_UPDATE = (select(Batch).where(Batch.id.in_(bindparam("ids", expanding=True))).order_by(Batch.id)
+                       .execution_options(populate_existing=True))
+_STOCKS_G = (select(Batch.storage_facility_id, func.sum(Batch.stored_g))
+             .where(Batch.storage_facility_id.in_(bindparam("ids", expanding=True)))
+             .group_by(Batch.storage_facility_id))
+_LAST_CODES = (select(JournalRecord.batch_id, JournalRecord.record_code).where(JournalRecord.id.in_(
+    select(func.max(JournalRecord.id)).where(JournalRecord.batch_id.in_(bindparam("ids", expanding=True)))
+    .group_by(JournalRecord.batch_id))))
+
+
+def store_many(session: Session, moves: list[tuple[Principal, int, StoreIn]],
+               seen: Callable[[int, Batch, JournalRecord], None] | None = None) -> list[JournalRecord | LedgerError]:
+    """Several 入库 requests (a commit group's) in one transaction, each with its own principal and its own
+    answer: the record it wrote, or the error that refused it (a refused move writes nothing, and the others
+    go on). The result equals running them one by one, in order — a batch stored twice sees its first move —
+    with a few statements in all: the holdings locked in one statement (by id, as one move locks its one),
+    their last record codes, the facilities' stock, the record-code counters, the chain heads and the records.
+    `seen(i, holding, record)` is called for each written move in order, while the holding shows the state
+    right after it (what that request alone would have answered)."""
+    now = utcnow()
+    ids = sorted({batch_id for _, batch_id, _ in moves})
+    q = _BATCHES_FOR_UPDATE.with_for_update() if session.get_bind().dialect.name == "postgresql" \
+        else _BATCHES_FOR_UPDATE
+    rows = {b.id: b for b in session.exec(q, params={"ids": ids}).all()}
+    facilities = sorted({data.facility_id for _, _, data in moves})
+    stock = {f: 0 for f in facilities}
+    stock.update({int(f): int(g) for f, g in session.exec(_STOCKS_G, params={"ids": facilities}).all()})
+    links = {int(b): code for b, code in session.exec(_LAST_CODES, params={"ids": ids}).all()}
+    states = {bid: state_of(b) for bid, b in rows.items()}
+    out: list[JournalRecord | Exception | None] = []
+    checked: list[tuple[int, _StoreMove]] = []
+    for principal, batch_id, data in moves:
+        b = rows.get(batch_id)
+        try:
+            if b is None or not can_see_batch(session, principal, b):
+                raise NotFound(f"batch {batch_id} does not exist or is outside your scope", code="batch.not_found")
+            m = check_store(session, principal, b, data, now=now, state=states[batch_id], stock_g=stock.__getitem__)
+        except LedgerError as e:
+            out.append(e)
+            continue
+        states[batch_id] = m.state
+        stock[m.facility.id] += m.mass
+        checked.append((len(out), m))
+        out.append(None)  # the record, below
+    if not checked:
+        return out
+    counts: dict[str, int] = {}
+    for _, m in checked:
+        scope = _code_scope(m.batch.holder_unit_id, "stored", local_day(m.occurred), m.batch.hazardous)
+        counts[scope] = counts.get(scope, 0) + 1
+    nxt = next_ranges(session, counts)
+    entries: dict[int, list[dict]] = {}
+    at: dict[int, list[int]] = {}  # unit -> the answers its records go to, in chain order
+    for i, m in checked:
+        b, day = m.batch, local_day(m.occurred)
+        scope = _code_scope(b.holder_unit_id, "stored", day, b.hazardous)
+        serial, nxt[scope] = nxt[scope], nxt[scope] + 1
+        code = make_batch_code(kind="stored", day=day, serial=serial, hazardous=b.hazardous)
+        from_codes = [links[b.id]] if links.get(b.id) else []
+        links[b.id] = code  # a later move of the same batch links to this one
+        entries.setdefault(b.holder_unit_id, []).append({
+            "kind": "stored", "actor_id": m.principal.user_id or None, "actor_name": moves[i][2].operator,
+            "occurred_at": m.occurred, "batch_id": b.id, "mass_g": m.mass, "facility_id": m.facility.id,
+            "record_code": code, "body": {"from_codes": from_codes, **m.body, "by": signed_by(m.principal)}})
+        at.setdefault(b.holder_unit_id, []).append(i)
+    for unit_id, recs in journal.append_chains(session, entries).items():
+        for i, rec in zip(at[unit_id], recs, strict=True):
+            out[i] = rec
+    for i, m in checked:  # in order: the holding shows each move's state in turn, and ends with the last
+        _put(m.batch, m.state)
+        session.add(m.batch)
+        if seen is not None:
+            seen(i, m.batch, out[i])
+    return out
 
 
 def retrieve(session: Session, *, principal: Principal, batch: Batch, data: RetrieveIn,

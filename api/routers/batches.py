@@ -59,7 +59,7 @@ def label_data(session: Session, b: Batch, public_url: str) -> LabelData:
 async def generate(body: svc.BatchCreate, request: Request, d: Deferred = Depends(deferred_tx)):
     """One weighing; the weighings reaching this process together are written in one transaction (group commit,
     api/grouping.py), each with its own answer, error and Idempotency-Key."""
-    return await request.app.state.weighings.submit(d, body, public_url=_public_url(request))
+    return await request.app.state.commit_groups.submit(d, body, public_url=_public_url(request))
 
 
 class BulkResult(SQLModel):
@@ -119,8 +119,13 @@ def _move(t: Tx, request: Request, batch_id: int, fn) -> object:  # noqa: ANN001
 
 
 @router.post("/batches/{batch_id}/store", status_code=201, response_model=MoveResult, summary="入库")
-def store(batch_id: DbId, body: svc.StoreIn, request: Request, t: Tx = Depends(tx)):
-    return _move(t, request, batch_id, lambda s, p, b: svc.store(s, principal=p, batch=b, data=body))
+async def store(batch_id: DbId, body: svc.StoreIn, request: Request, d: Deferred = Depends(deferred_tx)):
+    """The 入库 requests reaching this process together are written in one transaction (group commit,
+    api/grouping.py), each with its own answer, error and Idempotency-Key."""
+    url = _public_url(request)
+    return await request.app.state.commit_groups.submit_store(
+        d, batch_id, body, public_url=url,
+        render=lambda b, rec: MoveResult(batch=batch_public(b, public_url=url), record=record_public(rec)))
 
 
 @router.post("/batches/{batch_id}/retrieve", status_code=201, response_model=MoveResult, summary="出库")

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 
 from api.deps import Credentials, Deferred
-from api.grouping import WeighingGroups
+from api.grouping import CommitGroups
 from ledger import batches as svc
 from ledger.batches import rebuild
 from ledger.errors import Conflict, InvalidInput, NotFound, Unauthenticated
@@ -30,7 +30,7 @@ def deferred(headers: dict, *, key: str | None = None, fingerprint: str = "f") -
                     fingerprint=fingerprint)
 
 
-def run_together(groups: WeighingGroups, requests: list[tuple[Deferred, dict]]) -> list:
+def run_together(groups: CommitGroups, requests: list[tuple[Deferred, dict]]) -> list:
     """Submit every request at once in one event loop; each result is a Response or the exception it raised."""
     async def go() -> list:
         return await asyncio.gather(*[groups.submit(d, svc.BatchCreate.model_validate(body), public_url=PUBLIC_URL)
@@ -48,7 +48,7 @@ def test_weighings_of_two_users_and_units_go_in_one_transaction_with_their_own_s
         client, admin, session, engine):
     a = setup_plant(client, admin, session)
     b = setup_plant(client, admin, session)
-    groups = WeighingGroups(engine)
+    groups = CommitGroups(engine)
     reqs = [(deferred(p["op"]), batch_body(p, gross_kg=str(100 + i))) for i in range(12) for p in (a, b)]
     results = [ok(r) for r in run_together(groups, reqs)]
     assert (groups.groups, groups.grouped) == (1, 24)
@@ -69,7 +69,7 @@ def test_weighings_of_two_users_and_units_go_in_one_transaction_with_their_own_s
 def test_a_bad_weighing_gets_its_own_error_and_its_neighbours_are_written(client, admin, session, engine):
     a = setup_plant(client, admin, session)
     b = setup_plant(client, admin, session)
-    groups = WeighingGroups(engine)
+    groups = CommitGroups(engine)
     reqs = [(deferred(a["op"]), batch_body(a)),
             (deferred(a["op"]), batch_body(a, gross_kg="10", tare_kg="12")),  # validation: tare over gross
             (deferred(a["op"]), batch_body(b)),  # another unit: out of this operator's scope
@@ -92,7 +92,7 @@ def test_a_bad_weighing_gets_its_own_error_and_its_neighbours_are_written(client
 def test_store_at_once_into_a_facility_that_is_no_store_is_refused_before_anything_is_written(
         client, admin, session, engine):
     a = setup_plant(client, admin, session)
-    groups = WeighingGroups(engine)
+    groups = CommitGroups(engine)
     reqs = [(deferred(a["op"]), batch_body(a, gross_kg=str(50 + i))) for i in range(4)]
     reqs.insert(2, (deferred(a["op"]), batch_body(a, store_facility_id=a["line"])))
     out = run_together(groups, reqs)
@@ -107,7 +107,7 @@ def test_a_failure_while_writing_sends_every_request_of_the_group_alone(client, 
     """A refusal that comes only while writing (here: storing one of the batches at once) rolls the group back;
     each request then runs on its own, so only that one is refused and no serial is lost."""
     a = setup_plant(client, admin, session)
-    groups = WeighingGroups(engine)
+    groups = CommitGroups(engine)
     real_store = svc.store
 
     def store(session, *, batch, data, **kw):  # noqa: ANN001, ANN003, ANN202
@@ -139,7 +139,7 @@ def test_a_commit_whose_answer_is_lost_never_writes_a_weighing_twice(client, adm
     import api.grouping as grouping
 
     a = setup_plant(client, admin, session)
-    groups = WeighingGroups(engine)
+    groups = CommitGroups(engine)
     failed = []
 
     class LosingSession(grouping.Session):
@@ -164,7 +164,7 @@ def test_a_commit_whose_answer_is_lost_never_writes_a_weighing_twice(client, adm
 
 def test_idempotency_keys_in_a_group_replay_and_refuse_as_alone(client, admin, session, engine):
     a = setup_plant(client, admin, session)
-    groups = WeighingGroups(engine)
+    groups = CommitGroups(engine)
     body = batch_body(a)
     first = ok(run_together(groups, [(deferred(a["op"], key="t1-0001", fingerprint="x"), body)])[0])
     out = run_together(groups, [
@@ -184,7 +184,7 @@ def test_idempotency_keys_in_a_group_replay_and_refuse_as_alone(client, admin, s
 
 def test_with_group_commit_off_each_request_is_its_own_transaction(client, admin, session, engine):
     a = setup_plant(client, admin, session)
-    groups = WeighingGroups(engine, enabled=False)
+    groups = CommitGroups(engine, enabled=False)
     out = run_together(groups, [(deferred(a["op"]), batch_body(a)) for _ in range(3)]
                        + [(deferred(a["op"]), batch_body(a, tare_kg="999"))])
     assert sorted(int(ok(r)["digital_id"][-3:]) for r in out[:3]) == [1, 2, 3]
@@ -195,7 +195,7 @@ def test_with_group_commit_off_each_request_is_its_own_transaction(client, admin
 def test_concurrent_http_weighings_form_groups_and_keep_every_answer(client, admin, session, app, live_server, n):
     a = setup_plant(client, admin, session)
     _, other_token = make_user(session, role="operator", unit_id=a["unit"]["id"])
-    before = (app.state.weighings.groups, app.state.weighings.grouped)
+    before = (app.state.commit_groups.groups, app.state.commit_groups.grouped)
 
     bodies = [batch_body(a, tare_kg="999") if i == 5 else batch_body(a, gross_kg=str(100 + i)) for i in range(n)]
 
@@ -211,7 +211,7 @@ def test_concurrent_http_weighings_form_groups_and_keep_every_answer(client, adm
     good = [r for i, r in enumerate(results) if i != 5]
     assert [r.status_code for r in good] == [201] * (n - 1), [r.text for r in good if r.status_code != 201]
     assert sorted(int(r.json()["digital_id"][-3:]) for r in good) == list(range(1, n))
-    groups, grouped = app.state.weighings.groups - before[0], app.state.weighings.grouped - before[1]
+    groups, grouped = app.state.commit_groups.groups - before[0], app.state.commit_groups.grouped - before[1]
     assert groups <= grouped <= n - 1  # a request is written in at most one group (or alone)
     with ThreadPoolExecutor(max_workers=n) as pool:  # the retries replay, nothing new is written
         again = list(pool.map(one, range(n)))
@@ -227,10 +227,10 @@ def test_a_key_answered_meanwhile_by_another_process_sends_the_group_alone(clien
     the lookup is made blind to it): the claim comes back short, the group rolls back, and each request runs alone
     — the retry is replayed, its neighbours are written once."""
     a = setup_plant(client, admin, session)
-    groups = WeighingGroups(engine)
+    groups = CommitGroups(engine)
     body = batch_body(a)
     first = ok(run_together(groups, [(deferred(a["op"], key="t9-0001", fingerprint="x"), body)])[0])
-    monkeypatch.setattr(WeighingGroups, "_replays", staticmethod(lambda s, live, later: live))
+    monkeypatch.setattr(CommitGroups, "_replays", staticmethod(lambda s, live, later: live))
     out = run_together(groups, [(deferred(a["op"], key="t9-0001", fingerprint="x"), body),
                                 (deferred(a["op"], key="t9-0002", fingerprint="y"), batch_body(a)),
                                 (deferred(a["op"]), batch_body(a))])
@@ -250,7 +250,7 @@ def test_a_request_at_a_set_time_runs_alone_in_it_and_its_neighbours_go_together
     from ledger.types import clock_at
 
     a = setup_plant(client, admin, session)
-    groups = WeighingGroups(engine)
+    groups = CommitGroups(engine)
     then = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
     async def go() -> list:
