@@ -1,13 +1,14 @@
 """Group commit for weighings and storage moves: the single requests of one kind that reach one process together
 share one transaction.
 
-A weighing terminal sends one batch per request; a storage room's scanner one 入库 per request. Alone, each request pays for its own transaction: the registry
+A weighing terminal sends one batch per request; a storage room's scanner one 入库 or 出库 per request. Alone, each request pays for its own transaction: the registry
 stamp, the serial counters, the chain head, the batch and record INSERTs, the balances, the idempotency key and
 the COMMIT — about ten statements, and a thread hop per dependency. Here the requests that arrive while a group is
 being written wait (on the event loop, costing nothing) and then go together, in one thread and one transaction:
 one counter statement, one head lock per unit, multi-row INSERTs, one COMMIT (`ledger.batches.write_weighings`,
-the code of the bulk route). Storage moves (`POST /batches/{id}/store`) form groups of their own, written by
-`ledger.batches.store_many`: the holdings locked in one statement, then the same counters, heads and INSERTs.
+the code of the bulk route). Storage moves (`POST /batches/{id}/store` and `/retrieve`) form groups of their own,
+one per kind, written by `ledger.batches.move_many`: the holdings locked in one statement, then the same counters,
+heads and INSERTs.
 
 What each request keeps, as if it had been alone:
 - its own principal (its token is looked up in the group's transaction, from the registry cache) and its own
@@ -15,7 +16,7 @@ What each request keeps, as if it had been alone:
 - its own Idempotency-Key: a key already answered is replayed, a key used twice within a group runs after the
   group (and is replayed then), and the answer is stored under the key in the group's transaction;
 - its own error: a weighing that fails validation (`prepare_weighing`, which writes nothing), or a move that its
-  holding's state refuses (`check_store`, against the state the earlier moves of the group left), gets its 4xx
+  holding's state refuses (`check_store`/`check_retrieve`, against the state the group's earlier moves left), gets its 4xx
   and the rest go on. Anything that fails later — while writing, at COMMIT, a key claimed meanwhile by another process —
   rolls the whole group back and every request of it runs alone, on the ordinary path (`Tx`), so one bad weighing
   never fails its neighbours and nothing is half-written.
@@ -61,6 +62,8 @@ from ledger.types import utcnow
 
 log = logging.getLogger("wasteledger.grouping")
 
+#: the storage moves that form groups, by record kind: the service that writes one alone
+MOVES = {"stored": svc.store, "retrieved": svc.retrieve}
 #: the most requests one group writes (a larger queue is written in several groups, one after the other)
 MAX_GROUP = 64
 
@@ -70,11 +73,11 @@ class Job:
     """One request's weighing, waiting for its group."""
 
     deferred: Deferred
-    data: svc.BatchCreate | svc.StoreIn
+    data: svc.BatchCreate | svc.StoreIn | svc.RetrieveIn
     public_url: str
-    kind: str = "weigh"  # or "store"
-    batch_id: int | None = None  # a store's batch
-    render: Callable[[svc.Batch, svc.JournalRecord], BaseModel] | None = None  # a store's answer
+    kind: str = "weigh"  # or a storage move's record kind: "stored" (入库), "retrieved" (出库)
+    batch_id: int | None = None  # a move's batch
+    render: Callable[[svc.Batch, svc.JournalRecord], BaseModel] | None = None  # a move's answer
     future: asyncio.Future | None = None
     principal: Principal | None = None
     outcome: Any = None  # a Response, or the exception to raise
@@ -94,7 +97,7 @@ class _Regroup(Exception):
 
 class CommitGroups:
     """The commit groups of one application (one per process): `await groups.submit(...)` answers one weighing,
-    `await groups.submit_store(...)` one 入库. Weighings and storage moves form groups of their own."""
+    `await groups.submit_move(...)` one 入库 or 出库. Each kind of request forms groups of its own."""
 
     def __init__(self, engine: Engine, *, enabled: bool = True) -> None:
         self.engine = engine
@@ -108,10 +111,13 @@ class CommitGroups:
         """The response to one weighing request (raises its error, like a route would)."""
         return await self._submit(Job(deferred=deferred, data=data, public_url=public_url))
 
-    async def submit_store(self, deferred: Deferred, batch_id: int, data: svc.StoreIn, *, public_url: str,
-                           render: Callable[[svc.Batch, svc.JournalRecord], BaseModel]) -> Response:
-        """The response to one 入库 request (`render`: its answer from the holding and the record)."""
-        return await self._submit(Job(deferred=deferred, data=data, public_url=public_url, kind="store",
+    async def submit_move(self, deferred: Deferred, kind: str, batch_id: int, data: svc.StoreIn | svc.RetrieveIn,
+                          *, public_url: str, render: Callable[[svc.Batch, svc.JournalRecord], BaseModel]) -> Response:
+        """The response to one storage move, `kind` "stored" (入库) or "retrieved" (出库); `render` makes its answer
+        from the holding and the record."""
+        if kind not in MOVES:
+            raise ValueError(f"not a storage move: {kind}")
+        return await self._submit(Job(deferred=deferred, data=data, public_url=public_url, kind=kind,
                                       batch_id=batch_id, render=render))
 
     async def _submit(self, job: Job) -> Response:
@@ -191,7 +197,7 @@ class CommitGroups:
                     continue
                 live.append(job)
             live = self._replays(s, live, later)
-            write = self._weighings if group[0].kind == "weigh" else self._stores
+            write = self._weighings if group[0].kind == "weigh" else self._moves
             written, answers, written_check = write(s, live, later, now)
             texts = [json.dumps(a.model_dump(mode="json"), ensure_ascii=False, allow_nan=False, indent=None,
                                 separators=(",", ":")) for a in answers]
@@ -240,12 +246,13 @@ class CommitGroups:
         answers = [svc.batch_public(b, public_url=job.public_url) for job, b in zip(written, batches, strict=True)]
         return written, answers, (_BATCH_EXISTS, batches[0].id)
 
-    def _stores(self, s: Session, live: list[Job], later: list[Job], now: datetime) -> tuple:
-        """The 入库 moves (`ledger.batches.store_many`): each refused one gets its error, the rest are written."""
+    def _moves(self, s: Session, live: list[Job], later: list[Job], now: datetime) -> tuple:
+        """Storage moves of one kind (`ledger.batches.move_many`): each refused one gets its error, the rest are
+        written."""
         if not live:
             return [], [], None
         answers: dict[int, BaseModel] = {}
-        results = svc.store_many(s, [(job.principal, job.batch_id, job.data) for job in live],
+        results = svc.move_many(s, live[0].kind, [(job.principal, job.batch_id, job.data) for job in live],
                                  seen=lambda i, b, rec: answers.__setitem__(i, live[i].render(b, rec)))
         written = []
         for job, result in zip(live, results, strict=True):
@@ -350,7 +357,7 @@ def _one(s: Session, p: Principal, job: Job) -> BaseModel:
     if job.kind == "weigh":
         return svc.batch_public(svc.generate(s, principal=p, data=job.data), public_url=job.public_url)
     b = svc.get_batch(s, p, job.batch_id, lock=True)
-    return job.render(b, svc.store(s, principal=p, batch=b, data=job.data))
+    return job.render(b, MOVES[job.kind](s, principal=p, batch=b, data=job.data))
 
 
 _BATCH_EXISTS = sql_text("SELECT 1 FROM batch WHERE id = :id")

@@ -698,12 +698,13 @@ def generate(session: Session, *, principal: Principal, data: BatchCreate) -> Ba
 
 
 @dataclass
-class _StoreMove:
-    """A checked 入库, before its record code and chain link are allocated."""
+class _Move:
+    """A checked storage move (入库 or 出库), before its record code and chain link are allocated."""
 
     principal: Principal
     batch: Batch
-    facility: Facility
+    kind: str  # stored | retrieved
+    facility_id: int
     mass: int
     occurred: datetime
     body: dict
@@ -711,7 +712,7 @@ class _StoreMove:
 
 
 def check_store(session: Session, principal: Principal, batch: Batch, data: StoreIn, *, now: datetime,
-                state: BatchState, stock_g: Callable[[int], int], extra: dict | None = None) -> _StoreMove:
+                state: BatchState, stock_g: Callable[[int], int], extra: dict | None = None) -> _Move:
     """Every check of a 入库 against the holding's `state` (raises the request's 4xx; writes nothing).
     `stock_g(facility_id)`: the facility's stored mass before this move, for the over-capacity note."""
     require_unit(session, principal, batch.holder_unit_id, act="operate", read_only=True)
@@ -733,7 +734,7 @@ def check_store(session: Session, principal: Principal, batch: Batch, data: Stor
         stock = stock_g(f.id) + mass
         if stock > f.storage_capacity_g:
             body["over_capacity"] = {"capacity_g": f.storage_capacity_g, "stock_after_g": stock}
-    return _StoreMove(principal, batch, f, mass, occurred, body, after)
+    return _Move(principal, batch, "stored", f.id, mass, occurred, body, after)
 
 
 def store(session: Session, *, principal: Principal, batch: Batch, data: StoreIn, extra: dict | None = None,
@@ -747,7 +748,7 @@ def store(session: Session, *, principal: Principal, batch: Batch, data: StoreIn
     code = code or record_code(session, unit_id=batch.holder_unit_id, kind="stored", day=local_day(m.occurred),
                                hazardous=batch.hazardous)
     return record(session, batch, kind="stored", unit_id=batch.holder_unit_id, principal=principal,
-                  actor_name=data.operator, occurred_at=m.occurred, mass_g=m.mass, facility_id=m.facility.id,
+                  actor_name=data.operator, occurred_at=m.occurred, mass_g=m.mass, facility_id=m.facility_id,
                   record_code=code, body=body)
 
 
@@ -761,59 +762,65 @@ _LAST_CODES = (select(JournalRecord.batch_id, JournalRecord.record_code).where(J
     .group_by(JournalRecord.batch_id))))
 
 
-def store_many(session: Session, moves: list[tuple[Principal, int, StoreIn]],
-               seen: Callable[[int, Batch, JournalRecord], None] | None = None) -> list[JournalRecord | LedgerError]:
-    """Several 入库 requests (a commit group's) in one transaction, each with its own principal and its own
-    answer: the record it wrote, or the error that refused it (a refused move writes nothing, and the others
-    go on). The result equals running them one by one, in order — a batch stored twice sees its first move —
-    with a few statements in all: the holdings locked in one statement (by id, as one move locks its one),
-    their last record codes, the facilities' stock, the record-code counters, the chain heads and the records.
-    `seen(i, holding, record)` is called for each written move in order, while the holding shows the state
-    right after it (what that request alone would have answered)."""
+def move_many(session: Session, kind: Literal["stored", "retrieved"], moves: list[tuple[Principal, int, MoveIn]],
+              seen: Callable[[int, Batch, JournalRecord], None] | None = None) -> list[JournalRecord | LedgerError]:
+    """Several 入库 (`stored`) or 出库 (`retrieved`) requests — a commit group's — in one transaction, each with
+    its own principal and its own answer: the record it wrote, or the error that refused it (a refused move writes
+    nothing, and the others go on). The result equals running them one by one, in order (a batch moved twice sees
+    its first move), with a few statements in all: the holdings locked in one statement (by id, as one move locks
+    its one), their last record codes, the facilities' stock (入库), the record-code counters, the chain heads and
+    the records. `seen(i, holding, record)` is called for each written move in order, while the holding shows the
+    state right after it (what that request alone would have answered)."""
     now = utcnow()
     ids = sorted({batch_id for _, batch_id, _ in moves})
     q = _BATCHES_FOR_UPDATE.with_for_update() if session.get_bind().dialect.name == "postgresql" \
         else _BATCHES_FOR_UPDATE
     rows = {b.id: b for b in session.exec(q, params={"ids": ids}).all()}
-    facilities = sorted({data.facility_id for _, _, data in moves})
-    stock = {f: 0 for f in facilities}
-    stock.update({int(f): int(g) for f, g in session.exec(_STOCKS_G, params={"ids": facilities}).all()})
+    stock: dict[int, int] = {}
+    if kind == "stored":
+        facilities = sorted({data.facility_id for _, _, data in moves})
+        stock = dict.fromkeys(facilities, 0)
+        stock.update({int(f): int(g) for f, g in session.exec(_STOCKS_G, params={"ids": facilities}).all()})
     links = {int(b): code for b, code in session.exec(_LAST_CODES, params={"ids": ids}).all()}
     states = {bid: state_of(b) for bid, b in rows.items()}
     out: list[JournalRecord | Exception | None] = []
-    checked: list[tuple[int, _StoreMove]] = []
+    checked: list[tuple[int, _Move]] = []
     for principal, batch_id, data in moves:
         b = rows.get(batch_id)
         try:
             if b is None or not can_see_batch(session, principal, b):
                 raise NotFound(f"batch {batch_id} does not exist or is outside your scope", code="batch.not_found")
-            m = check_store(session, principal, b, data, now=now, state=states[batch_id], stock_g=stock.__getitem__)
+            if kind == "stored":
+                m = check_store(session, principal, b, data, now=now, state=states[batch_id],
+                                stock_g=stock.__getitem__)
+                stock[m.facility_id] += m.mass
+            else:
+                m = check_retrieve(session, principal, b, data, now=now, state=states[batch_id])
         except LedgerError as e:
             out.append(e)
             continue
         states[batch_id] = m.state
-        stock[m.facility.id] += m.mass
         checked.append((len(out), m))
         out.append(None)  # the record, below
     if not checked:
         return out
     counts: dict[str, int] = {}
     for _, m in checked:
-        scope = _code_scope(m.batch.holder_unit_id, "stored", local_day(m.occurred), m.batch.hazardous)
+        scope = _code_scope(m.batch.holder_unit_id, kind, local_day(m.occurred), m.batch.hazardous)
         counts[scope] = counts.get(scope, 0) + 1
     nxt = next_ranges(session, counts)
     entries: dict[int, list[dict]] = {}
     at: dict[int, list[int]] = {}  # unit -> the answers its records go to, in chain order
     for i, m in checked:
         b, day = m.batch, local_day(m.occurred)
-        scope = _code_scope(b.holder_unit_id, "stored", day, b.hazardous)
+        scope = _code_scope(b.holder_unit_id, kind, day, b.hazardous)
         serial, nxt[scope] = nxt[scope], nxt[scope] + 1
-        code = make_batch_code(kind="stored", day=day, serial=serial, hazardous=b.hazardous)
+        code = make_batch_code(kind=kind, day=day, serial=serial, hazardous=b.hazardous)
         from_codes = [links[b.id]] if links.get(b.id) else []
         links[b.id] = code  # a later move of the same batch links to this one
         entries.setdefault(b.holder_unit_id, []).append({
-            "kind": "stored", "actor_id": m.principal.user_id or None, "actor_name": moves[i][2].operator,
-            "occurred_at": m.occurred, "batch_id": b.id, "mass_g": m.mass, "facility_id": m.facility.id,
+            "kind": kind, "actor_id": m.principal.user_id or None, "actor_name": moves[i][2].operator,
+            "occurred_at": m.occurred, "batch_id": b.id, "mass_g": m.mass, "facility_id": m.facility_id,
             "record_code": code, "body": {"from_codes": from_codes, **m.body, "by": signed_by(m.principal)}})
         at.setdefault(b.holder_unit_id, []).append(i)
     for unit_id, recs in journal.append_chains(session, entries).items():
@@ -827,23 +834,32 @@ def store_many(session: Session, moves: list[tuple[Principal, int, StoreIn]],
     return out
 
 
+def check_retrieve(session: Session, principal: Principal, batch: Batch, data: RetrieveIn, *, now: datetime,
+                   state: BatchState, on_behalf: bool = False, extra: dict | None = None) -> _Move:
+    """Every check of a 出库 against the holding's `state` (raises the request's 4xx; writes nothing)."""
+    if not on_behalf:
+        require_unit(session, principal, batch.holder_unit_id, act="operate", read_only=True)
+    occurred = _when(data.occurred_at, field="occurred_at", now=now)
+    mass = kg_to_g(data.mass_kg, field="mass_kg") if data.mass_kg is not None else state.stored_g
+    if state.stored_g == 0:
+        raise Conflict("this batch is not in storage", code="batch.not_stored")
+    after = apply(state, kind="retrieved", mass_g=mass, unit_id=batch.holder_unit_id,
+                  facility_id=state.storage_facility_id, body={})
+    return _Move(principal, batch, "retrieved", state.storage_facility_id, mass, occurred,
+                 {"purpose": data.purpose, "note": data.note, **(extra or {})}, after)
+
+
 def retrieve(session: Session, *, principal: Principal, batch: Batch, data: RetrieveIn,
              lot_code: str | None = None, on_behalf: bool = False, extra: dict | None = None) -> JournalRecord:
     """出库: take the batch (or part of it) out of storage (`on_behalf`: at loading, signed by the hauler;
     `extra` adds what the caller knows to the record, e.g. the manifest and the carrier)."""
-    if not on_behalf:
-        require_unit(session, principal, batch.holder_unit_id, act="operate", read_only=True)
-    occurred = _when(data.occurred_at, field="occurred_at", now=utcnow())
-    mass = kg_to_g(data.mass_kg, field="mass_kg") if data.mass_kg is not None else batch.stored_g
-    if batch.stored_g == 0:
-        raise Conflict("this batch is not in storage", code="batch.not_stored")
-    code = lot_code or record_code(session, unit_id=batch.holder_unit_id, kind="retrieved", day=local_day(occurred),
-                             hazardous=batch.hazardous)
+    m = check_retrieve(session, principal, batch, data, now=utcnow(), state=state_of(batch), on_behalf=on_behalf,
+                       extra=extra)
+    code = lot_code or record_code(session, unit_id=batch.holder_unit_id, kind="retrieved",
+                                   day=local_day(m.occurred), hazardous=batch.hazardous)
     return record(session, batch, kind="retrieved", unit_id=batch.holder_unit_id, principal=principal,
-                  actor_name=data.operator, occurred_at=occurred, mass_g=mass,
-                  facility_id=batch.storage_facility_id, record_code=code,
-                  body={"from_codes": _links(session, batch), "purpose": data.purpose, "note": data.note,
-                        **(extra or {})})
+                  actor_name=data.operator, occurred_at=m.occurred, mass_g=m.mass, facility_id=m.facility_id,
+                  record_code=code, body={"from_codes": _links(session, batch), **m.body})
 
 
 def process_in_house(session: Session, *, principal: Principal, batch: Batch, data: ProcessIn,

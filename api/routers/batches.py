@@ -118,19 +118,25 @@ def _move(t: Tx, request: Request, batch_id: int, fn) -> object:  # noqa: ANN001
     return t.run(run, status=201)
 
 
+def _grouped_move(kind: str, batch_id: int, body: svc.MoveIn, request: Request, d: Deferred):  # noqa: ANN202
+    url = _public_url(request)
+    return request.app.state.commit_groups.submit_move(
+        d, kind, batch_id, body, public_url=url,
+        render=lambda b, rec: MoveResult(batch=batch_public(b, public_url=url), record=record_public(rec)))
+
+
 @router.post("/batches/{batch_id}/store", status_code=201, response_model=MoveResult, summary="入库")
 async def store(batch_id: DbId, body: svc.StoreIn, request: Request, d: Deferred = Depends(deferred_tx)):
     """The 入库 requests reaching this process together are written in one transaction (group commit,
     api/grouping.py), each with its own answer, error and Idempotency-Key."""
-    url = _public_url(request)
-    return await request.app.state.commit_groups.submit_store(
-        d, batch_id, body, public_url=url,
-        render=lambda b, rec: MoveResult(batch=batch_public(b, public_url=url), record=record_public(rec)))
+    return await _grouped_move("stored", batch_id, body, request, d)
 
 
 @router.post("/batches/{batch_id}/retrieve", status_code=201, response_model=MoveResult, summary="出库")
-def retrieve(batch_id: DbId, body: svc.RetrieveIn, request: Request, t: Tx = Depends(tx)):
-    return _move(t, request, batch_id, lambda s, p, b: svc.retrieve(s, principal=p, batch=b, data=body))
+async def retrieve(batch_id: DbId, body: svc.RetrieveIn, request: Request, d: Deferred = Depends(deferred_tx)):
+    """The 出库 requests reaching this process together are written in one transaction (group commit,
+    api/grouping.py), each with its own answer, error and Idempotency-Key."""
+    return await _grouped_move("retrieved", batch_id, body, request, d)
 
 
 @router.post("/batches/{batch_id}/use-in-house", status_code=201, response_model=MoveResult, summary="自行利用")

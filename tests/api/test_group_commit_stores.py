@@ -1,5 +1,5 @@
-"""Group commit of 入库 (api/grouping.py, `ledger.batches.store_many`): storage moves that arrive together share one
-transaction, and each keeps its own principal, answer, error and Idempotency-Key. The answers and the ledger equal
+"""Group commit of storage moves, 入库 and 出库 (api/grouping.py, `ledger.batches.move_many`): the moves of one kind
+that arrive together share one transaction, and each keeps its own principal, answer, error and Idempotency-Key. The answers and the ledger equal
 those of the same requests run one by one, which each test checks against a twin plant with group commit off."""
 
 from __future__ import annotations
@@ -21,11 +21,13 @@ def render(b, rec) -> MoveResult:  # noqa: ANN001
     return MoveResult(batch=svc.batch_public(b, public_url=PUBLIC_URL), record=svc.record_public(rec))
 
 
-def store_together(groups: CommitGroups, requests: list[tuple]) -> list:
+def store_together(groups: CommitGroups, requests: list[tuple], kind: str = "stored") -> list:
     """(Deferred, batch id, body) each, submitted at once in one event loop: a Response or the exception raised."""
+    schema = svc.StoreIn if kind == "stored" else svc.RetrieveIn
+
     async def go() -> list:
-        return await asyncio.gather(*[groups.submit_store(d, batch_id, svc.StoreIn.model_validate(body),
-                                                          public_url=PUBLIC_URL, render=render)
+        return await asyncio.gather(*[groups.submit_move(d, kind, batch_id, schema.model_validate(body),
+                                                         public_url=PUBLIC_URL, render=render)
                                       for d, batch_id, body in requests], return_exceptions=True)
     return asyncio.run(go())
 
@@ -62,7 +64,8 @@ def comparable(result) -> object:  # noqa: ANN001
     body = json.loads(result.body)
     rec, b = body["record"], body["batch"]
     return (rec["kind"], rec["mass_kg"], rec["record_code"][-3:], bool(rec["body"].get("from_codes")),
-            rec["body"].get("note"), rec["body"].get("over_capacity"), b["status"], b["stored_kg"], b["remaining_kg"])
+            rec["body"].get("note"), rec["body"].get("over_capacity"), b["status"], b["stored_kg"],
+            b["remaining_kg"])
 
 
 def test_storage_moves_go_in_one_transaction_and_answer_as_if_alone(client, admin, session, engine):
@@ -112,3 +115,53 @@ def test_a_store_key_used_twice_in_a_group_is_written_once_and_replayed(client, 
     assert replay.headers.get("Idempotent-Replayed") == "true" and json.loads(replay.body) == other
     v = client.get(f"/api/v1/units/{plant['unit']['id']}/verify", headers=admin).json()
     assert v["ok"] and v["records"] == 4
+
+
+def retrievals(client, plant: dict) -> list[tuple]:  # noqa: ANN001
+    """Six 出库: two partial ones of a stored batch then one too many, a batch never stored, a bad mass, and the
+    whole of another stored batch."""
+    a, b, loose = weigh(client, plant, "300"), weigh(client, plant, "200"), weigh(client, plant, "40")
+    for bid in (a, b):
+        r = client.post(f"/api/v1/batches/{bid}/store", json={"facility_id": plant["store"], "operator": "甲"},
+                        headers=plant["op"])
+        assert r.status_code == 201, r.text
+    op = plant["op"]
+
+    def move(batch_id: int, **kw) -> tuple:  # noqa: ANN003
+        return (op, batch_id, {"operator": "库管张", "purpose": "transfer", **kw})
+    return [move(a, mass_kg="100"), move(a, mass_kg="150", note="装车"), move(a, mass_kg="100"), move(loose),
+            move(b, mass_kg="0"), move(b)]
+
+
+def test_retrievals_go_in_one_transaction_and_answer_as_if_alone(client, admin, session, engine):
+    plant, twin = setup_plant(client, admin, session), setup_plant(client, admin, session)
+    grouped = CommitGroups(engine)
+    out = store_together(grouped, [(deferred(op), bid, body) for op, bid, body in retrievals(client, plant)],
+                         kind="retrieved")
+    alone = CommitGroups(engine, enabled=False)
+    ref = [store_together(alone, [(deferred(op), bid, body)], kind="retrieved")[0]
+           for op, bid, body in retrievals(client, twin)]
+    assert [comparable(r) for r in out] == [comparable(r) for r in ref]
+    assert (grouped.groups, grouped.grouped) == (1, 3)
+    first, second = json.loads(out[0].body), json.loads(out[1].body)
+    assert Decimal(first["batch"]["stored_kg"]) == 200 and Decimal(second["batch"]["stored_kg"]) == 50
+    assert second["record"]["body"]["from_codes"] == [first["record"]["record_code"]]
+    assert first["record"]["facility_id"] == plant["store"]  # the store it left
+    assert isinstance(out[2], Conflict) and out[2].code == "batch.insufficient_mass"
+    assert isinstance(out[3], Conflict) and out[3].code == "batch.not_stored"
+    assert isinstance(out[4], InvalidInput) and out[4].details["field"] == "mass_kg"
+    last = json.loads(out[5].body)
+    assert last["batch"]["status"] == "retrieved" and Decimal(last["batch"]["stored_kg"]) == 0
+    codes = [int(json.loads(r.body)["record"]["record_code"][-3:]) for r in out if not isinstance(r, Exception)]
+    assert codes == [1, 2, 3]
+    v = client.get(f"/api/v1/units/{plant['unit']['id']}/verify", headers=admin).json()
+    assert v["ok"] and v["records"] == 3 + 2 + 3
+    session.rollback()
+    assert rebuild(session) == []
+
+
+def test_a_storage_move_of_another_kind_is_refused_by_the_groups():
+    import pytest
+
+    with pytest.raises(ValueError, match="not a storage move"):
+        asyncio.run(CommitGroups(None).submit_move(None, "shipped", 1, None, public_url="", render=render))
