@@ -14,8 +14,9 @@ What it does, in one run:
    Idempotency-Key and a realistic weighing (a mix of HW08/HW06/HW11/HW49 codes and one general-waste code,
    drums, tonne bags and bulk lots), round-robin over the units; measures per-request latency and wall time;
 4. stores some of the generated batches (--stores N, one `POST /batches/{id}/store` per request, the same clients)
-   and measures that too; stops the server and checks the ledger: every unit's chain verifies, batches ==
-   successful weighings, records == those and the successful storage moves;
+   and takes them out again (--retrieves N, `POST /batches/{id}/retrieve`), measuring each phase apart; stops the
+   server and checks the ledger: every unit's chain verifies, batches == successful weighings, records == those and
+   the successful storage moves;
 5. measures plain INSERTs of rows equal to the ones a generation writes (a `batch` row and its `journal_record`
    row, copied from the run) into scratch tables with the same indexes, with psycopg: one transaction per pair
    at the same concurrency, one autocommit row at a time, and executemany in one transaction;
@@ -434,6 +435,25 @@ def make_stores(url: str, plants: list[Plant], n: int, rng: random.Random) -> li
         out.append(loadgen.Request.post(f"/api/v1/batches/{batch_id}/store", body, {
             "Authorization": f"Bearer {p.token}", "Content-Type": "application/json",
             "Idempotency-Key": f"store-{uuid.UUID(int=rng.getrandbits(128))}"}, tag="store"))
+    return out
+
+
+def make_retrieves(url: str, plants: list[Plant], n: int, rng: random.Random) -> list:
+    """Up to n 出库 of the batches the run stored, one request each (`POST /batches/{id}/retrieve`, the whole
+    stored mass, for a transfer), in the order they were weighed; pre-encoded for bench.loadgen."""
+    from bench import loadgen
+
+    by_unit = {p.unit_id: p for p in plants}
+    with psycopg.connect(libpq(url)) as c:
+        rows = c.execute("SELECT id, unit_id FROM batch WHERE unit_id = ANY(%s) AND status = 'stored' "
+                         "ORDER BY id LIMIT %s", (list(by_unit), n)).fetchall()
+    out = []
+    for batch_id, unit_id in rows:
+        p = by_unit[unit_id]
+        body = json.dumps({"operator": p.operator, "purpose": "transfer"}).encode()
+        out.append(loadgen.Request.post(f"/api/v1/batches/{batch_id}/retrieve", body, {
+            "Authorization": f"Bearer {p.token}", "Content-Type": "application/json",
+            "Idempotency-Key": f"retrieve-{uuid.UUID(int=rng.getrandbits(128))}"}, tag="retrieve"))
     return out
 
 
@@ -1056,6 +1076,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--stores", type=int, default=2000, metavar="N",
                     help="then store N of the generated batches, one per request (POST /batches/{id}/store), and "
                     "measure that too (default 2000; 0: skip)")
+    ap.add_argument("--retrieves", type=int, default=2000, metavar="N",
+                    help="then take N of the stored batches out again, one per request (POST /batches/{id}/retrieve), "
+                    "and measure that too (default 2000; 0: skip)")
     ap.add_argument("--json", metavar="FILE", help="also write the summary as JSON to FILE (to compare runs)")
     ap.add_argument("--keep", action="store_true", help="do not drop the database this run created")
     ap.add_argument("--seed", type=int, default=2026, help="random seed of the request mix")
@@ -1122,18 +1145,23 @@ def main(argv: list[str] | None = None) -> int:
         snap1 = CpuSnap.take(server.proc.pid)
         activity = sampler.stop()
         spy_err = spy.stop() if spy else ""
-        moves = None
+        phases: list[tuple] = []  # storage moves: (key, path, loadgen result, CPU before, CPU after)
         if a.stores:
             from bench import loadgen
 
-            store_reqs = make_stores(url, plants, a.stores, rng)
-            if a.py_spy_stores:
-                spy = PySpy(server.proc.pid, a.py_spy_stores, a.py_spy_rate, a.py_spy_gil)
-            m0 = CpuSnap.take(server.proc.pid)
-            moves = loadgen.run(server.base, store_reqs, clients=a.concurrency, max_seconds=a.max_seconds, ok=(201,))
-            m1 = CpuSnap.take(server.proc.pid)
-            if a.py_spy_stores:
-                spy_err = spy.stop()
+            for key, path, n, make in (("stores", "store (入库", a.stores, make_stores),
+                                       ("retrieves", "retrieve (出库", a.retrieves, make_retrieves)):
+                if not n:
+                    continue
+                move_reqs = make(url, plants, n, rng)
+                if key == "stores" and a.py_spy_stores:
+                    spy = PySpy(server.proc.pid, a.py_spy_stores, a.py_spy_rate, a.py_spy_gil)
+                m0 = CpuSnap.take(server.proc.pid)
+                result = loadgen.run(server.base, move_reqs, clients=a.concurrency, max_seconds=a.max_seconds,
+                                     ok=(201,))
+                phases.append((key, path, result, m0, CpuSnap.take(server.proc.pid)))
+                if key == "stores" and a.py_spy_stores:
+                    spy_err = spy.stop()
         server.stop()
         dispose_engines()
 
@@ -1155,28 +1183,29 @@ def main(argv: list[str] | None = None) -> int:
         for line in activity:
             say(line)
 
-        move_summary = None
-        if moves is not None:
+        move_summaries: dict[str, dict] = {}
+        for key, path, moves, m0, m1 in phases:
             mcpu = cpu_figures(m0, m1, moves.sent)
             m50, m90, m99 = (pct(moves.latencies, q) * 1000 for q in (0.50, 0.90, 0.99))
             bad = {k: v for k, v in moves.statuses.items() if k != 201}
-            move_summary = {"requests": moves.sent, "stored": moves.ok_count, "per_s": round(moves.sent / moves.wall, 1),
-                            "p50_ms": round(m50, 1), "p90_ms": round(m90, 1), "p99_ms": round(m99, 1),
-                            "non_201": sum(bad.values()), "cpu": mcpu,
-                            "uvicorn_cpu_ms_per_request": mcpu["uvicorn_ms_per_request"]}
+            move_summaries[key] = {"requests": moves.sent, "moved": moves.ok_count,
+                                   "per_s": round(moves.sent / moves.wall, 1), "p50_ms": round(m50, 1),
+                                   "p90_ms": round(m90, 1), "p99_ms": round(m99, 1), "non_201": sum(bad.values()),
+                                   "cpu": mcpu, "uvicorn_cpu_ms_per_request": mcpu["uvicorn_ms_per_request"]}
             say("")
-            say(f"## HTTP: POST /api/v1/batches/{{id}}/store (入库, one batch per request), {a.concurrency} clients")
-            say(f"{moves.ok_count} of {moves.sent} batches stored in {moves.wall:.2f} s, "
+            say(f"## HTTP: POST /api/v1/batches/{{id}}/{path}, one batch per request), {a.concurrency} clients")
+            say(f"{moves.ok_count} of {moves.sent} batches moved in {moves.wall:.2f} s, "
                 f"{moves.sent / moves.wall:.1f}/s; p50 {m50:.1f} ms, p90 {m90:.1f} ms, p99 {m99:.1f} ms; "
                 f"non-201 {sum(bad.values())}" + (f" {bad} {moves.failures[:2]}" if bad else ""))
             say(cpu_report(m0, m1, moves.wall, moves.sent))
             if bad:
                 exit_code = 1
-        check = check_ledger(url, plants, warm.ok + res.items, moves.ok_count if moves is not None else 0)
+        moved = sum(m["moved"] for m in move_summaries.values())
+        check = check_ledger(url, plants, warm.ok + res.items, moved)
         say("")
         say(f"## ledger check: {'OK' if check.ok else 'FAILED'} — {check.records} journal records, "
             f"{check.batches} batches, {warm.ok + res.items} weighings created (warm-up included)"
-            + (f", {moves.ok_count} stored" if moves is not None else ""))
+            + "".join(f", {m['moved']} {k}" for k, m in move_summaries.items()))
         for line in check.lines:
             say(f"  {line}")
         if not check.ok or non201:
@@ -1237,10 +1266,11 @@ def main(argv: list[str] | None = None) -> int:
             ("ratio HTTP / INSERT 1 row per txn", f"{rate / results[1].txn_rate:.3f}" if rate else "n/a"),
             *[(f"target: {g['what']} {g['target']}", ("MET" if g["met"] else "NOT MET") + f" ({g['measured']:g})")
               for g in goals],
-            *([("storage moves, one per request (/s)", f"{move_summary['per_s']:.1f}"),
-               ("storage moves p50 / p99 (ms)", f"{move_summary['p50_ms']:.1f} / {move_summary['p99_ms']:.1f}"),
-               ("storage moves, uvicorn CPU per request (ms)", f"{move_summary['uvicorn_cpu_ms_per_request']:.2f}")]
-              if move_summary else []),
+            *[row for key, m in move_summaries.items() for row in (
+                (f"{key}, one per request (/s)", f"{m['per_s']:.1f}"),
+                (f"{key} p50 / p99 (ms)", f"{m['p50_ms']:.1f} / {m['p99_ms']:.1f}"),
+                (f"{key}, uvicorn / PostgreSQL CPU per request (ms)",
+                 f"{m['uvicorn_cpu_ms_per_request']:.2f} / {m['cpu']['postgres_ms_per_request']:.2f}"))],
             ("ledger chains valid, records == successes", "yes" if check.ok else "NO"),
         ]
         width = max(len(k) for k, _ in rows)
@@ -1260,7 +1290,7 @@ def main(argv: list[str] | None = None) -> int:
                 "client_cpu_ms_per_request": cpu["client_ms_per_request"],
                 "settings": {"units": a.units, "clients": a.concurrency, "bulk": a.bulk, "workers": a.workers,
                              "batches": a.batches, "warmup": a.warmup, "client": a.client},
-                "targets": goals, "stores": move_summary,
+                "targets": goals, **move_summaries,
                 "ledger_ok": check.ok}, url, info)
             say(f"wrote {a.json}")
     except BaseException:
