@@ -418,43 +418,31 @@ def check_ledger(url: str, plants: list[Plant], expected: int, moves: int = 0) -
 
 # ---- requests ----------------------------------------------------------------------------------------------
 
-def make_stores(url: str, plants: list[Plant], n: int, rng: random.Random) -> list:
-    """Up to n storage moves (入库) of batches the run generated, one request each (`POST /batches/{id}/store`,
-    the whole batch into its unit's storage room), in the order the batches were weighed, each with its own
-    Idempotency-Key; pre-encoded for bench.loadgen."""
+def _move_requests(url: str, plants: list[Plant], n: int, rng: random.Random, *, status: str, action: str,
+                   body: Callable[[Plant], dict]) -> list:
+    """Up to n moves of the run's batches in `status`, one request each (`POST /batches/{id}/{action}`), in the
+    order the batches were weighed, each with its own Idempotency-Key; pre-encoded for bench.loadgen."""
     from bench import loadgen
 
     by_unit = {p.unit_id: p for p in plants}
     with psycopg.connect(libpq(url)) as c:
-        rows = c.execute("SELECT id, unit_id FROM batch WHERE unit_id = ANY(%s) AND status = 'generated' "
-                         "ORDER BY id LIMIT %s", (list(by_unit), n)).fetchall()
-    out = []
-    for batch_id, unit_id in rows:
-        p = by_unit[unit_id]
-        body = json.dumps({"facility_id": p.store_facility_id, "operator": p.operator}).encode()
-        out.append(loadgen.Request.post(f"/api/v1/batches/{batch_id}/store", body, {
-            "Authorization": f"Bearer {p.token}", "Content-Type": "application/json",
-            "Idempotency-Key": f"store-{uuid.UUID(int=rng.getrandbits(128))}"}, tag="store"))
-    return out
+        rows = c.execute("SELECT id, unit_id FROM batch WHERE unit_id = ANY(%s) AND status = %s "
+                         "ORDER BY id LIMIT %s", (list(by_unit), status, n)).fetchall()
+    return [loadgen.Request.post(f"/api/v1/batches/{batch_id}/{action}", json.dumps(body(by_unit[unit_id])).encode(), {
+        "Authorization": f"Bearer {by_unit[unit_id].token}", "Content-Type": "application/json",
+        "Idempotency-Key": f"{action}-{uuid.UUID(int=rng.getrandbits(128))}"}, tag=action) for batch_id, unit_id in rows]
+
+
+def make_stores(url: str, plants: list[Plant], n: int, rng: random.Random) -> list:
+    """Up to n 入库 of the generated batches: the whole batch into its unit's storage room."""
+    return _move_requests(url, plants, n, rng, status="generated", action="store",
+                          body=lambda p: {"facility_id": p.store_facility_id, "operator": p.operator})
 
 
 def make_retrieves(url: str, plants: list[Plant], n: int, rng: random.Random) -> list:
-    """Up to n 出库 of the batches the run stored, one request each (`POST /batches/{id}/retrieve`, the whole
-    stored mass, for a transfer), in the order they were weighed; pre-encoded for bench.loadgen."""
-    from bench import loadgen
-
-    by_unit = {p.unit_id: p for p in plants}
-    with psycopg.connect(libpq(url)) as c:
-        rows = c.execute("SELECT id, unit_id FROM batch WHERE unit_id = ANY(%s) AND status = 'stored' "
-                         "ORDER BY id LIMIT %s", (list(by_unit), n)).fetchall()
-    out = []
-    for batch_id, unit_id in rows:
-        p = by_unit[unit_id]
-        body = json.dumps({"operator": p.operator, "purpose": "transfer"}).encode()
-        out.append(loadgen.Request.post(f"/api/v1/batches/{batch_id}/retrieve", body, {
-            "Authorization": f"Bearer {p.token}", "Content-Type": "application/json",
-            "Idempotency-Key": f"retrieve-{uuid.UUID(int=rng.getrandbits(128))}"}, tag="retrieve"))
-    return out
+    """Up to n 出库 of the stored batches: the whole stored mass, for a transfer."""
+    return _move_requests(url, plants, n, rng, status="stored", action="retrieve",
+                          body=lambda p: {"operator": p.operator, "purpose": "transfer"})
 
 
 def make_requests(plants: list[Plant], n: int, rng: random.Random, *, only: Waste | None = None
