@@ -169,13 +169,9 @@ def may(principal: Principal, unit: Unit, act: str, *, session: Session | None =
 
 def registry_unit(session: Session, unit_id: int) -> Unit | None:
     """A read-only snapshot of a unit from the registry cache (the hot write paths only read it)."""
-    from ledger.cache import cached, snapshot
+    from ledger.cache import registry_get
 
-    def load() -> Unit | None:
-        unit = session.get(Unit, unit_id)
-        return snapshot(unit) if unit is not None else None
-
-    return cached(session, ("unit", unit_id), load)
+    return registry_get(session, Unit, unit_id)
 
 
 def require_unit(session: Session, principal: Principal, unit_id: int, *, act: str = "read",

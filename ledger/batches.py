@@ -19,7 +19,7 @@ from sqlmodel import Field, Session, SQLModel, select
 
 from ledger import journal
 from ledger.auth import Principal, audit, can_see_unit, registry_unit, require_unit
-from ledger.cache import cached, snapshot
+from ledger.cache import registry_get
 from ledger.codes import make_batch_code, make_digital_id, parse_digital_id, parse_hazard
 from ledger.counters import next_ranges, next_value
 from ledger.db import insert_all, new_row
@@ -451,11 +451,7 @@ def _when(value: datetime | None, *, field: str, now: datetime) -> datetime:
 
 def registry_facility(session: Session, facility_id: int) -> Facility | None:
     """A read-only snapshot of a facility from the registry cache."""
-    def load() -> Facility | None:
-        f = session.get(Facility, facility_id)
-        return snapshot(f) if f is not None else None
-
-    return cached(session, ("facility", facility_id), load)
+    return registry_get(session, Facility, facility_id)
 
 
 def _unit_facility(session: Session, unit_id: int, facility_id: int, *, kinds: tuple[str, ...],

@@ -28,10 +28,11 @@ _VERSION = "wasteledger.registry_version"
 _DIRTY = "wasteledger.registry_dirty"
 #: the tables whose rows the cache holds: a change or a deletion of any of their rows invalidates it
 CACHED_TABLES = frozenset({"unit", "facility", "plan", "plan_item", "waste_code", "method", "app_user", "api_token",
-                           "park_member", "permit"})
-#: and those whose new rows change a cached answer (the planned codes of a year, the catalogue, memberships); a new
-#: unit, facility, user or token changes none (a lookup that finds nothing is never cached)
-NEW_ROWS_MATTER = frozenset({"plan", "plan_item", "waste_code", "method", "park_member"})
+                           "park_member", "permit", "vehicle"})
+#: and those whose new rows change a cached answer (the planned codes of a year, the catalogue, memberships, the
+#: permits valid on a day); a new unit, facility, vehicle, user or token changes none (a lookup that finds nothing
+#: is never cached)
+NEW_ROWS_MATTER = frozenset({"plan", "plan_item", "waste_code", "method", "park_member", "permit"})
 
 
 class RegistryVersion(SQLModel, table=True):
@@ -93,6 +94,16 @@ def snapshot(row: T) -> T:
     """A detached copy of a table row holding its column values (what the cache keeps)."""
     cls = type(row)
     return cls.model_construct(**{c.name: getattr(row, c.name) for c in cls.__table__.columns})
+
+
+def registry_get(session: Session, model: type[T], key: Any) -> T | None:
+    """A read-only snapshot of the registry row of `model` (a table in CACHED_TABLES) with primary key `key`, from
+    the cache, else read and cached. For rows a request only reads: a unit, facility, vehicle, method, user."""
+    def load() -> T | None:
+        row = session.get(model, key)
+        return snapshot(row) if row is not None else None
+
+    return cached(session, (model.__tablename__, key), load)
 
 
 def clear() -> None:

@@ -18,12 +18,13 @@ from ledger import batches
 from ledger.accounts import User
 from ledger.auth import Principal, audit, can_see_unit, may, registry_unit, require_unit
 from ledger.batches import Batch
+from ledger.cache import registry_get
 from ledger.codes import city_of, make_manifest_number, province_of
 from ledger.counters import next_value
 from ledger.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ledger.mass import g_to_kg, kg_to_g
-from ledger.registry.assets import licence_covers, licences_on
-from ledger.registry.models import Facility, Method, Permit, PlanItem, Unit, Vehicle
+from ledger.registry.assets import licence_covers, licences_on, permits_on
+from ledger.registry.models import Facility, Method, PlanItem, Unit, Vehicle
 from ledger.registry.plans import current_plan_items
 from ledger.types import UTCDateTime, utcnow
 from ledger.validation import Code, Day, DbId, GpsPoint, Input, Kg, Lat, Lon, PlannedDate, PositiveKg
@@ -240,7 +241,7 @@ def parties(m: Manifest) -> tuple[int, int, int]:
 
 def can_see_manifest(session: Session, principal: Principal, m: Manifest) -> bool:
     for uid in set(parties(m)):
-        unit = session.get(Unit, uid)
+        unit = registry_unit(session, uid)  # only read: the registry cache's snapshot will do
         if unit is not None and can_see_unit(session, principal, unit):
             return True
     return False
@@ -254,7 +255,8 @@ def get_manifest(session: Session, principal: Principal, manifest_id: int) -> Ma
 
 
 def _sign_as(session: Session, principal: Principal, m: Manifest, unit_id: int, act: str, role_name: str) -> Unit:
-    unit = session.get(Unit, unit_id)
+    """The signing party (a read-only snapshot), when the principal may sign for it."""
+    unit = registry_unit(session, unit_id)
     if principal.is_admin:
         return unit
     if principal.unit_id != unit_id or not may(principal, unit, act):
@@ -288,7 +290,7 @@ def _check_processing(session: Session, holding: Batch, method: Method, day: dat
         return {}
     ln, m = row
     if holding.hazardous:
-        receiver = session.get(Unit, holding.holder_unit_id)
+        receiver = registry_unit(session, holding.holder_unit_id)
         covering = [p for p in licences_on(session, unit_id=holding.holder_unit_id, on=day)
                     if licence_covers(p, holding.waste_code)]
         if not covering:
@@ -372,8 +374,9 @@ def check_receiver(session: Session, *, receiver: Unit, lines: list[tuple[str, i
             raise _refuse("receiver_method", f"{receiver.name}'s licence for {code} does not cover method {method}",
                           f"lines[{i}].planned_method", waste_code=code, method=method)
         need[with_method[0].id] = need.get(with_method[0].id, 0) + mass
+    by_id = {p.id: p for p in licences}
     for pid, mass in need.items():
-        p = session.get(Permit, pid)
+        p = by_id[pid]
         if p.annual_capacity_g is None:
             continue
         used = _received_this_year_g(session, receiver.id, on.year, manifest_id)
@@ -387,11 +390,9 @@ def check_hauler(session: Session, *, hauler: Unit, vehicle_id: int, on: date) -
     """The hauler holds a valid transport permit and the vehicle is its own."""
     if not hauler.is_hauler:
         raise _refuse("hauler_not_registered", f"{hauler.name} is not registered as a hauler", "hauler_id")
-    permit = session.exec(select(Permit).where(Permit.unit_id == hauler.id, Permit.kind == "transport_permit",
-                                               Permit.valid_from <= on, Permit.valid_to >= on)).first()
-    if permit is None:
+    if not permits_on(session, unit_id=hauler.id, kind="transport_permit", on=on):
         raise _refuse("hauler_permit", f"{hauler.name} holds no transport permit valid on {on}", "hauler_id")
-    vehicle = session.get(Vehicle, vehicle_id)
+    vehicle = registry_get(session, Vehicle, vehicle_id)
     if vehicle is None or vehicle.unit_id != hauler.id:
         raise _refuse("vehicle_not_hauler", f"vehicle {vehicle_id} is not a vehicle of {hauler.name}", "vehicle_id")
     return vehicle
@@ -440,7 +441,7 @@ def plan_flags(session: Session, *, originator_id: int, receiver_id: int, codes:
 
 
 def _methods(session: Session, method: str, field: str) -> Method:
-    m = session.get(Method, method.strip().upper())
+    m = registry_get(session, Method, method.strip().upper())
     if m is None:
         raise _refuse("method_unknown", f"unknown method {method!r}", field)
     return m
@@ -448,7 +449,7 @@ def _methods(session: Session, method: str, field: str) -> Method:
 
 def _check_all(session: Session, m: Manifest, lines: list[ManifestLine], on: date) -> None:
     spec = [(ln.waste_code, ln.mass_g, ln.planned_method) for ln in lines]
-    originator, receiver, hauler = (session.get(Unit, i) for i in (m.originator_id, m.receiver_id, m.hauler_id))
+    originator, receiver, hauler = (registry_unit(session, i) for i in (m.originator_id, m.receiver_id, m.hauler_id))
     check_hauler(session, hauler=hauler, vehicle_id=m.vehicle_id, on=on)
     check_receiver(session, receiver=receiver, lines=spec, on=on, manifest_id=m.id)
     check_approval(session, approval_id=m.approval_id, originator=originator, receiver=receiver, lines=spec, on=on,
@@ -533,15 +534,21 @@ def create(session: Session, *, principal: Principal, data: ManifestCreate) -> M
 
 def person_name(session: Session, user_id: int | None, fallback: str) -> str:
     """A user's display name (a person's name on documents and ledger tables), else `fallback`."""
-    user = session.get(User, user_id) if user_id else None
+    user = registry_get(session, User, user_id) if user_id else None
     return user.display_name if user is not None else fallback
 
 
 def _signer_name(session: Session, m: Manifest, action: str) -> str | None:
     """The name of the person who signed `action` on the manifest."""
-    e = session.exec(select(ManifestEvent).where(ManifestEvent.manifest_id == m.id, ManifestEvent.action == action)
-                     .order_by(ManifestEvent.id.desc())).first()
+    e = session.execute(_SIGNER, {"manifest_id": m.id, "action": action}).first()
     return person_name(session, e.user_id, e.user_name) if e is not None else None
+
+
+# built once (every signature runs them): building a statement costs about as much Python as executing it
+_SIGNER = (select(ManifestEvent.user_id, ManifestEvent.user_name)
+           .where(ManifestEvent.manifest_id == bindparam("manifest_id"), ManifestEvent.action == bindparam("action"))
+           .order_by(ManifestEvent.id.desc()).limit(1))
+LINES_OF = select(ManifestLine).where(ManifestLine.manifest_id == bindparam("manifest_id")).order_by(ManifestLine.line_no)
 
 
 def _event(session: Session, m: Manifest, principal: Principal, action: str, before: str | None, after: str | None,
@@ -576,8 +583,7 @@ def _transition(session: Session, principal: Principal, m: Manifest, *, action: 
 
 
 def lines_of(session: Session, m: Manifest) -> list[ManifestLine]:
-    return list(session.exec(select(ManifestLine).where(ManifestLine.manifest_id == m.id)
-                             .order_by(ManifestLine.line_no)).all())
+    return list(session.exec(LINES_OF, params={"manifest_id": m.id}).all())
 
 
 def submit(session: Session, *, principal: Principal, m: Manifest) -> Manifest:
@@ -633,7 +639,7 @@ def pickup(session: Session, *, principal: Principal, m: Manifest, data: PickupI
                 mass_kg=g_to_kg(ln.mass_g - loose), operator=released_by, purpose="transfer",
                 note=f"装车出库 联单 {m.number}"), on_behalf=True,
                 extra={"manifest": m.number, "carrier": carrier, "receiver_id": m.receiver_id})
-        method = session.get(Method, ln.planned_method)
+        method = registry_get(session, Method, ln.planned_method)
         kind = "sent_out_for_use" if method.counts_as_utilisation else "sent_out_for_disposal"
         code = batches.record_code(session, unit_id=m.originator_id, kind=kind, day=today, hazardous=b.hazardous)
         batches.record(session, b, kind="shipped", unit_id=m.originator_id, principal=principal,
@@ -1038,7 +1044,7 @@ _MANIFESTS_OF_ROOT = (select(Manifest, ManifestLine).join(ManifestLine, Manifest
                       .where(ManifestLine.batch_id.in_(select(Batch.id).where(
                           (Batch.id == bindparam("root_id")) | (Batch.root_id == bindparam("root_id")))))
                       .order_by(Manifest.id))
-_EVENTS_OF = select(ManifestEvent).where(ManifestEvent.manifest_id == bindparam("manifest_id")).order_by(ManifestEvent.id)
+EVENTS_OF = select(ManifestEvent).where(ManifestEvent.manifest_id == bindparam("manifest_id")).order_by(ManifestEvent.id)
 
 
 def manifests_for_batch(session: Session, b: Batch) -> list[dict]:
@@ -1046,7 +1052,7 @@ def manifests_for_batch(session: Session, b: Batch) -> list[dict]:
     rows = session.exec(_MANIFESTS_OF_ROOT, params={"root_id": b.root_id or b.id}).all()
     out = []
     for m, ln in rows:
-        events = session.exec(_EVENTS_OF, params={"manifest_id": m.id}).all()
+        events = session.exec(EVENTS_OF, params={"manifest_id": m.id}).all()
         out.append({"manifest_id": m.id, "number": m.number, "status": m.status, "party_ids": list(parties(m)),
                     "originator_id": m.originator_id, "hauler_id": m.hauler_id, "receiver_id": m.receiver_id,
                     "line_no": ln.line_no, "shipped_kg": g_to_kg(ln.mass_g), "planned_method": ln.planned_method,

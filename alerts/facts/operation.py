@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import timedelta
 
-from sqlalchemy import func, or_
+from sqlalchemy import Date, Float, bindparam, func, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
@@ -50,27 +50,39 @@ def licences(session: Session, clock: Clock, scope: Scope | None) -> list[Licenc
     return out
 
 
+def _received_loads_query(scoped: bool):  # noqa: ANN202
+    q = (select(Manifest.id, Manifest.number, Manifest.receiver_id, Manifest.received_at, ManifestLine.line_no,
+                ManifestLine.waste_code, ManifestLine.planned_method, ManifestLine.accepted_g)
+         .join(ManifestLine, ManifestLine.manifest_id == Manifest.id)
+         .where(Manifest.hazardous.is_(True), Manifest.received_at.is_not(None), ManifestLine.accepted_g > 0)
+         .order_by(Manifest.id, ManifestLine.line_no))
+    if scoped:
+        return q.where(Manifest.id.in_(bindparam("manifest_ids", expanding=True)))
+    return q.where(Manifest.received_at >= bindparam("since"))
+
+
+# The scoped statements run at the commit of every receipt and pickup: built once, like every statement a write
+# path runs (building one costs about as much Python as executing it); the unscoped ones bind their cut-off.
+_RECEIVED_LOADS = {scoped: _received_loads_query(scoped) for scoped in (False, True)}
+_LICENCES_OF = select(Permit).where(Permit.kind.in_(("operating_licence", "collection_licence")),
+                                   Permit.unit_id.in_(bindparam("unit_ids", expanding=True)))
+
+
 @gatherer(ReceivedLoad)
 def received_loads(session: Session, clock: Clock, scope: Scope | None) -> list[ReceivedLoad]:
     """Hazardous loads accepted recently (or in this transaction), with the licences valid on the receipt day."""
     ids = None if scope is None else scope.manifest_ids
     if ids is not None and not ids:
         return []
-    q = (select(Manifest.id, Manifest.number, Manifest.receiver_id, Manifest.received_at, ManifestLine.line_no,
-                ManifestLine.waste_code, ManifestLine.planned_method, ManifestLine.accepted_g)
-         .join(ManifestLine, ManifestLine.manifest_id == Manifest.id)
-         .where(Manifest.hazardous.is_(True), Manifest.received_at.is_not(None), ManifestLine.accepted_g > 0)
-         .order_by(Manifest.id, ManifestLine.line_no))
-    if ids is None:
-        q = q.where(Manifest.received_at >= clock.days_ago(EVENT_LOOKBACK_DAYS))
+    params = {"since": clock.days_ago(EVENT_LOOKBACK_DAYS)} if ids is None else {"manifest_ids": sorted(ids)}
+    rows = session.execute(_RECEIVED_LOADS[ids is not None], params)
     loads: dict[tuple, list] = defaultdict(list)
-    for mid, number, rcv, at, no, code, method, accepted in session.execute(where(q, within(Manifest.id, ids))):
+    for mid, number, rcv, at, no, code, method, accepted in rows:
         loads[(mid, number, rcv, local_day(at))].append((no, code, method, int(accepted)))
     if not loads:
         return []
     held: dict[int, list[Permit]] = defaultdict(list)
-    for p in session.exec(select(Permit).where(Permit.kind.in_(("operating_licence", "collection_licence")),
-                                               Permit.unit_id.in_(sorted({k[2] for k in loads})))).all():
+    for p in session.exec(_LICENCES_OF, params={"unit_ids": sorted({k[2] for k in loads})}).all():
         held[p.unit_id].append(p)
     out = []
     for (mid, number, rcv, day), lines in loads.items():
@@ -83,6 +95,25 @@ def received_loads(session: Session, clock: Clock, scope: Scope | None) -> list[
     return out
 
 
+def _licence_use_query(scoped: bool):  # noqa: ANN202
+    accepted = (select(Manifest.receiver_id.label("rid"), func.sum(ManifestLine.accepted_g).label("g"))
+                .join(ManifestLine, ManifestLine.manifest_id == Manifest.id)
+                .where(Manifest.received_at >= bindparam("start"), Manifest.received_at < bindparam("end"))
+                .group_by(Manifest.receiver_id))
+    if scoped:
+        accepted = accepted.where(Manifest.receiver_id.in_(bindparam("unit_ids", expanding=True)))
+    accepted = accepted.subquery()
+    today = bindparam("today", type_=Date)
+    return (select(Permit.id, Permit.unit_id, Permit.number, Permit.annual_capacity_g, accepted.c.g)
+            .join(accepted, accepted.c.rid == Permit.unit_id)
+            .where(Permit.kind == "operating_licence", Permit.annual_capacity_g > 0,
+                   Permit.valid_from <= today, Permit.valid_to >= today,
+                   accepted.c.g >= Permit.annual_capacity_g * bindparam("warn", type_=Float)))
+
+
+_LICENCE_USE = {scoped: _licence_use_query(scoped) for scoped in (False, True)}
+
+
 @gatherer(LicenceUse)
 def licence_use(session: Session, clock: Clock, scope: Scope | None) -> list[LicenceUse]:
     """Licences with an annual capacity, against all their holder accepted this year (as the manifest check
@@ -92,17 +123,28 @@ def licence_use(session: Session, clock: Clock, scope: Scope | None) -> list[Lic
         return []
     year = clock.today.year
     start, end = year_bounds_utc(year)
-    accepted = (select(Manifest.receiver_id.label("rid"), func.sum(ManifestLine.accepted_g).label("g"))
-                .join(ManifestLine, ManifestLine.manifest_id == Manifest.id)
-                .where(Manifest.received_at >= start, Manifest.received_at < end)
-                .group_by(Manifest.receiver_id))
-    accepted = where(accepted, within(Manifest.receiver_id, units)).subquery()
-    q = (select(Permit.id, Permit.unit_id, Permit.number, Permit.annual_capacity_g, accepted.c.g)
-         .join(accepted, accepted.c.rid == Permit.unit_id)
-         .where(Permit.kind == "operating_licence", Permit.annual_capacity_g > 0,
-                Permit.valid_from <= clock.today, Permit.valid_to >= clock.today,
-                accepted.c.g >= Permit.annual_capacity_g * (S.CAPACITY_WARN - 0.001)))
-    return [LicenceUse(pid, u, n, year, int(cap), int(g)) for pid, u, n, cap, g in session.execute(q).all()]
+    params = {"start": start, "end": end, "today": clock.today, "warn": S.CAPACITY_WARN - 0.001}
+    if units is not None:
+        params["unit_ids"] = sorted(units)
+    return [LicenceUse(pid, u, n, year, int(cap), int(g))
+            for pid, u, n, cap, g in session.execute(_LICENCE_USE[units is not None], params).all()]
+
+
+def _cross_province_query(scoped: bool):  # noqa: ANN202
+    origin, dest = aliased(Unit), aliased(Unit)
+    q = (select(Manifest.id, Manifest.number, Manifest.originator_id, Manifest.receiver_id, Manifest.picked_up_at,
+                Manifest.approval_id)
+         .join(origin, origin.id == Manifest.originator_id).join(dest, dest.id == Manifest.receiver_id)
+         .where(Manifest.picked_up_at.is_not(None),
+                func.substr(origin.region_code, 1, 2) != func.substr(dest.region_code, 1, 2)))
+    if scoped:
+        return q.where(Manifest.id.in_(bindparam("manifest_ids", expanding=True)))
+    return q.where(Manifest.picked_up_at >= bindparam("since"))
+
+
+_CROSS_PROVINCE = {scoped: _cross_province_query(scoped) for scoped in (False, True)}
+_LINES_OF = select(ManifestLine.manifest_id, ManifestLine.waste_code, ManifestLine.mass_g).where(
+    ManifestLine.manifest_id.in_(bindparam("manifest_ids", expanding=True)))
 
 
 @gatherer(CrossProvince)
@@ -111,21 +153,13 @@ def cross_province(session: Session, clock: Clock, scope: Scope | None) -> list[
     ids = None if scope is None else scope.manifest_ids
     if ids is not None and not ids:
         return []
-    origin, dest = aliased(Unit), aliased(Unit)
-    q = (select(Manifest.id, Manifest.number, Manifest.originator_id, Manifest.receiver_id, Manifest.picked_up_at,
-                Manifest.approval_id)
-         .join(origin, origin.id == Manifest.originator_id).join(dest, dest.id == Manifest.receiver_id)
-         .where(Manifest.picked_up_at.is_not(None),
-                func.substr(origin.region_code, 1, 2) != func.substr(dest.region_code, 1, 2)))
-    if ids is None:
-        q = q.where(Manifest.picked_up_at >= clock.days_ago(EVENT_LOOKBACK_DAYS))
-    rows = session.execute(where(q, within(Manifest.id, ids))).all()
+    params = {"since": clock.days_ago(EVENT_LOOKBACK_DAYS)} if ids is None else {"manifest_ids": sorted(ids)}
+    rows = session.execute(_CROSS_PROVINCE[ids is not None], params).all()
     if not rows:
         return []
     mids = [r[0] for r in rows]
     lines: dict[int, list] = defaultdict(list)
-    for mid, code, g in session.execute(select(ManifestLine.manifest_id, ManifestLine.waste_code, ManifestLine.mass_g)
-                                        .where(ManifestLine.manifest_id.in_(mids))).all():
+    for mid, code, g in session.execute(_LINES_OF, {"manifest_ids": mids}).all():
         lines[mid].append((code, int(g)))
     approvals = {a.id: a for a in session.exec(select(TransferApproval).where(
         TransferApproval.id.in_(sorted({r[5] for r in rows if r[5]})))).all()}

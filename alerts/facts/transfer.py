@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import timedelta
 
-from sqlalchemy import String, cast, func, or_
+from sqlalchemy import BigInteger, Float, String, bindparam, cast, func, or_
 from sqlmodel import Session, select
 
 from alerts import settings as S
@@ -59,23 +59,62 @@ def trips(session: Session, clock: Clock, scope: Scope | None) -> list[Trip]:
     return facts
 
 
+def _receipts_query(scoped: bool):  # noqa: ANN202
+    diff = func.abs(ManifestLine.mass_g - ManifestLine.received_g)
+    q = (select(Manifest.id, Manifest.number, Manifest.originator_id, Manifest.receiver_id, ManifestLine.line_no,
+                ManifestLine.waste_code, ManifestLine.mass_g, ManifestLine.received_g)
+         .join(ManifestLine, ManifestLine.manifest_id == Manifest.id)
+         .where(ManifestLine.received_g.is_not(None),
+                or_(diff > bindparam("mid_g", type_=BigInteger),
+                    diff > ManifestLine.mass_g * bindparam("mid_ratio", type_=Float)))
+         .order_by(Manifest.id, ManifestLine.line_no))
+    if scoped:
+        return q.where(Manifest.id.in_(bindparam("manifest_ids", expanding=True)))
+    return q.where(Manifest.received_at >= bindparam("since"))
+
+
+def _refusals_query(scoped: bool):  # noqa: ANN202
+    # what waits on the return leg, as ledger.manifests.confirm_return counts it
+    refused = func.sum(func.coalesce(ManifestLine.refused_g, 0))
+    returned = func.sum(ManifestLine.returned_g)
+    q = (select(Manifest.id, Manifest.number, Manifest.originator_id, Manifest.receiver_id, Manifest.status,
+                refused, returned)
+         .join(ManifestLine, ManifestLine.manifest_id == Manifest.id).where(ManifestLine.received_g.is_not(None)))
+    if scoped:
+        q = q.where(Manifest.id.in_(bindparam("manifest_ids", expanding=True)))
+    return (q.group_by(Manifest.id, Manifest.number, Manifest.originator_id, Manifest.receiver_id, Manifest.status)
+            .having(refused > returned))
+
+
+def _flagged_query(scoped: bool):  # noqa: ANN202
+    q = (select(Manifest.id, Manifest.number, Manifest.originator_id, Manifest.receiver_id, Manifest.flags)
+         .where(cast(Manifest.flags, String) != "[]"))
+    if not scoped:
+        since = bindparam("since", type_=Manifest.__table__.c.picked_up_at.type)
+        return q.where(or_(Manifest.picked_up_at >= since, Manifest.received_at >= since))
+    holding = select(ManifestLine.manifest_id).where(
+        ManifestLine.holding_id.in_(bindparam("batch_ids", expanding=True)))
+    return q.where(or_(Manifest.id.in_(bindparam("manifest_ids", expanding=True)), Manifest.id.in_(holding)),
+                   Manifest.picked_up_at.is_not(None))
+
+
+# The scoped statements run at the commit of every receipt and pickup: built once (building one costs about as
+# much Python as executing it); the unscoped ones bind their cut-off, and thresholds are bound per execution.
+_RECEIPTS = {scoped: _receipts_query(scoped) for scoped in (False, True)}
+_REFUSALS = {scoped: _refusals_query(scoped) for scoped in (False, True)}
+_FLAGGED = {scoped: _flagged_query(scoped) for scoped in (False, True)}
+
+
 @gatherer(Receipt)
 def receipts(session: Session, clock: Clock, scope: Scope | None) -> list[Receipt]:
     """Received lines whose mass differs from the shipped one by more than the mid threshold."""
     ids = _manifests(scope)
     if ids is not None and not ids:
         return []
-    diff = func.abs(ManifestLine.mass_g - ManifestLine.received_g)
-    q = (select(Manifest.id, Manifest.number, Manifest.originator_id, Manifest.receiver_id, ManifestLine.line_no,
-                ManifestLine.waste_code, ManifestLine.mass_g, ManifestLine.received_g)
-         .join(ManifestLine, ManifestLine.manifest_id == Manifest.id)
-         .where(ManifestLine.received_g.is_not(None),
-                or_(diff > S.TRANSIT_DIFF_MID_G, diff > ManifestLine.mass_g * S.TRANSIT_DIFF_MID_RATIO))
-         .order_by(Manifest.id, ManifestLine.line_no))
-    if ids is None:
-        q = q.where(Manifest.received_at >= clock.days_ago(EVENT_LOOKBACK_DAYS))
+    params = {"since": clock.days_ago(EVENT_LOOKBACK_DAYS)} if ids is None else {"manifest_ids": sorted(ids)}
+    params.update(mid_g=S.TRANSIT_DIFF_MID_G, mid_ratio=S.TRANSIT_DIFF_MID_RATIO)
     by: dict[tuple, list] = defaultdict(list)
-    for mid, number, orig, rcv, no, code, shipped, received in session.execute(where(q, within(Manifest.id, ids))):
+    for mid, number, orig, rcv, no, code, shipped, received in session.execute(_RECEIPTS[ids is not None], params):
         by[(mid, number, orig, rcv)].append((no, code, int(shipped), int(received)))
     return [Receipt(*k, tuple(v)) for k, v in by.items()]
 
@@ -86,16 +125,9 @@ def refusals(session: Session, clock: Clock, scope: Scope | None) -> list[Refusa
     ids = _manifests(scope)
     if ids is not None and not ids:
         return []
-    # what waits on the return leg, as ledger.manifests.confirm_return counts it
-    refused = func.sum(func.coalesce(ManifestLine.refused_g, 0))
-    returned = func.sum(ManifestLine.returned_g)
-    q = (select(Manifest.id, Manifest.number, Manifest.originator_id, Manifest.receiver_id, Manifest.status,
-                refused, returned)
-         .join(ManifestLine, ManifestLine.manifest_id == Manifest.id).where(ManifestLine.received_g.is_not(None))
-         .group_by(Manifest.id, Manifest.number, Manifest.originator_id, Manifest.receiver_id, Manifest.status)
-         .having(refused > returned))
     return [Refusal(mid, n, o, r, st, int(f), int(b))
-            for mid, n, o, r, st, f, b in session.execute(where(q, within(Manifest.id, ids))).all()]
+            for mid, n, o, r, st, f, b in session.execute(
+                _REFUSALS[ids is not None], {} if ids is None else {"manifest_ids": sorted(ids)}).all()]
 
 
 @gatherer(ManifestFlags, ProcessingMethods)
@@ -103,17 +135,14 @@ def manifest_flags(session: Session, clock: Clock, scope: Scope | None) -> list[
     """Plan flags and method-change flags of recent manifests (or of those a transaction touched)."""
     if scope is not None and not (scope.manifest_ids or scope.batch_ids):
         return []
-    q = (select(Manifest.id, Manifest.number, Manifest.originator_id, Manifest.receiver_id, Manifest.flags)
-         .where(cast(Manifest.flags, String) != "[]"))
     if scope is None:
-        q = q.where(or_(Manifest.picked_up_at >= clock.days_ago(EVENT_LOOKBACK_DAYS),
-                        Manifest.received_at >= clock.days_ago(EVENT_LOOKBACK_DAYS)))
+        since = clock.days_ago(EVENT_LOOKBACK_DAYS)
+        rows = session.execute(_FLAGGED[False], {"since": since}).all()
     else:
-        holding = select(ManifestLine.manifest_id).where(ManifestLine.holding_id.in_(sorted(scope.batch_ids)))
-        q = q.where(or_(Manifest.id.in_(sorted(scope.manifest_ids)), Manifest.id.in_(holding)),
-                    Manifest.picked_up_at.is_not(None))
+        rows = session.execute(_FLAGGED[True], {"manifest_ids": sorted(scope.manifest_ids),
+                                                "batch_ids": sorted(scope.batch_ids)}).all()
     out: list[object] = []
-    for mid, number, orig, rcv, flags in session.execute(q).all():
+    for mid, number, orig, rcv, flags in rows:
         plan = tuple(f for f in flags if f.startswith(("not_in_plan:", "receiver_not_in_plan:")))
         if plan:
             out.append(ManifestFlags(mid, number, orig, plan))

@@ -7,14 +7,16 @@ from decimal import Decimal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from sqlalchemy import bindparam
 from sqlmodel import Session, SQLModel, select
 
 from api.deps import Tx, get_session, principal, tx
 from api.routers import alerts as alert_routes
 from api.routers import batches as batch_routes
 from ledger import manifests as svc
-from ledger.auth import Principal
+from ledger.auth import Principal, registry_unit
 from ledger.batches import Batch
+from ledger.cache import registry_get
 from ledger.codes import parse_hazard
 from ledger.mass import g_to_kg
 from ledger.registry.models import Method, Permit, Unit, Vehicle
@@ -112,9 +114,17 @@ def _party(u: Unit) -> PartyOut:
     return PartyOut(id=u.id, name=u.name, credit_code=u.credit_code, region_code=u.region_code)
 
 
+# built once (every signature answers with the manifest): building a statement costs about as much Python as
+# executing it
+_LINE_BATCHES = select(Batch.id, Batch.digital_id, Batch.name).where(
+    Batch.id.in_(bindparam("batch_ids", expanding=True)))
+_REVISIONS_OF = (select(svc.Revision).where(svc.Revision.manifest_id == bindparam("manifest_id"))
+                 .order_by(svc.Revision.id))
+
+
 def manifest_public(s: Session, m: svc.Manifest, public_url: str) -> ManifestPublic:
     lines = svc.lines_of(s, m)
-    batches = {b.id: b for b in s.exec(select(Batch).where(Batch.id.in_([ln.batch_id for ln in lines])))}
+    batches = {b.id: b for b in s.execute(_LINE_BATCHES, {"batch_ids": [ln.batch_id for ln in lines]})}
     out_lines = []
     for ln in lines:
         b = batches[ln.batch_id]
@@ -127,14 +137,13 @@ def manifest_public(s: Session, m: svc.Manifest, public_url: str) -> ManifestPub
             refused_kg=None if refused is None else g_to_kg(refused), returned_kg=g_to_kg(ln.returned_g),
             transit_difference_kg=None if ln.received_g is None else g_to_kg(ln.mass_g - ln.received_g),
             acceptance=ln.acceptance, reason=ln.reason, holding_id=ln.holding_id, flags=list(ln.flags)))
-    events = s.exec(select(svc.ManifestEvent).where(svc.ManifestEvent.manifest_id == m.id)
-                    .order_by(svc.ManifestEvent.id)).all()
-    revs = s.exec(select(svc.Revision).where(svc.Revision.manifest_id == m.id).order_by(svc.Revision.id)).all()
+    events = s.exec(svc.EVENTS_OF, params={"manifest_id": m.id}).all()
+    revs = s.exec(_REVISIONS_OF, params={"manifest_id": m.id}).all()
     received = [ln.received_g for ln in lines if ln.received_g is not None]
     return ManifestPublic(
         id=m.id, number=m.number, status=m.status, status_name=STATUS_NAMES[m.status], hazardous=m.hazardous,
-        originator=_party(s.get(Unit, m.originator_id)), hauler=_party(s.get(Unit, m.hauler_id)),
-        receiver=_party(s.get(Unit, m.receiver_id)), vehicle_plate=s.get(Vehicle, m.vehicle_id).plate,
+        originator=_party(registry_unit(s, m.originator_id)), hauler=_party(registry_unit(s, m.hauler_id)),
+        receiver=_party(registry_unit(s, m.receiver_id)), vehicle_plate=registry_get(s, Vehicle, m.vehicle_id).plate,
         driver_id=m.driver_id, planned_date=m.planned_date, approval_id=m.approval_id, flags=m.flags,
         remarks=m.remarks, created_at=m.created_at, submitted_at=m.submitted_at, picked_up_at=m.picked_up_at,
         delivered_at=m.delivered_at, received_at=m.received_at, completed_at=m.completed_at,
@@ -156,8 +165,8 @@ def _step(t: Tx, request: Request, manifest_id: int, fn, status: int = 200):  # 
 
     def run(s, p):  # noqa: ANN001
         m = svc.get_manifest(s, p, manifest_id)
-        fn(s, p, m)
-        return manifest_public(s, svc.get_manifest(s, p, manifest_id), url)
+        fn(s, p, m)  # a step moves the manifest with compare-and-set and refreshes it: `m` is current
+        return manifest_public(s, m, url)
     return t.run(run, status=status)
 
 

@@ -7,9 +7,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
+from sqlalchemy import bindparam
 from sqlmodel import Field, Session, SQLModel, select
 
 from ledger.auth import Principal, audit, require_unit
+from ledger.cache import cached, snapshot
 from ledger.errors import Conflict, InvalidInput
 from ledger.mass import g_to_kg, kg_to_g
 from ledger.registry.catalogue import check_code_or_category, check_methods
@@ -240,13 +242,26 @@ def licence_covers(p: Permit, code: str) -> bool:
     return code in p.waste_codes or ("HW" + code[-2:]) in p.waste_codes
 
 
+# the unit's permits of a kind valid on a day, built once: every manifest signature checks licences and permits
+_PERMITS_ON = (select(Permit).where(Permit.unit_id == bindparam("unit_id"), Permit.kind == bindparam("kind"),
+                                    Permit.valid_from <= bindparam("on"), Permit.valid_to >= bindparam("on"))
+               .order_by(Permit.id))
+
+
+def permits_on(session: Session, *, unit_id: int, kind: str, on: date) -> list[Permit]:
+    """The unit's permits of `kind` valid on a day, as read-only snapshots from the registry cache (a new, changed
+    or deleted permit invalidates it). The list is the caller's own."""
+    def load() -> list[Permit]:
+        return [snapshot(p) for p in session.exec(_PERMITS_ON, params={"unit_id": unit_id, "kind": kind, "on": on})]
+
+    return list(cached(session, ("permits_on", unit_id, kind, on), load))
+
+
 def licences_on(session: Session, *, unit_id: int, on: date) -> list[Permit]:
     """The unit's operating licences valid on a day."""
-    return list(session.exec(select(Permit).where(Permit.unit_id == unit_id, Permit.kind == "operating_licence",
-                                                  Permit.valid_from <= on, Permit.valid_to >= on)).all())
+    return permits_on(session, unit_id=unit_id, kind="operating_licence", on=on)
 
 
 def collection_licences_on(session: Session, *, unit_id: int, on: date) -> list[Permit]:
     """The unit's collection licences (收集经营许可证) valid on a day."""
-    return list(session.exec(select(Permit).where(Permit.unit_id == unit_id, Permit.kind == "collection_licence",
-                                                  Permit.valid_from <= on, Permit.valid_to >= on)).all())
+    return permits_on(session, unit_id=unit_id, kind="collection_licence", on=on)
