@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Literal
 
 from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint, bindparam, func, or_, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Field, Session, SQLModel, select
 
 from ledger import batches
@@ -563,14 +564,16 @@ def _move(session: Session, m: Manifest, *, expect: tuple[str, ...], to: str, **
     if m.status not in expect:
         raise Conflict(f"manifest {m.number} is {m.status}; this step needs {' or '.join(expect)}",
                        code="manifest.invalid_transition", details={"status": m.status, "expected": list(expect)})
+    values = {"status": to, "version": m.version + 1, **stamps}
     result = session.execute(update(Manifest).where(Manifest.id == m.id, Manifest.status == m.status,
-                                                    Manifest.version == m.version)
-                             .values(status=to, version=m.version + 1, **stamps))
+                                                    Manifest.version == m.version).values(**values)
+                             .execution_options(synchronize_session=False))
     if result.rowcount != 1:
         session.rollback()
         raise Conflict(f"manifest {m.number} was changed by someone else just now; reload it",
                        code="manifest.concurrent_change")
-    session.refresh(m)
+    for key, value in values.items():  # the row now holds exactly these (no column changes on update by itself)
+        set_committed_value(m, key, value)
 
 
 def _transition(session: Session, principal: Principal, m: Manifest, *, action: str, expect: tuple[str, ...],
@@ -608,13 +611,23 @@ def _lock(session: Session, batch_id: int) -> Batch:
     return session.exec(q.execution_options(populate_existing=True)).one()
 
 
+# A manifest's batches, locked in one statement in id order (so two transactions lock them in the same order).
+_BATCHES = select(Batch).where(Batch.id.in_(bindparam("ids", expanding=True))).order_by(Batch.id).execution_options(
+    populate_existing=True)
+_BATCHES_FOR_UPDATE = _BATCHES.with_for_update()
+
+
+def _lock_all(session: Session, batch_ids: list[int]) -> dict[int, Batch]:
+    q = _BATCHES_FOR_UPDATE if session.get_bind().dialect.name == "postgresql" else _BATCHES
+    return {b.id: b for b in session.exec(q, params={"ids": batch_ids})}
+
+
 def pickup(session: Session, *, principal: Principal, m: Manifest, data: PickupIn) -> Manifest:
     """The hauler signs pickup after scanning every label: a label not on the manifest is refused (标签≠联单不得装车)."""
     _sign_as(session, principal, m, m.hauler_id, "haul", "hauler")
     lines = lines_of(session, m)
-    by_digital = {}
-    for ln in lines:
-        by_digital[session.get(Batch, ln.batch_id).digital_id] = ln
+    locked = _lock_all(session, [ln.batch_id for ln in lines])
+    by_digital = {locked[ln.batch_id].digital_id: ln for ln in lines}
     scanned = [s.strip().upper() for s in data.scanned]
     strangers = [s for s in scanned if s not in by_digital]
     if strangers:
@@ -632,7 +645,7 @@ def pickup(session: Session, *, principal: Principal, m: Manifest, data: PickupI
     released_by = data.released_by or _signer_name(session, m, "submit") or principal.username
     carrier = person_name(session, principal.user_id, principal.username)
     for ln in lines:
-        b = _lock(session, ln.batch_id)
+        b = locked[ln.batch_id]
         loose = batches.state_of(b).loose_g
         if loose < ln.mass_g:  # 出库 at loading: the originator releases what is still in storage
             batches.retrieve(session, principal=principal, batch=b, data=batches.RetrieveIn(

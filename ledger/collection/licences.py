@@ -13,6 +13,7 @@ from datetime import date
 
 from sqlmodel import Session
 
+from ledger.auth import registry_unit
 from ledger.batches import Batch
 from ledger.errors import InvalidInput
 from ledger.mass import g_to_kg
@@ -54,6 +55,7 @@ def check_collected_lines(session: Session, *, collector: Unit, lines: list[tupl
 
     covered: set[int] = set()
     need: dict[int, int] = {}
+    chosen: dict[int, Permit] = {}
     for i, (code, mass, _method) in enumerate(lines):
         if collector.is_receiver and any(licence_covers(p, code)
                                          for p in licences_on(session, unit_id=collector.id, on=on)):
@@ -69,8 +71,9 @@ def check_collected_lines(session: Session, *, collector: Unit, lines: list[tupl
                           f"covers {code}", f"lines[{i}].batch_id", waste_code=code)
         covered.add(i)
         need[licences[0].id] = need.get(licences[0].id, 0) + mass
+        chosen[licences[0].id] = licences[0]
     for pid, mass in need.items():
-        p = session.get(Permit, pid)
+        p = chosen[pid]
         if p.annual_capacity_g is None:
             continue
         used = _received_this_year_g(session, collector.id, on.year, manifest_id)
@@ -91,15 +94,15 @@ def mark_records(session: Session, m, kind: str, holding: Batch) -> dict:  # noq
     shipment of collected waste are `collected: true`; a producer's shipment to a collector names it."""
     day = local_day(utcnow())
     if kind in ("received", "refused"):
-        receiver = session.get(Unit, m.receiver_id)
+        receiver = registry_unit(session, m.receiver_id)
         if collects(session, unit=receiver, code=holding.waste_code, on=day):
             return {"collected": True, "collector_id": receiver.id}
         return {}
-    origin = session.get(Unit, m.originator_id)
+    origin = registry_unit(session, m.originator_id)
     if origin.is_collector and is_collected_holding(holding):
         return {"collected": True, "collector_id": origin.id, "lot": holding.period == "lot"}
     if kind == "shipped":
-        receiver = session.get(Unit, m.receiver_id)
+        receiver = registry_unit(session, m.receiver_id)
         if collects(session, unit=receiver, code=holding.waste_code, on=day):
             return {"via_collector": receiver.id}
     return {}
