@@ -58,6 +58,7 @@ from ledger import journal, types
 from ledger.accounts import IdempotencyRecord
 from ledger.auth import Principal
 from ledger.errors import LedgerError
+from ledger.journal import JournalRecord
 from ledger.types import utcnow
 
 log = logging.getLogger("wasteledger.grouping")
@@ -77,7 +78,7 @@ class Job:
     public_url: str
     kind: str = "weigh"  # or a storage move's record kind: "stored" (入库), "retrieved" (出库)
     batch_id: int | None = None  # a move's batch
-    render: Callable[[svc.Batch, svc.JournalRecord], BaseModel] | None = None  # a move's answer
+    render: Callable[[svc.Batch, JournalRecord], BaseModel] | None = None  # a move's answer
     future: asyncio.Future | None = None
     principal: Principal | None = None
     outcome: Any = None  # a Response, or the exception to raise
@@ -112,7 +113,7 @@ class CommitGroups:
         return await self._submit(Job(deferred=deferred, data=data, public_url=public_url))
 
     async def submit_move(self, deferred: Deferred, kind: str, batch_id: int, data: svc.StoreIn | svc.RetrieveIn,
-                          *, public_url: str, render: Callable[[svc.Batch, svc.JournalRecord], BaseModel]) -> Response:
+                          *, public_url: str, render: Callable[[svc.Batch, JournalRecord], BaseModel]) -> Response:
         """The response to one storage move, `kind` "stored" (入库) or "retrieved" (出库); `render` makes its answer
         from the holding and the record."""
         if kind not in MOVES:

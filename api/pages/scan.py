@@ -12,7 +12,7 @@ from api.pages.common import PageRoute, Viewer, render, viewer
 from api.routers.batches import next_actions
 from ledger import batches as svc
 from ledger import manifests as msvc
-from ledger.codes import HAZARD_NAMES, parse_digital_id
+from ledger.codes import HAZARD_NAMES, parse_digital_id, parse_hazard
 from ledger.errors import LedgerError
 from ledger.mass import g_to_kg
 from ledger.registry.catalogue import get_waste_code
@@ -54,7 +54,7 @@ def scan_page(digital_id: str, request: Request, s: Session = Depends(get_sessio
     unit = s.get(Unit, b.unit_id)
     entry = get_waste_code(s, b.waste_code)
     ctx = {"b": b, "unit": unit, "entry": entry, "net_kg": g_to_kg(b.net_g), "principal": p,
-           "hazards": [HAZARD_NAMES.get(h, h) for h in (svc.parse_hazard(b.hazard) if b.hazard else ())],
+           "hazards": [HAZARD_NAMES.get(h, h) for h in (parse_hazard(b.hazard) if b.hazard else ())],
            "detail": None, "actions": [], "pickup": None}
     if p is not None and svc.can_see_batch(s, p, b):
         ctx["detail"] = {"remaining_kg": g_to_kg(b.remaining_g), "stored_kg": g_to_kg(b.stored_g),

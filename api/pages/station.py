@@ -16,7 +16,7 @@ from ledger import batches as bsvc
 from ledger import views
 from ledger.auth import Principal, require_unit
 from ledger.batches import FORMS
-from ledger.codes import HAZARD_NAMES, parse_digital_id
+from ledger.codes import HAZARD_NAMES, parse_digital_id, parse_hazard
 from ledger.errors import Forbidden, InvalidInput, LedgerError, NotFound
 from ledger.registry.models import Facility, Method, Unit
 from ledger.workdays import today
@@ -97,7 +97,7 @@ def batch_panel(digital_id: str, request: Request, unit_id: int | None = None, s
     return render(request, "station/_batch.html", {
         "b": b, "actions": actions, "names": ACTION_NAMES, "facs": facs,
         "methods": methods_for(s, facs["process"]) if {"use_in_house", "dispose_in_house"} & set(actions) else [],
-        "hazards": [HAZARD_NAMES.get(h, h) for h in (bsvc.parse_hazard(b.hazard) if b.hazard else ())],
+        "hazards": [HAZARD_NAMES.get(h, h) for h in (parse_hazard(b.hazard) if b.hazard else ())],
         "storage": s.get(Facility, b.storage_facility_id) if b.storage_facility_id else None,
         "mine": b.holder_unit_id == unit.id}, v=v)
 

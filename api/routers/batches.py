@@ -17,11 +17,13 @@ from ledger import batches as svc
 from ledger import journal
 from ledger.auth import Principal, may, registry_unit, require_unit
 from ledger.batches import Batch, BatchPublic, RecordPublic, batch_public, record_public
+from ledger.codes import parse_hazard
 from ledger.errors import InvalidInput, NotFound
 from ledger.mass import g_to_kg
 from ledger.registry.catalogue import get_waste_code
 from ledger.registry.models import Facility, Unit
 from ledger.validation import Code, Day, DbId, Limit, Seq
+from ledger.workdays import local_day
 
 router = APIRouter(tags=["batches"])
 
@@ -47,9 +49,9 @@ def label_data(session: Session, b: Batch, public_url: str) -> LabelData:
     return LabelData(
         digital_id=b.digital_id, qr_payload=scan_url(public_url, b.digital_id), batch_code=b.batch_code,
         waste_name=b.name, category=b.category, category_name=entry.category_name if entry else "一般工业固体废物",
-        waste_code=b.waste_code, form=b.form, hazard=tuple(svc.parse_hazard(b.hazard)) if b.hazard else (),
+        waste_code=b.waste_code, form=b.form, hazard=tuple(parse_hazard(b.hazard)) if b.hazard else (),
         components=b.components or b.name,
-        generated_on=svc.local_day(b.occurred_at), unit_name=unit.name, contact=unit.contact or "",
+        generated_on=local_day(b.occurred_at), unit_name=unit.name, contact=unit.contact or "",
         phone=unit.phone or "", net_kg=g_to_kg(b.net_g), container_type=b.container_type,
         container_volume_l=b.container_volume_l, hazardous=b.hazardous)
 

@@ -51,7 +51,7 @@ def check_collected_lines(session: Session, *, collector: Unit, lines: list[tupl
     """A manifest to a collection centre: each hazardous code needs a valid collection licence covering it, with
     annual capacity left (loads in flight count). Returns the indexes of the lines it covers; a collector that is
     also a receiver leaves the others to its operating licence, a pure collector refuses them."""
-    from ledger.manifests import _received_this_year_g
+    from ledger.manifests import received_this_year_g
 
     covered: set[int] = set()
     need: dict[int, int] = {}
@@ -76,7 +76,7 @@ def check_collected_lines(session: Session, *, collector: Unit, lines: list[tupl
         p = chosen[pid]
         if p.annual_capacity_g is None:
             continue
-        used = _received_this_year_g(session, collector.id, on.year, manifest_id)
+        used = received_this_year_g(session, collector.id, on.year, manifest_id)
         if used + mass > p.annual_capacity_g:
             raise _refuse("collector_capacity", f"collection licence {p.number} has "
                           f"{g_to_kg(max(p.annual_capacity_g - used, 0))} kg of annual capacity left, less than the "

@@ -21,6 +21,7 @@ from ledger.collection.licences import is_collected_holding
 from ledger.collection.models import LotSource
 from ledger.counters import next_value
 from ledger.errors import Conflict, InvalidInput, NotFound
+from ledger.journal import JournalRecord
 from ledger.mass import g_to_kg
 from ledger.registry.assets import licence_covers, licences_on
 from ledger.registry.catalogue import check_waste_code
@@ -115,7 +116,7 @@ def combine(session: Session, *, principal: Principal, facility_id: int, data: L
         if b.stored_g and b.storage_facility_id != f.id:
             raise InvalidInput(f"batch {b.digital_id} is stored elsewhere (facility {b.storage_facility_id})",
                                field=field)
-        if manifests._open_manifest_of(session, b.id) is not None:
+        if manifests.open_manifest_of(session, b.id) is not None:
             raise Conflict(f"batch {b.digital_id} is on an open manifest", code="lot.source_on_manifest",
                            details={"field": field})
     if len(rows) < MIN_SOURCES:
@@ -125,7 +126,7 @@ def combine(session: Session, *, principal: Principal, facility_id: int, data: L
     if len(forms) > 1:
         raise InvalidInput(f"the sources have different forms ({', '.join(sorted(forms))}); combine one form at a "
                            "time", field="source_ids", code="lot.mixed_forms")
-    occurred = batches._when(data.occurred_at, field="occurred_at", now=utcnow())
+    occurred = batches.checked_time(data.occurred_at, field="occurred_at", now=utcnow())
     day: date = local_day(occurred)
     first = rows[0]
     serial = next_value(session, f"did:{collector.id}:{code}:{day:%Y%m%d}")
@@ -180,8 +181,8 @@ def lot_public(session: Session, lot: Batch) -> LotPublic:
     rows = sources_of(session, lot.id)
     units = {u.id: u for u in session.exec(select(Unit).where(Unit.id.in_({r.producer_id for r in rows})))}
     roots = {b.id: b for b in session.exec(select(Batch).where(Batch.id.in_({r.root_id for r in rows})))}
-    recs = {r.id: r for r in session.exec(select(batches.JournalRecord).where(
-        batches.JournalRecord.id.in_([r.record_id for r in rows])))}
+    recs = {r.id: r for r in session.exec(select(JournalRecord).where(
+        JournalRecord.id.in_([r.record_id for r in rows])))}
     return LotPublic(
         lot_id=lot.id, digital_id=lot.digital_id, batch_code=lot.batch_code, collector_id=lot.unit_id,
         waste_code=lot.waste_code, net_kg=g_to_kg(lot.net_g), remaining_kg=g_to_kg(lot.remaining_g),

@@ -341,7 +341,7 @@ def weigh(session: Session, *, principal: Principal, order_id: int, data: WeighI
                 raise InvalidInput(f"batch {b.digital_id} is {b.waste_code}, line {no} is {ln.waste_code}", field=f)
             if b.remaining_g <= 0:
                 raise InvalidInput(f"batch {b.digital_id} holds nothing", field=f)
-            if manifests._open_manifest_of(session, b.id) is not None:
+            if manifests.open_manifest_of(session, b.id) is not None:
                 raise InvalidInput(f"batch {b.digital_id} is already on an open manifest", field=f)
             taken.setdefault(no, []).append(b)
     try:

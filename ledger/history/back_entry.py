@@ -20,6 +20,7 @@ from sqlmodel import Field, Session, select
 
 from ledger import journal, manifests
 from ledger.auth import Principal, audit, require_declarant
+from ledger.batches import Batch
 from ledger.errors import Conflict, InvalidInput
 from ledger.history.models import SourceDocument
 from ledger.manifests import Manifest
@@ -135,7 +136,7 @@ def back_enter(session: Session, *, principal: Principal, data: BackEntryIn) -> 
             session.add(m)
             session.flush()
             manifests.submit(session, principal=origin, m=m)
-            digital = [session.get(manifests.Batch, ln.batch_id).digital_id for ln in data.lines]
+            digital = [session.get(Batch, ln.batch_id).digital_id for ln in data.lines]
             manifests.pickup(session, principal=hauler, m=m, data=manifests.PickupIn(scanned=digital))
         if data.delivered_at:
             with clock_at(data.delivered_at):

@@ -218,7 +218,7 @@ def accept_offer(session: Session, *, principal: Principal, post_id: int, offer_
         d = data.manifest
         ids = d.batch_ids or [b.id for b in session.exec(select(Batch).where(
             Batch.holder_unit_id == post.unit_id, Batch.waste_code == post.waste_code, Batch.remaining_g > 0)
-            .order_by(Batch.occurred_at, Batch.id)).all() if manifests._open_manifest_of(session, b.id) is None]
+            .order_by(Batch.occurred_at, Batch.id)).all() if manifests.open_manifest_of(session, b.id) is None]
         if not ids:
             raise InvalidInput(f"the producer holds no batch of {post.waste_code} to ship yet: accept without "
                                "manifest and draft it when the waste is weighed", field="manifest.batch_ids",

@@ -136,7 +136,7 @@ class Coverage:
 
 def coverage(session: Session, unit: Unit) -> Coverage:
     """The licences a receiver (operating) or collector (collection) holds today, and what it received this year."""
-    from ledger.manifests import _received_this_year_g
+    from ledger.manifests import received_this_year_g
 
     today = shanghai_today()
     licences: list[Permit] = []
@@ -145,7 +145,7 @@ def coverage(session: Session, unit: Unit) -> Coverage:
     if unit.is_collector:
         licences += collection_licences_on(session, unit_id=unit.id, on=today)
     return Coverage(unit=unit, licences=licences, general=unit.is_receiver or unit.is_collector,
-                    used_g=_received_this_year_g(session, unit.id, today.year, None))
+                    used_g=received_this_year_g(session, unit.id, today.year, None))
 
 
 def trading_unit(session: Session, principal: Principal) -> Unit | None:

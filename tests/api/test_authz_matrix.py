@@ -36,6 +36,7 @@ from ledger.accounts import ApiToken, User, issue_token
 from ledger.auth import SYSTEM
 from ledger.codes import credit_check_character
 from ledger.db import reader
+from ledger.journal import JournalRecord
 from ledger.registry import assets, plans, units
 from ledger.registry.models import ParkMemberRequest
 from ledger.workdays import today as shanghai_today
@@ -480,7 +481,7 @@ def scan(w: World, role: str, owner: str) -> Req:
 
 def correction(w: World, b: batches.Batch) -> dict:
     with Session(reader(w.engine)) as s:
-        rec = s.exec(select(batches.JournalRecord).where(batches.JournalRecord.batch_id == b.id)).first()
+        rec = s.exec(select(JournalRecord).where(JournalRecord.batch_id == b.id)).first()
     return {"record_id": rec.id, "mass_kg": "99", "reason": "复磅更正"}
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import text
 from api.deps import Credentials, Deferred
 from api.grouping import CommitGroups
 from ledger import batches as svc
-from ledger.batches import rebuild
+from ledger.batches import rebuild, weighing
 from ledger.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from tests.conftest import PUBLIC_URL, batch_body, make_user, setup_plant
 
@@ -115,7 +115,7 @@ def test_a_failure_while_writing_sends_every_request_of_the_group_alone(client, 
             raise Conflict("refused while writing", code="test.refused")
         return real_store(session, batch=batch, data=data, **kw)
 
-    monkeypatch.setattr(svc, "store", store)
+    monkeypatch.setattr(weighing, "store", store)  # where the weighing writer looks it up
     reqs = [(deferred(a["op"]), batch_body(a, gross_kg=str(50 + i), store_facility_id=a["store"]))
             for i in range(4)]
     reqs.insert(2, (deferred(a["op"]), batch_body(a, store_facility_id=a["store"], operator="坏")))

@@ -18,6 +18,7 @@ from ledger.accounts import User
 from ledger.auth import SYSTEM, Principal
 from ledger.batches import Batch
 from ledger.codes import credit_check_character
+from ledger.journal import JournalRecord
 from ledger.registry import assets, plans, units
 from ledger.types import clock_at
 from ledger.users import UserCreate, create_user
@@ -243,8 +244,8 @@ def build(session: Session) -> World:
     c4 = w.gen("c4", "C", FURNACE, 2000, "2024-03-03")
     w.process("C", c4, 2000, "2024-03-10", "D1", dispose=True)
     w.process("C", c1, 1000, "2024-04-04", "D1", dispose=True)
-    original = session.exec(select(batches.JournalRecord).where(batches.JournalRecord.batch_id == a4.id,
-                                                                batches.JournalRecord.kind == "generated")).one()
+    original = session.exec(select(JournalRecord).where(JournalRecord.batch_id == a4.id,
+                                                                JournalRecord.kind == "generated")).one()
     with clock_at(at("2024-05-01")):
         batches.correct(s, principal=w.who["A"], batch=s.get(Batch, a4.id), data=batches.CorrectionIn(
             record_id=original.id, mass_kg=Decimal(410), reason="地磅校准后复核"))

@@ -1,0 +1,102 @@
+"""The state machine's parts every step shares: the compare-and-set move, the signature event, the lines, the
+signers' names, the batch locks, and the marks other modules add to the records a manifest writes."""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import Session, select
+
+from ledger.accounts import User
+from ledger.auth import Principal
+from ledger.batches import Batch
+from ledger.cache import registry_get
+from ledger.errors import Conflict
+from ledger.manifests.models import Manifest, ManifestEvent, ManifestLine, Where
+
+# Other modules add fields to the bodies of the records a manifest writes: (session, manifest, kind, holding) ->
+# dict. The collection side marks a collector's pass-through `collected: true` so roll-ups count it once.
+record_marks: list = []
+
+
+def marks_for(session: Session, m: Manifest, kind: str, holding: Batch) -> dict:
+    out: dict = {}
+    for fn in record_marks:
+        out.update(fn(session, m, kind, holding) or {})
+    return out
+
+
+# ---- transitions -----------------------------------------------------------------------------------------
+
+def person_name(session: Session, user_id: int | None, fallback: str) -> str:
+    """A user's display name (a person's name on documents and ledger tables), else `fallback`."""
+    user = registry_get(session, User, user_id) if user_id else None
+    return user.display_name if user is not None else fallback
+
+
+def signer_name(session: Session, m: Manifest, action: str) -> str | None:
+    """The name of the person who signed `action` on the manifest."""
+    e = session.execute(_SIGNER, {"manifest_id": m.id, "action": action}).first()
+    return person_name(session, e.user_id, e.user_name) if e is not None else None
+
+
+# built once (every signature runs them): building a statement costs about as much Python as executing it
+_SIGNER = (select(ManifestEvent.user_id, ManifestEvent.user_name)
+           .where(ManifestEvent.manifest_id == bindparam("manifest_id"), ManifestEvent.action == bindparam("action"))
+           .order_by(ManifestEvent.id.desc()).limit(1))
+LINES_OF = select(ManifestLine).where(ManifestLine.manifest_id == bindparam("manifest_id")).order_by(ManifestLine.line_no)
+
+
+def add_event(session: Session, m: Manifest, principal: Principal, action: str, before: str | None, after: str | None,
+           unit_id: int | None, where: Where | None = None, **detail) -> None:
+    session.add(ManifestEvent(manifest_id=m.id, action=action, from_status=before, to_status=after,
+                              user_id=principal.user_id or None, user_name=principal.username, unit_id=unit_id,
+                              lat=where.lat if where else None, lon=where.lon if where else None, detail=detail))
+
+
+def move(session: Session, m: Manifest, *, expect: tuple[str, ...], to: str, **stamps) -> None:
+    """Compare-and-set the status: one of two racing signatures wins, the other gets 409."""
+    if m.status not in expect:
+        raise Conflict(f"manifest {m.number} is {m.status}; this step needs {' or '.join(expect)}",
+                       code="manifest.invalid_transition", details={"status": m.status, "expected": list(expect)})
+    values = {"status": to, "version": m.version + 1, **stamps}
+    result = session.execute(update(Manifest).where(Manifest.id == m.id, Manifest.status == m.status,
+                                                    Manifest.version == m.version).values(**values)
+                             .execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        session.rollback()
+        raise Conflict(f"manifest {m.number} was changed by someone else just now; reload it",
+                       code="manifest.concurrent_change")
+    for key, value in values.items():  # the row now holds exactly these (no column changes on update by itself)
+        set_committed_value(m, key, value)
+
+
+def transition(session: Session, principal: Principal, m: Manifest, *, action: str, expect: tuple[str, ...],
+                to: str, unit_id: int, where: Where | None = None, detail: dict | None = None, **stamps) -> Manifest:
+    """Move the manifest (compare-and-set) and record the signature that moved it."""
+    before = m.status
+    move(session, m, expect=expect, to=to, **stamps)
+    add_event(session, m, principal, action, before, m.status, unit_id, where, **(detail or {}))
+    return m
+
+
+def lines_of(session: Session, m: Manifest) -> list[ManifestLine]:
+    return list(session.exec(LINES_OF, params={"manifest_id": m.id}).all())
+
+
+def lock_batch(session: Session, batch_id: int) -> Batch:
+    q = select(Batch).where(Batch.id == batch_id)
+    if session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update()
+    return session.exec(q.execution_options(populate_existing=True)).one()
+
+
+# A manifest's batches, locked in one statement in id order (so two transactions lock them in the same order).
+_BATCHES = select(Batch).where(Batch.id.in_(bindparam("ids", expanding=True))).order_by(Batch.id).execution_options(
+    populate_existing=True)
+_BATCHES_FOR_UPDATE = _BATCHES.with_for_update()
+
+
+def lock_batches(session: Session, batch_ids: list[int]) -> dict[int, Batch]:
+    q = _BATCHES_FOR_UPDATE if session.get_bind().dialect.name == "postgresql" else _BATCHES
+    return {b.id: b for b in session.exec(q, params={"ids": batch_ids})}
