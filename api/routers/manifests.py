@@ -118,8 +118,12 @@ def _party(u: Unit) -> PartyOut:
 # executing it
 _LINE_BATCHES = select(Batch.id, Batch.digital_id, Batch.name).where(
     Batch.id.in_(bindparam("batch_ids", expanding=True)))
-_REVISIONS_OF = (select(svc.Revision).where(svc.Revision.manifest_id == bindparam("manifest_id"))
-                 .order_by(svc.Revision.id))
+_EVENTS_OF = (select(svc.ManifestEvent.action, svc.ManifestEvent.from_status, svc.ManifestEvent.to_status, svc.ManifestEvent.user_name, svc.ManifestEvent.unit_id,
+                     svc.ManifestEvent.at, svc.ManifestEvent.lat, svc.ManifestEvent.lon, svc.ManifestEvent.detail)
+              .where(svc.ManifestEvent.manifest_id == bindparam("manifest_id")).order_by(svc.ManifestEvent.id))
+_REVISIONS_OF = (select(svc.Revision.id, svc.Revision.status, svc.Revision.proposed_by_unit, svc.Revision.reason, svc.Revision.changes, svc.Revision.original,
+                        svc.Revision.approvals)
+                 .where(svc.Revision.manifest_id == bindparam("manifest_id")).order_by(svc.Revision.id))
 
 
 def manifest_public(s: Session, m: svc.Manifest, public_url: str) -> ManifestPublic:
@@ -137,8 +141,8 @@ def manifest_public(s: Session, m: svc.Manifest, public_url: str) -> ManifestPub
             refused_kg=None if refused is None else g_to_kg(refused), returned_kg=g_to_kg(ln.returned_g),
             transit_difference_kg=None if ln.received_g is None else g_to_kg(ln.mass_g - ln.received_g),
             acceptance=ln.acceptance, reason=ln.reason, holding_id=ln.holding_id, flags=list(ln.flags)))
-    events = s.exec(svc.EVENTS_OF, params={"manifest_id": m.id}).all()
-    revs = s.exec(_REVISIONS_OF, params={"manifest_id": m.id}).all()
+    events = s.execute(_EVENTS_OF, {"manifest_id": m.id}).all()  # rows, not entities: the answer only reads them
+    revs = s.execute(_REVISIONS_OF, {"manifest_id": m.id}).all()
     received = [ln.received_g for ln in lines if ln.received_g is not None]
     return ManifestPublic(
         id=m.id, number=m.number, status=m.status, status_name=STATUS_NAMES[m.status], hazardous=m.hazardous,

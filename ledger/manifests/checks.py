@@ -16,8 +16,8 @@ from ledger.errors import InvalidInput
 from ledger.manifests.models import OPEN, Manifest, ManifestLine, TransferApproval
 from ledger.mass import g_to_kg
 from ledger.registry.assets import licence_covers, licences_on, permits_on
-from ledger.registry.models import Method, PlanItem, Unit, Vehicle
-from ledger.registry.plans import current_plan_items
+from ledger.registry.models import Method, Unit, Vehicle
+from ledger.registry.plans import planned_receivers
 from ledger.workdays import year_bounds_utc
 
 # ---- checks (each refusal names the rule and the field) -----------------------------------------------
@@ -121,14 +121,12 @@ def check_approval(session: Session, *, approval_id: int | None, originator: Uni
 
 def plan_flags(session: Session, *, originator_id: int, receiver_id: int, codes: list[str], year: int) -> list[str]:
     """Codes or receivers outside the originator's plan: allowed, recorded for the alert engine."""
-    items: list[PlanItem] = current_plan_items(session, unit_id=originator_id, year=year)
-    by_code = {i.waste_code: i for i in items}
+    planned = planned_receivers(session, unit_id=originator_id, year=year)
     flags = []
     for code in codes:
-        item = by_code.get(code)
-        if item is None:
+        if code not in planned:
             flags.append(f"not_in_plan:{code}")
-        elif item.receiver_ids and receiver_id not in item.receiver_ids:
+        elif planned[code] and receiver_id not in planned[code]:
             flags.append(f"receiver_not_in_plan:{code}")
     return sorted(set(flags))
 

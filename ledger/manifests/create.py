@@ -7,8 +7,9 @@ from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from ledger.accounts import User
-from ledger.auth import Principal, audit, require_unit
+from ledger.auth import Principal, audit, registry_unit, require_unit
 from ledger.batches import Batch
+from ledger.cache import registry_get
 from ledger.codes import city_of, make_manifest_number
 from ledger.counters import next_value
 from ledger.manifests.checks import (
@@ -22,7 +23,6 @@ from ledger.manifests.checks import (
 from ledger.manifests.models import OPEN, Manifest, ManifestCreate, ManifestLine
 from ledger.manifests.state import add_event
 from ledger.mass import g_to_kg, kg_to_g
-from ledger.registry.models import Unit
 from ledger.types import utcnow
 from ledger.workdays import local_year
 
@@ -40,21 +40,21 @@ def open_manifest_of(session: Session, batch_id: int, exclude: int | None = None
 
 def create(session: Session, *, principal: Principal, data: ManifestCreate) -> Manifest:
     """The originator drafts a manifest for one vehicle trip; the number is allocated now, without gaps."""
-    originator = require_unit(session, principal, data.originator_id, act="operate")
-    hauler, receiver = session.get(Unit, data.hauler_id), session.get(Unit, data.receiver_id)
+    originator = require_unit(session, principal, data.originator_id, act="operate", read_only=True)
+    hauler, receiver = registry_unit(session, data.hauler_id), registry_unit(session, data.receiver_id)
     if hauler is None:
         raise refuse("hauler_unknown", f"unit {data.hauler_id} does not exist", "hauler_id")
     if receiver is None:
         raise refuse("receiver_unknown", f"unit {data.receiver_id} does not exist", "receiver_id")
     if data.driver_id is not None:
-        driver = session.get(User, data.driver_id)
+        driver = registry_get(session, User, data.driver_id)
         if driver is None or driver.unit_id != hauler.id or driver.role not in ("driver", "unit_admin"):
             raise refuse("driver_not_hauler", f"user {data.driver_id} is not a driver of {hauler.name}", "driver_id")
     lines: list[ManifestLine] = []
     seen: set[int] = set()
     hazardous: set[bool] = set()
     for i, ln in enumerate(data.lines):
-        b = session.exec(select(Batch).where(Batch.id == ln.batch_id)).first()
+        b = session.get(Batch, ln.batch_id)
         if b is None or b.holder_unit_id != originator.id:
             raise refuse("batch_not_held", f"batch {ln.batch_id} is not held by {originator.name}",
                           f"lines[{i}].batch_id")

@@ -156,6 +156,18 @@ def list_economics(session: Session, *, principal: Principal, unit_id: int) -> l
     return list(session.exec(select(Economics).where(Economics.unit_id == unit.id).order_by(Economics.year)).all())
 
 
+def planned_receivers(session: Session, *, unit_id: int, year: int) -> dict[str, tuple[int, ...]]:
+    """The waste codes of the latest plan version for that year, each with the receivers its item names (none: any
+    receiver), from the registry cache (every manifest draft asks)."""
+    from ledger.cache import cached
+
+    def load() -> dict[str, tuple[int, ...]]:
+        return {i.waste_code: tuple(i.receiver_ids or ())
+                for i in current_plan_items(session, unit_id=unit_id, year=year)}
+
+    return dict(cached(session, ("planned_receivers", unit_id, year), load))
+
+
 def planned_codes(session: Session, *, unit_id: int, year: int) -> frozenset[str]:
     """The waste codes of the latest plan version for that year, in one query (or from the registry cache)."""
     from ledger.cache import cached
