@@ -13,6 +13,7 @@ from ledger.batches.balance import record, state_of
 from ledger.batches.helpers import checked_time, links_of, record_code, unit_facility
 from ledger.batches.models import Batch
 from ledger.batches.schemas import CorrectionIn, ProcessIn
+from ledger.cache import registry_get
 from ledger.errors import InvalidInput
 from ledger.journal import JournalRecord
 from ledger.mass import MAX_BATCH_G, g_to_kg, kg_to_g
@@ -32,7 +33,7 @@ def process_in_house(session: Session, *, principal: Principal, batch: Batch, da
     require_unit(session, principal, batch.holder_unit_id, act="operate", read_only=True)
     occurred = checked_time(data.occurred_at, field="occurred_at", now=utcnow())
     completed = checked_time(data.completed_at, field="completed_at", now=utcnow()) if data.completed_at else occurred
-    method = session.get(Method, data.method.strip().upper())
+    method = registry_get(session, Method, data.method.strip().upper())
     if method is None:
         raise InvalidInput(f"unknown method {data.method!r}", field="method", code="method.unknown")
     if kind == "used_in_house" and not method.counts_as_utilisation:

@@ -6,11 +6,13 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from ledger import batches
 from ledger.auth import Principal, registry_unit
 from ledger.batches import Batch
+from ledger.cache import registry_get
 from ledger.errors import Conflict, InvalidInput
 from ledger.manifests.access import sign_as
 from ledger.manifests.checks import refuse
@@ -41,6 +43,10 @@ from ledger.registry.models import Facility, Method
 from ledger.types import utcnow
 from ledger.workdays import local_day, working_day_deadline
 
+# built once (every 自行利用/处置 of a received load asks it)
+_LINE_OF_HOLDING = (select(ManifestLine, Manifest).join(Manifest, Manifest.id == ManifestLine.manifest_id)
+                    .where(ManifestLine.holding_id == bindparam("holding_id")))
+
 
 def _check_processing(session: Session, holding: Batch, method: Method, day: date, principal: Principal) -> dict:
     """A receiver processing a load it received: hazardous waste needs a licence valid that day covering the code and
@@ -48,8 +54,7 @@ def _check_processing(session: Session, holding: Batch, method: Method, day: dat
     the record, the manifest line and the manifest."""
     if holding.parent_id is None:
         return {}
-    row = session.exec(select(ManifestLine, Manifest).join(Manifest, Manifest.id == ManifestLine.manifest_id)
-                       .where(ManifestLine.holding_id == holding.id)).first()
+    row = session.exec(_LINE_OF_HOLDING, params={"holding_id": holding.id}).first()
     if row is None:
         return {}
     ln, m = row
@@ -267,7 +272,7 @@ def confirm_return(session: Session, *, principal: Principal, m: Manifest, data:
     for ln in pending:
         b = lock_batch(session, ln.batch_id)
         back = ln.refused_g - ln.returned_g
-        method = session.get(Method, ln.planned_method)
+        method = registry_get(session, Method, ln.planned_method)
         batches.record(session, b, kind="returned", unit_id=m.originator_id, principal=principal,
                        actor_name=person_name(session, principal.user_id, principal.username), occurred_at=now,
                        mass_g=back, manifest_id=m.id, record_code=b.batch_code,
