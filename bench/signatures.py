@@ -2,6 +2,7 @@
 
     python -m bench.signatures                     # 1,000 manifests of one batch, 16 clients, 2 workers
     python -m bench.signatures --manifests 2000 --json /tmp/sig.json
+    python -m bench.signatures --profile 200       # in-process: statements, CPU and where it goes, per step
 
 What it does, in one run:
 
@@ -15,6 +16,11 @@ What it does, in one run:
    receiver's 自行利用 of the received holding, `POST /batches/{id}/use-in-house`) and complete;
 4. measures per phase: requests/s, p50/p99 latency, uvicorn and PostgreSQL CPU per request;
 5. checks the ledger: every manifest completed, every unit's chain verifies.
+
+`--profile N` measures instead, without HTTP's server and clients: N manifests go through the same steps in this
+process (FastAPI's TestClient, the same app and database), and per step it prints the statements one request
+sends, the process CPU per request (TestClient's own share included), and, profiled with yappi (CPU clock, every
+thread: the endpoint runs in a worker thread), the functions of ours where the CPU goes, inclusive.
 """
 
 from __future__ import annotations
@@ -129,6 +135,85 @@ def check(url: str, w: World, manifests: int) -> tuple[bool, list[str]]:
     return ok, lines
 
 
+def _in_process(req: loadgen.Request) -> tuple[str, dict[str, str], bytes]:
+    """A pre-encoded request taken apart again for TestClient: path, headers, body."""
+    head, body = req.raw.split(b"\r\n\r\n", 1)
+    first, *fields = head.decode().split("\r\n")
+    headers = dict(f.split(": ", 1) for f in fields)
+    for k in ("Host", "Content-Length"):
+        headers.pop(k, None)
+    return first.split(" ")[1], headers, body
+
+
+def profile(url: str, w: World, n: int, top: int, rng: random.Random) -> list[str]:
+    """Each step of n manifests in this process: statements and CPU per request (first half), then yappi's
+    inclusive CPU of our functions (second half)."""
+    import logging
+    import warnings
+
+    import yappi
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from bench.ingest import SqlTap, _one_line
+    from ledger.config import Settings
+    from ledger.db import get_engine
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    out: list[str] = []
+    tap = SqlTap(get_engine(url))
+    app = create_app(Settings(env="test", database_url=url, public_url="http://bench"))
+    ours = ("/ledger/", "/alerts/", "/api/")
+    try:
+        with TestClient(app) as client:
+            for req in weighings(w, n, rng):
+                path, headers, body = _in_process(req)
+                assert client.post(path, content=body, headers=headers).status_code == 201
+            for step in STEPS:
+                reqs = [_in_process(r) for r in step_requests(url, w, step, rng)]
+                warm, timed, profiled = reqs[:5], reqs[5:5 + (len(reqs) - 5) // 2], reqs[5 + (len(reqs) - 5) // 2:]
+                for path, headers, body in warm:
+                    r = client.post(path, content=body, headers=headers)
+                    assert r.status_code in (200, 201), r.text
+                tap.reset()
+                tap.on = True
+                first: list[str] = []
+                t0, c0 = time.perf_counter(), time.process_time()
+                for i, (path, headers, body) in enumerate(timed):
+                    r = client.post(path, content=body, headers=headers)
+                    assert r.status_code in (200, 201), r.text
+                    if i == 0:
+                        first = list(tap.statements)
+                wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+                tap.on = False
+                k = len(timed)
+                out.append(f"## {step}: {cpu / k * 1000:.2f} ms of process CPU and {wall / k * 1000:.2f} ms wall per "
+                           f"request, {len(tap.statements) / k:.1f} statements + {tap.commits / k:.0f} COMMIT "
+                           f"({k} requests); the statements of one:")
+                out += [f"  {i:2d}. {_one_line(st, 120)}" for i, st in enumerate(first, 1)]
+                yappi.set_clock_type("cpu")
+                yappi.clear_stats()
+                yappi.start()
+                for path, headers, body in profiled:
+                    client.post(path, content=body, headers=headers)
+                yappi.stop()
+                rows = sorted(((f.ttot, f.ncall, f.module, f.name) for f in yappi.get_func_stats()
+                               if any(o in f.module for o in ours) and "site-packages" not in f.module),
+                              reverse=True)
+                out.append(f"  yappi, CPU inclusive per request ({len(profiled)} requests; the profiler roughly "
+                           "doubles every figure, compare them with each other):")
+                root = __file__.rsplit("/bench/", 1)[0] + "/"
+                out += [f"    {t / len(profiled) * 1000:7.2f} ms {c / len(profiled):5.1f}×  "
+                        f"{mod.replace(root, '')}: {name}" for t, c, mod, name in rows[:top]]
+                out.append("")
+    finally:
+        tap.close()
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.signatures", description=__doc__.splitlines()[0])
     ap.add_argument("--server-url", default="postgresql+psycopg://postgres@127.0.0.1:5432")
@@ -140,6 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--py-spy", metavar="FILE", help="record the workers (GIL holder only) during these steps")
     ap.add_argument("--py-spy-steps", default="pickup,receive", help="the steps --py-spy records (default: "
                     "pickup,receive)")
+    ap.add_argument("--profile", type=int, default=0, metavar="N",
+                    help="in-process instead: N manifests, statements, CPU and yappi's profile per step")
+    ap.add_argument("--top", type=int, default=25, help="rows of the profile per step (default 25)")
     ap.add_argument("--seed", type=int, default=2026)
     a = ap.parse_args(argv)
 
@@ -154,6 +242,10 @@ def main(argv: list[str] | None = None) -> int:
         upgrade(url)
         world = seed(url, a.plants)
         dispose_engines()
+        if a.profile:
+            for line in profile(url, world, a.profile, a.top, rng):
+                say(line)
+            return 0
         server = Server(url, a.workers)
         server.wait_ready(a.workers)
         say(calibrate())
