@@ -1,14 +1,15 @@
-"""Group commit for weighings and storage moves: the single requests of one kind that reach one process together
+"""Group commit for weighings and holding moves: the single requests of one kind that reach one process together
 share one transaction.
 
-A weighing terminal sends one batch per request; a storage room's scanner one 入库 or 出库 per request. Alone, each request pays for its own transaction: the registry
+A weighing terminal sends one batch per request; a storage room's scanner one 入库 or 出库 per request; a
+treatment line's terminal one 自行利用 or 自行处置 per request. Alone, each request pays for its own transaction: the registry
 stamp, the serial counters, the chain head, the batch and record INSERTs, the balances, the idempotency key and
 the COMMIT — about ten statements, and a thread hop per dependency. Here the requests that arrive while a group is
 being written wait (on the event loop, costing nothing) and then go together, in one thread and one transaction:
 one counter statement, one head lock per unit, multi-row INSERTs, one COMMIT (`ledger.batches.write_weighings`,
-the code of the bulk route). Storage moves (`POST /batches/{id}/store` and `/retrieve`) form groups of their own,
-one per kind, written by `ledger.batches.move_many`: the holdings locked in one statement, then the same counters,
-heads and INSERTs.
+the code of the bulk route). Holding moves (`POST /batches/{id}/store`, `/retrieve`, `/use-in-house` and
+`/dispose-in-house`) form groups of their own, one per kind, written by `ledger.batches.move_many`: the holdings
+locked in one statement, then the same counters, heads and INSERTs.
 
 What each request keeps, as if it had been alone:
 - its own principal (its token is looked up in the group's transaction, from the registry cache) and its own
@@ -16,7 +17,8 @@ What each request keeps, as if it had been alone:
 - its own Idempotency-Key: a key already answered is replayed, a key used twice within a group runs after the
   group (and is replayed then), and the answer is stored under the key in the group's transaction;
 - its own error: a weighing that fails validation (`prepare_weighing`, which writes nothing), or a move that its
-  holding's state refuses (`check_store`/`check_retrieve`, against the state the group's earlier moves left), gets its 4xx
+  holding's state refuses (`check_store`/`check_retrieve`/`check_process`, against the state the group's earlier
+  moves left), gets its 4xx
   and the rest go on. Anything that fails later — while writing, at COMMIT, a key claimed meanwhile by another process —
   rolls the whole group back and every request of it runs alone, on the ordinary path (`Tx`), so one bad weighing
   never fails its neighbours and nothing is half-written.
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import gc
 import json
 import logging
@@ -63,8 +66,10 @@ from ledger.types import utcnow
 
 log = logging.getLogger("wasteledger.grouping")
 
-#: the storage moves that form groups, by record kind: the service that writes one alone
-MOVES = {"stored": svc.store, "retrieved": svc.retrieve}
+#: the holding moves that form groups, by record kind: the service that writes one alone
+MOVES = {"stored": svc.store, "retrieved": svc.retrieve,
+         "used_in_house": functools.partial(svc.process_in_house, kind="used_in_house"),
+         "disposed_in_house": functools.partial(svc.process_in_house, kind="disposed_in_house")}
 #: the most requests one group writes (a larger queue is written in several groups, one after the other)
 MAX_GROUP = 64
 
@@ -74,9 +79,9 @@ class Job:
     """One request's weighing, waiting for its group."""
 
     deferred: Deferred
-    data: svc.BatchCreate | svc.StoreIn | svc.RetrieveIn
+    data: svc.BatchCreate | svc.StoreIn | svc.RetrieveIn | svc.ProcessIn
     public_url: str
-    kind: str = "weigh"  # or a storage move's record kind: "stored" (入库), "retrieved" (出库)
+    kind: str = "weigh"  # or a holding move's record kind: "stored" (入库), "retrieved" (出库), "used_in_house", …
     batch_id: int | None = None  # a move's batch
     render: Callable[[svc.Batch, JournalRecord], BaseModel] | None = None  # a move's answer
     future: asyncio.Future | None = None
@@ -98,7 +103,8 @@ class _Regroup(Exception):
 
 class CommitGroups:
     """The commit groups of one application (one per process): `await groups.submit(...)` answers one weighing,
-    `await groups.submit_move(...)` one 入库 or 出库. Each kind of request forms groups of its own."""
+    `await groups.submit_move(...)` one 入库, 出库, 自行利用 or 自行处置. Each kind of request forms groups of its
+    own."""
 
     def __init__(self, engine: Engine, *, enabled: bool = True) -> None:
         self.engine = engine
@@ -112,12 +118,13 @@ class CommitGroups:
         """The response to one weighing request (raises its error, like a route would)."""
         return await self._submit(Job(deferred=deferred, data=data, public_url=public_url))
 
-    async def submit_move(self, deferred: Deferred, kind: str, batch_id: int, data: svc.StoreIn | svc.RetrieveIn,
-                          *, public_url: str, render: Callable[[svc.Batch, JournalRecord], BaseModel]) -> Response:
-        """The response to one storage move, `kind` "stored" (入库) or "retrieved" (出库); `render` makes its answer
-        from the holding and the record."""
+    async def submit_move(self, deferred: Deferred, kind: str, batch_id: int, data: svc.MoveIn, *,
+                          public_url: str, render: Callable[[svc.Batch, JournalRecord], BaseModel]) -> Response:
+        """The response to one holding move, `kind` a record kind of MOVES: "stored" (入库), "retrieved" (出库),
+        "used_in_house" (自行利用), "disposed_in_house" (自行处置); `render` makes its answer from the holding and
+        the record."""
         if kind not in MOVES:
-            raise ValueError(f"not a storage move: {kind}")
+            raise ValueError(f"not a holding move that forms groups: {kind}")
         return await self._submit(Job(deferred=deferred, data=data, public_url=public_url, kind=kind,
                                       batch_id=batch_id, render=render))
 
@@ -248,7 +255,7 @@ class CommitGroups:
         return written, answers, (_BATCH_EXISTS, batches[0].id)
 
     def _moves(self, s: Session, live: list[Job], later: list[Job], now: datetime) -> tuple:
-        """Storage moves of one kind (`ledger.batches.move_many`): each refused one gets its error, the rest are
+        """Holding moves of one kind (`ledger.batches.move_many`): each refused one gets its error, the rest are
         written."""
         if not live:
             return [], [], None

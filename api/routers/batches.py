@@ -142,15 +142,18 @@ async def retrieve(batch_id: DbId, body: svc.RetrieveIn, request: Request, d: De
 
 
 @router.post("/batches/{batch_id}/use-in-house", status_code=201, response_model=MoveResult, summary="自行利用")
-def use_in_house(batch_id: DbId, body: svc.ProcessIn, request: Request, t: Tx = Depends(tx)):
-    return _move(t, request, batch_id, lambda s, p, b: svc.process_in_house(
-        s, principal=p, batch=b, data=body, kind="used_in_house"))
+async def use_in_house(batch_id: DbId, body: svc.ProcessIn, request: Request, d: Deferred = Depends(deferred_tx)):
+    """The 自行利用 requests reaching this process together are written in one transaction (group commit,
+    api/grouping.py), each with its own answer, error and Idempotency-Key."""
+    return await _grouped_move("used_in_house", batch_id, body, request, d)
 
 
 @router.post("/batches/{batch_id}/dispose-in-house", status_code=201, response_model=MoveResult, summary="自行处置")
-def dispose_in_house(batch_id: DbId, body: svc.ProcessIn, request: Request, t: Tx = Depends(tx)):
-    return _move(t, request, batch_id, lambda s, p, b: svc.process_in_house(
-        s, principal=p, batch=b, data=body, kind="disposed_in_house"))
+async def dispose_in_house(batch_id: DbId, body: svc.ProcessIn, request: Request,
+                           d: Deferred = Depends(deferred_tx)):
+    """The 自行处置 requests reaching this process together are written in one transaction (group commit,
+    api/grouping.py), each with its own answer, error and Idempotency-Key."""
+    return await _grouped_move("disposed_in_house", batch_id, body, request, d)
 
 
 @router.post("/batches/{batch_id}/corrections", status_code=201, response_model=MoveResult,

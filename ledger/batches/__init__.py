@@ -11,8 +11,9 @@ One file per concern:
 - `access`: who sees a batch, and finding one by id, digital ID or scan;
 - `helpers`: scale-clock times, a unit's facilities, HJ 1259 record codes and links, a facility's stock;
 - `weighing`: generation, one weighing, a bulk, a commit group's;
-- `storage`: 入库 and 出库, alone and in commit groups, and FIFO bulk lots;
+- `storage`: 入库 and 出库, and FIFO bulk lots;
 - `processing`: in-house utilisation and disposal, corrections, the split of a received holding;
+- `groups`: a commit group's moves of one kind (入库, 出库, 自行利用/处置) in one transaction;
 - `trace`: a physical batch's records and holdings across units;
 - `views`: the facility view, `rebuild`, annual totals.
 """
@@ -28,10 +29,14 @@ from ledger.batches.access import (
 )
 from ledger.batches.balance import (
     BatchState,
+    Move,
     apply,
     record,
     signed_by,
     state_of,
+)
+from ledger.batches.groups import (
+    move_many,
 )
 from ledger.batches.helpers import (
     checked_time,
@@ -48,6 +53,7 @@ from ledger.batches.models import (
 )
 from ledger.batches.processing import (
     CORRECTABLE,
+    check_process,
     correct,
     process_checks,
     process_in_house,
@@ -70,7 +76,6 @@ from ledger.batches.storage import (
     LotDraw,
     check_retrieve,
     check_store,
-    move_many,
     retrieve,
     retrieve_lot,
     store,
@@ -106,6 +111,7 @@ __all__ = [
     "PERIODS",
     "apply",
     "BatchState",
+    "Move",
     "record",
     "signed_by",
     "state_of",
@@ -132,7 +138,6 @@ __all__ = [
     "check_retrieve",
     "check_store",
     "LotDraw",
-    "move_many",
     "retrieve",
     "retrieve_lot",
     "store",
@@ -142,11 +147,13 @@ __all__ = [
     "MAX_BULK",
     "prepare_weighing",
     "write_weighings",
+    "check_process",
     "correct",
     "CORRECTABLE",
     "process_checks",
     "process_in_house",
     "split_holding",
+    "move_many",
     "holdings_of",
     "one_trace",
     "records_for_root",

@@ -122,6 +122,20 @@ def apply(state: BatchState, *, kind: str, mass_g: int, unit_id: int, facility_i
     raise ValueError(f"unknown record kind {kind}")
 
 
+@dataclass
+class Move:
+    """A checked move of a holding (入库, 出库, 自行利用/处置), before its record code and chain link are allocated."""
+
+    principal: Principal
+    batch: Batch
+    kind: str  # stored | retrieved | used_in_house | disposed_in_house
+    facility_id: int | None
+    mass: int
+    occurred: datetime
+    body: dict
+    state: BatchState  # the holding's state after this move
+
+
 def signed_by(principal: Principal) -> dict:
     """Who was logged in when a record was written, and through which token (hashed with the record, beside the
     `actor_name` the terminal or the person typed)."""

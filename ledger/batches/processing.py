@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 from sqlmodel import Session, select
 
 from ledger.auth import Principal, audit, require_unit
-from ledger.batches.balance import record, state_of
+from ledger.batches.balance import BatchState, Move, apply, record, state_of
 from ledger.batches.helpers import checked_time, links_of, record_code, unit_facility
 from ledger.batches.models import Batch
 from ledger.batches.schemas import CorrectionIn, ProcessIn
@@ -27,12 +27,14 @@ from ledger.workdays import local_day
 process_checks: list[Callable[[Session, Batch, Method, date, Principal], dict | None]] = []
 
 
-def process_in_house(session: Session, *, principal: Principal, batch: Batch, data: ProcessIn,
-                     kind: Literal["used_in_house", "disposed_in_house"]) -> JournalRecord:
-    """自行利用/处置: consume the batch's loose mass with a method, at one of the holder's facilities."""
+def check_process(session: Session, principal: Principal, batch: Batch, data: ProcessIn, *,
+                  kind: Literal["used_in_house", "disposed_in_house"], now: datetime, state: BatchState) -> Move:
+    """Every check of a 自行利用/处置 against the holding's `state` (raises the request's 4xx). The other modules'
+    `process_checks` run last, once everything else has passed: a received load whose method differs from the
+    manifest's plan gets its flags written then, and only then."""
     require_unit(session, principal, batch.holder_unit_id, act="operate", read_only=True)
-    occurred = checked_time(data.occurred_at, field="occurred_at", now=utcnow())
-    completed = checked_time(data.completed_at, field="completed_at", now=utcnow()) if data.completed_at else occurred
+    occurred = checked_time(data.occurred_at, field="occurred_at", now=now)
+    completed = checked_time(data.completed_at, field="completed_at", now=now) if data.completed_at else occurred
     method = registry_get(session, Method, data.method.strip().upper())
     if method is None:
         raise InvalidInput(f"unknown method {data.method!r}", field="method", code="method.unknown")
@@ -41,24 +43,32 @@ def process_in_house(session: Session, *, principal: Principal, batch: Batch, da
                            field="method")
     if kind == "disposed_in_house" and method.counts_as_utilisation:
         raise InvalidInput(f"{method.code} ({method.name}) counts as utilisation; use use-in-house", field="method")
-    extra: dict = {}
-    for check in process_checks:
-        extra.update(check(session, batch, method, local_day(occurred), principal) or {})
     fac_id = None
     if data.facility_id is not None:
         f = unit_facility(session, batch.holder_unit_id, data.facility_id, kinds=("utilisation", "disposal"),
-                           field="facility_id")
+                          field="facility_id")
         if f.methods and method.code not in f.methods:
             raise InvalidInput(f"facility {f.code} is registered for {', '.join(f.methods)}, not {method.code}",
                                field="method")
         fac_id = f.id
-    mass = kg_to_g(data.mass_kg, field="mass_kg") if data.mass_kg is not None else state_of(batch).loose_g
-    code = record_code(session, unit_id=batch.holder_unit_id, kind=kind, day=local_day(occurred),
-                 hazardous=batch.hazardous)
+    mass = kg_to_g(data.mass_kg, field="mass_kg") if data.mass_kg is not None else state.loose_g
+    after = apply(state, kind=kind, mass_g=mass, unit_id=batch.holder_unit_id, facility_id=fac_id, body={})
+    extra: dict = {}
+    for check in process_checks:
+        extra.update(check(session, batch, method, local_day(occurred), principal) or {})
+    return Move(principal, batch, kind, fac_id, mass, occurred, {"method": method.code,
+                "completed_at": completed.isoformat(), "note": data.note, **extra}, after)
+
+
+def process_in_house(session: Session, *, principal: Principal, batch: Batch, data: ProcessIn,
+                     kind: Literal["used_in_house", "disposed_in_house"]) -> JournalRecord:
+    """自行利用/处置: consume the batch's loose mass with a method, at one of the holder's facilities."""
+    m = check_process(session, principal, batch, data, kind=kind, now=utcnow(), state=state_of(batch))
+    code = record_code(session, unit_id=batch.holder_unit_id, kind=kind, day=local_day(m.occurred),
+                       hazardous=batch.hazardous)
     return record(session, batch, kind=kind, unit_id=batch.holder_unit_id, principal=principal,
-                  actor_name=data.operator, occurred_at=occurred, mass_g=mass, facility_id=fac_id,
-                  record_code=code, body={"from_codes": links_of(session, batch), "method": method.code,
-                                          "completed_at": completed.isoformat(), "note": data.note, **extra})
+                  actor_name=data.operator, occurred_at=m.occurred, mass_g=m.mass, facility_id=m.facility_id,
+                  record_code=code, body={"from_codes": links_of(session, batch), **m.body})
 
 
 CORRECTABLE = ("generated", "stored", "retrieved", "used_in_house", "disposed_in_house")

@@ -5,18 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
-from sqlalchemy import bindparam, func
 from sqlmodel import Session, select
 
-from ledger import journal
 from ledger.auth import Principal, require_unit
-from ledger.batches.access import can_see_batch
-from ledger.batches.balance import BatchState, apply, put_state, record, signed_by, state_of
+from ledger.batches.balance import BatchState, Move, apply, record, state_of
 from ledger.batches.helpers import (
     checked_time,
-    counter_scope,
     facility_stock_g,
     links_of,
     record_code,
@@ -24,10 +19,8 @@ from ledger.batches.helpers import (
     unit_facility,
 )
 from ledger.batches.models import Batch
-from ledger.batches.schemas import LotRetrieveIn, MoveIn, RetrieveIn, StoreIn
-from ledger.codes import make_batch_code
-from ledger.counters import next_ranges
-from ledger.errors import Conflict, InvalidInput, LedgerError, NotFound
+from ledger.batches.schemas import LotRetrieveIn, RetrieveIn, StoreIn
+from ledger.errors import Conflict, InvalidInput, NotFound
 from ledger.journal import JournalRecord
 from ledger.mass import g_to_kg, kg_to_g
 from ledger.registry.catalogue import check_waste_code
@@ -36,22 +29,8 @@ from ledger.types import utcnow
 from ledger.workdays import local_day
 
 
-@dataclass
-class _Move:
-    """A checked storage move (入库 or 出库), before its record code and chain link are allocated."""
-
-    principal: Principal
-    batch: Batch
-    kind: str  # stored | retrieved
-    facility_id: int
-    mass: int
-    occurred: datetime
-    body: dict
-    state: BatchState  # the holding's state after this move
-
-
 def check_store(session: Session, principal: Principal, batch: Batch, data: StoreIn, *, now: datetime,
-                state: BatchState, stock_g: Callable[[int], int], extra: dict | None = None) -> _Move:
+                state: BatchState, stock_g: Callable[[int], int], extra: dict | None = None) -> Move:
     """Every check of a 入库 against the holding's `state` (raises the request's 4xx; writes nothing).
     `stock_g(facility_id)`: the facility's stored mass before this move, for the over-capacity note."""
     require_unit(session, principal, batch.holder_unit_id, act="operate", read_only=True)
@@ -73,7 +52,7 @@ def check_store(session: Session, principal: Principal, batch: Batch, data: Stor
         stock = stock_g(f.id) + mass
         if stock > f.storage_capacity_g:
             body["over_capacity"] = {"capacity_g": f.storage_capacity_g, "stock_after_g": stock}
-    return _Move(principal, batch, "stored", f.id, mass, occurred, body, after)
+    return Move(principal, batch, "stored", f.id, mass, occurred, body, after)
 
 
 def store(session: Session, *, principal: Principal, batch: Batch, data: StoreIn, extra: dict | None = None,
@@ -91,90 +70,8 @@ def store(session: Session, *, principal: Principal, batch: Batch, data: StoreIn
                   record_code=code, body=body)
 
 
-_BATCHES_FOR_UPDATE = (select(Batch).where(Batch.id.in_(bindparam("ids", expanding=True))).order_by(Batch.id)
-                       .execution_options(populate_existing=True))
-_STOCKS_G = (select(Batch.storage_facility_id, func.sum(Batch.stored_g))
-             .where(Batch.storage_facility_id.in_(bindparam("ids", expanding=True)))
-             .group_by(Batch.storage_facility_id))
-_LAST_CODES = (select(JournalRecord.batch_id, JournalRecord.record_code).where(JournalRecord.id.in_(
-    select(func.max(JournalRecord.id)).where(JournalRecord.batch_id.in_(bindparam("ids", expanding=True)))
-    .group_by(JournalRecord.batch_id))))
-
-
-def move_many(session: Session, kind: Literal["stored", "retrieved"], moves: list[tuple[Principal, int, MoveIn]],
-              seen: Callable[[int, Batch, JournalRecord], None] | None = None) -> list[JournalRecord | LedgerError]:
-    """Several 入库 (`stored`) or 出库 (`retrieved`) requests — a commit group's — in one transaction, each with
-    its own principal and its own answer: the record it wrote, or the error that refused it (a refused move writes
-    nothing, and the others go on). The result equals running them one by one, in order (a batch moved twice sees
-    its first move), with a few statements in all: the holdings locked in one statement (by id, as one move locks
-    its one), their last record codes, the facilities' stock (入库), the record-code counters, the chain heads and
-    the records. `seen(i, holding, record)` is called for each written move in order, while the holding shows the
-    state right after it (what that request alone would have answered)."""
-    now = utcnow()
-    ids = sorted({batch_id for _, batch_id, _ in moves})
-    q = _BATCHES_FOR_UPDATE.with_for_update() if session.get_bind().dialect.name == "postgresql" \
-        else _BATCHES_FOR_UPDATE
-    rows = {b.id: b for b in session.exec(q, params={"ids": ids}).all()}
-    stock: dict[int, int] = {}
-    if kind == "stored":
-        facilities = sorted({data.facility_id for _, _, data in moves})
-        stock = dict.fromkeys(facilities, 0)
-        stock.update({int(f): int(g) for f, g in session.exec(_STOCKS_G, params={"ids": facilities}).all()})
-    links = {int(b): code for b, code in session.exec(_LAST_CODES, params={"ids": ids}).all()}
-    states = {bid: state_of(b) for bid, b in rows.items()}
-    out: list[JournalRecord | Exception | None] = []
-    checked: list[tuple[int, _Move]] = []
-    for principal, batch_id, data in moves:
-        b = rows.get(batch_id)
-        try:
-            if b is None or not can_see_batch(session, principal, b):
-                raise NotFound(f"batch {batch_id} does not exist or is outside your scope", code="batch.not_found")
-            if kind == "stored":
-                m = check_store(session, principal, b, data, now=now, state=states[batch_id],
-                                stock_g=stock.__getitem__)
-                stock[m.facility_id] += m.mass
-            else:
-                m = check_retrieve(session, principal, b, data, now=now, state=states[batch_id])
-        except LedgerError as e:
-            out.append(e)
-            continue
-        states[batch_id] = m.state
-        checked.append((len(out), m))
-        out.append(None)  # the record, below
-    if not checked:
-        return out
-    counts: dict[str, int] = {}
-    for _, m in checked:
-        scope = counter_scope(m.batch.holder_unit_id, kind, local_day(m.occurred), m.batch.hazardous)
-        counts[scope] = counts.get(scope, 0) + 1
-    nxt = next_ranges(session, counts)
-    entries: dict[int, list[dict]] = {}
-    at: dict[int, list[int]] = {}  # unit -> the answers its records go to, in chain order
-    for i, m in checked:
-        b, day = m.batch, local_day(m.occurred)
-        scope = counter_scope(b.holder_unit_id, kind, day, b.hazardous)
-        serial, nxt[scope] = nxt[scope], nxt[scope] + 1
-        code = make_batch_code(kind=kind, day=day, serial=serial, hazardous=b.hazardous)
-        from_codes = [links[b.id]] if links.get(b.id) else []
-        links[b.id] = code  # a later move of the same batch links to this one
-        entries.setdefault(b.holder_unit_id, []).append({
-            "kind": kind, "actor_id": m.principal.user_id or None, "actor_name": moves[i][2].operator,
-            "occurred_at": m.occurred, "batch_id": b.id, "mass_g": m.mass, "facility_id": m.facility_id,
-            "record_code": code, "body": {"from_codes": from_codes, **m.body, "by": signed_by(m.principal)}})
-        at.setdefault(b.holder_unit_id, []).append(i)
-    for unit_id, recs in journal.append_chains(session, entries).items():
-        for i, rec in zip(at[unit_id], recs, strict=True):
-            out[i] = rec
-    for i, m in checked:  # in order: the holding shows each move's state in turn, and ends with the last
-        put_state(m.batch, m.state)
-        session.add(m.batch)
-        if seen is not None:
-            seen(i, m.batch, out[i])
-    return out
-
-
 def check_retrieve(session: Session, principal: Principal, batch: Batch, data: RetrieveIn, *, now: datetime,
-                   state: BatchState, on_behalf: bool = False, extra: dict | None = None) -> _Move:
+                   state: BatchState, on_behalf: bool = False, extra: dict | None = None) -> Move:
     """Every check of a 出库 against the holding's `state` (raises the request's 4xx; writes nothing)."""
     if not on_behalf:
         require_unit(session, principal, batch.holder_unit_id, act="operate", read_only=True)
@@ -184,7 +81,7 @@ def check_retrieve(session: Session, principal: Principal, batch: Batch, data: R
         raise Conflict("this batch is not in storage", code="batch.not_stored")
     after = apply(state, kind="retrieved", mass_g=mass, unit_id=batch.holder_unit_id,
                   facility_id=state.storage_facility_id, body={})
-    return _Move(principal, batch, "retrieved", state.storage_facility_id, mass, occurred,
+    return Move(principal, batch, "retrieved", state.storage_facility_id, mass, occurred,
                  {"purpose": data.purpose, "note": data.note, **(extra or {})}, after)
 
 

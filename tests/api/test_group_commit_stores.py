@@ -1,5 +1,5 @@
-"""Group commit of storage moves, 入库 and 出库 (api/grouping.py, `ledger.batches.move_many`): the moves of one kind
-that arrive together share one transaction, and each keeps its own principal, answer, error and Idempotency-Key. The answers and the ledger equal
+"""Group commit of holding moves, 入库, 出库 and 自行利用/处置 (api/grouping.py, `ledger.batches.move_many`): the
+moves of one kind that arrive together share one transaction, and each keeps its own principal, answer, error and Idempotency-Key. The answers and the ledger equal
 those of the same requests run one by one, which each test checks against a twin plant with group commit off."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def render(b, rec) -> MoveResult:  # noqa: ANN001
 
 def store_together(groups: CommitGroups, requests: list[tuple], kind: str = "stored") -> list:
     """(Deferred, batch id, body) each, submitted at once in one event loop: a Response or the exception raised."""
-    schema = svc.StoreIn if kind == "stored" else svc.RetrieveIn
+    schema = {"stored": svc.StoreIn, "retrieved": svc.RetrieveIn}.get(kind, svc.ProcessIn)
 
     async def go() -> list:
         return await asyncio.gather(*[groups.submit_move(d, kind, batch_id, schema.model_validate(body),
@@ -160,8 +160,52 @@ def test_retrievals_go_in_one_transaction_and_answer_as_if_alone(client, admin, 
     assert rebuild(session) == []
 
 
+def processings(client, plant: dict, other: dict) -> list[tuple]:  # noqa: ANN001
+    """Eight 自行利用: two partial ones of a batch then one too many, a method the line is not registered for, a
+    disposal method, another unit's batch, a bad mass, and the whole of a second batch without a facility."""
+    a, b = weigh(client, plant, "300"), weigh(client, plant, "200")
+    foreign = weigh(client, other, "10")
+    op = plant["op"]
+
+    def use(batch_id: int, **kw) -> tuple:  # noqa: ANN003
+        return (op, batch_id, {"method": "R9", "facility_id": plant["line"], "operator": "操作工", **kw})
+    return [use(a, mass_kg="100", note="第一班"), use(a, mass_kg="150"), use(a, mass_kg="100"),
+            use(b, method="R13"), use(b, method="D10", facility_id=None), use(foreign), use(b, mass_kg="0"),
+            use(b, method="R4", facility_id=None)]
+
+
+def test_in_house_processing_goes_in_one_transaction_and_answers_as_if_alone(client, admin, session, engine):
+    plant, other = setup_plant(client, admin, session), setup_plant(client, admin, session)
+    twin, twin_other = setup_plant(client, admin, session), setup_plant(client, admin, session)
+    grouped = CommitGroups(engine)
+    out = store_together(grouped, [(deferred(op), bid, body) for op, bid, body in processings(client, plant, other)],
+                         kind="used_in_house")
+    alone = CommitGroups(engine, enabled=False)
+    ref = [store_together(alone, [(deferred(op), bid, body)], kind="used_in_house")[0]
+           for op, bid, body in processings(client, twin, twin_other)]
+    assert [comparable(r) for r in out] == [comparable(r) for r in ref]
+    assert (grouped.groups, grouped.grouped) == (1, 3)
+    first, second, last = (json.loads(out[i].body) for i in (0, 1, 7))
+    assert Decimal(first["batch"]["remaining_kg"]) == 200  # the first answer shows the holding after its own move
+    assert second["record"]["body"]["from_codes"] == [first["record"]["record_code"]]
+    assert first["record"]["body"]["method"] == "R9" and first["record"]["facility_id"] == plant["line"]
+    assert isinstance(out[2], Conflict) and out[2].code == "batch.insufficient_mass"
+    assert isinstance(out[3], InvalidInput) and out[3].details["field"] == "method"  # the line runs R9 and R4
+    assert isinstance(out[4], InvalidInput) and out[4].details["field"] == "method"  # D10 is a disposal method
+    assert isinstance(out[5], NotFound)
+    assert isinstance(out[6], InvalidInput) and out[6].details["field"] == "mass_kg"
+    assert last["record"]["kind"] == "used_in_house" and last["batch"]["status"] == "closed"
+    assert Decimal(last["batch"]["remaining_kg"]) == 0
+    codes = [int(json.loads(r.body)["record"]["record_code"][-3:]) for r in out if not isinstance(r, Exception)]
+    assert codes == [1, 2, 3]
+    v = client.get(f"/api/v1/units/{plant['unit']['id']}/verify", headers=admin).json()
+    assert v["ok"] and v["records"] == 2 + 3
+    session.rollback()
+    assert rebuild(session) == []
+
+
 def test_a_storage_move_of_another_kind_is_refused_by_the_groups():
     import pytest
 
-    with pytest.raises(ValueError, match="not a storage move"):
+    with pytest.raises(ValueError, match="not a holding move"):
         asyncio.run(CommitGroups(None).submit_move(None, "shipped", 1, None, public_url="", render=render))
