@@ -26,6 +26,7 @@ from ledger.batches.access import (
     find_by_digital_id,
     get_batch,
     holdings_for_scan,
+    lock_holdings,
 )
 from ledger.batches.balance import (
     BatchState,
@@ -131,6 +132,7 @@ __all__ = [
     "find_by_digital_id",
     "get_batch",
     "holdings_for_scan",
+    "lock_holdings",
     "checked_time",
     "facility_stock_g",
     "record_code",

@@ -30,6 +30,9 @@ def can_see_batch(session: Session, principal: Principal, b: Batch) -> bool:
 # statement memoises) costs about as much Python as executing it.
 _BATCH = select(Batch).where(Batch.id == bindparam("batch_id")).execution_options(populate_existing=True)
 _BATCH_FOR_UPDATE = _BATCH.with_for_update()
+_HOLDINGS = (select(Batch).where(Batch.id.in_(bindparam("ids", expanding=True))).order_by(Batch.id)
+             .execution_options(populate_existing=True))
+_HOLDINGS_FOR_UPDATE = _HOLDINGS.with_for_update()
 _HOLDINGS_BY_DIGITAL_ID = select(Batch).where(Batch.digital_id == bindparam("digital_id")).order_by(Batch.id)
 
 
@@ -40,6 +43,13 @@ def get_batch(session: Session, principal: Principal, batch_id: int, *, lock: bo
     if b is None or not can_see_batch(session, principal, b):
         raise NotFound(f"batch {batch_id} does not exist or is outside your scope", code="batch.not_found")
     return b
+
+
+def lock_holdings(session: Session, ids: list[int]) -> dict[int, Batch]:
+    """The holdings with these ids, read afresh and row-locked for a write (PostgreSQL), in one statement and in id
+    order: two transactions that lock some of the same holdings lock them in the same order."""
+    q = _HOLDINGS_FOR_UPDATE if session.get_bind().dialect.name == "postgresql" else _HOLDINGS
+    return {b.id: b for b in session.exec(q, params={"ids": ids})}
 
 
 def find_by_digital_id(session: Session, principal: Principal, digital_id: str) -> Batch:

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from ledger import journal
 from ledger.auth import Principal
-from ledger.batches.access import can_see_batch
+from ledger.batches.access import can_see_batch, lock_holdings
 from ledger.batches.balance import Move, put_state, signed_by, state_of
 from ledger.batches.helpers import counter_scope
 from ledger.batches.models import Batch
@@ -26,9 +26,7 @@ from ledger.journal import JournalRecord
 from ledger.types import utcnow
 from ledger.workdays import local_day
 
-# Built once, with bound parameters: the holdings locked in id order, the facilities' stock, the last record codes.
-_BATCHES_FOR_UPDATE = (select(Batch).where(Batch.id.in_(bindparam("ids", expanding=True))).order_by(Batch.id)
-                       .execution_options(populate_existing=True))
+# Built once, with bound parameters: the facilities' stock, the last record codes.
 _STOCKS_G = (select(Batch.storage_facility_id, func.sum(Batch.stored_g))
              .where(Batch.storage_facility_id.in_(bindparam("ids", expanding=True)))
              .group_by(Batch.storage_facility_id))
@@ -50,9 +48,7 @@ def move_many(session: Session, kind: Literal["stored", "retrieved", "used_in_ho
     state right after it (what that request alone would have answered)."""
     now = utcnow()
     ids = sorted({batch_id for _, batch_id, _ in moves})
-    q = _BATCHES_FOR_UPDATE.with_for_update() if session.get_bind().dialect.name == "postgresql" \
-        else _BATCHES_FOR_UPDATE
-    rows = {b.id: b for b in session.exec(q, params={"ids": ids}).all()}
+    rows = lock_holdings(session, ids)
     stock: dict[int, int] = {}
     if kind == "stored":
         facilities = sorted({data.facility_id for _, _, data in moves})

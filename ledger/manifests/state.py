@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from ledger.accounts import User
 from ledger.auth import Principal
-from ledger.batches import Batch
+from ledger.batches import Batch, lock_holdings
 from ledger.cache import registry_get
 from ledger.errors import Conflict
 from ledger.manifests.models import Manifest, ManifestEvent, ManifestLine, Where
@@ -85,18 +85,7 @@ def lines_of(session: Session, m: Manifest) -> list[ManifestLine]:
 
 
 def lock_batch(session: Session, batch_id: int) -> Batch:
-    q = select(Batch).where(Batch.id == batch_id)
-    if session.get_bind().dialect.name == "postgresql":
-        q = q.with_for_update()
-    return session.exec(q.execution_options(populate_existing=True)).one()
+    """One of the manifest's batches, read afresh and row-locked (PostgreSQL) for the step's record."""
+    return lock_holdings(session, [batch_id])[batch_id]
 
 
-# A manifest's batches, locked in one statement in id order (so two transactions lock them in the same order).
-_BATCHES = select(Batch).where(Batch.id.in_(bindparam("ids", expanding=True))).order_by(Batch.id).execution_options(
-    populate_existing=True)
-_BATCHES_FOR_UPDATE = _BATCHES.with_for_update()
-
-
-def lock_batches(session: Session, batch_ids: list[int]) -> dict[int, Batch]:
-    q = _BATCHES_FOR_UPDATE if session.get_bind().dialect.name == "postgresql" else _BATCHES
-    return {b.id: b for b in session.exec(q, params={"ids": batch_ids})}

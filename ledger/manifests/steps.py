@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from ledger import batches
 from ledger.auth import Principal
+from ledger.batches import lock_holdings
 from ledger.cache import registry_get
 from ledger.errors import Conflict, InvalidInput
 from ledger.manifests.access import sign_as
@@ -25,7 +26,6 @@ from ledger.manifests.models import (
 from ledger.manifests.state import (
     add_event,
     lines_of,
-    lock_batches,
     marks_for,
     move,
     person_name,
@@ -57,7 +57,7 @@ def pickup(session: Session, *, principal: Principal, m: Manifest, data: PickupI
     """The hauler signs pickup after scanning every label: a label not on the manifest is refused (标签≠联单不得装车)."""
     sign_as(session, principal, m, m.hauler_id, "haul", "hauler")
     lines = lines_of(session, m)
-    locked = lock_batches(session, [ln.batch_id for ln in lines])
+    locked = lock_holdings(session, [ln.batch_id for ln in lines])  # one statement, in id order
     by_digital = {locked[ln.batch_id].digital_id: ln for ln in lines}
     scanned = [s.strip().upper() for s in data.scanned]
     strangers = [s for s in scanned if s not in by_digital]
