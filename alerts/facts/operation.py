@@ -23,6 +23,7 @@ from alerts.rules.operation import (
 from ledger.batches import Batch
 from ledger.journal import JournalRecord
 from ledger.manifests import Manifest, ManifestLine, TransferApproval
+from ledger.registry.assets import permits_on
 from ledger.registry.models import Facility, Permit, Unit
 from ledger.workdays import local_day, year_bounds_utc
 
@@ -82,11 +83,16 @@ def received_loads(session: Session, clock: Clock, scope: Scope | None) -> list[
     if not loads:
         return []
     held: dict[int, list[Permit]] = defaultdict(list)
-    for p in session.exec(_LICENCES_OF, params={"unit_ids": sorted({k[2] for k in loads})}).all():
-        held[p.unit_id].append(p)
+    if ids is None:  # the scan: every receiver's licences in one statement
+        for p in session.exec(_LICENCES_OF, params={"unit_ids": sorted({k[2] for k in loads})}).all():
+            held[p.unit_id].append(p)
     out = []
     for (mid, number, rcv, day), lines in loads.items():
-        valid = [p for p in held[rcv] if p.valid_from <= day <= p.valid_to]
+        if ids is None:
+            valid = [p for p in held[rcv] if p.valid_from <= day <= p.valid_to]
+        else:  # a receipt's commit: the licences valid that day, from the registry cache
+            valid = [*permits_on(session, unit_id=rcv, kind="operating_licence", on=day),
+                     *permits_on(session, unit_id=rcv, kind="collection_licence", on=day)]
         out.append(ReceivedLoad(mid, number, rcv, day, tuple(lines),
                                 tuple((p.number, tuple(p.waste_codes), tuple(p.methods)) for p in valid
                                       if p.kind == "operating_licence"),

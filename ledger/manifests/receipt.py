@@ -98,7 +98,7 @@ def _receipt_facility(session: Session, m: Manifest, facility_id: int | None, fi
         raise InvalidInput(f"say where the load goes: the receiver has {len(stores)} storage facilities "
                            f"({', '.join(f.code for f in stores)}); give facility_id", field=field,
                            code="manifest.receipt_facility")
-    f = session.get(Facility, facility_id)
+    f = batches.registry_facility(session, facility_id)  # only read: the registry cache's snapshot will do
     if f is None or f.unit_id != m.receiver_id:
         raise InvalidInput(f"facility {facility_id} is not a facility of the receiver", field=field,
                            code="manifest.receipt_facility")
