@@ -51,11 +51,10 @@ def check_collected_lines(session: Session, *, collector: Unit, lines: list[tupl
     """A manifest to a collection centre: each hazardous code needs a valid collection licence covering it, with
     annual capacity left (loads in flight count). Returns the indexes of the lines it covers; a collector that is
     also a receiver leaves the others to its operating licence, a pure collector refuses them."""
-    from ledger.manifests import received_this_year_g
+    from ledger.manifests.checks import over_capacity
 
     covered: set[int] = set()
-    need: dict[int, int] = {}
-    chosen: dict[int, Permit] = {}
+    need: dict[int, tuple[Permit, int]] = {}
     for i, (code, mass, _method) in enumerate(lines):
         if collector.is_receiver and any(licence_covers(p, code)
                                          for p in licences_on(session, unit_id=collector.id, on=on)):
@@ -70,17 +69,14 @@ def check_collected_lines(session: Session, *, collector: Unit, lines: list[tupl
             raise _refuse("collector_licence", f"{collector.name} holds no collection licence valid on {on} that "
                           f"covers {code}", f"lines[{i}].batch_id", waste_code=code)
         covered.add(i)
-        need[licences[0].id] = need.get(licences[0].id, 0) + mass
-        chosen[licences[0].id] = licences[0]
-    for pid, mass in need.items():
-        p = chosen[pid]
-        if p.annual_capacity_g is None:
-            continue
-        used = received_this_year_g(session, collector.id, on.year, manifest_id)
-        if used + mass > p.annual_capacity_g:
-            raise _refuse("collector_capacity", f"collection licence {p.number} has "
-                          f"{g_to_kg(max(p.annual_capacity_g - used, 0))} kg of annual capacity left, less than the "
-                          f"{g_to_kg(mass)} kg on this manifest", "lines", licence=p.number)
+        p = licences[0]
+        need[p.id] = (p, need.get(p.id, (p, 0))[1] + mass)
+    over = over_capacity(session, unit_id=collector.id, asked=need, year=on.year, manifest_id=manifest_id)
+    if over is not None:
+        p, used, mass = over
+        raise _refuse("collector_capacity", f"collection licence {p.number} has "
+                      f"{g_to_kg(max(p.annual_capacity_g - used, 0))} kg of annual capacity left, less than the "
+                      f"{g_to_kg(mass)} kg on this manifest", "lines", licence=p.number)
     return covered
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlmodel import Session, select
 
 from ledger.auth import registry_unit
@@ -16,7 +16,7 @@ from ledger.errors import InvalidInput
 from ledger.manifests.models import OPEN, Manifest, ManifestLine, TransferApproval
 from ledger.mass import g_to_kg
 from ledger.registry.assets import licence_covers, licences_on, permits_on
-from ledger.registry.models import Method, Unit, Vehicle
+from ledger.registry.models import Method, Permit, Unit, Vehicle
 from ledger.registry.plans import planned_receivers
 from ledger.workdays import year_bounds_utc
 
@@ -28,17 +28,38 @@ def refuse(rule: str, message: str, field: str, status: int = 422, **details) ->
     return err
 
 
+# built once: every draft, submission and pickup to a licence with an annual capacity asks them
+_ACCEPTED_G = (select(func.coalesce(func.sum(ManifestLine.accepted_g), 0))
+               .join(Manifest, Manifest.id == ManifestLine.manifest_id)
+               .where(Manifest.receiver_id == bindparam("unit_id"), Manifest.received_at >= bindparam("start"),
+                      Manifest.received_at < bindparam("end")))
+_IN_FLIGHT_G = (select(func.coalesce(func.sum(ManifestLine.mass_g), 0))
+                .join(Manifest, Manifest.id == ManifestLine.manifest_id)
+                .where(Manifest.receiver_id == bindparam("unit_id"), Manifest.status.in_(OPEN[1:]),
+                       Manifest.id != bindparam("exclude")))
+
+
 def received_this_year_g(session: Session, receiver_id: int, year: int, exclude: int | None) -> int:
     start, end = year_bounds_utc(year)
-    received = session.exec(select(func.coalesce(func.sum(ManifestLine.accepted_g), 0))
-                            .join(Manifest, Manifest.id == ManifestLine.manifest_id)
-                            .where(Manifest.receiver_id == receiver_id, Manifest.received_at >= start,
-                                   Manifest.received_at < end)).one()
-    in_flight = session.exec(select(func.coalesce(func.sum(ManifestLine.mass_g), 0))
-                             .join(Manifest, Manifest.id == ManifestLine.manifest_id)
-                             .where(Manifest.receiver_id == receiver_id, Manifest.status.in_(OPEN[1:]),
-                                    Manifest.id != (exclude or 0))).one()
+    received = session.exec(_ACCEPTED_G, params={"unit_id": receiver_id, "start": start, "end": end}).one()
+    in_flight = session.exec(_IN_FLIGHT_G, params={"unit_id": receiver_id, "exclude": exclude or 0}).one()
     return int(received) + int(in_flight)
+
+
+def over_capacity(session: Session, *, unit_id: int, asked: dict[int, tuple[Permit, int]], year: int,
+                  manifest_id: int | None) -> tuple[Permit, int, int] | None:
+    """The first licence (id -> (licence, mass asked of it)) whose annual capacity the mass would exceed, with what
+    its holder already took this year (loads in flight count, this manifest's not) and the mass; None when all have
+    room. What was taken is read once, and only when a licence has a capacity."""
+    used = None
+    for p, mass in asked.values():
+        if p.annual_capacity_g is None:
+            continue
+        if used is None:
+            used = received_this_year_g(session, unit_id, year, manifest_id)
+        if used + mass > p.annual_capacity_g:
+            return p, used, mass
+    return None
 
 
 def check_receiver(session: Session, *, receiver: Unit, lines: list[tuple[str, int, str]], on: date,
@@ -54,7 +75,7 @@ def check_receiver(session: Session, *, receiver: Unit, lines: list[tuple[str, i
     if not receiver.is_receiver:
         raise refuse("receiver_not_registered", f"{receiver.name} is not registered as a receiver", "receiver_id")
     licences = licences_on(session, unit_id=receiver.id, on=on)
-    need: dict[int, int] = {}
+    need: dict[int, tuple[Permit, int]] = {}
     for i, (code, mass, method) in enumerate(lines):
         if i in skip or code.split("-")[2].startswith("S"):
             continue  # general industrial waste needs no operating licence
@@ -66,17 +87,14 @@ def check_receiver(session: Session, *, receiver: Unit, lines: list[tuple[str, i
         if not with_method:
             raise refuse("receiver_method", f"{receiver.name}'s licence for {code} does not cover method {method}",
                           f"lines[{i}].planned_method", waste_code=code, method=method)
-        need[with_method[0].id] = need.get(with_method[0].id, 0) + mass
-    by_id = {p.id: p for p in licences}
-    for pid, mass in need.items():
-        p = by_id[pid]
-        if p.annual_capacity_g is None:
-            continue
-        used = received_this_year_g(session, receiver.id, on.year, manifest_id)
-        if used + mass > p.annual_capacity_g:
-            raise refuse("receiver_capacity", f"licence {p.number} has {g_to_kg(max(p.annual_capacity_g - used, 0))}"
-                          f" kg of annual capacity left, less than the {g_to_kg(mass)} kg on this manifest",
-                          "lines", licence=p.number)
+        p = with_method[0]
+        need[p.id] = (p, need.get(p.id, (p, 0))[1] + mass)
+    over = over_capacity(session, unit_id=receiver.id, asked=need, year=on.year, manifest_id=manifest_id)
+    if over is not None:
+        p, used, mass = over
+        raise refuse("receiver_capacity", f"licence {p.number} has {g_to_kg(max(p.annual_capacity_g - used, 0))}"
+                     f" kg of annual capacity left, less than the {g_to_kg(mass)} kg on this manifest",
+                     "lines", licence=p.number)
 
 
 def check_hauler(session: Session, *, hauler: Unit, vehicle_id: int, on: date) -> Vehicle:
