@@ -34,8 +34,9 @@ from api.routers import (
     reports,
 )
 from api.routing import include_flat
+from ledger.aio import AsyncReader
 from ledger.config import WILDCARD_HOSTS, Settings, get_settings
-from ledger.db import get_engine
+from ledger.db import get_engine, is_sqlite
 
 API_PREFIX = "/api/v1"
 #: Swagger UI and ReDoc are served from here, from the copy the fastapi-offline package ships (no CDN).
@@ -105,15 +106,26 @@ def startup_messages(settings: Settings) -> list[tuple[int, str]]:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Start-up: say which address the QR codes open (and warn if phones cannot reach it); warm the PDF font in
-    the background (the first PDF would otherwise build it in a request); run the alert scheduler."""
+    the background (the first PDF would otherwise build it in a request); on PostgreSQL open the pool that label
+    scans read from on the event loop; run the alert scheduler."""
     from labels import warm_pdf_fonts
 
     for level, message in startup_messages(app.state.settings):
         log.log(level, message)
     threading.Thread(target=warm_pdf_fonts, name="warm-pdf-fonts", daemon=True).start()
     quiet_garbage_collector()
-    async with alerts.lifespan(app):  # the alert scheduler (routers are taken in flat: see api/routing.py)
-        yield
+    settings = app.state.settings
+    aio = None
+    if settings.async_reads and not is_sqlite(settings.database_url):
+        aio = app.state.aio = AsyncReader(settings.database_url, size=settings.pool_size)  # ledger/aio.py
+        await aio.open()
+    try:
+        async with alerts.lifespan(app):  # the alert scheduler (routers are taken in flat: see api/routing.py)
+            yield
+    finally:
+        if aio is not None:
+            app.state.aio = None
+            await aio.close()
 
 
 def quiet_garbage_collector() -> None:

@@ -106,6 +106,27 @@ def registry_get(session: Session, model: type[T], key: Any) -> T | None:
     return cached(session, (model.__tablename__, key), load)
 
 
+class NeedsDatabase(Exception):  # noqa: N818 (a signal to the caller, not a fault)
+    """A `CacheOnly` view was asked for what the cache does not hold: do the read on a session."""
+
+
+class CacheOnly:
+    """The registry cache as it stands at one stamp, in place of a session, for a read that has fetched everything
+    else already (the async label scan, `ledger.scan`, which reads the stamp with its rows in one statement).
+
+    The functions that read registry rows through `cached` (`registry_unit`, `find_token`, …) answer from it when
+    the cache holds them at that stamp. Anything else they try (a miss's `load()`, a query, `close()`) raises
+    NeedsDatabase, and the caller reads again on a real session: a view never answers from a guess."""
+
+    __slots__ = ("info",)
+
+    def __init__(self, stamp: int) -> None:
+        self.info = {_VERSION: stamp}
+
+    def __getattr__(self, name: str) -> Any:
+        raise NeedsDatabase(f"the registry cache cannot answer {name!r}")
+
+
 def clear() -> None:
     """Drop this process's cache (tests that change the registry behind the services' back)."""
     with _cache.lock:

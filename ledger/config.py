@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     port: int = 8000
     sql_echo: bool = False
     pool_size: int = 10
+    async_reads: bool = True  # on PostgreSQL, label scans read on the event loop from their own pool (ledger/aio.py)
     group_commit: bool = True  # single weighings (and 入库) arriving together share one transaction (api/grouping.py)
     max_body_bytes: int = 1_048_576  # JSON request bodies (413 above)
     max_upload_bytes: int = 20 * 1_048_576  # multipart file uploads (imports)

@@ -11,6 +11,7 @@ from ledger.auth import Principal, can_see_unit, registry_unit
 from ledger.batches.models import Batch
 from ledger.codes import parse_digital_id
 from ledger.errors import NotFound
+from ledger.memo import memo
 
 # Other modules (manifests) add rules here: (session, principal, batch) -> True when the principal may see it.
 extra_visibility: list[Callable[[Session, Principal, Batch], bool]] = []
@@ -61,11 +62,22 @@ def find_by_digital_id(session: Session, principal: Principal, digital_id: str) 
     raise NotFound(f"no batch with digital ID {digital_id} in your scope", code="batch.not_found")
 
 
+def scan_key(digital_id: str) -> str:
+    """A scanned digital ID as the batch table stores it (a scanner may add spaces or lower-case letters)."""
+    return digital_id.strip().upper()
+
+
+def holdings_key(digital_id: str) -> tuple:
+    """The key under which `one_read` keeps the holdings of a digital ID."""
+    return ("holdings_by_digital_id", scan_key(digital_id))
+
+
 def holdings_for_scan(session: Session, digital_id: str, *, unit_id: int | None) -> list[Batch]:
     """The holdings of a physical batch in the order a scan should resolve them: the scanning unit's own holding
     first (a receiver scanning a label it received), its live one before a closed one; then the root holding (the
     generator's), then the others."""
-    holdings = session.exec(_HOLDINGS_BY_DIGITAL_ID, params={"digital_id": digital_id.strip().upper()}).all()
+    holdings = memo(holdings_key(digital_id), lambda: list(session.exec(
+        _HOLDINGS_BY_DIGITAL_ID, params={"digital_id": scan_key(digital_id)}).all()))
     own = [b for b in holdings if unit_id is not None and b.holder_unit_id == unit_id]
     live = [b for b in own if b.remaining_g > 0 or b.in_transit_g > 0]
     rest = sorted(holdings, key=lambda b: b.parent_id is not None)

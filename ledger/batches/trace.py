@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
 from typing import TypeVar
 
 from sqlalchemy import bindparam
@@ -12,6 +10,7 @@ from sqlmodel import Session, select
 
 from ledger.batches.models import Batch
 from ledger.journal import JournalRecord
+from ledger.memo import memo, one_read
 
 T = TypeVar("T")
 
@@ -21,27 +20,16 @@ _HOLDINGS_OF_ROOT = (select(Batch).where((Batch.id == bindparam("root_id")) | (B
 _RECORDS_OF_HOLDINGS = (select(JournalRecord).where(JournalRecord.batch_id.in_(bindparam("ids", expanding=True))
                                                     | JournalRecord.source_batch_id.in_(bindparam("ids", expanding=True)))
                         .order_by(JournalRecord.id))
-_TRACE_MEMO: ContextVar[dict | None] = ContextVar("wasteledger_trace_memo", default=None)
 
 
-@contextmanager
-def one_trace() -> Iterator[None]:
+def one_trace():  # noqa: ANN201
     """While a batch's trace is built: what several of its hooks ask (`trace_memo`) is read once."""
-    token = _TRACE_MEMO.set({})
-    try:
-        yield
-    finally:
-        _TRACE_MEMO.reset(token)
+    return one_read()
 
 
 def trace_memo(key: tuple, load: Callable[[], T]) -> T:
     """`load()`, once per key within `one_trace()` (outside one: every time)."""
-    memo = _TRACE_MEMO.get()
-    if memo is None:
-        return load()
-    if key not in memo:
-        memo[key] = load()
-    return memo[key]
+    return memo(key, load)
 
 
 def records_for_root(session: Session, root_id: int) -> list[JournalRecord]:

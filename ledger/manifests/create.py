@@ -23,6 +23,7 @@ from ledger.manifests.checks import (
 from ledger.manifests.models import OPEN, Manifest, ManifestCreate, ManifestLine
 from ledger.manifests.state import add_event
 from ledger.mass import g_to_kg, kg_to_g
+from ledger.memo import memo
 from ledger.types import utcnow
 from ledger.workdays import local_year
 
@@ -34,8 +35,18 @@ _OPEN_MANIFEST_OF = (select(Manifest).join(ManifestLine, ManifestLine.manifest_i
                             Manifest.id != bindparam("exclude")))
 
 
+def open_manifest_key(batch_id: int) -> tuple:
+    """The key under which `one_read` keeps the open manifest of a batch."""
+    return ("open_manifest", batch_id)
+
+
 def open_manifest_of(session: Session, batch_id: int, exclude: int | None = None) -> Manifest | None:
-    return session.exec(_OPEN_MANIFEST_OF, params={"batch_id": batch_id, "exclude": exclude or 0}).first()
+    """The open manifest (draft to delivered) that the batch is on, other than `exclude`; within `one_read()`
+    (a scan, a trace) read once per batch."""
+    if exclude is not None:
+        return session.exec(_OPEN_MANIFEST_OF, params={"batch_id": batch_id, "exclude": exclude}).first()
+    return memo(open_manifest_key(batch_id),
+                lambda: session.exec(_OPEN_MANIFEST_OF, params={"batch_id": batch_id, "exclude": 0}).first())
 
 
 def create(session: Session, *, principal: Principal, data: ManifestCreate) -> Manifest:

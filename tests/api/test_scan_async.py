@@ -1,0 +1,119 @@
+"""A label scan on PostgreSQL reads in one statement on the event loop, from the registry cache (ledger/scan.py), and
+must answer exactly as a scan on a session does, for every kind of caller; what it cannot answer (a hauler's or a
+receiver's view through a manifest, a token not yet seen, a registry just changed) goes to the session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.routers import batches as batch_routes
+from ledger.db import is_sqlite
+from tests.api.test_manifests import draft, gen, ok, to_transit
+from tests.conftest import auth, make_user, setup_transfer
+
+
+@pytest.fixture
+def fast(app, engine, monkeypatch) -> Iterator[tuple[TestClient, list[str]]]:  # noqa: ANN001
+    """A client of an app whose lifespan ran (its async pool open), and the scans that went to a session."""
+    if is_sqlite(engine):
+        pytest.skip("PostgreSQL: on SQLite every scan runs on a session")
+    went_to_session: list[str] = []
+    on_session = batch_routes._scan_in_session
+
+    def counted(request, c, digital_id):  # noqa: ANN001, ANN202
+        went_to_session.append(digital_id)
+        return on_session(request, c, digital_id)
+
+    monkeypatch.setattr(batch_routes, "_scan_in_session", counted)
+    with TestClient(app) as client:
+        assert app.state.aio is not None
+        client.went = went_to_session
+        yield client, went_to_session
+    assert getattr(app.state, "aio", None) is None  # the lifespan closed its pool
+
+
+def both(client: TestClient, path: str, headers: dict) -> tuple[int, dict]:
+    """The scan's answer on the event loop, checked equal to the same scan on a session (which is not counted in
+    the scans that went to a session)."""
+    fast_r = client.get(path, headers=headers)
+    went: list = client.went
+    aio, client.app.state.aio, mark = client.app.state.aio, None, len(went)
+    try:
+        slow_r = client.get(path, headers=headers)
+    finally:
+        client.app.state.aio = aio
+        del went[mark:]
+    assert (fast_r.status_code, fast_r.json()) == (slow_r.status_code, slow_r.json())
+    return fast_r.status_code, fast_r.json()
+
+
+def test_a_scan_on_the_event_loop_answers_as_on_a_session(fast, admin, session):  # noqa: ANN001
+    client, went = fast
+    w = setup_transfer(client, admin, session)
+    a = gen(client, w)
+    path = f"/api/v1/scan/{a['digital_id']}"
+
+    both(client, path, w["op"])  # the first request of a token fills the cache
+    went.clear()
+    status, body = both(client, path, w["op"])
+    assert status == 200 and body["batch"]["id"] == a["id"] and went == []
+    assert body["next_actions"] == ["store", "use_in_house", "dispose_in_house", "load_onto_manifest"]
+    spaced = f"/api/v1/scan/ {a['digital_id'].lower()} "
+    assert both(client, spaced, w["op"]) == (status, body) and went == []
+
+    _, reg = make_user(session, role="regulator", region_prefix="3701")
+    both(client, path, auth(reg))
+    went.clear()
+    assert both(client, path, auth(reg))[1]["next_actions"] == [] and went == []
+    _, far = make_user(session, role="regulator", region_prefix="3703")
+    both(client, path, auth(far))
+    went.clear()
+    assert both(client, path, auth(far))[0] == 404 and went == []
+
+    # on a submitted manifest: the plant may no longer load it; the hauler sees it through the manifest (a query)
+    m = ok(draft(client, w, [{"batch_id": a["id"], "planned_method": "R9"}]), 201)
+    ok(client.post(f"/api/v1/manifests/{m['id']}/submit", headers=w["op"]))
+    went.clear()
+    assert both(client, path, w["op"])[1]["next_actions"] == ["store", "use_in_house", "dispose_in_house"]
+    assert went == []
+    assert both(client, path, w["drv"])[1]["next_actions"] == ["pickup_scan"]
+    assert a["digital_id"] in went  # the driver's view needs the manifest's parties: a session's read
+
+    # a load received: the receiver's own holding comes first, on the event loop once its token is known
+    b = gen(client, w)
+    m = to_transit(client, w, [{"batch_id": b["id"], "planned_method": "R9"}], [b["digital_id"]])
+    bpath = f"/api/v1/scan/{b['digital_id']}"
+    assert both(client, bpath, w["rcv"])[1]["next_actions"] == ["receive"]
+    m = ok(client.post(f"/api/v1/manifests/{m['id']}/receive", headers=w["rcv"], json={"lines": [
+        {"batch_id": b["id"], "received_kg": "164", "acceptance": "accepted"}]}))
+    both(client, bpath, w["rcv"])  # the receipt changed no registry row, but the token may be new to the cache
+    went.clear()
+    status, body = both(client, bpath, w["rcv"])
+    assert body["batch"]["id"] == m["lines"][0]["holding_id"] and "retrieve" in body["next_actions"]
+    assert went == []
+    assert both(client, bpath, w["op"])[1]["batch"]["id"] == b["id"] and went == []
+
+    # what has no holding, or is no digital ID, answers as before
+    unknown = a["digital_id"][:-4] + ("0000" if not a["digital_id"].endswith("0000") else "0001")
+    assert both(client, f"/api/v1/scan/{unknown}", w["op"])[0] in (404, 422)
+    assert both(client, "/api/v1/scan/NOT-AN-ID", w["op"])[0] == 422
+    assert client.get(path).status_code == 401
+
+
+def test_a_revoked_token_is_refused_on_the_event_loop_at_once(fast, admin, session):  # noqa: ANN001
+    client, went = fast
+    w = setup_transfer(client, admin, session)
+    a = gen(client, w)
+    path = f"/api/v1/scan/{a['digital_id']}"
+    r = client.post("/api/v1/tokens", json={"name": "扫码枪"}, headers=w["op"])
+    assert r.status_code == 201, r.text
+    tok = auth(r.json()["token"])
+    both(client, path, tok)
+    went.clear()
+    assert both(client, path, tok)[0] == 200 and went == []
+    assert client.post(f"/api/v1/tokens/{r.json()['id']}/revoke", headers=w["op"]).status_code == 200
+    status, body = both(client, path, tok)
+    assert status == 401 and body["error"]["code"] == "auth.invalid_token"
