@@ -4,24 +4,30 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
+import psycopg
 from anyio import CancelScope, CapacityLimiter
 from fastapi import Depends, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
+from psycopg_pool import PoolTimeout
 from pydantic import BaseModel
 from sqlalchemy import bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from ledger.accounts import IdempotencyRecord, find_token
+from ledger.aio import AsyncReader
 from ledger.auth import Principal
+from ledger.cache import CacheOnly, NeedsDatabase
 from ledger.db import reader
 from ledger.errors import InvalidInput, LedgerError, Unauthenticated
+from ledger.memo import one_read
+from ledger.scan import Prefetched
 from ledger.types import utcnow
 
 SESSION_COOKIE = "wl_session"
@@ -113,6 +119,34 @@ def read_session(request: Request) -> Session:
     s:`), instead of the `get_session` dependency: the hottest reads (with `caller`) save FastAPI's handling of a
     dependency with an exit. It holds no transaction on PostgreSQL (`ledger.db.reader`)."""
     return Session(reader(request.app.state.engine), expire_on_commit=False)
+
+
+async def qr_read(request: Request, fetch: Callable[[AsyncReader], Awaitable[Prefetched]],
+                  run: Callable[[Session], bytes]) -> Response:
+    """The answer of a read that a QR code opens (a label scan, a facility card): `run(session)` gives its JSON.
+
+    On PostgreSQL `fetch` first reads what `run` will ask, in one round trip on the event loop (`ledger.scan`), and
+    `run` goes on the registry cache at the stamp it read, with those answers primed (`CacheOnly`, `one_read`).
+    What that cannot answer (`NeedsDatabase`), a fault of the async pool, and every read on SQLite run `run` on a
+    session in the threadpool: the same code, so the same answer."""
+    aio = getattr(request.app.state, "aio", None)
+    if aio is not None:
+        try:
+            found = await fetch(aio)
+        except (psycopg.Error, PoolTimeout):
+            found = None  # the session's path answers, or reports the fault as every other request does
+        if found is not None and found.stamp is not None:
+            try:
+                with one_read(found.primed):
+                    return Response(run(CacheOnly(found.stamp)), media_type="application/json")
+            except NeedsDatabase:
+                pass
+
+    def on_session() -> bytes:
+        with read_session(request) as s:
+            return run(s)
+
+    return Response(await anyio.to_thread.run_sync(on_session), media_type="application/json")
 
 
 async def caller(request: Request) -> Credentials:

@@ -75,3 +75,10 @@ class AsyncReader:
         async with self.pool.connection() as conn:
             cur = await conn.execute(q.sql, {**q.constants, **params}, prepare=True)
             return [q.convert(r) for r in await cur.fetchall()]
+
+    async def rows_of(self, *queries: tuple[Compiled, dict[str, Any]]) -> list[list[tuple]]:
+        """The rows of each query, sent together in one round trip (psycopg's pipeline mode)."""
+        async with self.pool.connection() as conn:
+            async with conn.pipeline():
+                cursors = [await conn.execute(q.sql, {**q.constants, **params}, prepare=True) for q, params in queries]
+            return [[q.convert(r) for r in await cur.fetchall()] for (q, _), cur in zip(queries, cursors, strict=True)]

@@ -1,4 +1,4 @@
-"""A label scan's reads in one round trip, on the event loop (PostgreSQL).
+"""What a QR code opens, read in one round trip on the event loop (PostgreSQL): a label scan, a facility card.
 
 A scan (`GET /scan/{digital_id}`) reads the registry stamp, the holdings of the digital ID (`holdings_for_scan`)
 and the open manifest of each (`open_manifest_of`, for what the caller may do next); the token, the units and the
@@ -7,7 +7,10 @@ caller's rights come from the registry cache. `prefetch` reads all three in one 
 stamp it read: the two reads find their answers primed, the registry lookups find the cache. When something is
 missing (the cache was cleared by a registry change, a token never seen, a rule that must query: a hauler's or a
 park's view of a batch), the view raises `NeedsDatabase` and the caller scans again on a session. So both ways run
-the same code and give the same answer; the fast one only reads less.
+the same code and give the same answer; the fast one only reads less. `api.deps.qr_read` runs both ways.
+
+A facility card (`GET /facilities/{id}`, what the QR at a storage room's door opens) reads its stock and its
+latest records; `prefetch_facility` sends the two statements and the stamp together (psycopg's pipeline mode).
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from ledger.aio import AsyncReader, compile_pg
 from ledger.batches import Batch
 from ledger.batches.access import holdings_key, scan_key
+from ledger.batches.views import FACILITY_STOCK, RECENT_MOVEMENTS, facility_stock_key, recent_movements_key
 from ledger.cache import RegistryVersion
+from ledger.journal import JournalRecord
 from ledger.manifests.create import open_manifest_key
 from ledger.manifests.models import OPEN, Manifest, ManifestLine
 
@@ -46,7 +51,7 @@ class Prefetched:
     primed: dict = field(default_factory=dict)
 
 
-async def prefetch(reader: AsyncReader, digital_id: str) -> Prefetched:
+async def prefetch_scan(reader: AsyncReader, digital_id: str) -> Prefetched:
     """The stamp, the holdings of the digital ID and each holding's open manifest, in one statement."""
     rows = await reader.rows(_SCAN, digital_id=scan_key(digital_id), open=_OPEN)
     if not rows:
@@ -62,3 +67,21 @@ async def prefetch(reader: AsyncReader, digital_id: str) -> Prefetched:
             Manifest.model_construct(**dict(zip(_MANIFEST_COLS, m, strict=True))) if m[0] is not None else None)
     primed[holdings_key(digital_id)] = holdings
     return Prefetched(stamp=rows[0][0], primed=primed)
+
+
+_STAMP_ALONE = compile_pg(select(RegistryVersion.stamp).where(RegistryVersion.id == 1))
+_STOCK = compile_pg(FACILITY_STOCK)
+_RECENT = compile_pg(RECENT_MOVEMENTS)
+_RECORD_COLS = [c.name for c in JournalRecord.__table__.c]
+RECENT_LIMIT = 20  # what the card shows (`recent_movements`' default)
+
+
+async def prefetch_facility(reader: AsyncReader, facility_id: int) -> Prefetched:
+    """The stamp, the facility's stock rows and its latest records, sent together."""
+    stamp, stock, recent = await reader.rows_of((_STAMP_ALONE, {}), (_STOCK, {"facility_id": facility_id}),
+                                                (_RECENT, {"facility_id": facility_id, "limit": RECENT_LIMIT}))
+    if not stamp:
+        return Prefetched()
+    records = [JournalRecord.model_construct(**dict(zip(_RECORD_COLS, r, strict=True))) for r in recent]
+    return Prefetched(stamp=stamp[0][0], primed={facility_stock_key(facility_id): stock,
+                                                  recent_movements_key(facility_id, RECENT_LIMIT): records})

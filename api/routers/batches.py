@@ -6,28 +6,34 @@ from datetime import date  # noqa: F401  (kept for the lead's edits)
 from decimal import Decimal
 from typing import Annotated
 
-import psycopg
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from psycopg_pool import PoolTimeout
 from sqlmodel import Session, SQLModel, select
 
-from api.deps import Credentials, Deferred, Tx, caller, deferred_tx, get_session, principal, read_session, tx
+from api.deps import (
+    Credentials,
+    Deferred,
+    Tx,
+    caller,
+    deferred_tx,
+    get_session,
+    principal,
+    qr_read,
+    read_session,
+    tx,
+)
 from labels.qr import scan_url
 from labels.render import LabelData, render_label_pdf, render_label_png, render_label_zpl
 from ledger import batches as svc
 from ledger import journal
 from ledger.auth import Principal, may, registry_unit, require_unit
 from ledger.batches import Batch, BatchPublic, RecordPublic, batch_public, record_public
-from ledger.cache import CacheOnly, NeedsDatabase
 from ledger.codes import parse_hazard
 from ledger.errors import InvalidInput, NotFound
 from ledger.mass import g_to_kg
-from ledger.memo import one_read
 from ledger.registry.catalogue import get_waste_code
 from ledger.registry.models import Facility, Unit
-from ledger.scan import prefetch
+from ledger.scan import prefetch_facility, prefetch_scan
 from ledger.validation import Code, Day, DbId, Limit, Seq
 from ledger.workdays import local_day
 
@@ -263,31 +269,12 @@ def _scan(s: Session, c: Credentials, digital_id: str, public_url: str) -> bytes
     return model.__pydantic_serializer__.to_json(model)
 
 
-def _scan_in_session(request: Request, c: Credentials, digital_id: str) -> bytes:
-    with read_session(request) as s:
-        return _scan(s, c, digital_id, _public_url(request))
-
-
 @router.get("/scan/{digital_id}", response_model=ScanResult, tags=["scan"],
             summary="What a label's QR resolves to: the batch and what you may do next")
 async def scan(digital_id: Code, request: Request, c: Credentials = Depends(caller)):
-    # On PostgreSQL the scan reads in one statement on the event loop and runs on the registry cache (see
-    # ledger/scan.py); what that cannot answer, and every scan on SQLite, runs in the threadpool on a session.
-    aio = getattr(request.app.state, "aio", None)
-    if aio is not None:
-        try:
-            found = await prefetch(aio, digital_id)
-        except (psycopg.Error, PoolTimeout):
-            found = None  # the session's path answers, or reports the fault as every other request does
-        if found is not None and found.stamp is not None:
-            try:
-                with one_read(found.primed):
-                    body = _scan(CacheOnly(found.stamp), c, digital_id, _public_url(request))
-                return Response(body, media_type="application/json")
-            except NeedsDatabase:
-                pass
-    return Response(await run_in_threadpool(_scan_in_session, request, c, digital_id),
-                    media_type="application/json")
+    public_url = _public_url(request)
+    return await qr_read(request, lambda aio: prefetch_scan(aio, digital_id),
+                         lambda s: _scan(s, c, digital_id, public_url))
 
 
 # ---- facilities: stock, movements, FIFO lot retrieval, the facility QR ------------------------------
@@ -316,18 +303,24 @@ def _facility(s: Session, p: Principal, facility_id: int) -> tuple[Facility, Uni
     return f, require_unit(s, p, f.unit_id, read_only=True)
 
 
+def _facility_card(s: Session, c: Credentials, facility_id: int, public_url: str) -> bytes:
+    f, unit = _facility(s, c.principal(s), facility_id)
+    stock = svc.facility_stock(s, facility_id=f.id)
+    model = FacilityView(
+        id=f.id, unit_id=f.unit_id, unit_name=unit.name, code=f.code, name=f.name, kind=f.kind,
+        storage_type=f.storage_type, capacity_kg=g_to_kg(f.storage_capacity_g) if f.storage_capacity_g else None,
+        stock_kg=sum((row["stored_kg"] for row in stock), Decimal(0)), stock=stock,
+        recent=[record_public(r) for r in svc.recent_movements(s, facility_id=f.id)],
+        scan_url=f"{public_url.rstrip('/')}/f/{f.id}")
+    return model.__pydantic_serializer__.to_json(model)
+
+
 @router.get("/facilities/{facility_id}", response_model=FacilityView, tags=["facilities"],
             summary="A facility with its stock per waste code and its recent movements (what its QR shows)")
-def facility_view(facility_id: DbId, request: Request, c: Credentials = Depends(caller)):
-    with read_session(request) as s:
-        f, unit = _facility(s, c.principal(s), facility_id)
-        stock = svc.facility_stock(s, facility_id=f.id)
-        return _answer(s, FacilityView(
-            id=f.id, unit_id=f.unit_id, unit_name=unit.name, code=f.code, name=f.name, kind=f.kind,
-            storage_type=f.storage_type, capacity_kg=g_to_kg(f.storage_capacity_g) if f.storage_capacity_g else None,
-            stock_kg=sum((row["stored_kg"] for row in stock), Decimal(0)), stock=stock,
-            recent=[record_public(r) for r in svc.recent_movements(s, facility_id=f.id)],
-            scan_url=f"{_public_url(request).rstrip('/')}/f/{f.id}"))
+async def facility_view(facility_id: DbId, request: Request, c: Credentials = Depends(caller)):
+    public_url = _public_url(request)
+    return await qr_read(request, lambda aio: prefetch_facility(aio, facility_id),
+                         lambda s: _facility_card(s, c, facility_id, public_url))
 
 
 @router.get("/facilities/{facility_id}/qr.png", response_class=Response, tags=["facilities"],

@@ -12,24 +12,39 @@ from ledger.batches.balance import BatchState, apply, put_state
 from ledger.batches.models import Batch
 from ledger.journal import JournalRecord
 from ledger.mass import g_to_kg
+from ledger.memo import memo
 from ledger.registry import tiers
 from ledger.workdays import year_bounds_utc
 
-_FACILITY_STOCK = (select(Batch.waste_code, func.sum(Batch.stored_g), func.count(Batch.id))
+# built once (a facility card reads them; `ledger.scan` sends them on the event loop)
+FACILITY_STOCK = (select(Batch.waste_code, func.sum(Batch.stored_g), func.count(Batch.id))
                    .where(Batch.storage_facility_id == bindparam("facility_id"), Batch.stored_g > 0)
                    .group_by(Batch.waste_code).order_by(Batch.waste_code))
-_RECENT_MOVEMENTS = (select(JournalRecord).where(JournalRecord.facility_id == bindparam("facility_id"))
+RECENT_MOVEMENTS = (select(JournalRecord).where(JournalRecord.facility_id == bindparam("facility_id"))
                      .order_by(JournalRecord.id.desc()).limit(bindparam("limit")))
+
+
+def facility_stock_key(facility_id: int) -> tuple:
+    """The key under which `one_read` keeps a facility's stock rows (waste code, grams, batches)."""
+    return ("facility_stock", facility_id)
+
+
+def recent_movements_key(facility_id: int, limit: int) -> tuple:
+    """The key under which `one_read` keeps a facility's latest records."""
+    return ("recent_movements", facility_id, limit)
 
 
 def facility_stock(session: Session, *, facility_id: int) -> list[dict]:
     """Stock of a storage facility per waste code: mass and number of batches."""
-    rows = session.exec(_FACILITY_STOCK, params={"facility_id": facility_id}).all()
+    rows = memo(facility_stock_key(facility_id),
+                lambda: session.exec(FACILITY_STOCK, params={"facility_id": facility_id}).all())
     return [{"waste_code": c, "stored_kg": g_to_kg(int(g)), "batches": n} for c, g, n in rows]
 
 
 def recent_movements(session: Session, *, facility_id: int, limit: int = 20) -> list[JournalRecord]:
-    return list(session.exec(_RECENT_MOVEMENTS, params={"facility_id": facility_id, "limit": limit}).all())
+    """The facility's latest records, newest first."""
+    return memo(recent_movements_key(facility_id, limit), lambda: list(
+        session.exec(RECENT_MOVEMENTS, params={"facility_id": facility_id, "limit": limit}).all()))
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
-"""A label scan on PostgreSQL reads in one statement on the event loop, from the registry cache (ledger/scan.py), and
-must answer exactly as a scan on a session does, for every kind of caller; what it cannot answer (a hauler's or a
-receiver's view through a manifest, a token not yet seen, a registry just changed) goes to the session."""
+"""What a QR code opens (a label scan, a facility card) reads on PostgreSQL in one round trip on the event loop, from
+the registry cache (ledger/scan.py, api.deps.qr_read), and must answer exactly as the same read on a session does,
+for every kind of caller; what it cannot answer (a hauler's or a receiver's view through a manifest, a park's view,
+a token not yet seen, a registry just changed) goes to a session."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from api.routers import batches as batch_routes
+from api import deps
 from ledger.db import is_sqlite
 from tests.api.test_manifests import draft, gen, ok, to_transit
 from tests.conftest import auth, make_user, setup_transfer
@@ -21,13 +22,13 @@ def fast(app, engine, monkeypatch) -> Iterator[tuple[TestClient, list[str]]]:  #
     if is_sqlite(engine):
         pytest.skip("PostgreSQL: on SQLite every scan runs on a session")
     went_to_session: list[str] = []
-    on_session = batch_routes._scan_in_session
+    on_session = deps.read_session
 
-    def counted(request, c, digital_id):  # noqa: ANN001, ANN202
-        went_to_session.append(digital_id)
-        return on_session(request, c, digital_id)
+    def counted(request):  # noqa: ANN001, ANN202
+        went_to_session.append(request.url.path)
+        return on_session(request)
 
-    monkeypatch.setattr(batch_routes, "_scan_in_session", counted)
+    monkeypatch.setattr(deps, "read_session", counted)
     with TestClient(app) as client:
         assert app.state.aio is not None
         client.went = went_to_session
@@ -80,7 +81,7 @@ def test_a_scan_on_the_event_loop_answers_as_on_a_session(fast, admin, session):
     assert both(client, path, w["op"])[1]["next_actions"] == ["store", "use_in_house", "dispose_in_house"]
     assert went == []
     assert both(client, path, w["drv"])[1]["next_actions"] == ["pickup_scan"]
-    assert a["digital_id"] in went  # the driver's view needs the manifest's parties: a session's read
+    assert went == [path]  # the driver's view needs the manifest's parties: a session's read
 
     # a load received: the receiver's own holding comes first, on the event loop once its token is known
     b = gen(client, w)
@@ -117,3 +118,34 @@ def test_a_revoked_token_is_refused_on_the_event_loop_at_once(fast, admin, sessi
     assert client.post(f"/api/v1/tokens/{r.json()['id']}/revoke", headers=w["op"]).status_code == 200
     status, body = both(client, path, tok)
     assert status == 401 and body["error"]["code"] == "auth.invalid_token"
+
+
+def test_a_facility_card_on_the_event_loop_answers_as_on_a_session(fast, admin, session):  # noqa: ANN001
+    client, went = fast
+    w = setup_transfer(client, admin, session)
+    store = w["store"]
+    path = f"/api/v1/facilities/{store}"
+    for _ in range(3):
+        b = gen(client, w)
+        ok(client.post(f"/api/v1/batches/{b['id']}/store", headers=w["op"], json={
+            "facility_id": store, "operator": "王工"}), 201)
+    both(client, path, w["op"])
+    went.clear()
+    status, card = both(client, path, w["op"])
+    assert status == 200 and went == [] and len(card["recent"]) == 3 and card["stock"][0]["batches"] == 3
+    assert both(client, f"/api/v1/facilities/{w['rstore']}", w["rcv"])[1]["recent"] == []  # an empty room
+    assert both(client, path, w["rcv"])[0] == 404  # another unit's room
+    went.clear()  # a facility that does not exist is never cached: a session reads that it does not
+    assert both(client, f"/api/v1/facilities/{10**9}", w["op"])[0] == 404 and went == [f"/api/v1/facilities/{10**9}"]
+
+
+def test_a_fault_of_the_async_pool_sends_the_read_to_a_session(fast, admin, session):  # noqa: ANN001
+    client, went = fast
+    w = setup_transfer(client, admin, session)
+    a = gen(client, w)
+    path = f"/api/v1/scan/{a['digital_id']}"
+    both(client, path, w["op"])
+    client.portal.call(client.app.state.aio.close)  # as when the database went away under the pool
+    went.clear()
+    r = client.get(path, headers=w["op"])
+    assert r.status_code == 200 and r.json()["batch"]["id"] == a["id"] and went == [path]
