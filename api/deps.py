@@ -121,9 +121,9 @@ def read_session(request: Request) -> Session:
     return Session(reader(request.app.state.engine), expire_on_commit=False)
 
 
-async def qr_read(request: Request, fetch: Callable[[AsyncReader], Awaitable[Prefetched]],
+async def prefetched_read(request: Request, fetch: Callable[[AsyncReader], Awaitable[Prefetched]],
                   run: Callable[[Session], bytes]) -> Response:
-    """The answer of a read that a QR code opens (a label scan, a facility card): `run(session)` gives its JSON.
+    """The answer of a hot read (a label scan, a facility card, a trace): `run(session)` gives its JSON.
 
     On PostgreSQL `fetch` first reads what `run` will ask, in one round trip on the event loop (`ledger.scan`), and
     `run` goes on the registry cache at the stamp it read, with those answers primed (`CacheOnly`, `one_read`).

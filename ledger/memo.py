@@ -20,7 +20,13 @@ _MEMO: ContextVar[dict | None] = ContextVar("wasteledger_read_memo", default=Non
 
 @contextmanager
 def one_read(primed: dict | None = None) -> Iterator[None]:
-    """A scope in which `memo` keeps what it loads; `primed` holds answers already fetched, by their keys."""
+    """A scope in which `memo` keeps what it loads; `primed` holds answers already fetched, by their keys. A scope
+    opened inside another shares it (a trace's hooks, inside a trace read on the event loop)."""
+    outer = _MEMO.get()
+    if outer is not None:
+        outer.update(primed or {})
+        yield
+        return
     token = _MEMO.set(dict(primed or {}))
     try:
         yield

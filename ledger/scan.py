@@ -7,7 +7,7 @@ caller's rights come from the registry cache. `prefetch` reads all three in one 
 stamp it read: the two reads find their answers primed, the registry lookups find the cache. When something is
 missing (the cache was cleared by a registry change, a token never seen, a rule that must query: a hauler's or a
 park's view of a batch), the view raises `NeedsDatabase` and the caller scans again on a session. So both ways run
-the same code and give the same answer; the fast one only reads less. `api.deps.qr_read` runs both ways.
+the same code and give the same answer; the fast one only reads less. `api.deps.prefetched_read` runs both ways.
 
 A facility card (`GET /facilities/{id}`, what the QR at a storage room's door opens) reads its stock and its
 latest records; `prefetch_facility` sends the two statements and the stamp together (psycopg's pipeline mode).
@@ -17,17 +17,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import String, any_, bindparam, select, true
+from sqlalchemy import String, any_, bindparam, func, or_, select, true, union
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from ledger.aio import AsyncReader, compile_pg
 from ledger.batches import Batch
-from ledger.batches.access import holdings_key, scan_key
+from ledger.batches.access import batch_key, holdings_key, scan_key
+from ledger.batches.trace import holdings_of_key, records_of_holdings_key
 from ledger.batches.views import FACILITY_STOCK, RECENT_MOVEMENTS, facility_stock_key, recent_movements_key
 from ledger.cache import RegistryVersion
+from ledger.collection.lots import lots_of_root_key
+from ledger.collection.models import LotSource
 from ledger.journal import JournalRecord
 from ledger.manifests.create import open_manifest_key
-from ledger.manifests.models import OPEN, Manifest, ManifestLine
+from ledger.manifests.models import OPEN, Manifest, ManifestEvent, ManifestLine
+from ledger.manifests.views import events_of_key, manifests_of_root_key
 
 _B, _M, _L = Batch.__table__, Manifest.__table__, ManifestLine.__table__
 _OPEN_MANIFEST = (select(*_M.c).join(_L, _L.c.manifest_id == _M.c.id)
@@ -85,3 +89,61 @@ async def prefetch_facility(reader: AsyncReader, facility_id: int) -> Prefetched
     records = [JournalRecord.model_construct(**dict(zip(_RECORD_COLS, r, strict=True))) for r in recent]
     return Prefetched(stamp=stamp[0][0], primed={facility_stock_key(facility_id): stock,
                                                   recent_movements_key(facility_id, RECENT_LIMIT): records})
+
+
+# A trace (`GET /batches/{id}/trace`): the batch, the holdings of its root and their records, the manifests that
+# carried them with their events, and the lots the root was poured into, in seven statements sent together.
+_T = _B.alias("target")
+_ROOT = select(func.coalesce(_T.c.root_id, _T.c.id)).where(_T.c.id == bindparam("batch_id")).scalar_subquery()
+_H = _B.alias("holding")
+_HOLDING_IDS = select(_H.c.id).where(or_(_H.c.id == _ROOT, _H.c.root_id == _ROOT))
+_JR, _E, _LS = JournalRecord.__table__, ManifestEvent.__table__, LotSource.__table__
+_L2 = _L.alias("line_of_root")
+_TRACE = (
+    compile_pg(select(*_B.c).where(_B.c.id == bindparam("batch_id"))),
+    compile_pg(select(*_B.c).where(or_(_B.c.id == _ROOT, _B.c.root_id == _ROOT)).order_by(_B.c.id)),
+    # (an OR of two IN-subqueries would filter the whole journal: a UNION of the two index lookups instead)
+    compile_pg(select(*_JR.c).where(_JR.c.id.in_(union(
+        select(_JR.c.id).where(_JR.c.batch_id.in_(_HOLDING_IDS)),
+        select(_JR.c.id).where(_JR.c.source_batch_id.in_(_HOLDING_IDS))))).order_by(_JR.c.id)),
+    compile_pg(select(*_M.c, *_L.c).join(_L, _L.c.manifest_id == _M.c.id).where(_L.c.batch_id.in_(_HOLDING_IDS))
+               .order_by(_M.c.id)),
+    compile_pg(select(*_E.c).where(_E.c.manifest_id.in_(select(_L2.c.manifest_id).where(
+        _L2.c.batch_id.in_(_HOLDING_IDS)))).order_by(_E.c.id)),
+    compile_pg(select(*_LS.c).where(_LS.c.root_id == _ROOT).order_by(_LS.c.id)),
+)
+_LINE_COLS = [c.name for c in _L.c]
+_EVENT_COLS = [c.name for c in _E.c]
+_LOT_SOURCE_COLS = [c.name for c in _LS.c]
+
+
+def _rows_as(model: type, names: list[str], rows: list[tuple]) -> list:
+    return [model.model_construct(**dict(zip(names, r, strict=True))) for r in rows]
+
+
+async def prefetch_trace(reader: AsyncReader, batch_id: int) -> Prefetched:
+    """The stamp and what a batch's trace reads (its own statements and its hooks'), sent together."""
+    params = {"batch_id": batch_id}
+    stamp, batch, holdings, records, carried, events, lots = await reader.rows_of(
+        (_STAMP_ALONE, {}), *((q, params) for q in _TRACE))
+    if not stamp:
+        return Prefetched()
+    primed: dict = {batch_key(batch_id): _rows_as(Batch, _BATCH_COLS, batch)[0] if batch else None}
+    if batch:
+        b = primed[batch_key(batch_id)]
+        root_id = b.root_id or b.id
+        held = _rows_as(Batch, _BATCH_COLS, holdings)
+        primed[holdings_of_key(root_id)] = held
+        for h in held:  # the root among them (a received holding's hooks ask for it by id)
+            primed.setdefault(batch_key(h.id), h)
+        primed[records_of_holdings_key([h.id for h in held])] = _rows_as(JournalRecord, _RECORD_COLS, records)
+        nm = len(_MANIFEST_COLS)
+        pairs = [(Manifest.model_construct(**dict(zip(_MANIFEST_COLS, r[:nm], strict=True))),
+                  ManifestLine.model_construct(**dict(zip(_LINE_COLS, r[nm:], strict=True)))) for r in carried]
+        primed[manifests_of_root_key(root_id)] = pairs
+        by_manifest: dict[int, list] = {m.id: [] for m, _ in pairs}
+        for e in _rows_as(ManifestEvent, _EVENT_COLS, events):
+            by_manifest.setdefault(e.manifest_id, []).append(e)
+        primed.update({events_of_key(mid): evs for mid, evs in by_manifest.items()})
+        primed[lots_of_root_key(root_id)] = _rows_as(LotSource, _LOT_SOURCE_COLS, lots)
+    return Prefetched(stamp=stamp[0][0], primed=primed)

@@ -17,9 +17,8 @@ from api.deps import (
     caller,
     deferred_tx,
     get_session,
+    prefetched_read,
     principal,
-    qr_read,
-    read_session,
     tx,
 )
 from labels.qr import scan_url
@@ -33,7 +32,7 @@ from ledger.errors import InvalidInput, NotFound
 from ledger.mass import g_to_kg
 from ledger.registry.catalogue import get_waste_code
 from ledger.registry.models import Facility, Unit
-from ledger.scan import prefetch_facility, prefetch_scan
+from ledger.scan import prefetch_facility, prefetch_scan, prefetch_trace
 from ledger.validation import Code, Day, DbId, Limit, Seq
 from ledger.workdays import local_day
 
@@ -42,16 +41,6 @@ router = APIRouter(tags=["batches"])
 
 def _public_url(request: Request) -> str:
     return request.app.state.settings.public_url
-
-
-def _answer(s: Session, model: SQLModel) -> Response:
-    """A read's answer, ready in the endpoint's thread: the model serialised by pydantic as FastAPI serialises a
-    route's response_model (the same bytes; the route keeps its response_model for the docs), and the session
-    closed. Returned as a Response, FastAPI does not validate the model again, which for a `def` route is another
-    hop to the threadpool."""
-    body = model.__pydantic_serializer__.to_json(model)
-    s.close()
-    return Response(body, media_type="application/json")
 
 
 def label_data(session: Session, b: Batch, public_url: str) -> LabelData:
@@ -233,9 +222,14 @@ def build_trace(s: Session, b: Batch, public_url: str) -> Trace:
 
 @router.get("/batches/{batch_id}/trace", response_model=Trace,
             summary="The whole chain of a batch: records, facilities, manifests, parties and fate")
-def trace(batch_id: DbId, request: Request, c: Credentials = Depends(caller)):
-    with read_session(request) as s:
-        return _answer(s, build_trace(s, svc.get_batch(s, c.principal(s), batch_id), _public_url(request)))
+async def trace(batch_id: DbId, request: Request, c: Credentials = Depends(caller)):
+    public_url = _public_url(request)
+
+    def run(s: Session) -> bytes:
+        model = build_trace(s, svc.get_batch(s, c.principal(s), batch_id), public_url)
+        return model.__pydantic_serializer__.to_json(model)
+
+    return await prefetched_read(request, lambda aio: prefetch_trace(aio, batch_id), run)
 
 
 # Other modules add actions: (session, principal, batch) -> list of action names.
@@ -273,7 +267,7 @@ def _scan(s: Session, c: Credentials, digital_id: str, public_url: str) -> bytes
             summary="What a label's QR resolves to: the batch and what you may do next")
 async def scan(digital_id: Code, request: Request, c: Credentials = Depends(caller)):
     public_url = _public_url(request)
-    return await qr_read(request, lambda aio: prefetch_scan(aio, digital_id),
+    return await prefetched_read(request, lambda aio: prefetch_scan(aio, digital_id),
                          lambda s: _scan(s, c, digital_id, public_url))
 
 
@@ -319,7 +313,7 @@ def _facility_card(s: Session, c: Credentials, facility_id: int, public_url: str
             summary="A facility with its stock per waste code and its recent movements (what its QR shows)")
 async def facility_view(facility_id: DbId, request: Request, c: Credentials = Depends(caller)):
     public_url = _public_url(request)
-    return await qr_read(request, lambda aio: prefetch_facility(aio, facility_id),
+    return await prefetched_read(request, lambda aio: prefetch_facility(aio, facility_id),
                          lambda s: _facility_card(s, c, facility_id, public_url))
 
 

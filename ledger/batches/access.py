@@ -37,10 +37,18 @@ _HOLDINGS_FOR_UPDATE = _HOLDINGS.with_for_update()
 _HOLDINGS_BY_DIGITAL_ID = select(Batch).where(Batch.digital_id == bindparam("digital_id")).order_by(Batch.id)
 
 
+def batch_key(batch_id: int) -> tuple:
+    """The key under which `one_read` keeps a batch read by id."""
+    return ("batch", batch_id)
+
+
 def get_batch(session: Session, principal: Principal, batch_id: int, *, lock: bool = False) -> Batch:
     """The batch if visible (404 otherwise); `lock` takes its row lock for a write."""
-    q = _BATCH_FOR_UPDATE if lock and session.get_bind().dialect.name == "postgresql" else _BATCH
-    b = session.exec(q, params={"batch_id": batch_id}).first()
+    if lock:
+        q = _BATCH_FOR_UPDATE if session.get_bind().dialect.name == "postgresql" else _BATCH
+        b = session.exec(q, params={"batch_id": batch_id}).first()
+    else:
+        b = memo(batch_key(batch_id), lambda: session.exec(_BATCH, params={"batch_id": batch_id}).first())
     if b is None or not can_see_batch(session, principal, b):
         raise NotFound(f"batch {batch_id} does not exist or is outside your scope", code="batch.not_found")
     return b

@@ -37,11 +37,23 @@ def records_for_root(session: Session, root_id: int) -> list[JournalRecord]:
     return records_of_holdings(session, [b.id for b in holdings_of(session, root_id)])
 
 
+def records_of_holdings_key(ids: list[int]) -> tuple:
+    """The key under which `one_read` keeps the records of these holdings."""
+    return ("records_of_holdings", tuple(ids))
+
+
+def holdings_of_key(root_id: int) -> tuple:
+    """The key under which `one_read` keeps the holdings of a root."""
+    return ("holdings_of", root_id)
+
+
 def records_of_holdings(session: Session, ids: list[int]) -> list[JournalRecord]:
     """Every record of these holdings (of `holdings_of` a root), in the order written."""
-    return list(session.exec(_RECORDS_OF_HOLDINGS, params={"ids": ids}).all())
+    return memo(records_of_holdings_key(ids),
+                lambda: list(session.exec(_RECORDS_OF_HOLDINGS, params={"ids": ids}).all()))
 
 
 def holdings_of(session: Session, root_id: int) -> list[Batch]:
     """The root holding and every holding split off it, oldest first."""
-    return list(session.exec(_HOLDINGS_OF_ROOT, params={"root_id": root_id}).all())
+    return memo(holdings_of_key(root_id),
+                lambda: list(session.exec(_HOLDINGS_OF_ROOT, params={"root_id": root_id}).all()))

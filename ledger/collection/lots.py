@@ -16,6 +16,7 @@ from sqlmodel import Field, Session, SQLModel, select
 from ledger import batches, manifests
 from ledger.auth import Principal, audit, require_unit
 from ledger.batches import Batch
+from ledger.batches.access import batch_key
 from ledger.codes import make_digital_id
 from ledger.collection.licences import is_collected_holding
 from ledger.collection.models import LotSource
@@ -23,6 +24,7 @@ from ledger.counters import next_value
 from ledger.errors import Conflict, InvalidInput, NotFound
 from ledger.journal import JournalRecord
 from ledger.mass import g_to_kg
+from ledger.memo import memo
 from ledger.registry.assets import licence_covers, licences_on
 from ledger.registry.catalogue import check_waste_code
 from ledger.registry.models import Facility, Method, Unit
@@ -206,17 +208,22 @@ def get_lot(session: Session, principal: Principal, lot_id: int) -> Batch:
 # ---- what the trace and the processing checks need to know --------------------------------------------------
 
 def _lot_of(session: Session, b: Batch) -> Batch | None:
-    root = b if b.root_id is None else session.get(Batch, b.root_id)
+    root = b if b.root_id is None else memo(batch_key(b.root_id), lambda: session.get(Batch, b.root_id))
     return root if root is not None and root.period == "lot" else None
 
 
 _LOTS_OF_ROOT = select(LotSource).where(LotSource.root_id == bindparam("root_id")).order_by(LotSource.id)
 
 
+def lots_of_root_key(root_id: int) -> tuple:
+    """The key under which `one_read` keeps where a root was poured into lots."""
+    return ("lots_of_root", root_id)
+
+
 def _lots_of_root(session: Session, root_id: int) -> list[LotSource]:
     """Where a producer's batch was poured into lots, in order (both trace hooks ask: read once per trace; every
     trace asks, so the statement is built once)."""
-    return batches.trace_memo(("lots_of_root", root_id), lambda: list(session.exec(
+    return batches.trace_memo(lots_of_root_key(root_id), lambda: list(session.exec(
         _LOTS_OF_ROOT, params={"root_id": root_id}).all()))
 
 

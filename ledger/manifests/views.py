@@ -13,6 +13,7 @@ from ledger.manifests.access import parties
 from ledger.manifests.create import open_manifest_of
 from ledger.manifests.models import STATES, Manifest, ManifestEvent, ManifestLine
 from ledger.mass import g_to_kg
+from ledger.memo import memo
 from ledger.registry.models import Unit
 
 
@@ -44,12 +45,24 @@ _MANIFESTS_OF_ROOT = (select(Manifest, ManifestLine).join(ManifestLine, Manifest
 EVENTS_OF = select(ManifestEvent).where(ManifestEvent.manifest_id == bindparam("manifest_id")).order_by(ManifestEvent.id)
 
 
+def manifests_of_root_key(root_id: int) -> tuple:
+    """The key under which `one_read` keeps the (manifest, line) rows that carried a holding of a root."""
+    return ("manifests_of_root", root_id)
+
+
+def events_of_key(manifest_id: int) -> tuple:
+    """The key under which `one_read` keeps a manifest's events."""
+    return ("manifest_events", manifest_id)
+
+
 def manifests_for_batch(session: Session, b: Batch) -> list[dict]:
     """Every manifest that carried a holding of this physical batch, for its trace."""
-    rows = session.exec(_MANIFESTS_OF_ROOT, params={"root_id": b.root_id or b.id}).all()
+    root_id = b.root_id or b.id
+    rows = memo(manifests_of_root_key(root_id),
+                lambda: list(session.exec(_MANIFESTS_OF_ROOT, params={"root_id": root_id}).all()))
     out = []
     for m, ln in rows:
-        events = session.exec(EVENTS_OF, params={"manifest_id": m.id}).all()
+        events = memo(events_of_key(m.id), lambda m=m: list(session.exec(EVENTS_OF, params={"manifest_id": m.id}).all()))
         out.append({"manifest_id": m.id, "number": m.number, "status": m.status, "party_ids": list(parties(m)),
                     "originator_id": m.originator_id, "hauler_id": m.hauler_id, "receiver_id": m.receiver_id,
                     "line_no": ln.line_no, "shipped_kg": g_to_kg(ln.mass_g), "planned_method": ln.planned_method,

@@ -1,5 +1,5 @@
 """What a QR code opens (a label scan, a facility card) reads on PostgreSQL in one round trip on the event loop, from
-the registry cache (ledger/scan.py, api.deps.qr_read), and must answer exactly as the same read on a session does,
+the registry cache (ledger/scan.py, api.deps.prefetched_read), and must answer exactly as the same read on a session does,
 for every kind of caller; what it cannot answer (a hauler's or a receiver's view through a manifest, a park's view,
 a token not yet seen, a registry just changed) goes to a session."""
 
@@ -149,3 +149,31 @@ def test_a_fault_of_the_async_pool_sends_the_read_to_a_session(fast, admin, sess
     went.clear()
     r = client.get(path, headers=w["op"])
     assert r.status_code == 200 and r.json()["batch"]["id"] == a["id"] and went == [path]
+
+
+def test_a_trace_on_the_event_loop_answers_as_on_a_session(fast, admin, session):  # noqa: ANN001
+    client, went = fast
+    w = setup_transfer(client, admin, session)
+    a = gen(client, w)
+    path = f"/api/v1/batches/{a['id']}/trace"
+    both(client, path, w["op"])
+    went.clear()
+    status, t = both(client, path, w["op"])
+    assert status == 200 and went == [] and [s["record"]["kind"] for s in t["steps"]] == ["generated"]
+
+    m = to_transit(client, w, [{"batch_id": a["id"], "planned_method": "R9"}], [a["digital_id"]])
+    m = ok(client.post(f"/api/v1/manifests/{m['id']}/receive", headers=w["rcv"], json={"lines": [
+        {"batch_id": a["id"], "received_kg": "164", "acceptance": "accepted"}]}))
+    held = m["lines"][0]["holding_id"]
+    for who, bid in (("op", a["id"]), ("rcv", held)):
+        both(client, f"/api/v1/batches/{bid}/trace", w[who])  # parties new to the cache are read once
+        went.clear()
+        status, t = both(client, f"/api/v1/batches/{bid}/trace", w[who])
+        assert status == 200 and went == [], who
+        assert [x["number"] for x in t["manifests"]] == [m["number"]]
+        assert [s["action"] for s in t["manifests"][0]["signatures"]][:2] == ["create", "submit"]
+        assert {p["unit_id"] for p in t["parties"]} >= {w["unit"]["id"], w["hauler"]["id"], w["receiver"]["id"]}
+    assert both(client, f"/api/v1/batches/{held}/trace", w["drv"])[0] == 200  # the hauler's view: a session's read
+    assert went == [f"/api/v1/batches/{held}/trace"]
+    went.clear()
+    assert both(client, f"/api/v1/batches/{10**9}/trace", w["op"])[0] == 404 and went == []
