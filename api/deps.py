@@ -115,9 +115,9 @@ def optional_principal(request: Request, session: Session = Depends(get_session)
 
 
 def read_session(request: Request) -> Session:
-    """A read-only session for a route that opens its own, in its endpoint's thread (`with read_session(request) as
-    s:`), instead of the `get_session` dependency: the hottest reads (with `caller`) save FastAPI's handling of a
-    dependency with an exit. It holds no transaction on PostgreSQL (`ledger.db.reader`)."""
+    """A read-only session for a route that opens its own, in a worker thread (`with read_session(request) as s:`),
+    instead of the `get_session` dependency: the hottest reads (`prefetched_read`, with `caller`) save FastAPI's
+    handling of a dependency with an exit. It holds no transaction on PostgreSQL (`ledger.db.reader`)."""
     return Session(reader(request.app.state.engine), expire_on_commit=False)
 
 
@@ -150,9 +150,9 @@ async def prefetched_read(request: Request, fetch: Callable[[AsyncReader], Await
 
 
 async def caller(request: Request) -> Credentials:
-    """The caller's credentials for a route that looks its token up itself, in its own thread and session
-    (`credentials.principal(session)`): one threadpool hop fewer than `principal`, for the hottest reads (a label
-    scan, a trace, a facility card). 401 at once when the request carries none."""
+    """The caller's credentials for a route that looks its token up itself (`credentials.principal(session)`, on
+    the registry cache or a session of its own: `prefetched_read`), for the hottest reads (a label scan, a trace, a
+    facility card). 401 at once when the request carries none."""
     credentials = Credentials.of(request)
     if credentials is None:
         raise Unauthenticated(NO_CREDENTIALS)
