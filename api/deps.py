@@ -122,7 +122,7 @@ def read_session(request: Request) -> Session:
 
 
 async def prefetched_read(request: Request, fetch: Callable[[AsyncReader], Awaitable[Prefetched]],
-                  run: Callable[[Session], bytes]) -> Response:
+                          run: Callable[[Session], bytes]) -> Response:
     """The answer of a hot read (a label scan, a facility card, a trace): `run(session)` gives its JSON.
 
     On PostgreSQL `fetch` first reads what `run` will ask, in one round trip on the event loop (`ledger.scan`), and

@@ -1,8 +1,9 @@
-"""What a QR code opens, read in one round trip on the event loop (PostgreSQL): a label scan, a facility card.
+"""The three hottest reads, each read in one round trip on the event loop (PostgreSQL): a label scan, a facility
+card, a trace.
 
 A scan (`GET /scan/{digital_id}`) reads the registry stamp, the holdings of the digital ID (`holdings_for_scan`)
 and the open manifest of each (`open_manifest_of`, for what the caller may do next); the token, the units and the
-caller's rights come from the registry cache. `prefetch` reads all three in one statement through the async pool
+caller's rights come from the registry cache. `prefetch_scan` reads all three in one statement through the async pool
 (`ledger.aio`). The scan then runs as it always does, inside `one_read(primed)`, on a `CacheOnly` view at the
 stamp it read: the two reads find their answers primed, the registry lookups find the cache. When something is
 missing (the cache was cleared by a registry change, a token never seen, a rule that must query: a hauler's or a
@@ -11,6 +12,10 @@ the same code and give the same answer; the fast one only reads less. `api.deps.
 
 A facility card (`GET /facilities/{id}`, what the QR at a storage room's door opens) reads its stock and its
 latest records; `prefetch_facility` sends the two statements and the stamp together (psycopg's pipeline mode).
+A trace (`GET /batches/{id}/trace`) reads the batch, its root's holdings and their records, the manifests that
+carried them and their events, and the lots the root went into; `prefetch_trace` sends those seven and the stamp
+together. Each answer is primed under the key that its reading function looks up (`holdings_key`,
+`open_manifest_key`, `batch_key`, …, defined beside each function).
 """
 
 from __future__ import annotations
@@ -48,8 +53,8 @@ _OPEN = list(OPEN)
 
 @dataclass
 class Prefetched:
-    """What a scan's one statement read: the registry stamp (None: no holding, nothing to go on) and the answers
-    to prime `one_read` with."""
+    """What a prefetch read: the registry stamp (None: nothing to go on, let a session read) and the answers to
+    prime `one_read` with, by their keys."""
 
     stamp: int | None = None
     primed: dict = field(default_factory=dict)
