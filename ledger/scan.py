@@ -60,6 +60,10 @@ class Prefetched:
     primed: dict = field(default_factory=dict)
 
 
+def _rows_as(model: type, names: list[str], rows: list[tuple]) -> list:
+    return [model.model_construct(**dict(zip(names, r, strict=True))) for r in rows]
+
+
 async def prefetch_scan(reader: AsyncReader, digital_id: str) -> Prefetched:
     """The stamp, the holdings of the digital ID and each holding's open manifest, in one statement."""
     rows = await reader.rows(_SCAN, digital_id=scan_key(digital_id), open=_OPEN)
@@ -91,7 +95,7 @@ async def prefetch_facility(reader: AsyncReader, facility_id: int) -> Prefetched
                                                 (_RECENT, {"facility_id": facility_id, "limit": RECENT_LIMIT}))
     if not stamp:
         return Prefetched()
-    records = [JournalRecord.model_construct(**dict(zip(_RECORD_COLS, r, strict=True))) for r in recent]
+    records = _rows_as(JournalRecord, _RECORD_COLS, recent)
     return Prefetched(stamp=stamp[0][0], primed={facility_stock_key(facility_id): stock,
                                                   recent_movements_key(facility_id, RECENT_LIMIT): records})
 
@@ -120,10 +124,6 @@ _TRACE = (
 _LINE_COLS = [c.name for c in _L.c]
 _EVENT_COLS = [c.name for c in _E.c]
 _LOT_SOURCE_COLS = [c.name for c in _LS.c]
-
-
-def _rows_as(model: type, names: list[str], rows: list[tuple]) -> list:
-    return [model.model_construct(**dict(zip(names, r, strict=True))) for r in rows]
 
 
 async def prefetch_trace(reader: AsyncReader, batch_id: int) -> Prefetched:

@@ -30,6 +30,7 @@ from ledger.batches import Batch, BatchPublic, RecordPublic, batch_public, recor
 from ledger.codes import parse_hazard
 from ledger.errors import InvalidInput, NotFound
 from ledger.mass import g_to_kg
+from ledger.memo import one_read
 from ledger.registry.catalogue import get_waste_code
 from ledger.registry.models import Facility, Unit
 from ledger.scan import prefetch_facility, prefetch_scan, prefetch_trace
@@ -197,7 +198,7 @@ def build_trace(s: Session, b: Batch, public_url: str) -> Trace:
     steps = [TraceStep(record=record_public(r), unit_name=units[r.unit_id].name,
                        facility_code=facs[r.facility_id].code if r.facility_id in facs else None,
                        facility_name=facs[r.facility_id].name if r.facility_id in facs else None) for r in records]
-    with svc.one_trace():  # what several hooks ask is read once
+    with one_read():  # what several hooks ask is read once
         manifests = [m for fn in trace_manifests for m in fn(s, b)]
         sections = {k: v for fn in trace_sections for k, v in (fn(s, b) or {}).items()}
     party_ids = list(dict.fromkeys([b.unit_id, *[r.unit_id for r in records],

@@ -83,10 +83,8 @@ from ledger.batches.storage import (
 )
 from ledger.batches.trace import (
     holdings_of,
-    one_trace,
     records_for_root,
     records_of_holdings,
-    trace_memo,
 )
 from ledger.batches.views import (
     Difference,
@@ -157,10 +155,8 @@ __all__ = [
     "split_holding",
     "move_many",
     "holdings_of",
-    "one_trace",
     "records_for_root",
     "records_of_holdings",
-    "trace_memo",
     "annual_hazardous_g",
     "Difference",
     "facility_stock",

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
-
 from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from ledger.batches.models import Batch
 from ledger.journal import JournalRecord
-from ledger.memo import memo, one_read
-
-T = TypeVar("T")
+from ledger.memo import memo
 
 # built once, with bound parameters (every trace reads them)
 _HOLDINGS_OF_ROOT = (select(Batch).where((Batch.id == bindparam("root_id")) | (Batch.root_id == bindparam("root_id")))
@@ -20,16 +15,6 @@ _HOLDINGS_OF_ROOT = (select(Batch).where((Batch.id == bindparam("root_id")) | (B
 _RECORDS_OF_HOLDINGS = (select(JournalRecord).where(JournalRecord.batch_id.in_(bindparam("ids", expanding=True))
                                                     | JournalRecord.source_batch_id.in_(bindparam("ids", expanding=True)))
                         .order_by(JournalRecord.id))
-
-
-def one_trace():  # noqa: ANN201
-    """While a batch's trace is built: what several of its hooks ask (`trace_memo`) is read once."""
-    return one_read()
-
-
-def trace_memo(key: tuple, load: Callable[[], T]) -> T:
-    """`load()`, once per key within `one_trace()` (outside one: every time)."""
-    return memo(key, load)
 
 
 def records_for_root(session: Session, root_id: int) -> list[JournalRecord]:

@@ -223,7 +223,7 @@ def lots_of_root_key(root_id: int) -> tuple:
 def _lots_of_root(session: Session, root_id: int) -> list[LotSource]:
     """Where a producer's batch was poured into lots, in order (both trace hooks ask: read once per trace; every
     trace asks, so the statement is built once)."""
-    return batches.trace_memo(lots_of_root_key(root_id), lambda: list(session.exec(
+    return memo(lots_of_root_key(root_id), lambda: list(session.exec(
         _LOTS_OF_ROOT, params={"root_id": root_id}).all()))
 
 
