@@ -1,5 +1,5 @@
-"""Group commit for weighings and holding moves: the single requests of one kind that reach one process together
-share one transaction.
+"""Group commit for weighings, holding moves and manifest signatures: the single requests of one kind that reach
+one process together share one transaction.
 
 A weighing terminal sends one batch per request; a storage room's scanner one 入库 or 出库 per request; a
 treatment line's terminal one 自行利用 or 自行处置 per request. Alone, each request pays for its own transaction: the registry
@@ -9,19 +9,22 @@ being written wait (on the event loop, costing nothing) and then go together, in
 one counter statement, one head lock per unit, multi-row INSERTs, one COMMIT (`ledger.batches.write_weighings`,
 the code of the bulk route). Holding moves (`POST /batches/{id}/store`, `/retrieve`, `/use-in-house` and
 `/dispose-in-house`) form groups of their own, one per kind, written by `ledger.batches.move_many`: the holdings
-locked in one statement, then the same counters, heads and INSERTs.
+locked in one statement, then the same counters, heads and INSERTs. Manifest signatures (`submit_work`: submit,
+pickup, deliver, receive, complete) form groups of their own, one per step: each request's own unit of work runs in
+a savepoint of the group's transaction, in the order of the locks it takes (`order`: by the unit whose counters and
+chain it appends to), and the group pays for one COMMIT, one posting of the balances and one pass of the alert rules.
 
 What each request keeps, as if it had been alone:
 - its own principal (its token is looked up in the group's transaction, from the registry cache) and its own
   access checks;
 - its own Idempotency-Key: a key already answered is replayed, a key used twice within a group runs after the
   group (and is replayed then), and the answer is stored under the key in the group's transaction;
-- its own error: a weighing that fails validation (`prepare_weighing`, which writes nothing), or a move that its
+- its own error: a weighing that fails validation (`prepare_weighing`, which writes nothing), a move that its
   holding's state refuses (`check_store`/`check_retrieve`/`check_process`, against the state the group's earlier
-  moves left), gets its 4xx
-  and the rest go on. Anything that fails later — while writing, at COMMIT, a key claimed meanwhile by another process —
-  rolls the whole group back and every request of it runs alone, on the ordinary path (`Tx`), so one bad weighing
-  never fails its neighbours and nothing is half-written.
+  moves left), or a unit of work that raises one (its savepoint rolled back), gets its 4xx and the rest go on.
+  Anything that fails later — while writing, at COMMIT, a key claimed meanwhile by another process, a unit of work
+  that rolled back the whole transaction — rolls the whole group back and every request of it runs alone, on the
+  ordinary path (`Tx`), so one bad weighing never fails its neighbours and nothing is half-written.
 
 A group runs in a context of its own, at the real time. A request that runs the ledger at a set time or marks its
 records with a source (`clock_at`, `recorded_from`: seeding and back-entry, over HTTP only tests) is written alone,
@@ -79,11 +82,15 @@ class Job:
     """One request's weighing, waiting for its group."""
 
     deferred: Deferred
-    data: svc.BatchCreate | svc.StoreIn | svc.RetrieveIn | svc.ProcessIn
+    data: svc.BatchCreate | svc.StoreIn | svc.RetrieveIn | svc.ProcessIn | None
     public_url: str
     kind: str = "weigh"  # or a holding move's record kind: "stored" (入库), "retrieved" (出库), "used_in_house", …
     batch_id: int | None = None  # a move's batch
     render: Callable[[svc.Batch, JournalRecord], BaseModel] | None = None  # a move's answer
+    work: Callable[[Session, Principal], BaseModel] | None = None  # a unit of work of its own (`submit_work`)
+    target: int | None = None  # the row a unit of work acts on (a manifest), for `order`
+    order: Callable[[Session, list[Job]], list[Job]] | None = None  # the group's jobs in the order of their locks
+    status: int = 201  # the answer's status code
     future: asyncio.Future | None = None
     principal: Principal | None = None
     outcome: Any = None  # a Response, or the exception to raise
@@ -127,6 +134,19 @@ class CommitGroups:
             raise ValueError(f"not a holding move that forms groups: {kind}")
         return await self._submit(Job(deferred=deferred, data=data, public_url=public_url, kind=kind,
                                       batch_id=batch_id, render=render))
+
+    async def submit_work(self, deferred: Deferred, kind: str, work: Callable[[Session, Principal], BaseModel], *,
+                          target: int | None = None, status: int = 200,
+                          order: Callable[[Session, list[Job]], list[Job]] | None = None) -> Response:
+        """The response to one unit of work of `kind` (a manifest signature: "manifest.receive", …): `work(session,
+        principal)` writes and returns the answer, as the function a route gives `Tx.run`. In a group each runs in a
+        savepoint of the group's transaction, in the order `order` gives the group's jobs (the order of the locks
+        they take: two processes' groups that took the same rows in different orders would deadlock); a refused one
+        rolls its savepoint back and gets its error, the others go on."""
+        if kind in MOVES or kind == "weigh":
+            raise ValueError(f"{kind} is written by its own path")
+        return await self._submit(Job(deferred=deferred, data=None, public_url="", kind=kind, work=work,
+                                      target=target, order=order, status=status))
 
     async def _submit(self, job: Job) -> Response:
         if _in_own_time():  # the ledger's clock or a record source is set for this request: it runs alone, in it
@@ -205,26 +225,30 @@ class CommitGroups:
                     continue
                 live.append(job)
             live = self._replays(s, live, later)
-            write = self._weighings if group[0].kind == "weigh" else self._moves
+            kind = group[0].kind
+            write = self._weighings if kind == "weigh" else self._moves if kind in MOVES else self._works
             written, answers, written_check = write(s, live, later, now)
             texts = [json.dumps(a.model_dump(mode="json"), ensure_ascii=False, allow_nan=False, indent=None,
                                 separators=(",", ":")) for a in answers]
             if written:
                 claims = sorted(({"user_id": job.principal.user_id, "key": job.deferred.key,
-                                  "request_hash": job.deferred.fingerprint, "status_code": 201, "response_body": text,
+                                  "request_hash": job.deferred.fingerprint, "status_code": job.status,
+                                  "response_body": text,
                                   "created_at": now} for job, text in zip(written, texts, strict=True)
                                  if job.deferred.key), key=lambda c: (c["user_id"], c["key"]))  # in index order
                 if claims:
                     claimed = s.execute(claim_statement(s.get_bind().dialect.name), claims).all()
                     if len(claimed) != len(claims):  # a key answered meanwhile by another process
                         raise _Regroup
+                    if written_check is _BY_CLAIM:  # the group is written if its first claim is
+                        written_check = (_CLAIM_EXISTS, {"user_id": claims[0]["user_id"], "key": claims[0]["key"]})
             unknown = self._commit(s, written_check)
         if unknown is not None:  # whether the COMMIT took effect is unknown: a 5xx to each, never written twice
             for job in written:
                 job.outcome = unknown
             return later
         for job, text in zip(written, texts, strict=True):
-            job.outcome = Response(text.encode(), status_code=201, media_type="application/json")
+            job.outcome = Response(text.encode(), status_code=job.status, media_type="application/json")
         self.groups += 1
         self.grouped += len(written)
         return later
@@ -252,7 +276,7 @@ class CommitGroups:
             return [], [], None
         batches = svc.write_weighings(s, weighings, now=now)
         answers = [svc.batch_public(b, public_url=job.public_url) for job, b in zip(written, batches, strict=True)]
-        return written, answers, (_BATCH_EXISTS, batches[0].id)
+        return written, answers, (_BATCH_EXISTS, {"id": batches[0].id})
 
     def _moves(self, s: Session, live: list[Job], later: list[Job], now: datetime) -> tuple:
         """Holding moves of one kind (`ledger.batches.move_many`): each refused one gets its error, the rest are
@@ -271,7 +295,36 @@ class CommitGroups:
         if not written:
             return [], [], None
         first = next(r for r in results if not isinstance(r, LedgerError))
-        return written, [answers[i] for i in sorted(answers)], (_RECORD_EXISTS, first.id)
+        return written, [answers[i] for i in sorted(answers)], (_RECORD_EXISTS, {"id": first.id})
+
+    def _works(self, s: Session, live: list[Job], later: list[Job], now: datetime) -> tuple:
+        """Units of work of one kind (`submit_work`), each in a savepoint, in the order of their locks. A refused
+        one rolls its savepoint back and gets its error; one that ended the whole transaction (a compare-and-set
+        lost to another process rolls back) sends the group to run alone."""
+        if not live:
+            return [], [], None
+        if not s.in_transaction():
+            s.begin()
+        if live[0].order is not None:
+            live = live[0].order(s, live)
+        outer = s.get_transaction()
+        written, answers = [], []
+        for job in live:
+            try:
+                with s.begin_nested():
+                    answer = job.work(s, job.principal)
+            except Exception as e:
+                if s.get_transaction() is not outer or not outer.is_active:
+                    raise _Regroup from e
+                if not isinstance(e, LedgerError):
+                    raise
+                self._refused(job, e, later)
+                continue
+            written.append(job)
+            answers.append(answer)
+        if not written:
+            return [], [], None
+        return written, answers, _BY_CLAIM
 
     def _commit(self, s: Session, written: tuple | None) -> Exception | None:
         """COMMIT the group. A failure before the COMMIT was sent (a statement of the balances or the alert rules
@@ -287,10 +340,12 @@ class CommitGroups:
             if written is None:
                 raise
             failure = e
-        statement, row_id = written
+        if written is _BY_CLAIM:  # nothing in the group tells: as a lost COMMIT of a request alone, a 5xx to each
+            return failure
+        statement, params = written
         try:
             with Session(self.engine) as check:
-                found = check.execute(statement, {"id": row_id}).first() is not None
+                found = check.execute(statement, params).first() is not None
         except Exception:  # noqa: BLE001 — the database cannot say: the requests get the COMMIT's error
             log.exception("a commit group's COMMIT failed and its outcome cannot be looked up")
             return failure
@@ -332,7 +387,7 @@ class CommitGroups:
         with Session(self.engine, expire_on_commit=False) as s:
             try:
                 p = job.deferred.credentials.principal(s)
-                return _tx(s, job, p).run(lambda s, p: _one(s, p, job), status=201)
+                return _tx(s, job, p).run(lambda s, p: _one(s, p, job), status=job.status)
             except Exception as e:  # noqa: BLE001 — handed to the request, whose handlers render it
                 if s.in_transaction():
                     s.rollback()
@@ -362,6 +417,8 @@ def _in_own_time() -> bool:
 
 def _one(s: Session, p: Principal, job: Job) -> BaseModel:
     """A request's own unit of work, as its route would run it without a group."""
+    if job.work is not None:
+        return job.work(s, p)
     if job.kind == "weigh":
         return svc.batch_public(svc.generate(s, principal=p, data=job.data), public_url=job.public_url)
     b = svc.get_batch(s, p, job.batch_id, lock=True)
@@ -370,6 +427,9 @@ def _one(s: Session, p: Principal, job: Job) -> BaseModel:
 
 _BATCH_EXISTS = sql_text("SELECT 1 FROM batch WHERE id = :id")
 _RECORD_EXISTS = sql_text("SELECT 1 FROM journal_record WHERE id = :id")
+_CLAIM_EXISTS = sql_text("SELECT 1 FROM idempotency_record WHERE user_id = :user_id AND key = :key")
+#: a group of units of work tells whether it was written by its first Idempotency-Key, if it has one
+_BY_CLAIM = ("by claim",)
 
 
 def _tx(s: Session, job: Job, p: Principal | None = None) -> Tx:

@@ -22,7 +22,7 @@ from alerts import engine, notify, queue, scheduler, webhooks
 from alerts.models import STATUS_NAMES, Alert, AlertAction
 from alerts.rules import CLASS_NAMES, REGISTRY
 from alerts.settings import TIER_NAMES
-from api.deps import Tx, get_session, principal, tx
+from api.deps import Deferred, Tx, deferred_tx, get_session, principal, tx
 from ledger.auth import Principal, require_unit
 from ledger.errors import LedgerError
 from ledger.filings import inbox
@@ -334,21 +334,22 @@ def get_unit_code_png(unit_id: int, request: Request, s: Session = Depends(get_s
 
 # ---- a pickup refused for a label not on the manifest (the ledger writes no record; we keep the attempt) -----------
 
-def watch_refused_pickup(manifest_id: int, t: Tx = Depends(tx)) -> Iterator[None]:
+def watch_refused_pickup(manifest_id: int, request: Request, d: Deferred = Depends(deferred_tx)) -> Iterator[None]:
     """Route dependency of POST /manifests/{id}/pickup: when the ledger refuses the pickup because a scanned label is
-    not on the manifest, roll the request back and raise TRN-LABEL-MISMATCH in a transaction of its own."""
+    not on the manifest (the pickup's own transaction, or its savepoint in a commit group, is rolled back), raise
+    TRN-LABEL-MISMATCH in a transaction of its own."""
     try:
         yield
     except LedgerError as e:
         if e.code == "manifest.label_not_on_manifest":
-            s = t.session
-            s.rollback()
-            try:
-                engine.record_refused_pickup(s, manifest_id=manifest_id, labels=e.details.get("not_on_manifest", []),
-                                             by=t.principal.username)
-                s.commit()
-            except Exception:  # noqa: BLE001 - never hide the refusal itself
-                s.rollback()
-                log.exception("could not record the refused pickup of manifest %s", manifest_id)
+            with Session(request.app.state.engine) as s:
+                try:
+                    engine.record_refused_pickup(s, manifest_id=manifest_id,
+                                                 labels=e.details.get("not_on_manifest", []),
+                                                 by=d.credentials.principal(s).username)
+                    s.commit()
+                except Exception:  # noqa: BLE001 - never hide the refusal itself
+                    s.rollback()
+                    log.exception("could not record the refused pickup of manifest %s", manifest_id)
         raise
 

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from sqlalchemy import bindparam
 from sqlmodel import Session, SQLModel, select
 
-from api.deps import Tx, get_session, principal, tx
+from api.deps import Deferred, Tx, deferred_tx, get_session, principal, tx
 from api.routers import alerts as alert_routes
 from api.routers import batches as batch_routes
 from ledger import manifests as svc
@@ -164,14 +164,46 @@ def _url(request: Request) -> str:
     return request.app.state.settings.public_url
 
 
-def _step(t: Tx, request: Request, manifest_id: int, fn, status: int = 200):  # noqa: ANN001, ANN202
-    url = _url(request)
-
+def step_work(url: str, manifest_id: int, fn):  # noqa: ANN001, ANN202
+    """A signature's unit of work: the step `fn(session, principal, manifest)`, then the manifest as it now
+    stands (the answer)."""
     def run(s, p):  # noqa: ANN001
         m = svc.get_manifest(s, p, manifest_id)
         fn(s, p, m)  # a step moves the manifest with compare-and-set and refreshes it: `m` is current
         return manifest_public(s, m, url)
-    return t.run(run, status=status)
+    return run
+
+
+def _step(t: Tx, request: Request, manifest_id: int, fn, status: int = 200):  # noqa: ANN001, ANN202
+    return t.run(step_work(_url(request), manifest_id, fn), status=status)
+
+
+_PARTIES = select(svc.Manifest.id, svc.Manifest.originator_id, svc.Manifest.receiver_id).where(
+    svc.Manifest.id.in_(bindparam("ids", expanding=True)))
+
+
+def _in_lock_order(party: str | None):  # noqa: ANN202
+    """How a commit group orders its signatures: by the unit whose counters and chain they take (`party`: the
+    originator's for pickup, the receiver's for receipt), then by manifest, so that two processes' groups take
+    the same rows in the same order (without an order they could deadlock)."""
+    def order(s: Session, jobs: list) -> list:
+        if party is None:
+            return sorted(jobs, key=lambda j: j.target)
+        units = {row.id: getattr(row, party) for row in s.execute(_PARTIES, {"ids": sorted({j.target for j in jobs})})}
+        return sorted(jobs, key=lambda j: (units.get(j.target, 0), j.target))
+    return order
+
+
+BY_MANIFEST, BY_ORIGINATOR, BY_RECEIVER = (_in_lock_order(None), _in_lock_order("originator_id"),
+                                          _in_lock_order("receiver_id"))
+
+
+async def _grouped_step(d: Deferred, request: Request, manifest_id: int, step: str, fn, order) -> Response:  # noqa: ANN001
+    """A signature that joins the commit group of its step (api/grouping.py): the signatures of one step reaching
+    this process together are written in one transaction, each in a savepoint, with its own answer, error and
+    Idempotency-Key."""
+    return await request.app.state.commit_groups.submit_work(
+        d, f"manifest.{step}", step_work(_url(request), manifest_id, fn), target=manifest_id, order=order)
 
 
 @router.post("/manifests", status_code=201, response_model=ManifestPublic,
@@ -318,8 +350,9 @@ def get_manifest(manifest_id: DbId, request: Request, s: Session = Depends(get_s
 
 
 @router.post("/manifests/{manifest_id}/submit", response_model=ManifestPublic, summary="The originator signs")
-def submit(manifest_id: DbId, request: Request, t: Tx = Depends(tx)):
-    return _step(t, request, manifest_id, lambda s, p, m: svc.submit(s, principal=p, m=m))
+async def submit(manifest_id: DbId, request: Request, d: Deferred = Depends(deferred_tx)):
+    return await _grouped_step(d, request, manifest_id, "submit", lambda s, p, m: svc.submit(s, principal=p, m=m),
+                               BY_MANIFEST)
 
 
 @router.post("/manifests/{manifest_id}/cancel", response_model=ManifestPublic, summary="Cancel before pickup")
@@ -330,8 +363,9 @@ def cancel(manifest_id: DbId, body: svc.CancelIn, request: Request, t: Tx = Depe
 @router.post("/manifests/{manifest_id}/pickup", response_model=ManifestPublic,
              summary="The hauler signs pickup with the digital IDs scanned from every label",
              dependencies=[Depends(alert_routes.watch_refused_pickup)])
-def pickup(manifest_id: DbId, body: svc.PickupIn, request: Request, t: Tx = Depends(tx)):
-    return _step(t, request, manifest_id, lambda s, p, m: svc.pickup(s, principal=p, m=m, data=body))
+async def pickup(manifest_id: DbId, body: svc.PickupIn, request: Request, d: Deferred = Depends(deferred_tx)):
+    return await _grouped_step(d, request, manifest_id, "pickup",
+                               lambda s, p, m: svc.pickup(s, principal=p, m=m, data=body), BY_ORIGINATOR)
 
 
 @router.post("/manifests/{manifest_id}/track", summary="Append GPS points on the road")
@@ -341,20 +375,23 @@ def track(manifest_id: DbId, body: svc.TrackIn, t: Tx = Depends(tx)):
 
 @router.post("/manifests/{manifest_id}/deliver", response_model=ManifestPublic,
              summary="Arrival at the receiver; the 5-working-day receipt deadline starts")
-def deliver(manifest_id: DbId, body: svc.Where, request: Request, t: Tx = Depends(tx)):
-    return _step(t, request, manifest_id, lambda s, p, m: svc.deliver(s, principal=p, m=m, data=body))
+async def deliver(manifest_id: DbId, body: svc.Where, request: Request, d: Deferred = Depends(deferred_tx)):
+    return await _grouped_step(d, request, manifest_id, "deliver",
+                               lambda s, p, m: svc.deliver(s, principal=p, m=m, data=body), BY_MANIFEST)
 
 
 @router.post("/manifests/{manifest_id}/receive", response_model=ManifestPublic,
              summary="The receiver signs: per line received mass, acceptance and reason")
-def receive(manifest_id: DbId, body: svc.ReceiveIn, request: Request, t: Tx = Depends(tx)):
-    return _step(t, request, manifest_id, lambda s, p, m: svc.receive(s, principal=p, m=m, data=body))
+async def receive(manifest_id: DbId, body: svc.ReceiveIn, request: Request, d: Deferred = Depends(deferred_tx)):
+    return await _grouped_step(d, request, manifest_id, "receive",
+                               lambda s, p, m: svc.receive(s, principal=p, m=m, data=body), BY_RECEIVER)
 
 
 @router.post("/manifests/{manifest_id}/complete", response_model=ManifestPublic,
              summary="The receiver closes it once every accepted line is utilised or disposed")
-def complete(manifest_id: DbId, request: Request, t: Tx = Depends(tx)):
-    return _step(t, request, manifest_id, lambda s, p, m: svc.complete(s, principal=p, m=m))
+async def complete(manifest_id: DbId, request: Request, d: Deferred = Depends(deferred_tx)):
+    return await _grouped_step(d, request, manifest_id, "complete", lambda s, p, m: svc.complete(s, principal=p, m=m),
+                               BY_MANIFEST)
 
 
 @router.post("/manifests/{manifest_id}/return", response_model=ManifestPublic,

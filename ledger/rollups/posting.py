@@ -174,6 +174,8 @@ def upsert(session: Session, rows: list[dict], *, yearly: bool = False) -> None:
 
 @event.listens_for(OrmSession, "before_commit")
 def _before_commit(session: OrmSession) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint is released (one request of a commit group): post once, at the transaction's COMMIT
     if session.info.get(_PENDING):
         post_pending(session)
 

@@ -1,0 +1,225 @@
+"""Group commit of manifest signatures (api/grouping.py `submit_work`, api/routers/manifests.py): the signatures of
+one step reaching a process together share one transaction, each in a savepoint, in the order of the locks they
+take, and each keeps its own principal, answer, error and Idempotency-Key. The answers and the ledger equal those
+of the same requests run one by one, which the tests check against twin worlds with group commit off."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from api.grouping import CommitGroups
+from api.routers.manifests import BY_MANIFEST, BY_ORIGINATOR, BY_RECEIVER, step_work
+from ledger import manifests as svc
+from ledger.errors import Conflict, Forbidden, InvalidInput, LedgerError, NotFound
+from tests.api.test_group_commit import deferred
+from tests.api.test_manifests import draft, gen, ok, to_transit
+from tests.conftest import PUBLIC_URL, setup_transfer
+
+ORDERS = {"receive": BY_RECEIVER, "pickup": BY_ORIGINATOR, "submit": BY_MANIFEST}
+
+
+def together(groups: CommitGroups, step: str, requests: list[tuple], seen: list | None = None) -> list:
+    """(Deferred, manifest id, body) each, submitted at once in one event loop, as the route submits them: a
+    Response or the exception raised. `seen` collects the manifest ids in the order their work ran."""
+    def fn(mid: int, body: dict | None):  # noqa: ANN202
+        data = {"receive": svc.ReceiveIn, "pickup": svc.PickupIn}[step].model_validate(body) if body else None
+
+        def run(s, p, m):  # noqa: ANN001, ANN202
+            if seen is not None:
+                seen.append(mid)
+            if step == "receive":
+                return svc.receive(s, principal=p, m=m, data=data)
+            if step == "pickup":
+                return svc.pickup(s, principal=p, m=m, data=data)
+            return svc.submit(s, principal=p, m=m)
+        return run
+
+    async def go() -> list:
+        return await asyncio.gather(*[
+            groups.submit_work(d, f"manifest.{step}", step_work(PUBLIC_URL, mid, fn(mid, body)), target=mid,
+                               order=ORDERS[step]) for d, mid, body in requests], return_exceptions=True)
+    return asyncio.run(go())
+
+
+def answer(result) -> dict:  # noqa: ANN001
+    assert not isinstance(result, BaseException), repr(result)
+    assert result.status_code == 200, result.body
+    return json.loads(result.body)
+
+
+def comparable(result) -> object:  # noqa: ANN001
+    """What must be equal between the grouped and the one-by-one runs (ids, numbers and times differ)."""
+    if isinstance(result, Exception):
+        return type(result).__name__, getattr(result, "code", None)
+    m = answer(result)
+    return (m["status"], m["flags"], [e["action"] for e in m["events"]],
+            [(ln["received_kg"], ln["accepted_kg"], ln["refused_kg"], ln["acceptance"], ln["flags"],
+              ln["holding_id"] is not None) for ln in m["lines"]])
+
+
+def in_transit(client, w: dict, kg: str = "164") -> tuple[dict, dict]:  # noqa: ANN001
+    a = gen(client, w, gross_kg=kg, tare_kg="0")
+    return a, to_transit(client, w, [{"batch_id": a["id"], "planned_method": "R9"}], [a["digital_id"]])
+
+
+def receipts(client, w1: dict, w2: dict) -> list[tuple]:  # noqa: ANN001
+    """Seven receipts at two receivers: accepted into the line, stored at receipt, impossible, partly refused, the
+    same manifest again, another receiver's manifest, and one refused whole."""
+    (a1, m1), (a2, m2), (a3, m3), (a4, m4) = (in_transit(client, w) for w in (w1, w2, w1, w1))
+    a5, m5 = in_transit(client, w2)
+    a6, m6 = in_transit(client, w2)
+
+    def line(a: dict, **kw) -> dict:  # noqa: ANN003
+        return {"batch_id": a["id"], "received_kg": "164", "acceptance": "accepted", **kw}
+    return [
+        (w2["rcv"], m2["id"], {"lines": [line(a2)], "facility_id": w2["rstore"]}),
+        (w1["rcv"], m1["id"], {"lines": [line(a1)], "facility_id": w1["rline"]}),
+        (w1["rcv"], m3["id"], {"lines": [line(a3, received_kg="1640")], "facility_id": w1["rline"]}),
+        (w1["rcv"], m4["id"], {"lines": [line(a4, received_kg="160", acceptance="partially_refused", accepted_kg="100",
+                                              reason="含水超标")], "facility_id": w1["rline"]}),
+        (w1["rcv"], m1["id"], {"lines": [line(a1)], "facility_id": w1["rline"]}),
+        (w1["rcv"], m5["id"], {"lines": [line(a5)], "facility_id": w1["rline"]}),
+        (w2["rcv"], m6["id"], {"lines": [line(a6, received_kg="164", acceptance="refused", reason="包装破损")]}),
+    ]
+
+
+def verified(client, admin: dict, unit_id: int) -> int:  # noqa: ANN001
+    v = client.get(f"/api/v1/units/{unit_id}/verify", headers=admin).json()
+    assert v["ok"], v
+    return v["records"]
+
+
+def test_receipts_go_in_one_transaction_in_lock_order_and_answer_as_if_alone(client, admin, session, engine):
+    w1, w2 = setup_transfer(client, admin, session), setup_transfer(client, admin, session)
+    t1, t2 = setup_transfer(client, admin, session), setup_transfer(client, admin, session)
+    grouped, seen = CommitGroups(engine), []
+    out = together(grouped, "receive", [(deferred(h), mid, body) for h, mid, body in receipts(client, w1, w2)], seen)
+    alone = CommitGroups(engine, enabled=False)
+    ref = [together(alone, "receive", [(deferred(h), mid, body)])[0] for h, mid, body in receipts(client, t1, t2)]
+    assert [comparable(r) for r in out] == [comparable(r) for r in ref]
+    assert isinstance(out[2], InvalidInput) and out[2].code == "manifest.receipt_impossible"
+    assert isinstance(out[4], Conflict) and out[4].code == "manifest.invalid_transition"
+    assert isinstance(out[5], NotFound)  # another receiver's manifest is outside the operator's scope
+    assert (grouped.groups, grouped.grouped) == (1, 4)
+    # run in the order of the receivers' locks, then of the manifests, whatever order the requests came in
+    ran = [(session.get(svc.Manifest, mid).receiver_id, mid) for mid in seen]
+    assert ran == sorted(ran) and len(ran) == 6  # (the manifest outside the scope is never signed)
+    # the ledger as if alone: the stored, received and refused records on chains that verify
+    for w, t in ((w1, t1), (w2, t2)):
+        assert verified(client, admin, w["receiver"]["id"]) == verified(client, admin, t["receiver"]["id"])
+        assert verified(client, admin, w["unit"]["id"]) == verified(client, admin, t["unit"]["id"])
+    stored = answer(out[0])["lines"][0]["holding_id"]
+    b = client.get(f"/api/v1/batches/{stored}", headers=w2["rcv"]).json()
+    assert b["status"] == "stored" and b["stored_kg"] == "164.000"
+
+
+def test_pickups_with_a_wrong_label_fail_alone_and_the_rest_go_together(client, admin, session, engine):
+    w, t = setup_transfer(client, admin, session), setup_transfer(client, admin, session)
+
+    def pickups(x: dict) -> list[tuple]:
+        out = []
+        for i in range(4):
+            a = gen(client, x, gross_kg=str(100 + i), tare_kg="0")
+            m = ok(draft(client, x, [{"batch_id": a["id"], "planned_method": "R9"}]), 201)
+            ok(client.post(f"/api/v1/manifests/{m['id']}/submit", headers=x["op"]))
+            out.append((a, m))
+        (a0, m0), (a1, m1), (a2, m2), (a3, m3) = out
+        return [(x["drv"], m0["id"], {"scanned": [a0["digital_id"]]}),
+                (x["drv"], m1["id"], {"scanned": [a1["digital_id"], a2["digital_id"]]}),  # a label not on it
+                (x["drv"], m2["id"], {"scanned": [a2["digital_id"]]}),
+                (x["op"], m3["id"], {"scanned": [a3["digital_id"]]}),  # the plant's operator does not haul
+                (x["drv"], m3["id"], {"scanned": [a3["digital_id"].lower()]}),
+                (x["drv"], m0["id"], {"scanned": [a0["digital_id"]]})]  # picked up already, in this group
+    grouped = CommitGroups(engine)
+    out = together(grouped, "pickup", [(deferred(h), mid, body) for h, mid, body in pickups(w)])
+    alone = CommitGroups(engine, enabled=False)
+    ref = [together(alone, "pickup", [(deferred(h), mid, body)])[0] for h, mid, body in pickups(t)]
+    assert [comparable(r) for r in out] == [comparable(r) for r in ref]
+    assert isinstance(out[1], LedgerError) and out[1].code == "manifest.label_not_on_manifest"
+    assert isinstance(out[3], Forbidden)
+    assert isinstance(out[5], Conflict) and out[5].code == "manifest.invalid_transition"
+    assert [answer(out[i])["status"] for i in (0, 2, 4)] == ["in_transit"] * 3
+    assert (grouped.groups, grouped.grouped) == (1, 3)
+    assert verified(client, admin, w["unit"]["id"]) == verified(client, admin, t["unit"]["id"])
+
+
+def test_a_signature_that_ends_the_whole_transaction_sends_the_group_alone(client, admin, session, engine):
+    """A compare-and-set lost to another process rolls the transaction back (`ledger.manifests.state.move`), not
+    just its savepoint: the group cannot commit what came before it, so every request runs alone."""
+    w = setup_transfer(client, admin, session)
+    a1, m1 = in_transit(client, w)
+    groups = CommitGroups(engine)
+    receive = step_work(PUBLIC_URL, m1["id"], lambda s, p, m: svc.receive(s, principal=p, m=m, data=svc.ReceiveIn(
+        lines=[svc.ReceiveLineIn(batch_id=a1["id"], received_kg="164", acceptance="accepted")],
+        facility_id=w["rline"])))
+
+    def lost(s, p):  # noqa: ANN001, ANN202
+        s.rollback()
+        raise Conflict("changed by someone else just now", code="manifest.concurrent_change")
+
+    async def go() -> list:
+        return await asyncio.gather(groups.submit_work(deferred(w["rcv"]), "manifest.receive", receive),
+                                    groups.submit_work(deferred(w["rcv"]), "manifest.receive", lost),
+                                    return_exceptions=True)
+    first, second = asyncio.run(go())
+    assert answer(first)["status"] == "received" and [e["action"] for e in answer(first)["events"]].count(
+        "receive") == 1
+    assert isinstance(second, Conflict) and groups.groups == 0
+    m = client.get(f"/api/v1/manifests/{m1['id']}", headers=w["rcv"]).json()
+    assert m["status"] == "received" and [e["action"] for e in m["events"]].count("receive") == 1
+    assert verified(client, admin, w["receiver"]["id"]) == 1
+
+
+def test_signature_keys_in_a_group_replay_and_refuse_as_alone(client, admin, session, engine):
+    w = setup_transfer(client, admin, session)
+    drafts = [ok(draft(client, w, [{"batch_id": gen(client, w)["id"], "planned_method": "R9"}]), 201)
+              for _ in range(3)]
+    groups = CommitGroups(engine)
+    first = answer(together(groups, "submit", [(deferred(w["op"], key="s-1", fingerprint="a"), drafts[0]["id"],
+                                                None)])[0])
+    out = together(groups, "submit", [
+        (deferred(w["op"], key="s-1", fingerprint="a"), drafts[0]["id"], None),  # a retry: replayed
+        (deferred(w["op"], key="s-1", fingerprint="b"), drafts[1]["id"], None),  # the key for another request
+        (deferred(w["op"], key="s-2", fingerprint="c"), drafts[1]["id"], None),  # one key twice in one group:
+        (deferred(w["op"], key="s-2", fingerprint="c"), drafts[1]["id"], None),  # signed once, then replayed
+        (deferred(w["op"], key="s-3", fingerprint="d"), drafts[2]["id"], None)])
+    assert out[0].headers.get("Idempotent-Replayed") == "true" and json.loads(out[0].body) == first
+    assert isinstance(out[1], InvalidInput) and out[1].code == "idempotency.key_reused"
+    second, again, third = answer(out[2]), answer(out[3]), answer(out[4])
+    assert again == second and out[3].headers.get("Idempotent-Replayed") == "true"
+    assert second["status"] == third["status"] == "submitted"
+    assert [e["action"] for e in second["events"]].count("submit") == 1
+
+
+@pytest.mark.parametrize("n", [12])
+def test_concurrent_http_receipts_form_groups_and_keep_every_answer(client, admin, session, app, live_server, n):
+    w = setup_transfer(client, admin, session)
+    loads = [in_transit(client, w, kg=str(100 + i)) for i in range(n)]
+    before = (app.state.commit_groups.groups, app.state.commit_groups.grouped)
+
+    def one(i: int) -> httpx.Response:
+        a, m = loads[i]
+        received = "9999" if i == 3 else str(100 + i)  # one impossible mass
+        with httpx.Client(base_url=live_server, timeout=60) as c:
+            return c.post(f"/api/v1/manifests/{m['id']}/receive", headers={**w["rcv"], "Idempotency-Key": f"r-{i}"},
+                          json={"lines": [{"batch_id": a["id"], "received_kg": received, "acceptance": "accepted"}],
+                                "facility_id": w["rline"]})
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        results = list(pool.map(one, range(n)))
+    assert results[3].status_code == 422 and results[3].json()["error"]["code"] == "manifest.receipt_impossible"
+    good = [r for i, r in enumerate(results) if i != 3]
+    assert [r.status_code for r in good] == [200] * (n - 1), [r.text for r in good if r.status_code != 200]
+    assert all(r.json()["status"] == "received" for r in good)
+    groups, grouped = app.state.commit_groups.groups - before[0], app.state.commit_groups.grouped - before[1]
+    assert groups <= grouped <= n - 1
+    with ThreadPoolExecutor(max_workers=n) as pool:  # the retries replay, nothing new is written
+        again = list(pool.map(one, range(n)))
+    assert [r.json() for r in again if r.status_code == 200] == [r.json() for r in good]
+    assert all(r.headers.get("Idempotent-Replayed") == "true" for r in again if r.status_code == 200)
+    assert verified(client, admin, w["receiver"]["id"]) == n - 1
