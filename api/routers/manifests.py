@@ -17,7 +17,7 @@ from ledger import manifests as svc
 from ledger.auth import Principal, registry_unit
 from ledger.batches import Batch
 from ledger.cache import registry_get
-from ledger.codes import parse_hazard
+from ledger.codes import city_of, parse_hazard
 from ledger.mass import g_to_kg
 from ledger.registry.models import Method, Permit, Unit, Vehicle
 from ledger.validation import DbId, Limit, Offset
@@ -206,11 +206,24 @@ async def _grouped_step(d: Deferred, request: Request, manifest_id: int, step: s
         d, f"manifest.{step}", step_work(_url(request), manifest_id, fn), target=manifest_id, order=order)
 
 
+def _drafts_in_lock_order(s: Session, jobs: list) -> list:
+    """How a commit group orders its drafts: by the city whose manifest counter they take (the originator's),
+    then by originator."""
+    def key(job) -> tuple:  # noqa: ANN001
+        unit = registry_unit(s, job.target)
+        return (city_of(unit.region_code) if unit is not None else "", job.target)
+    return sorted(jobs, key=key)
+
+
 @router.post("/manifests", status_code=201, response_model=ManifestPublic,
              summary="Draft a manifest for one vehicle trip (the originator)")
-def create(body: svc.ManifestCreate, request: Request, t: Tx = Depends(tx)):
+async def create(body: svc.ManifestCreate, request: Request, d: Deferred = Depends(deferred_tx)):
+    """The drafts reaching this process together are written in one transaction (group commit, api/grouping.py),
+    each in a savepoint with its own answer, error and Idempotency-Key; their numbers stay gapless."""
     url = _url(request)
-    return t.run(lambda s, p: manifest_public(s, svc.create(s, principal=p, data=body), url), status=201)
+    return await request.app.state.commit_groups.submit_work(
+        d, "manifest.create", lambda s, p: manifest_public(s, svc.create(s, principal=p, data=body), url),
+        target=body.originator_id, status=201, order=_drafts_in_lock_order)
 
 
 @router.get("/manifests", response_model=list[ManifestPublic])

@@ -16,6 +16,7 @@ from api.grouping import CommitGroups
 from api.routers.manifests import BY_MANIFEST, BY_ORIGINATOR, BY_RECEIVER, step_work
 from ledger import manifests as svc
 from ledger.errors import Conflict, Forbidden, InvalidInput, LedgerError, NotFound
+from ledger.workdays import today as shanghai_today
 from tests.api.test_group_commit import deferred
 from tests.api.test_manifests import draft, gen, ok, to_transit
 from tests.conftest import PUBLIC_URL, setup_transfer
@@ -223,3 +224,50 @@ def test_concurrent_http_receipts_form_groups_and_keep_every_answer(client, admi
     assert [r.json() for r in again if r.status_code == 200] == [r.json() for r in good]
     assert all(r.headers.get("Idempotent-Replayed") == "true" for r in again if r.status_code == 200)
     assert verified(client, admin, w["receiver"]["id"]) == n - 1
+
+
+def test_drafts_go_together_with_gapless_numbers_and_their_own_errors(client, admin, session, engine):
+    """Drafts take their city's manifest counter: in a group the refused one rolls its savepoint back, number and
+    all, so the numbers written are gapless, as alone."""
+    from api.routers.manifests import _drafts_in_lock_order, manifest_public
+
+    w, t = setup_transfer(client, admin, session), setup_transfer(client, admin, session)
+
+    def drafts(x: dict) -> list[tuple]:
+        a, b, c = (gen(client, x, gross_kg=str(100 + i))["id"] for i in range(3))
+        body = {"originator_id": x["unit"]["id"], "hauler_id": x["hauler"]["id"], "vehicle_id": x["vehicles"][0],
+                "receiver_id": x["receiver"]["id"], "driver_id": x["driver_id"],
+                "planned_date": str(shanghai_today())}
+        return [(x["op"], {**body, "lines": [{"batch_id": a, "planned_method": "R9"}]}),
+                (x["op"], {**body, "lines": [{"batch_id": a, "planned_method": "R9"}]}),  # a's on an open one now
+                (x["op"], {**body, "lines": [{"batch_id": b, "planned_method": "D10"}]}),  # not a licensed method
+                (x["drv"], {**body, "lines": [{"batch_id": c, "planned_method": "R9"}]}),  # a driver drafts none
+                (x["op"], {**body, "lines": [{"batch_id": c, "planned_method": "R9"}]})]
+
+    def run(groups: CommitGroups, requests: list[tuple]) -> list:
+        async def go() -> list:
+            return await asyncio.gather(*[groups.submit_work(
+                deferred(h), "manifest.create",
+                lambda s, p, body=body: manifest_public(s, svc.create(s, principal=p, data=svc.ManifestCreate
+                                                                      .model_validate(body)), PUBLIC_URL),
+                target=body["originator_id"], status=201, order=_drafts_in_lock_order)
+                for h, body in requests], return_exceptions=True)
+        return asyncio.run(go())
+
+    grouped = CommitGroups(engine)
+    out = run(grouped, drafts(w))
+    alone = CommitGroups(engine, enabled=False)
+    ref = [run(alone, [r])[0] for r in drafts(t)]
+
+    def shape(r) -> object:  # noqa: ANN001
+        if isinstance(r, Exception):
+            return type(r).__name__, r.code
+        assert r.status_code == 201, r.body
+        m = json.loads(r.body)
+        return m["status"], [ln["planned_method"] for ln in m["lines"]]
+    assert [shape(r) for r in out] == [shape(r) for r in ref]
+    codes = [r.code if isinstance(r, Exception) else r.status_code for r in out]
+    assert codes == [201, "manifest.batch_on_open_manifest", "manifest.receiver_method", "unit.not_found", 201]
+    numbers = [json.loads(out[i].body)["number"] for i in (0, 4)]
+    assert int(numbers[1][-4:]) - int(numbers[0][-4:]) == 1  # gapless: the refused drafts took no number
+    assert (grouped.groups, grouped.grouped) == (1, 2)
