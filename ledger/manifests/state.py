@@ -60,15 +60,29 @@ def move(session: Session, m: Manifest, *, expect: tuple[str, ...], to: str, **s
         raise Conflict(f"manifest {m.number} is {m.status}; this step needs {' or '.join(expect)}",
                        code="manifest.invalid_transition", details={"status": m.status, "expected": list(expect)})
     values = {"status": to, "version": m.version + 1, **stamps}
-    result = session.execute(update(Manifest).where(Manifest.id == m.id, Manifest.status == m.status,
-                                                    Manifest.version == m.version).values(**values)
-                             .execution_options(synchronize_session=False))
+    result = session.execute(_move_statement(tuple(values)), {
+        **{f"new_{k}": v for k, v in values.items()}, "manifest_id": m.id, "old_status": m.status, "old_version": m.version})
     if result.rowcount != 1:
         session.rollback()
         raise Conflict(f"manifest {m.number} was changed by someone else just now; reload it",
                        code="manifest.concurrent_change")
     for key, value in values.items():  # the row now holds exactly these (no column changes on update by itself)
         set_committed_value(m, key, value)
+
+
+_MOVES: dict[tuple[str, ...], object] = {}
+
+
+def _move_statement(columns: tuple[str, ...]):  # noqa: ANN202
+    """`UPDATE manifest SET <columns> WHERE id, status and version are as read`, built once per set of columns
+    (each step sets its own stamps): building a statement costs about as much Python as executing it."""
+    if columns not in _MOVES:
+        _MOVES[columns] = (update(Manifest)
+                           .where(Manifest.id == bindparam("manifest_id"), Manifest.status == bindparam("old_status"),
+                                  Manifest.version == bindparam("old_version"))
+                           .values({c: bindparam(f"new_{c}") for c in columns})
+                           .execution_options(synchronize_session=False))
+    return _MOVES[columns]
 
 
 def transition(session: Session, principal: Principal, m: Manifest, *, action: str, expect: tuple[str, ...],
