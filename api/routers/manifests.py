@@ -142,7 +142,8 @@ def manifest_public(s: Session, m: svc.Manifest, public_url: str) -> ManifestPub
             transit_difference_kg=None if ln.received_g is None else g_to_kg(ln.mass_g - ln.received_g),
             acceptance=ln.acceptance, reason=ln.reason, holding_id=ln.holding_id, flags=list(ln.flags)))
     events = s.execute(_EVENTS_OF, {"manifest_id": m.id}).all()  # rows, not entities: the answer only reads them
-    revs = s.execute(_REVISIONS_OF, {"manifest_id": m.id}).all()
+    # revisions are proposed on the road only (REVISABLE): a manifest not yet picked up has none
+    revs = s.execute(_REVISIONS_OF, {"manifest_id": m.id}).all() if m.picked_up_at is not None else []
     received = [ln.received_g for ln in lines if ln.received_g is not None]
     return ManifestPublic(
         id=m.id, number=m.number, status=m.status, status_name=STATUS_NAMES[m.status], hazardous=m.hazardous,

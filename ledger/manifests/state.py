@@ -3,7 +3,7 @@ signers' names, the batch locks, and the marks other modules add to the records 
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
@@ -13,6 +13,7 @@ from ledger.batches import Batch, lock_holdings
 from ledger.cache import registry_get
 from ledger.errors import Conflict
 from ledger.manifests.models import Manifest, ManifestEvent, ManifestLine, Where
+from ledger.types import utcnow
 
 # Other modules add fields to the bodies of the records a manifest writes: (session, manifest, kind, holding) ->
 # dict. The collection side marks a collector's pass-through `collected: true` so roll-ups count it once.
@@ -47,11 +48,16 @@ _SIGNER = (select(ManifestEvent.user_id, ManifestEvent.user_name)
 LINES_OF = select(ManifestLine).where(ManifestLine.manifest_id == bindparam("manifest_id")).order_by(ManifestLine.line_no)
 
 
+# one INSERT built once: no step reads an event's id, so it is written at once, without an object to flush
+_ADD_EVENT = insert(ManifestEvent.__table__)
+
+
 def add_event(session: Session, m: Manifest, principal: Principal, action: str, before: str | None, after: str | None,
            unit_id: int | None, where: Where | None = None, **detail) -> None:
-    session.add(ManifestEvent(manifest_id=m.id, action=action, from_status=before, to_status=after,
-                              user_id=principal.user_id or None, user_name=principal.username, unit_id=unit_id,
-                              lat=where.lat if where else None, lon=where.lon if where else None, detail=detail))
+    session.execute(_ADD_EVENT, {"manifest_id": m.id, "action": action, "from_status": before, "to_status": after,
+                                 "user_id": principal.user_id or None, "user_name": principal.username,
+                                 "unit_id": unit_id, "at": utcnow(), "lat": where.lat if where else None,
+                                 "lon": where.lon if where else None, "detail": detail})
 
 
 def move(session: Session, m: Manifest, *, expect: tuple[str, ...], to: str, **stamps) -> None:
