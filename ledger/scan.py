@@ -1,13 +1,14 @@
 """The three hottest reads, each read in one round trip on the event loop (PostgreSQL): a label scan, a facility
 card, a trace.
 
-A scan (`GET /scan/{digital_id}`) reads the registry stamp, the holdings of the digital ID (`holdings_for_scan`)
-and the open manifest of each (`open_manifest_of`, for what the caller may do next); the token, the units and the
-caller's rights come from the registry cache. `prefetch_scan` reads all three in one statement through the async pool
+A scan (`GET /scan/{digital_id}`) reads the registry stamp, the holdings of the digital ID (`holdings_for_scan`),
+the open manifest of each (`open_manifest_of`, for what the caller may do next) and the parties of the manifests
+that carried each (`manifest_parties`: a hauler's or a receiver's view); the token, the units and the caller's
+rights come from the registry cache. `prefetch_scan` reads them all in one statement through the async pool
 (`ledger.aio`). The scan then runs as it always does, inside `one_read(primed)`, on a `CacheOnly` view at the
 stamp it read: the two reads find their answers primed, the registry lookups find the cache. When something is
-missing (the cache was cleared by a registry change, a token never seen, a rule that must query: a hauler's or a
-park's view of a batch), the view raises `NeedsDatabase` and the caller scans again on a session. So both ways run
+missing (the cache was cleared by a registry change, a token never seen, a rule that must query: a park's view of
+a batch), the view raises `NeedsDatabase` and the caller scans again on a session. So both ways run
 the same code and give the same answer; the fast one only reads less. `api.deps.prefetched_read` runs both ways.
 
 A facility card (`GET /facilities/{id}`, what the QR at a storage room's door opens) reads its stock and its
@@ -34,6 +35,7 @@ from ledger.cache import RegistryVersion
 from ledger.collection.lots import lots_of_root_key
 from ledger.collection.models import LotSource
 from ledger.journal import JournalRecord
+from ledger.manifests.access import manifest_parties_key
 from ledger.manifests.create import open_manifest_key
 from ledger.manifests.models import OPEN, Manifest, ManifestEvent, ManifestLine
 from ledger.manifests.views import events_of_key, manifests_of_root_key
@@ -42,9 +44,17 @@ _B, _M, _L = Batch.__table__, Manifest.__table__, ManifestLine.__table__
 _OPEN_MANIFEST = (select(*_M.c).join(_L, _L.c.manifest_id == _M.c.id)
                   .where(_L.c.batch_id == _B.c.id, _M.c.status == any_(bindparam("open", type_=ARRAY(String))))
                   .order_by(_M.c.id).limit(1).lateral("open_manifest"))
+# the parties of every manifest that carried the holding, its parent or its root (a hauler's or a receiver's view)
+_CARRIER, _CARRIED = _M.alias("carrier"), _L.alias("carried")
+_PARTIES = (select(func.array_agg(_CARRIER.c.originator_id), func.array_agg(_CARRIER.c.hauler_id),
+                   func.array_agg(_CARRIER.c.receiver_id))
+            .select_from(_CARRIED.join(_CARRIER, _CARRIER.c.id == _CARRIED.c.manifest_id))
+            .where(_CARRIED.c.batch_id.in_([_B.c.id, func.coalesce(_B.c.parent_id, _B.c.id),
+                                            func.coalesce(_B.c.root_id, _B.c.id)]))
+            .lateral("parties"))
 _STAMP = select(RegistryVersion.stamp).where(RegistryVersion.id == 1).scalar_subquery()
-_SCAN = compile_pg(select(_STAMP.label("registry_stamp"), *_B.c, *_OPEN_MANIFEST.c)
-                   .select_from(_B.outerjoin(_OPEN_MANIFEST, true()))
+_SCAN = compile_pg(select(_STAMP.label("registry_stamp"), *_B.c, *_OPEN_MANIFEST.c, *_PARTIES.c)
+                   .select_from(_B.outerjoin(_OPEN_MANIFEST, true()).outerjoin(_PARTIES, true()))
                    .where(_B.c.digital_id == bindparam("digital_id")).order_by(_B.c.id))
 _BATCH_COLS = [c.name for c in _B.c]
 _MANIFEST_COLS = [c.name for c in _M.c]
@@ -65,19 +75,21 @@ def _rows_as(model: type, names: list[str], rows: list[tuple]) -> list:
 
 
 async def prefetch_scan(reader: AsyncReader, digital_id: str) -> Prefetched:
-    """The stamp, the holdings of the digital ID and each holding's open manifest, in one statement."""
+    """The stamp, the holdings of the digital ID, each holding's open manifest and the parties of the manifests
+    that carried it, in one statement."""
     rows = await reader.rows(_SCAN, digital_id=scan_key(digital_id), open=_OPEN)
     if not rows:
         return Prefetched()
     holdings: list[Batch] = []
     primed: dict = {}
-    nb = len(_BATCH_COLS)
+    nb, nm = len(_BATCH_COLS), len(_MANIFEST_COLS)
     for row in rows:
         b = Batch.model_construct(**dict(zip(_BATCH_COLS, row[1:1 + nb], strict=True)))
-        m = row[1 + nb:]
+        m = row[1 + nb:1 + nb + nm]
         holdings.append(b)
         primed[open_manifest_key(b.id)] = (
             Manifest.model_construct(**dict(zip(_MANIFEST_COLS, m, strict=True))) if m[0] is not None else None)
+        primed[manifest_parties_key(b.id)] = frozenset(u for units in row[1 + nb + nm:] for u in units or ())
     primed[holdings_key(digital_id)] = holdings
     return Prefetched(stamp=rows[0][0], primed=primed)
 
@@ -146,6 +158,10 @@ async def prefetch_trace(reader: AsyncReader, batch_id: int) -> Prefetched:
         pairs = [(Manifest.model_construct(**dict(zip(_MANIFEST_COLS, r[:nm], strict=True))),
                   ManifestLine.model_construct(**dict(zip(_LINE_COLS, r[nm:], strict=True)))) for r in carried]
         primed[manifests_of_root_key(root_id)] = pairs
+        for h in held:  # who may see each holding through a manifest (`manifest_parties`)
+            ids = {h.id, h.parent_id or h.id, h.root_id or h.id}
+            primed[manifest_parties_key(h.id)] = frozenset(
+                u for m, ln in pairs if ln.batch_id in ids for u in (m.originator_id, m.hauler_id, m.receiver_id))
         by_manifest: dict[int, list] = {m.id: [] for m, _ in pairs}
         for e in _rows_as(ManifestEvent, _EVENT_COLS, events):
             by_manifest.setdefault(e.manifest_id, []).append(e)

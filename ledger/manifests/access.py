@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import or_
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from ledger import batches
@@ -10,6 +10,7 @@ from ledger.auth import Principal, can_see_unit, may, registry_unit
 from ledger.batches import Batch
 from ledger.errors import Forbidden, NotFound
 from ledger.manifests.models import Manifest, ManifestLine
+from ledger.memo import memo
 from ledger.registry.models import Unit
 
 # ---- access ------------------------------------------------------------------------------------------
@@ -44,14 +45,28 @@ def sign_as(session: Session, principal: Principal, m: Manifest, unit_id: int, a
     return unit
 
 
+def manifest_parties_key(batch_id: int) -> tuple:
+    """The key under which `one_read` keeps the parties of the manifests that carried a batch (or its parent or
+    root)."""
+    return ("manifest_parties", batch_id)
+
+
+# built once (a hauler's or a receiver's every read of a batch asks it)
+_PARTIES_OF_LINES = (select(Manifest.originator_id, Manifest.hauler_id, Manifest.receiver_id)
+                     .join(ManifestLine, ManifestLine.manifest_id == Manifest.id)
+                     .where(ManifestLine.batch_id.in_(bindparam("batch_ids", expanding=True))))
+
+
+def manifest_parties(session: Session, b: Batch) -> frozenset[int]:
+    """The units that were a party (originator, hauler, receiver) to a manifest carrying the batch, its parent or
+    its root; within `one_read()` (a scan, a trace) asked once per batch, and primed by their prefetch."""
+    ids = sorted({b.id, b.parent_id or b.id, b.root_id or b.id})
+    return memo(manifest_parties_key(b.id), lambda: frozenset(
+        u for row in session.execute(_PARTIES_OF_LINES, {"batch_ids": ids}) for u in row))
+
+
 def _batch_on_manifest_visible(session: Session, principal: Principal, b: Batch) -> bool:
-    if principal.unit_id is None:
-        return False
-    q = (select(Manifest.id).join(ManifestLine, ManifestLine.manifest_id == Manifest.id)
-         .where(ManifestLine.batch_id.in_([b.id, b.parent_id or b.id, b.root_id or b.id]))
-         .where(or_(Manifest.hauler_id == principal.unit_id, Manifest.receiver_id == principal.unit_id,
-                    Manifest.originator_id == principal.unit_id)))
-    return session.exec(q).first() is not None
+    return principal.unit_id is not None and principal.unit_id in manifest_parties(session, b)
 
 
 batches.extra_visibility.append(_batch_on_manifest_visible)
