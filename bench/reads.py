@@ -20,8 +20,8 @@
    with its parameters: prints the plan's scans and flags a sequential scan of a large table or a slow statement.
 4. Starts `uvicorn api.main:app --workers 2` (bench.ingest.Server) and, per path, drives N requests from C clients
    over keep-alive connections (bench.loadgen): scans of the sampled units' labels (a fifth by receivers scanning
-   what they received), traces of their batches (a tenth crossed a manifest), cards of their storage rooms and
-   generation points. Prints p50/p90/p99/max, requests/s and uvicorn CPU per request, and checks the target:
+   what they received, a tenth by haulers scanning what they carried), traces of their batches (a tenth crossed a
+   manifest; the same shares of receivers and haulers), cards of their storage rooms and generation points. Prints p50/p90/p99/max, requests/s and uvicorn CPU per request, and checks the target:
    scan and trace p99 < 20 ms at 16 clients.
 """
 
@@ -358,8 +358,11 @@ def tokens(url: str, unit_ids: list[int]) -> dict[int, str]:
 
 # ---- what to read ------------------------------------------------------------------------------------------
 
-def targets(url: str, gen_tokens: dict[int, str], recv_tokens: dict[int, str]) -> dict[str, list]:
-    """(token, value) pairs per path: digital IDs to scan, batch ids to trace, facility ids for the card."""
+def targets(url: str, gen_tokens: dict[int, str], recv_tokens: dict[int, str],
+            haul_tokens: dict[int, str] | None = None) -> dict[str, list]:
+    """(token, value) pairs per path: digital IDs to scan, batch ids to trace, facility ids for the card; and
+    the loads the sampled haulers carried (a hauler sees a batch only through the manifest that carried it)."""
+    haul_tokens = haul_tokens or {}
     with psycopg.connect(libpq(url)) as c:
         own = c.execute("SELECT unit_id, digital_id, id FROM batch WHERE parent_id IS NULL AND unit_id = ANY(%s)",
                         (list(gen_tokens),)).fetchall()
@@ -367,20 +370,27 @@ def targets(url: str, gen_tokens: dict[int, str], recv_tokens: dict[int, str]) -
                         "holder_unit_id = ANY(%s)", (list(recv_tokens),)).fetchall()
         facs = c.execute("SELECT unit_id, id FROM facility WHERE unit_id = ANY(%s)",
                          (list(gen_tokens) + list(recv_tokens),)).fetchall()
+        hauled = c.execute("SELECT m.hauler_id, b.digital_id, b.id FROM manifest m JOIN manifest_line l ON "
+                           "l.manifest_id = m.id JOIN batch b ON b.id = l.batch_id WHERE m.hauler_id = ANY(%s) "
+                           "ORDER BY m.id LIMIT 5000", (list(haul_tokens),)).fetchall()
     toks = {**gen_tokens, **recv_tokens}
     return {"own": [(gen_tokens[u], d, i) for u, d, i in own], "received": [(recv_tokens[u], d, i) for u, d, i in got],
-            "facilities": [(toks[u], f) for u, f in facs]}
+            "facilities": [(toks[u], f) for u, f in facs], "hauled": [(haul_tokens[u], d, i) for u, d, i in hauled]}
 
 
 def requests(kind: str, t: dict[str, list], n: int, rng: random.Random) -> list[loadgen.Request]:
+    """A fifth of the scans and traces by receivers of what they received, a tenth by haulers of what they
+    carried (when the sample has some), the rest by generators of their own labels."""
     out = []
     for _ in range(n):
-        mine = t["received"] and rng.random() < 0.2
+        draw = rng.random()
+        who = ("received" if t["received"] and draw < 0.2 else
+               "hauled" if t.get("hauled") and draw < 0.3 else "own")
         if kind == "facility":
             tok, fid = rng.choice(t["facilities"])
             path = f"/api/v1/facilities/{fid}"
         else:
-            tok, did, bid = rng.choice(t["received"] if mine else t["own"])
+            tok, did, bid = rng.choice(t[who])
             path = f"/api/v1/scan/{did}" if kind == "scan" else f"/api/v1/batches/{bid}/trace"
         out.append(loadgen.Request.get(path, {"Authorization": f"Bearer {tok}"}, tag=kind))
     return out
@@ -519,6 +529,7 @@ def main(argv: list[str] | None = None) -> int:
             n_units, = c.execute("SELECT count(*) FROM unit WHERE is_generator").fetchone()
             gens = [r[0] for r in c.execute("SELECT id FROM unit WHERE is_generator ORDER BY id").fetchall()]
             recvs = [r[0] for r in c.execute("SELECT id FROM unit WHERE is_receiver ORDER BY id").fetchall()]
+            hauls = [r[0] for r in c.execute("SELECT id FROM unit WHERE is_hauler ORDER BY id").fetchall()]
             counts = {t: c.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(t))).fetchone()[0]
                       for t in ("journal_record", "batch", "manifest")}
             sizes = c.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()[0]
@@ -527,13 +538,15 @@ def main(argv: list[str] | None = None) -> int:
         out["data"] = {**counts, "generators": len(gens), "receivers": len(recvs), "size": sizes}
         sample = sorted(rng.sample(gens, min(a.sample_units, len(gens))))
         rsample = sorted(rng.sample(recvs, min(max(2, a.sample_units // 4), len(recvs))))
-        toks = tokens(url, sample + rsample)
+        hsample = sorted(rng.sample(hauls, min(max(1, a.sample_units // 8), len(hauls))))
+        toks = tokens(url, sample + rsample + hsample)
         gen_t, recv_t = {u: toks[u] for u in sample}, {u: toks[u] for u in rsample}
         for line in verify_sample(url, sample[:3] + rsample[:1]):
             say(f"  journal.verify {line}")
-        t = targets(url, gen_t, recv_t)
+        t = targets(url, gen_t, recv_t, {u: toks[u] for u in hsample})
         say(f"read targets: {len(t['own'])} labels of {len(sample)} generators, {len(t['received'])} received by "
-            f"{len(rsample)} receivers, {len(t['facilities'])} facilities")
+            f"{len(rsample)} receivers, {len(t['hauled'])} carried by {len(hsample)} haulers, "
+            f"{len(t['facilities'])} facilities")
 
         say("")
         say("## EXPLAIN (ANALYZE, BUFFERS) of each statement of one request per path (in-process, warm)")
