@@ -378,14 +378,14 @@ def targets(url: str, gen_tokens: dict[int, str], recv_tokens: dict[int, str],
             "facilities": [(toks[u], f) for u, f in facs], "hauled": [(haul_tokens[u], d, i) for u, d, i in hauled]}
 
 
-def requests(kind: str, t: dict[str, list], n: int, rng: random.Random) -> list[loadgen.Request]:
-    """A fifth of the scans and traces by receivers of what they received, a tenth by haulers of what they
-    carried (when the sample has some), the rest by generators of their own labels."""
+def requests(kind: str, t: dict[str, list], n: int, rng: random.Random, hauled: float = 0.1) -> list[loadgen.Request]:
+    """A fifth of the scans and traces by receivers of what they received, a share `hauled` (a tenth) by haulers
+    of what they carried (when the sample has some), the rest by generators of their own labels."""
     out = []
     for _ in range(n):
         draw = rng.random()
-        who = ("received" if t["received"] and draw < 0.2 else
-               "hauled" if t.get("hauled") and draw < 0.3 else "own")
+        who = ("hauled" if t.get("hauled") and draw < hauled else
+               "received" if t["received"] and draw < hauled + 0.2 else "own")
         if kind == "facility":
             tok, fid = rng.choice(t["facilities"])
             path = f"/api/v1/facilities/{fid}"
@@ -492,6 +492,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--py-spy", metavar="FILE", help="record the workers with py-spy (--gil: Python CPU) during "
                     "each measured phase at 16 clients, to FILE.<path>, and print where the samples fell")
     ap.add_argument("--max-seconds", type=float, default=60.0, help="stop a path's measured phase after this long")
+    ap.add_argument("--hauled", type=float, default=0.1, help="the share of scans and traces by haulers of the "
+                    "loads they carried (default 0.1; 1 for haulers only)")
     ap.add_argument("--reuse", action="store_true", help="do not seed: measure the database as it is")
     ap.add_argument("--keep", action="store_true", help="do not drop the database at the end")
     ap.add_argument("--json", metavar="FILE", help="also write the summary as JSON to FILE")
@@ -579,9 +581,9 @@ def main(argv: list[str] | None = None) -> int:
                 if kind not in a.paths.split(","):
                     continue
                 if a.warmup:
-                    loadgen.run(server.base, requests(kind, t, a.warmup, rng), clients=n_clients,
+                    loadgen.run(server.base, requests(kind, t, a.warmup, rng, a.hauled), clients=n_clients,
                                 max_seconds=a.max_seconds)
-                reqs = requests(kind, t, a.requests, rng)
+                reqs = requests(kind, t, a.requests, rng, a.hauled)
                 spy = PySpy(server.proc.pid, f"{a.py_spy}.{kind}", 200, gil=True) \
                     if a.py_spy and n_clients == 16 else None
                 s0 = CpuSnap.take(server.proc.pid)
