@@ -1,6 +1,7 @@
 """The collection stream's pages in a browser: a garage's administrator grants a collector consent and revokes it
-on a 390×844 phone (the API's consents agree), and a regulator returns a submitted declaration that the unit then
-sees with its correction path."""
+on a 390×844 phone (the API's consents agree); a regulator returns a submitted declaration that the unit then
+sees with its correction path; the collector's administrator subscribes a webhook (its secret shown once) and
+re-enables a disabled one; its operator combines two holdings into a lot (并批)."""
 
 from __future__ import annotations
 
@@ -73,3 +74,90 @@ def test_a_regulator_returns_a_declaration_and_the_unit_sees_how_to_correct_it(n
     expect(unit.locator("#return-path")).to_contain_text("更正")
     expect(unit.locator("#declaration-correct")).to_be_visible()
     shoot(unit, "flow-declaration-return-unit", "phone")
+
+
+def test_the_collectors_administrator_subscribes_a_webhook_and_re_enables_one(new_context, client, admin, session):
+    """The webhook form in a browser: a URL that is no web address is refused by the page (nothing sent); a good
+    one is created with the ticked event and the tier, its signing secret shown once — the very secret the
+    deliveries are signed with — and then the list; a subscription disabled after failures is re-enabled."""
+    from sqlmodel import select
+
+    from alerts.models import WebhookSubscription
+
+    w = stream_world.build(client, admin, session)
+    cid, disabled = w["col"]["id"], w["hooks"][1]["id"]
+    page = new_context("desktop").new_page()
+    login(page, w["col_admin"])
+    page.goto(f"/unit/{cid}/webhooks")
+    expect(page.locator("#webhook-list .webhook")).to_have_count(2)
+    page.fill("#webhook-url", "ftp://erp.example.com/in")
+    page.click("#webhook-submit")
+    expect(page.locator("#webhook-form .msg")).to_contain_text("https://")
+    page.fill("#webhook-url", "https://mes.example.com/ledger/alerts")
+    page.select_option("#webhook-tier", "high")
+    page.click("#webhook-new details summary")
+    page.check("#webhook-new input[name=event][value='alert.opened']")
+    page.fill("#webhook-desc", "MES 告警")
+    page.click("#webhook-submit")
+    expect(page.locator("#webhook-secret")).to_be_visible()
+    secret = page.inner_text("#webhook-secret-value").strip()
+    session.rollback()
+    subs = session.exec(select(WebhookSubscription).where(WebhookSubscription.unit_id == cid)
+                        .order_by(WebhookSubscription.id)).all()
+    assert len(subs) == 3  # the refused URL created nothing
+    new = subs[-1]
+    assert (new.url, new.events, new.min_tier, new.description, new.active) == (
+        "https://mes.example.com/ledger/alerts", ["alert.opened"], "high", "MES 告警", True)
+    assert secret and secret == new.secret
+    shoot(page, "flow-webhook-created", "desktop")
+    page.click("#webhook-secret-done")
+    expect(page.locator("#webhook-list .webhook")).to_have_count(3)
+    expect(page.locator("#webhook-secret")).to_be_hidden()
+    assert secret not in page.content()  # shown once, never again
+    # the subscription disabled after eight failures: re-enabled from its card
+    card = page.locator(f"[data-webhook='{disabled}']")
+    expect(card).to_contain_text("已停用")
+    page.click(f"#enable-{disabled}")
+    expect(card).to_contain_text("启用")
+    expect(page.locator(f"#enable-{disabled}")).to_have_count(0)
+    session.rollback()
+    again = session.get(WebhookSubscription, disabled)
+    assert again.active and again.consecutive_failures == 0
+
+
+def test_the_collectors_operator_combines_two_holdings_into_a_lot(new_context, client, admin, session):
+    """The 并批 form in a browser: unticking all but one source is refused by the page; the two holdings left at
+    the centre become one lot whose page opens, its sources and mass as the API tells them."""
+    w = stream_world.build(client, admin, session)
+    cid, by_unit = w["col"]["id"], w["by_unit"]
+    g1, g2 = w["garages"][0], w["garages"][1]
+    left = sorted([by_unit[g1["id"]][1], by_unit[g2["id"]][1]])
+    page = new_context("desktop").new_page()
+    login(page, w["col_op"])
+    page.goto(f"/unit/{cid}/lots")
+    form = page.locator("form.lot-form")
+    expect(form).to_have_count(1)
+    boxes = form.locator("input[name=source]")
+    assert sorted(int(v) for v in boxes.evaluate_all("els => els.map(e => e.value)")) == left
+    expect(form.locator(".lot-sum")).to_contain_text("已选 2 批")
+    boxes.nth(1).uncheck()
+    expect(form.locator(".lot-sum")).to_contain_text("已选 1 批")
+    form.locator("[type=submit]").click()
+    expect(form.locator(".msg")).to_contain_text("至少勾选 2 批")
+    boxes.nth(1).check()
+    form.locator("input[name=operator]").fill("站长李")
+    form.locator("[type=submit]").click()
+    page.wait_for_url(lambda url: f"/unit/{cid}/lots/" in url and not url.endswith("/lots/"))
+    lot_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
+    lot = ok(client.get(f"/api/v1/lots/{lot_id}", headers=w["col"]["adm"]))
+    assert {x["producer_id"] for x in lot["sources"]} == {g1["id"], g2["id"]} and lot["producers"] == 2
+    assert lot["net_kg"] == lot["sources_total_kg"]
+    expect(page.locator("#lot-net")).to_contain_text(lot["net_kg"].rstrip("0").rstrip("."))
+    rows = page.locator("#lot-source-rows li:not(.total)")
+    expect(rows).to_have_count(2)
+    for x in lot["sources"]:
+        expect(page.locator("#lot-source-rows")).to_contain_text(x["digital_id"])
+    shoot(page, "flow-lot-combined", "desktop")
+    page.goto(f"/unit/{cid}/lots")
+    expect(page.locator("#no-sources")).to_be_visible()  # nothing left to combine
+    expect(page.locator(f"#lot-list tr[data-lot='{lot_id}']")).to_have_count(1)
