@@ -79,7 +79,7 @@ MAX_GROUP = 64
 
 @dataclass(eq=False)
 class Job:
-    """One request's weighing, waiting for its group."""
+    """One request (a weighing, a holding move or a unit of work), waiting for its group."""
 
     deferred: Deferred
     data: svc.BatchCreate | svc.StoreIn | svc.RetrieveIn | svc.ProcessIn | None
@@ -329,10 +329,11 @@ class CommitGroups:
     def _commit(self, s: Session, written: tuple | None) -> Exception | None:
         """COMMIT the group. A failure before the COMMIT was sent (a statement of the balances or the alert rules
         run at commit) is raised: nothing was written, each request runs alone. When COMMIT itself failed — its
-        answer lost with the connection — the group may or may not be written: the first batch is looked up in a
-        new connection; found, the group stands; not found, each request runs alone; if that cannot be known, the
-        error is returned, to be every request's answer (as a lost COMMIT of a request alone answers 5xx): running
-        them again could write every weighing twice."""
+        answer lost with the connection — the group may or may not be written: the first batch (or record, or
+        Idempotency-Key of a group of units of work) is looked up in a new connection; found, the group stands; not
+        found, each request runs alone; if that cannot be known (nothing to look up: units of work without a key),
+        the error is returned, to be every request's answer (as a lost COMMIT of a request alone answers 5xx):
+        running them again could write every weighing twice."""
         try:
             s.commit()
             return None

@@ -271,3 +271,39 @@ def test_drafts_go_together_with_gapless_numbers_and_their_own_errors(client, ad
     numbers = [json.loads(out[i].body)["number"] for i in (0, 4)]
     assert int(numbers[1][-4:]) - int(numbers[0][-4:]) == 1  # gapless: the refused drafts took no number
     assert (grouped.groups, grouped.grouped) == (1, 2)
+
+
+@pytest.mark.parametrize("keyed", [True, False])
+def test_a_lost_commit_of_signatures_is_looked_up_by_its_key_never_signed_twice(client, admin, session, engine,
+                                                                               monkeypatch, keyed):
+    """The COMMIT of a group of submissions took effect but its answer was lost: with Idempotency-Keys the group
+    is found by its first key and every request gets its 200; without one nothing tells, and each gets the
+    COMMIT's error (a 5xx, as alone), never a second signature."""
+    from sqlalchemy.exc import OperationalError
+
+    import api.grouping as grouping
+
+    w = setup_transfer(client, admin, session)
+    drafts = [ok(draft(client, w, [{"batch_id": gen(client, w)["id"], "planned_method": "R9"}]), 201)
+              for _ in range(3)]
+    groups, failed = CommitGroups(engine), []
+
+    class LosingSession(grouping.Session):
+        def commit(self) -> None:
+            if not failed and not self.in_nested_transaction():
+                failed.append(True)
+                super().commit()
+                raise OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
+            super().commit()
+
+    monkeypatch.setattr(grouping, "Session", LosingSession)
+    out = together(groups, "submit", [(deferred(w["op"], key=f"lost-{i}" if keyed else None), d["id"], None)
+                                      for i, d in enumerate(drafts)])
+    assert failed
+    if keyed:
+        assert [answer(r)["status"] for r in out] == ["submitted"] * 3 and groups.groups == 1
+    else:
+        assert all(isinstance(r, OperationalError) for r in out) and groups.groups == 0
+    for d in drafts:  # signed once each, whatever the answer said
+        m = client.get(f"/api/v1/manifests/{d['id']}", headers=w["op"]).json()
+        assert m["status"] == "submitted" and [e["action"] for e in m["events"]].count("submit") == 1
