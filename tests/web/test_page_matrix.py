@@ -275,6 +275,7 @@ PAGES: dict[str, Row] = {
     "GET /unit/{unit_id}/ledger": Row(READ, unit_path("/ledger")),
     "GET /unit/{unit_id}/consents": Row(READ, unit_path("/consents")),
     "GET /unit/{unit_id}/webhooks": Row(READ, unit_path("/webhooks")),
+    "GET /unit/{unit_id}/plans": Row(READ, unit_path("/plans")),
     "GET /unit/{unit_id}/lots": Row(READ, unit_path("/lots")),
     "GET /unit/{unit_id}/lots/{lot_id}": Row(READ, get(lambda p, r, o: f"/unit/{p.unit(r, o).id}/lots/{p.lot(r, o)}")),
     # the console
@@ -331,6 +332,9 @@ CONTROLS: dict[str, dict[str, str]] = {
     # a consent is the producer's own act (its admin); a unit's webhooks are managed by its admin
     "GET /unit/{unit_id}/consents": controls(unit_admin="W.."),
     "GET /unit/{unit_id}/webhooks": controls(unit_admin="W.."),
+    # a plan is filed by the unit's admin (it registers the unit); a regulator of the unit returns the current one
+    "GET /unit/{unit_id}/plans": controls(unit_admin="W..", county_regulator="W..", city_regulator="WW.",
+                                          province_regulator="WW.", admin="WWW"),
     "GET /pickup": controls(operator="WWW", unit_admin="WWW", receiver_operator="WWW"),
     "GET /pickup/{order_id}": controls(operator="W..", unit_admin="W..", receiver_operator="W.."),
 }

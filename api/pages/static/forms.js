@@ -1,6 +1,7 @@
 /* Builders for the unit's collection and webhook forms (wl.js sends them with an Idempotency-Key):
  * consent  a producer's grant: waste codes typed as a list ("HW08, 900-214-08");
  * webhook  a subscription: the ticked events as a list; the answer's secret is shown once, then forgotten;
+ * plan     a yearly management plan: one item per filled row (code, planned kg, receivers, methods);
  * lot      a lot at a centre: the ticked sources as ids; the new lot's page opens.
  */
 (function () {
@@ -31,6 +32,29 @@
     delete body.event;
     body.events = ticked(form, 'event');
     if (!/^https?:\/\/\S+$/.test(body.url || '')) { throw new Error('接收地址应以 https:// 或 http:// 开头'); }
+    return body;
+  };
+
+  /* A plan: one item per filled row (code, planned kg, the selected receivers, the methods typed as a list). */
+  WL.builders.plan = function (form) {
+    var body = { year: parseInt(val(form, 'year'), 10), items: [] }, note = val(form, 'note'),
+      rows = form.querySelectorAll('tr.plan-row'), i, j, r, code, kg, opts, ids, methods;
+    if (note) { body.note = note; }
+    for (i = 0; i < rows.length; i++) {
+      r = rows[i];
+      code = r.querySelector('[name=row_code]').value.replace(/\s+/g, '').toUpperCase();
+      kg = r.querySelector('[name=row_kg]').value.replace(/^\s+|\s+$/g, '');
+      if (!code && !kg) { continue; }
+      if (!code) { throw new Error('第 ' + (i + 1) + ' 行：请填写废物代码'); }
+      if (!kg) { throw new Error('第 ' + (i + 1) + ' 行（' + code + '）：请填写计划量'); }
+      ids = [];
+      opts = r.querySelector('[name=row_receivers]').options;
+      for (j = 0; j < opts.length; j++) { if (opts[j].selected) { ids.push(parseInt(opts[j].value, 10)); } }
+      methods = r.querySelector('[name=row_methods]').value.toUpperCase().split(/[\s,，、;；]+/)
+        .filter(function (m) { return m; });
+      body.items.push({ waste_code: code, planned_kg: kg, receiver_ids: ids, methods: methods });
+    }
+    if (!body.items.length) { throw new Error('至少填写一行：废物代码和计划量'); }
     return body;
   };
 
