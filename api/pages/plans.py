@@ -24,7 +24,7 @@ from api.deps import get_session
 from api.pages.common import PageRoute, Viewer, kg, login_required, render
 from ledger.auth import may, require_unit
 from ledger.batches import Batch
-from ledger.filings.models import InboxItem
+from ledger.filings import returns
 from ledger.manifests.models import Manifest
 from ledger.mass import g_to_kg
 from ledger.registry import plans as psvc
@@ -43,14 +43,6 @@ def _generated(s: Session, unit_id: int, year: int) -> dict[str, int]:
         Batch.unit_id == unit_id, Batch.parent_id.is_(None), Batch.occurred_at >= start, Batch.occurred_at < end)
         .group_by(Batch.waste_code)).all()
     return {code: int(g or 0) for code, g in rows}
-
-
-def _waiting_return(s: Session, plan: Plan | None) -> InboxItem | None:
-    if plan is None:
-        return None
-    return s.exec(select(InboxItem).where(InboxItem.subject_type == "plan", InboxItem.subject_id == plan.id,
-                                          InboxItem.kind == "plan.returned", InboxItem.resolved_at.is_(None))
-                  .order_by(InboxItem.id.desc())).first()
 
 
 def _receivers(s: Session, unit: Unit, planned: list[PlanItem]) -> list[Unit]:
@@ -94,7 +86,7 @@ def plans_page(unit_id: int, request: Request, year: int | None = Query(None, ge
                   "methods": "、".join(it.methods)} for it in items] or [
         {"code": c, "kg": kg(g_to_kg(g)), "receivers": [], "methods": ""} for c, g in sorted(generated.items())]
     form_rows += [{"code": "", "kg": "", "receivers": [], "methods": ""} for _ in range(EMPTY_ROWS)]
-    waiting = _waiting_return(s, current)
+    waiting = returns.waiting_plan_return(s, current.id) if current else None
     return render(request, "unit/plans.html", {
         "unit": unit, "year": year, "years": years, "versions": versions, "current": current, "rows": rows,
         "unplanned": unplanned, "codes": codes, "names": names, "receivers": receivers, "form_rows": form_rows,

@@ -41,9 +41,7 @@ def return_plan(session: Session, *, principal: Principal, unit_id: int, plan_id
     if plan.version != latest:
         raise Conflict(f"plan {plan.year} version {plan.version} is superseded by version {latest}; return the "
                        "current version", code="plan.superseded", details={"field": "plan_id", "latest": latest})
-    open_item = session.exec(select(InboxItem).where(InboxItem.subject_type == "plan", InboxItem.subject_id == plan.id,
-                                                     InboxItem.kind == "plan.returned",
-                                                     InboxItem.resolved_at.is_(None))).first()
+    open_item = waiting_plan_return(session, plan.id)
     if open_item is not None:
         raise Conflict(f"plan {plan.year} version {plan.version} was already returned and waits for the unit",
                        code="plan.already_returned", details={"item_id": open_item.id})
@@ -55,6 +53,13 @@ def return_plan(session: Session, *, principal: Principal, unit_id: int, plan_id
     audit(session, principal, action="plan.return", entity="plan", entity_id=plan.id,
           detail={"unit_id": unit.id, "year": plan.year, "version": plan.version, "reason": data.reason})
     return item
+
+
+def waiting_plan_return(session: Session, plan_id: int) -> InboxItem | None:
+    """The return of this plan version that still waits for the unit (a new version settles it), if any."""
+    return session.exec(select(InboxItem).where(InboxItem.subject_type == "plan", InboxItem.subject_id == plan_id,
+                                                InboxItem.kind == "plan.returned", InboxItem.resolved_at.is_(None))
+                        .order_by(InboxItem.id.desc())).first()
 
 
 def _plan_still_open(session: Session, item: InboxItem) -> bool:
