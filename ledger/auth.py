@@ -124,15 +124,19 @@ def unit_scope(principal: Principal, unit_id_col=None, region_col=None) -> Colum
     return false()
 
 
+def park_units(session: Session, *, park_id: int, on: date) -> frozenset[int]:
+    """The units that belong to the park on `on`. Memberships are registry rows: the set comes from the registry
+    cache (`ledger.cache.cached`), read once per park and day until a membership changes."""
+    from ledger.cache import cached
+
+    return cached(session, ("park_units", park_id, on), lambda: frozenset(session.exec(
+        select(ParkMember.unit_id).where(ParkMember.park_id == park_id, ParkMember.since <= on,
+                                         or_(ParkMember.until.is_(None), ParkMember.until >= on))).all()))
+
+
 def in_park(session: Session, *, park_id: int, unit_id: int, on: date | None = None) -> bool:
     """True when the unit belongs to the park on `on` (default today)."""
-    on = on or shanghai_today()
-    return session.exec(
-        select(ParkMember.id).where(
-            ParkMember.park_id == park_id, ParkMember.unit_id == unit_id, ParkMember.since <= on,
-            or_(ParkMember.until.is_(None), ParkMember.until >= on),
-        )
-    ).first() is not None
+    return unit_id in park_units(session, park_id=park_id, on=on or shanghai_today())
 
 
 def can_see_unit(session: Session, principal: Principal, unit: Unit) -> bool:

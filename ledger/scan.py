@@ -7,8 +7,8 @@ that carried each (`manifest_parties`: a hauler's or a receiver's view); the tok
 rights come from the registry cache. `prefetch_scan` reads them all in one statement through the async pool
 (`ledger.aio`). The scan then runs as it always does, inside `one_read(primed)`, on a `CacheOnly` view at the
 stamp it read: the two reads find their answers primed, the registry lookups find the cache. When something is
-missing (the cache was cleared by a registry change, a token never seen, a rule that must query: a park's view of
-a batch), the view raises `NeedsDatabase` and the caller scans again on a session. So both ways run
+missing (the cache was cleared by a registry change, a token never seen, a rule that must query: a lot's
+sources), the view raises `NeedsDatabase` and the caller scans again on a session. So both ways run
 the same code and give the same answer; the fast one only reads less. `api.deps.prefetched_read` runs both ways.
 
 A facility card (`GET /facilities/{id}`, what the QR at a storage room's door opens) reads its stock and its

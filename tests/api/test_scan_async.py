@@ -1,7 +1,7 @@
 """What a QR code opens (a label scan, a facility card) reads on PostgreSQL in one round trip on the event loop, from
 the registry cache (ledger/scan.py, api.deps.prefetched_read), and must answer exactly as the same read on a session does,
-for every kind of caller; what it cannot answer (a park's view, a token not yet seen, a registry just changed) goes
-to a session."""
+for every kind of caller; what it cannot answer (a token not yet seen, a registry just changed) goes to a
+session."""
 
 from __future__ import annotations
 
@@ -184,3 +184,37 @@ def test_a_trace_on_the_event_loop_answers_as_on_a_session(fast, admin, session)
     both(client, f"/api/v1/batches/{held}/trace", auth(stranger))  # its token new to the cache
     went.clear()
     assert both(client, f"/api/v1/batches/{held}/trace", auth(stranger))[0] == 404 and went == []  # no party
+
+
+def test_a_park_managers_scan_goes_on_the_event_loop_once_the_membership_is_cached(fast, admin, session):  # noqa: ANN001
+    """A park manager sees its park's units through their membership, a registry row: the set of the park's units
+    comes from the registry cache, so its scans and traces need no session once it is there; a unit that leaves the
+    park (a membership changed: the cache is dropped) is no longer seen, and a unit outside the park never was."""
+    from datetime import timedelta
+
+    from ledger.registry.models import Park, ParkMember
+    from ledger.workdays import today
+
+    client, went = fast
+    w = setup_transfer(client, admin, session)
+    park = Park(code=f"P{w['unit']['id']}", name="测试园区", region_code="370112")
+    session.add(park)
+    session.flush()
+    member = ParkMember(park_id=park.id, unit_id=w["unit"]["id"], since=today() - timedelta(days=30))
+    session.add(member)
+    session.commit()
+    _, pm = make_user(session, role="park_manager", park_id=park.id)
+    a = gen(client, w)
+    path = f"/api/v1/scan/{a['digital_id']}"
+    assert both(client, path, auth(pm))[0] == 200  # the token and the park's units, new to the cache
+    went.clear()
+    assert both(client, path, auth(pm))[0] == 200 and went == []
+    status, _ = both(client, f"/api/v1/batches/{a['id']}/trace", auth(pm))
+    assert status == 200 and went == []
+    other = setup_transfer(client, admin, session)
+    b = gen(client, other)
+    assert both(client, f"/api/v1/scan/{b['digital_id']}", auth(pm))[0] == 404  # not in the park
+    member.until = today() - timedelta(days=1)  # the plant left the park yesterday
+    session.add(member)
+    session.commit()
+    assert both(client, path, auth(pm))[0] == 404
