@@ -237,7 +237,9 @@ def raise_order(session: Session, *, principal: Principal, data: OrderCreate) ->
 def accept(session: Session, *, principal: Principal, order_id: int, data: AcceptIn) -> PickupOrder:
     """A collector takes the order (an open order goes to the first collector to accept)."""
     collector = _collector_of(session, principal)
-    taken = session.get(PickupOrder, order_id, populate_existing=True)
+    # locked first (PostgreSQL): a collector that comes second waits for the first to commit, then reads that it
+    # was taken (409), never an order that vanished from its scope between two reads (404)
+    taken = session.get(PickupOrder, order_id, populate_existing=True, with_for_update=True)
     if (taken is not None and taken.open_to_all and collector is not None and taken.collector_id not in
             (None, collector.id) and _eligible(session, collector, taken,
                                                [ln.waste_code for ln in lines_of(session, taken)], shanghai_today())):
