@@ -313,7 +313,6 @@ def evaluate_records(session: Session, records: list[JournalRecord], *, now: dat
 def _before_commit(session: OrmSession) -> None:
     if session.in_nested_transaction():
         return  # a savepoint commits: wait for the transaction itself
-    session.info.pop(_MARKS, None)  # every savepoint has ended
     records = session.info.pop(PENDING, None)
     if not records or not _state["installed"]:
         return
@@ -328,23 +327,6 @@ def _before_commit(session: OrmSession) -> None:
 
 def _forget(session: OrmSession, *_: object) -> None:
     session.info.pop(PENDING, None)
-    session.info.pop(_MARKS, None)
-
-
-_MARKS = "wasteledger.alert_savepoints"
-
-
-def _savepoint_begun(session: OrmSession, transaction) -> None:  # noqa: ANN001
-    if transaction.nested:  # how many records were collected before it: a rollback of it drops only its own
-        session.info.setdefault(_MARKS, {})[id(transaction)] = len(session.info.get(PENDING, ()))
-
-
-def _savepoint_rolled_back(session: OrmSession, previous_transaction) -> None:  # noqa: ANN001
-    """A savepoint rolled back (one request of a commit group refused, api/grouping.py): its records are not
-    written, so they raise nothing."""
-    mark = session.info.get(_MARKS, {}).pop(id(previous_transaction), None)
-    if previous_transaction.nested and mark is not None and PENDING in session.info:
-        del session.info[PENDING][mark:]
 
 
 _state = {"installed": False, "listening": False}
@@ -357,10 +339,9 @@ def install() -> None:
     if not _state["listening"]:
         event.listen(OrmSession, "before_commit", _before_commit)
         event.listen(OrmSession, "after_rollback", _forget)
-        event.listen(OrmSession, "after_transaction_create", _savepoint_begun)
-        event.listen(OrmSession, "after_soft_rollback", _savepoint_rolled_back)
         _state["listening"] = True
     journal.subscribe(_collect)
+    journal.collected_per_savepoint(PENDING)  # a refused request's records raise nothing
     _state["installed"] = True
 
 

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint, event, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Field, Session, SQLModel, select
 
 from ledger.db import insert_all, new_row
@@ -116,6 +117,42 @@ def subscribe(fn: Subscriber) -> Subscriber:
 def unsubscribe(fn: Subscriber) -> None:
     if fn in _subscribers:
         _subscribers.remove(fn)
+
+
+# Subscribers collect records in lists of `session.info` until the commit. A savepoint that rolls back (one request
+# of a commit group refused, api/grouping.py) takes away what was collected inside it: its records were not written.
+_COLLECTED: list[str] = []
+_MARKS = "wasteledger.savepoint_marks"
+
+
+def collected_per_savepoint(key: str) -> None:
+    """Declare `session.info[key]` a list of collected records that a rolled-back savepoint cuts back to its length
+    when the savepoint began (the balances' postings, the alert engine's pending records)."""
+    if key not in _COLLECTED:
+        _COLLECTED.append(key)
+
+
+@event.listens_for(OrmSession, "after_transaction_create")
+def _savepoint_begins(session: OrmSession, transaction) -> None:  # noqa: ANN001
+    if transaction.nested:
+        session.info.setdefault(_MARKS, {})[id(transaction)] = {k: len(session.info.get(k, ())) for k in _COLLECTED}
+
+
+@event.listens_for(OrmSession, "after_soft_rollback")
+def _savepoint_rolled_back(session: OrmSession, previous_transaction) -> None:  # noqa: ANN001
+    marks = session.info.get(_MARKS, {}).pop(id(previous_transaction), None)
+    if not previous_transaction.nested:
+        session.info.pop(_MARKS, None)  # the transaction itself ended: every savepoint with it
+    elif marks:
+        for key, length in marks.items():
+            if key in session.info:
+                del session.info[key][length:]
+
+
+@event.listens_for(OrmSession, "after_commit")
+def _transaction_committed(session: OrmSession) -> None:
+    if not session.in_nested_transaction():  # the transaction itself (a released savepoint's mark waits for it)
+        session.info.pop(_MARKS, None)
 
 
 # The source document of records written while it is set (history import, paper-manifest back-entry): merged into

@@ -27,7 +27,6 @@ from ledger.rollups.models import (
 from ledger.workdays import local_year
 
 _PENDING = "wasteledger.rollup_pending"
-_MARKS = "wasteledger.rollup_savepoints"
 _KNOWN = "wasteledger.rollup_holdings"  # batch id -> its _HOLDING_COLUMNS, noted while collecting
 _HOLDING_COLUMNS = ("id", "waste_code", "parent_id", "period", "occurred_at", "created_at")
 _BUILT: dict = {}
@@ -180,21 +179,13 @@ def _before_commit(session: OrmSession) -> None:
         post_pending(session)
 
 
-@event.listens_for(OrmSession, "after_transaction_create")
-def _savepoint_begins(session: OrmSession, transaction) -> None:  # noqa: ANN001
-    if transaction.nested:  # remember how much was collected before it, to drop only its own records on rollback
-        session.info.setdefault(_MARKS, {})[id(transaction)] = len(session.info.get(_PENDING, ()))
-
-
 @event.listens_for(OrmSession, "after_soft_rollback")
 def _after_soft_rollback(session: OrmSession, previous_transaction) -> None:  # noqa: ANN001
-    mark = session.info.get(_MARKS, {}).pop(id(previous_transaction), None)
+    """(A savepoint's own records are cut by the journal: `collected_per_savepoint`.)"""
     session.info.pop(_KNOWN, None)  # a holding written in what was rolled back is gone (SQLite may reuse its id)
-    if previous_transaction.nested and mark is not None and _PENDING in session.info:
-        del session.info[_PENDING][mark:]
-    elif not previous_transaction.nested:
+    if not previous_transaction.nested:
         session.info.pop(_PENDING, None)
-        session.info.pop(_MARKS, None)
 
 
 journal.subscribe(on_record)
+journal.collected_per_savepoint(_PENDING)
