@@ -318,6 +318,9 @@ class CommitGroups:
                     raise _Regroup from e
                 if not isinstance(e, LedgerError):
                     raise
+                # what the refused work wrote without the ORM's unit of work (a moved manifest, balances, a line
+                # received) is still in the objects: the next job reads them afresh
+                s.expire_all()
                 self._refused(job, e, later)
                 continue
             written.append(job)

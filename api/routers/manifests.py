@@ -116,8 +116,12 @@ def _party(u: Unit) -> PartyOut:
 
 # built once (every signature answers with the manifest): building a statement costs about as much Python as
 # executing it
-_LINE_BATCHES = select(Batch.id, Batch.digital_id, Batch.name).where(
-    Batch.id.in_(bindparam("batch_ids", expanding=True)))
+_LINE = svc.ManifestLine
+_LINES_WITH_BATCHES = (select(_LINE.line_no, _LINE.batch_id, _LINE.waste_code, _LINE.mass_g, _LINE.planned_method,
+                              _LINE.received_g, _LINE.accepted_g, _LINE.refused_g, _LINE.returned_g, _LINE.acceptance,
+                              _LINE.reason, _LINE.holding_id, _LINE.flags, Batch.digital_id, Batch.name)
+                       .join(Batch, Batch.id == _LINE.batch_id)
+                       .where(_LINE.manifest_id == bindparam("manifest_id")).order_by(_LINE.line_no))
 _EVENTS_OF = (select(svc.ManifestEvent.action, svc.ManifestEvent.from_status, svc.ManifestEvent.to_status, svc.ManifestEvent.user_name, svc.ManifestEvent.unit_id,
                      svc.ManifestEvent.at, svc.ManifestEvent.lat, svc.ManifestEvent.lon, svc.ManifestEvent.detail)
               .where(svc.ManifestEvent.manifest_id == bindparam("manifest_id")).order_by(svc.ManifestEvent.id))
@@ -127,15 +131,13 @@ _REVISIONS_OF = (select(svc.Revision.id, svc.Revision.status, svc.Revision.propo
 
 
 def manifest_public(s: Session, m: svc.Manifest, public_url: str) -> ManifestPublic:
-    lines = svc.lines_of(s, m)
-    batches = {b.id: b for b in s.execute(_LINE_BATCHES, {"batch_ids": [ln.batch_id for ln in lines]})}
+    lines = s.execute(_LINES_WITH_BATCHES, {"manifest_id": m.id}).all()  # rows, not entities: only read
     out_lines = []
     for ln in lines:
-        b = batches[ln.batch_id]
         refused = ln.refused_g
         out_lines.append(LineOut(
-            line_no=ln.line_no, batch_id=ln.batch_id, digital_id=b.digital_id, waste_code=ln.waste_code,
-            waste_name=b.name, shipped_kg=g_to_kg(ln.mass_g), planned_method=ln.planned_method,
+            line_no=ln.line_no, batch_id=ln.batch_id, digital_id=ln.digital_id, waste_code=ln.waste_code,
+            waste_name=ln.name, shipped_kg=g_to_kg(ln.mass_g), planned_method=ln.planned_method,
             received_kg=None if ln.received_g is None else g_to_kg(ln.received_g),
             accepted_kg=None if ln.accepted_g is None else g_to_kg(ln.accepted_g),
             refused_kg=None if refused is None else g_to_kg(refused), returned_kg=g_to_kg(ln.returned_g),

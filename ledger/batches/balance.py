@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from sqlalchemy import bindparam, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
 from ledger import journal
@@ -157,22 +159,64 @@ def put_state(b: Batch, s: BatchState) -> None:
         s.storage_facility_id, s.holder_unit_id, s.stored_ever, s.status)
 
 
+_STATE_COLUMNS = ("net_g", "remaining_g", "stored_g", "in_transit_g", "storage_facility_id", "holder_unit_id",
+                  "stored_ever", "status")
+# built once (every record writes it): the balances of one holding, by id
+_WRITE_STATE = (update(Batch.__table__).where(Batch.__table__.c.id == bindparam("holding_id"))
+                .values({c: bindparam(f"new_{c}") for c in _STATE_COLUMNS}))
+
+
+def write_states(session: Session, states: list[tuple[Batch, BatchState]]) -> None:
+    """Write holdings' new balances: the last state given for each holding, in one prebuilt UPDATE (executemany),
+    in the order given. A holding the transaction created and has not yet written (no id) takes its balances
+    into its INSERT instead.
+
+    The rows are locked already (`lock_holdings`); no ORM unit of work is involved: each object is left holding
+    these values as if loaded with them. A rolled-back savepoint therefore cannot expire them: whoever writes a
+    holding reads it afresh and locked (`lock_holdings`, `lock_batch`), and a commit group expires its session
+    after a refused unit of work."""
+    last: dict[int, tuple[Batch, BatchState]] = {}
+    for b, st in states:
+        if b.id is None:
+            put_state(b, st)
+            session.add(b)
+        else:
+            last[b.id] = (b, st)
+    if not last:
+        return
+    session.execute(_WRITE_STATE, [{"holding_id": i, **{f"new_{c}": getattr(st, c) for c in _STATE_COLUMNS}}
+                                   for i, (_, st) in last.items()])
+    for b, st in last.values():
+        show_state(b, st)
+
+
+def show_state(b: Batch, st: BatchState) -> None:
+    """The object holds these balances as if loaded with them (nothing for the ORM to write)."""
+    for c in _STATE_COLUMNS:
+        set_committed_value(b, c, getattr(st, c))
+
+
 def record(session: Session, b: Batch | None, *, kind: str, unit_id: int, principal: Principal, actor_name: str,
            occurred_at: datetime, mass_g: int, facility_id: int | None = None, manifest_id: int | None = None,
            record_code: str | None = None, corrects_id: int | None = None, body: dict | None = None,
            source: Batch | None = None) -> JournalRecord:
-    """Apply a record to a (locked) holding, and to its source holding if any, and append it to the journal."""
+    """Apply a record to a (locked) holding, and to its source holding if any, and append it to the journal.
+
+    The balances are written before the record takes the unit's chain head (the rows are locked already), so
+    the head is held only for the append. A holding created for this record (a receipt's `split_holding`) is
+    inserted with its balances."""
     body = {**(body or {}), "by": signed_by(principal)}
-    new = apply(state_of(b), kind=kind, mass_g=mass_g, unit_id=unit_id, facility_id=facility_id,
-                body=body) if b is not None else None
-    new_source = apply(state_of(source), kind=kind, mass_g=mass_g, unit_id=unit_id, facility_id=facility_id,
-                       body=body, as_source=True) if source is not None else None
-    rec = journal.append(session, unit_id=unit_id, kind=kind, actor_id=principal.user_id or None,
-                         actor_name=actor_name, occurred_at=occurred_at, batch_id=b.id if b else None,
-                         source_batch_id=source.id if source else None, mass_g=mass_g, facility_id=facility_id,
-                         manifest_id=manifest_id, record_code=record_code, corrects_id=corrects_id, body=body)
-    for row, state in ((b, new), (source, new_source)):
-        if row is not None:
-            put_state(row, state)
-            session.add(row)
-    return rec
+    states = []
+    if b is not None:
+        states.append((b, apply(state_of(b), kind=kind, mass_g=mass_g, unit_id=unit_id, facility_id=facility_id,
+                                body=body)))
+    if source is not None:
+        states.append((source, apply(state_of(source), kind=kind, mass_g=mass_g, unit_id=unit_id,
+                                     facility_id=facility_id, body=body, as_source=True)))
+    write_states(session, states)
+    if b is not None and b.id is None:
+        session.flush()  # the new holding's INSERT, with its balances: the record names its id
+    return journal.append(session, unit_id=unit_id, kind=kind, actor_id=principal.user_id or None,
+                          actor_name=actor_name, occurred_at=occurred_at, batch_id=b.id if b else None,
+                          source_batch_id=source.id if source else None, mass_g=mass_g, facility_id=facility_id,
+                          manifest_id=manifest_id, record_code=record_code, corrects_id=corrects_id, body=body)

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from ledger import journal
 from ledger.auth import Principal
 from ledger.batches.access import can_see_batch, lock_holdings
-from ledger.batches.balance import Move, put_state, signed_by, state_of
+from ledger.batches.balance import Move, show_state, signed_by, state_of, write_states
 from ledger.batches.helpers import counter_scope
 from ledger.batches.models import Batch
 from ledger.batches.processing import check_process
@@ -98,12 +98,12 @@ def move_many(session: Session, kind: Literal["stored", "retrieved", "used_in_ho
             "occurred_at": m.occurred, "batch_id": b.id, "mass_g": m.mass, "facility_id": m.facility_id,
             "record_code": code, "body": {"from_codes": from_codes, **m.body, "by": signed_by(m.principal)}})
         at.setdefault(b.holder_unit_id, []).append(i)
+    write_states(session, [(m.batch, m.state) for _, m in checked])  # each holding's last state, before the heads
     for unit_id, recs in journal.append_chains(session, entries).items():
         for i, rec in zip(at[unit_id], recs, strict=True):
             out[i] = rec
     for i, m in checked:  # in order: the holding shows each move's state in turn, and ends with the last
-        put_state(m.batch, m.state)
-        session.add(m.batch)
+        show_state(m.batch, m.state)
         if seen is not None:
             seen(i, m.batch, out[i])
     return out

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from ledger import batches
@@ -43,6 +44,10 @@ from ledger.registry.models import Facility, Method
 from ledger.types import utcnow
 from ledger.workdays import local_day, working_day_deadline
 
+# built once (every receipt signs its lines with it): a line's receipt, written without the ORM's unit of work
+_RECEIVE_LINE = (update(ManifestLine.__table__).where(ManifestLine.__table__.c.id == bindparam("line_id"))
+                 .values({c: bindparam(f"new_{c}") for c in ("received_g", "accepted_g", "refused_g", "acceptance",
+                                                             "reason", "flags", "holding_id")}))
 # built once (every 自行利用/处置 of a received load asks it)
 _LINE_OF_HOLDING = (select(ManifestLine, Manifest).join(Manifest, Manifest.id == ManifestLine.manifest_id)
                     .where(ManifestLine.holding_id == bindparam("holding_id")))
@@ -214,11 +219,11 @@ def receive(session: Session, *, principal: Principal, m: Manifest, data: Receiv
             batches.store(session, principal=principal, batch=holding, data=batches.StoreIn(
                 facility_id=facility.id, operator=operator, occurred_at=now, note=f"接收入库 联单 {m.number}"),
                 extra={"manifest": m.number, "carrier": carrier}, code=store_code)
-        ln.received_g, ln.accepted_g, ln.refused_g, ln.acceptance, ln.reason = (
-            received, accepted, refused, r.acceptance, r.reason)
-        ln.flags = [*ln.flags, *flags]
-        ln.holding_id = holding.id if holding else None
-        session.add(ln)
+        signed = {"received_g": received, "accepted_g": accepted, "refused_g": refused, "acceptance": r.acceptance,
+                  "reason": r.reason, "flags": [*ln.flags, *flags], "holding_id": holding.id if holding else None}
+        session.execute(_RECEIVE_LINE, {"line_id": ln.id, **{f"new_{k}": v for k, v in signed.items()}})
+        for k, v in signed.items():  # the row now holds exactly these
+            set_committed_value(ln, k, v)
         new_flags += [f"{flag}:{ln.waste_code}" for flag in flags]
     if new_flags != list(m.flags):
         m.flags = sorted(set(new_flags))
