@@ -319,8 +319,9 @@ class CommitGroups:
                 if not isinstance(e, LedgerError):
                     raise
                 # what the refused work wrote without the ORM's unit of work (a moved manifest, balances, a line
-                # received) is still in the objects: the next job reads them afresh
-                s.expire_all()
+                # received, a new holding) is still in the objects and the identity map, which a rolled-back
+                # savepoint does not undo: the next job reads every row afresh (the others' work is flushed)
+                s.expunge_all()
                 self._refused(job, e, later)
                 continue
             written.append(job)

@@ -8,12 +8,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import bindparam, update
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
 from ledger import journal
 from ledger.auth import Principal
 from ledger.batches.models import Batch
+from ledger.db import insert_all
 from ledger.errors import Conflict, InvalidInput
 from ledger.journal import JournalRecord
 from ledger.mass import g_to_kg
@@ -173,12 +175,14 @@ def write_states(session: Session, states: list[tuple[Batch, BatchState]]) -> No
 
     The rows are locked already (`lock_holdings`); no ORM unit of work is involved: each object is left holding
     these values as if loaded with them. A rolled-back savepoint therefore cannot expire them: whoever writes a
-    holding reads it afresh and locked (`lock_holdings`, `lock_batch`), and a commit group expires its session
-    after a refused unit of work."""
+    holding reads it afresh and locked (`lock_holdings`, `lock_batch`), and a commit group empties its session
+    after a refused unit of work (`api.grouping`)."""
     last: dict[int, tuple[Batch, BatchState]] = {}
     for b, st in states:
-        if b.id is None:
+        if b.id is None:  # new: one INSERT with its balances, and it joins the session as if loaded
             put_state(b, st)
+            insert_all(session, [b])
+            make_transient_to_detached(b)
             session.add(b)
         else:
             last[b.id] = (b, st)
@@ -214,8 +218,6 @@ def record(session: Session, b: Batch | None, *, kind: str, unit_id: int, princi
         states.append((source, apply(state_of(source), kind=kind, mass_g=mass_g, unit_id=unit_id,
                                      facility_id=facility_id, body=body, as_source=True)))
     write_states(session, states)
-    if b is not None and b.id is None:
-        session.flush()  # the new holding's INSERT, with its balances: the record names its id
     return journal.append(session, unit_id=unit_id, kind=kind, actor_id=principal.user_id or None,
                           actor_name=actor_name, occurred_at=occurred_at, batch_id=b.id if b else None,
                           source_batch_id=source.id if source else None, mass_g=mass_g, facility_id=facility_id,

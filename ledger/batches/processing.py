@@ -107,12 +107,11 @@ def correct(session: Session, *, principal: Principal, batch: Batch, data: Corre
 def split_holding(session: Session, source: Batch, *, receiver_unit_id: int, received_g: int, facility_id: int | None
                   ) -> Batch:
     """A new holding of the same physical batch at the receiver, not yet written: its `received` record
-    (`record`) inserts it with its balances."""
+    (`record`, `write_states`) inserts it with its balances."""
     child = Batch(**{k: getattr(source, k) for k in (
         "unit_id", "digital_id", "batch_code", "waste_code", "category", "hazardous", "name", "form", "hazard",
         "components", "container_type", "container_count", "container_volume_l", "facility_id", "scale_id",
         "operator", "occurred_at", "flags")},
         holder_unit_id=receiver_unit_id, parent_id=source.id, root_id=source.root_id or source.id,
         gross_g=received_g, tare_g=0, net_g=0, remaining_g=0, status="generated")
-    session.add(child)
     return child

@@ -191,7 +191,7 @@ def receive(session: Session, *, principal: Principal, m: Manifest, data: Receiv
     move(session, m, expect=("in_transit", "delivered"), to="received" if any_accepted else "refused", **stamps)
     today = local_day(now)
     operator = data.operator or person_name(session, principal.user_id, principal.username)
-    carrier = signer_name(session, m, "pickup")
+    carrier = None  # who signed the pickup: asked once, by the first load stored at receipt
     new_flags = list(m.flags)
     for batch_id, (received, accepted, refused, flags, facility, r) in given.items():
         ln = lines[batch_id]
@@ -216,6 +216,7 @@ def receive(session: Session, *, principal: Principal, m: Manifest, data: Receiv
                        manifest_id=m.id, facility_id=facility.id if facility else None, record_code=code, body=body,
                        source=source)
         if stored_at_once:
+            carrier = carrier or signer_name(session, m, "pickup")
             batches.store(session, principal=principal, batch=holding, data=batches.StoreIn(
                 facility_id=facility.id, operator=operator, occurred_at=now, note=f"接收入库 联单 {m.number}"),
                 extra={"manifest": m.number, "carrier": carrier}, code=store_code)

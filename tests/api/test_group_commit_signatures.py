@@ -16,6 +16,7 @@ from api.grouping import CommitGroups
 from api.routers.manifests import BY_MANIFEST, BY_ORIGINATOR, BY_RECEIVER, step_work
 from ledger import manifests as svc
 from ledger.errors import Conflict, Forbidden, InvalidInput, LedgerError, NotFound
+from ledger.manifests import state as manifest_state
 from ledger.workdays import today as shanghai_today
 from tests.api.test_group_commit import deferred
 from tests.api.test_manifests import draft, gen, ok, to_transit
@@ -307,3 +308,48 @@ def test_a_lost_commit_of_signatures_is_looked_up_by_its_key_never_signed_twice(
     for d in drafts:  # signed once each, whatever the answer said
         m = client.get(f"/api/v1/manifests/{d['id']}", headers=w["op"]).json()
         assert m["status"] == "submitted" and [e["action"] for e in m["events"]].count("submit") == 1
+
+
+def test_a_unit_of_work_refused_after_it_wrote_leaves_nothing_behind_for_the_next(client, admin, session, engine,
+                                                                                monkeypatch):
+    """Balances, a line's receipt and the manifest's move are written without the ORM's unit of work (prebuilt
+    UPDATEs; the objects are told the values they now hold), so a rolled-back savepoint cannot expire them by
+    itself: the group empties its session after a refused unit of work, and the next one reads the rows afresh. A
+    receipt refused after it signed its first line, then the same receipt again in the same group: the second
+    answers and writes exactly what a receipt alone writes (without that, the first line's flag is doubled, and the
+    rolled-back holding stays in the session, where SQLite gives its id to the next one)."""
+    w, t = setup_transfer(client, admin, session), setup_transfer(client, admin, session)
+
+    def two_lines(x: dict) -> tuple[int, dict]:
+        a, b = gen(client, x, gross_kg="164", tare_kg="0"), gen(client, x, gross_kg="120", tare_kg="0")
+        m = to_transit(client, x, [{"batch_id": a["id"], "planned_method": "R9"},
+                                   {"batch_id": b["id"], "planned_method": "R9"}], [a["digital_id"], b["digital_id"]])
+        return m["id"], {"lines": [{"batch_id": a["id"], "received_kg": "180", "acceptance": "accepted",
+                                    "confirm_overweight": True, "reason": "复磅无误"},
+                                   {"batch_id": b["id"], "received_kg": "120", "acceptance": "accepted"}],
+                         "facility_id": x["rline"]}
+    mid, body = two_lines(w)
+    tid, tbody = two_lines(t)
+    calls = []
+
+    def refuse_second_line_once(session, m, kind, holding):  # noqa: ANN001, ANN202
+        calls.append(kind)
+        if kind == "received" and calls.count("received") == 2:
+            raise Conflict("refused after the first line was signed", code="test.refused_late")
+        return {}
+    monkeypatch.setattr(manifest_state, "record_marks", [*manifest_state.record_marks, refuse_second_line_once])
+    grouped = CommitGroups(engine)
+    first, second = together(grouped, "receive", [(deferred(w["rcv"]), mid, body), (deferred(w["rcv"]), mid, body)])
+    assert isinstance(first, Conflict) and first.code == "test.refused_late"
+    got = answer(second)
+    monkeypatch.setattr(manifest_state, "record_marks", [f for f in manifest_state.record_marks
+                                                         if f is not refuse_second_line_once])
+    ref = together(CommitGroups(engine, enabled=False), "receive", [(deferred(t["rcv"]), tid, tbody)])[0]
+    assert comparable(second) == comparable(ref)
+    assert got["lines"][0]["flags"] == ["received_over_shipped"]
+    stored = client.get(f"/api/v1/manifests/{mid}", headers=w["rcv"]).json()
+    assert stored["lines"] == got["lines"]
+    for ln in got["lines"]:  # each line's holding exists and holds what the line accepted
+        h = client.get(f"/api/v1/batches/{ln['holding_id']}", headers=w["rcv"]).json()
+        assert h["net_kg"] == ln["accepted_kg"]
+    assert verified(client, admin, w["receiver"]["id"]) == verified(client, admin, t["receiver"]["id"]) == 2
