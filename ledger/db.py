@@ -10,6 +10,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import MetaData, Text, event, insert
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, SQLModel, create_engine
 
 NAMING_CONVENTION = {
@@ -168,6 +169,17 @@ def insert_all(session, objects: list) -> None:  # noqa: ANN001
         ids = session.execute(stmt, [{n: getattr(o, n) for n in names} for o in objects]).scalars().all()
     for o, oid in zip(objects, ids, strict=True):
         o.id = oid
+
+
+def insert_loaded(session, objects: list) -> None:  # noqa: ANN001
+    """INSERT new table-model objects of one class in one statement (`insert_all`) and keep them in the session as
+    if loaded from their rows: no ORM unit of work writes them, and later reads in the transaction find them in
+    the identity map. A rolled-back savepoint does not take them out again: a commit group empties its session
+    after a refused unit of work (`api.grouping`); a request alone rolls back its whole transaction."""
+    insert_all(session, objects)
+    for o in objects:
+        make_transient_to_detached(o)
+        session.add(o)
 
 
 def _unnest_insert(table):  # noqa: ANN001, ANN202

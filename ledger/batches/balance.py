@@ -8,14 +8,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import bindparam, update
-from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
 from ledger import journal
 from ledger.auth import Principal
 from ledger.batches.models import Batch
-from ledger.db import insert_all
+from ledger.db import insert_loaded
 from ledger.errors import Conflict, InvalidInput
 from ledger.journal import JournalRecord
 from ledger.mass import g_to_kg
@@ -181,9 +180,7 @@ def write_states(session: Session, states: list[tuple[Batch, BatchState]]) -> No
     for b, st in states:
         if b.id is None:  # new: one INSERT with its balances, and it joins the session as if loaded
             put_state(b, st)
-            insert_all(session, [b])
-            make_transient_to_detached(b)
-            session.add(b)
+            insert_loaded(session, [b])
         else:
             last[b.id] = (b, st)
     if not last:

@@ -12,6 +12,7 @@ from ledger.batches import Batch
 from ledger.cache import registry_get
 from ledger.codes import city_of, make_manifest_number
 from ledger.counters import next_value
+from ledger.db import insert_loaded
 from ledger.manifests.checks import (
     check_approval,
     check_hauler,
@@ -100,11 +101,10 @@ def create(session: Session, *, principal: Principal, data: ManifestCreate) -> M
                  created_by=principal.user_id or None,
                  flags=plan_flags(session, originator_id=originator.id, receiver_id=receiver.id,
                                   codes=[ln.waste_code for ln in lines], year=data.planned_date.year))
-    session.add(m)
-    session.flush()
+    insert_loaded(session, [m])  # one prebuilt INSERT each, no ORM unit of work
     for ln in lines:
         ln.manifest_id = m.id
-        session.add(ln)
+    insert_loaded(session, lines)
     add_event(session, m, principal, "create", None, "draft", originator.id)
     audit(session, principal, action="manifest.create", entity="manifest", entity_id=m.id,
           detail={"number": m.number, "flags": m.flags})
