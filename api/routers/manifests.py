@@ -130,7 +130,9 @@ _REVISIONS_OF = (select(svc.Revision.id, svc.Revision.status, svc.Revision.propo
                  .where(svc.Revision.manifest_id == bindparam("manifest_id")).order_by(svc.Revision.id))
 
 
-def manifest_public(s: Session, m: svc.Manifest, public_url: str) -> ManifestPublic:
+def manifest_public(s: Session, m: svc.Manifest, public_url: str, *, on_the_road: bool | None = None) -> ManifestPublic:
+    """The manifest as the API shows it. `on_the_road`: whether it had been picked up before the request (a
+    step's answer knows it; revisions are proposed on the road only, so a manifest picked up just now has none)."""
     lines = s.execute(_LINES_WITH_BATCHES, {"manifest_id": m.id}).all()  # rows, not entities: only read
     out_lines = []
     for ln in lines:
@@ -145,7 +147,8 @@ def manifest_public(s: Session, m: svc.Manifest, public_url: str) -> ManifestPub
             acceptance=ln.acceptance, reason=ln.reason, holding_id=ln.holding_id, flags=list(ln.flags)))
     events = s.execute(_EVENTS_OF, {"manifest_id": m.id}).all()  # rows, not entities: the answer only reads them
     # revisions are proposed on the road only (REVISABLE): a manifest not yet picked up has none
-    revs = s.execute(_REVISIONS_OF, {"manifest_id": m.id}).all() if m.picked_up_at is not None else []
+    road = m.picked_up_at is not None if on_the_road is None else on_the_road
+    revs = s.execute(_REVISIONS_OF, {"manifest_id": m.id}).all() if road else []
     received = [ln.received_g for ln in lines if ln.received_g is not None]
     return ManifestPublic(
         id=m.id, number=m.number, status=m.status, status_name=STATUS_NAMES[m.status], hazardous=m.hazardous,
@@ -172,8 +175,9 @@ def step_work(url: str, manifest_id: int, fn):  # noqa: ANN001, ANN202
     stands (the answer)."""
     def run(s, p):  # noqa: ANN001
         m = svc.get_manifest(s, p, manifest_id)
+        on_the_road = m.picked_up_at is not None
         fn(s, p, m)  # a step moves the manifest with compare-and-set and refreshes it: `m` is current
-        return manifest_public(s, m, url)
+        return manifest_public(s, m, url, on_the_road=on_the_road)
     return run
 
 
