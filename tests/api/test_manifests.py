@@ -181,6 +181,8 @@ def test_revision_after_pickup_needs_the_other_parties(client, w):
     assert m["revisions"][0]["status"] == "approved" and m["vehicle_plate"].startswith("鲁AD")
     assert m["events"][-1]["action"] == "revision_applied"
     assert m["events"][-1]["detail"]["original"] == {"vehicle_id": w["vehicles"][0]}
+    m = ok(client.post(f"/api/v1/manifests/{m['id']}/deliver", headers=w["drv"], json={"lat": 36.6, "lon": 117.1}))
+    assert [r["status"] for r in m["revisions"]] == ["approved"]  # a later step's answer shows the road's revisions
 
 
 def test_pickup_refuses_a_label_not_on_the_manifest_and_missing_scans(client, w):
