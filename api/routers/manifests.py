@@ -181,10 +181,6 @@ def step_work(url: str, manifest_id: int, fn):  # noqa: ANN001, ANN202
     return run
 
 
-def _step(t: Tx, request: Request, manifest_id: int, fn, status: int = 200):  # noqa: ANN001, ANN202
-    return t.run(step_work(_url(request), manifest_id, fn), status=status)
-
-
 _PARTIES = select(svc.Manifest.id, svc.Manifest.originator_id, svc.Manifest.receiver_id).where(
     svc.Manifest.id.in_(bindparam("ids", expanding=True)))
 
@@ -205,12 +201,14 @@ BY_MANIFEST, BY_ORIGINATOR, BY_RECEIVER = (_in_lock_order(None), _in_lock_order(
                                           _in_lock_order("receiver_id"))
 
 
-async def _grouped_step(d: Deferred, request: Request, manifest_id: int, step: str, fn, order) -> Response:  # noqa: ANN001
+async def _grouped_step(d: Deferred, request: Request, manifest_id: int, step: str, fn, order,  # noqa: ANN001
+                        status: int = 200) -> Response:
     """A signature that joins the commit group of its step (api/grouping.py): the signatures of one step reaching
     this process together are written in one transaction, each in a savepoint, with its own answer, error and
     Idempotency-Key."""
     return await request.app.state.commit_groups.submit_work(
-        d, f"manifest.{step}", step_work(_url(request), manifest_id, fn), target=manifest_id, order=order)
+        d, f"manifest.{step}", step_work(_url(request), manifest_id, fn), target=manifest_id, order=order,
+        status=status)
 
 
 def _drafts_in_lock_order(s: Session, jobs: list) -> list:
@@ -376,8 +374,9 @@ async def submit(manifest_id: DbId, request: Request, d: Deferred = Depends(defe
 
 
 @router.post("/manifests/{manifest_id}/cancel", response_model=ManifestPublic, summary="Cancel before pickup")
-def cancel(manifest_id: DbId, body: svc.CancelIn, request: Request, t: Tx = Depends(tx)):
-    return _step(t, request, manifest_id, lambda s, p, m: svc.cancel(s, principal=p, m=m, data=body))
+async def cancel(manifest_id: DbId, body: svc.CancelIn, request: Request, d: Deferred = Depends(deferred_tx)):
+    return await _grouped_step(d, request, manifest_id, "cancel",
+                               lambda s, p, m: svc.cancel(s, principal=p, m=m, data=body), BY_MANIFEST)
 
 
 @router.post("/manifests/{manifest_id}/pickup", response_model=ManifestPublic,
@@ -416,33 +415,36 @@ async def complete(manifest_id: DbId, request: Request, d: Deferred = Depends(de
 
 @router.post("/manifests/{manifest_id}/return", response_model=ManifestPublic,
              summary="The hauler takes a refused load back (refused → returning)")
-def start_return(manifest_id: DbId, body: svc.Where, request: Request, t: Tx = Depends(tx)):
-    return _step(t, request, manifest_id, lambda s, p, m: svc.start_return(s, principal=p, m=m, data=body))
+async def start_return(manifest_id: DbId, body: svc.Where, request: Request, d: Deferred = Depends(deferred_tx)):
+    return await _grouped_step(d, request, manifest_id, "return",
+                               lambda s, p, m: svc.start_return(s, principal=p, m=m, data=body), BY_MANIFEST)
 
 
 @router.post("/manifests/{manifest_id}/returned", response_model=ManifestPublic,
              summary="The originator takes back what was refused")
-def confirm_return(manifest_id: DbId, body: svc.Where, request: Request, t: Tx = Depends(tx)):
-    return _step(t, request, manifest_id, lambda s, p, m: svc.confirm_return(s, principal=p, m=m, data=body))
+async def confirm_return(manifest_id: DbId, body: svc.Where, request: Request, d: Deferred = Depends(deferred_tx)):
+    return await _grouped_step(d, request, manifest_id, "returned",
+                               lambda s, p, m: svc.confirm_return(s, principal=p, m=m, data=body), BY_ORIGINATOR)
 
 
 @router.post("/manifests/{manifest_id}/revisions", status_code=201, response_model=ManifestPublic,
              summary="Propose a change after pickup; the other parties approve it")
-def propose(manifest_id: DbId, body: svc.RevisionIn, request: Request, t: Tx = Depends(tx)):
-    return _step(t, request, manifest_id, lambda s, p, m: svc.propose_revision(s, principal=p, m=m, data=body),
-                 status=201)
+async def propose(manifest_id: DbId, body: svc.RevisionIn, request: Request, d: Deferred = Depends(deferred_tx)):
+    return await _grouped_step(d, request, manifest_id, "revision.propose",
+                               lambda s, p, m: svc.propose_revision(s, principal=p, m=m, data=body), BY_MANIFEST,
+                               status=201)
 
 
 @router.post("/manifests/{manifest_id}/revisions/{revision_id}/approve", response_model=ManifestPublic)
-def approve(manifest_id: DbId, revision_id: DbId, request: Request, t: Tx = Depends(tx)):
-    return _step(t, request, manifest_id, lambda s, p, m: svc.decide_revision(
-        s, principal=p, m=m, revision_id=revision_id, approve=True))
+async def approve(manifest_id: DbId, revision_id: DbId, request: Request, d: Deferred = Depends(deferred_tx)):
+    return await _grouped_step(d, request, manifest_id, "revision.decide", lambda s, p, m: svc.decide_revision(
+        s, principal=p, m=m, revision_id=revision_id, approve=True), BY_MANIFEST)
 
 
 @router.post("/manifests/{manifest_id}/revisions/{revision_id}/reject", response_model=ManifestPublic)
-def reject(manifest_id: DbId, revision_id: DbId, request: Request, t: Tx = Depends(tx)):
-    return _step(t, request, manifest_id, lambda s, p, m: svc.decide_revision(
-        s, principal=p, m=m, revision_id=revision_id, approve=False))
+async def reject(manifest_id: DbId, revision_id: DbId, request: Request, d: Deferred = Depends(deferred_tx)):
+    return await _grouped_step(d, request, manifest_id, "revision.decide", lambda s, p, m: svc.decide_revision(
+        s, principal=p, m=m, revision_id=revision_id, approve=False), BY_MANIFEST)
 
 
 class ApprovalOut(SQLModel):

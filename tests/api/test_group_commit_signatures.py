@@ -22,22 +22,25 @@ from tests.api.test_group_commit import deferred
 from tests.api.test_manifests import draft, gen, ok, to_transit
 from tests.conftest import PUBLIC_URL, setup_transfer
 
-ORDERS = {"receive": BY_RECEIVER, "pickup": BY_ORIGINATOR, "submit": BY_MANIFEST}
+ORDERS = {"receive": BY_RECEIVER, "pickup": BY_ORIGINATOR, "submit": BY_MANIFEST, "cancel": BY_MANIFEST,
+          "return": BY_MANIFEST, "returned": BY_ORIGINATOR}
+BODIES = {"receive": svc.ReceiveIn, "pickup": svc.PickupIn, "cancel": svc.CancelIn, "return": svc.Where,
+          "returned": svc.Where}
+STEPS = {"receive": svc.receive, "pickup": svc.pickup, "cancel": svc.cancel, "return": svc.start_return,
+         "returned": svc.confirm_return}
 
 
 def together(groups: CommitGroups, step: str, requests: list[tuple], seen: list | None = None) -> list:
     """(Deferred, manifest id, body) each, submitted at once in one event loop, as the route submits them: a
     Response or the exception raised. `seen` collects the manifest ids in the order their work ran."""
     def fn(mid: int, body: dict | None):  # noqa: ANN202
-        data = {"receive": svc.ReceiveIn, "pickup": svc.PickupIn}[step].model_validate(body) if body else None
+        data = BODIES[step].model_validate(body) if body is not None else None
 
         def run(s, p, m):  # noqa: ANN001, ANN202
             if seen is not None:
                 seen.append(mid)
-            if step == "receive":
-                return svc.receive(s, principal=p, m=m, data=data)
-            if step == "pickup":
-                return svc.pickup(s, principal=p, m=m, data=data)
+            if step in STEPS:
+                return STEPS[step](s, principal=p, m=m, data=data)
             return svc.submit(s, principal=p, m=m)
         return run
 
@@ -353,3 +356,53 @@ def test_a_unit_of_work_refused_after_it_wrote_leaves_nothing_behind_for_the_nex
         h = client.get(f"/api/v1/batches/{ln['holding_id']}", headers=w["rcv"]).json()
         assert h["net_kg"] == ln["accepted_kg"]
     assert verified(client, admin, w["receiver"]["id"]) == verified(client, admin, t["receiver"]["id"]) == 2
+
+
+def test_cancels_and_returns_go_in_groups_and_answer_as_if_alone(client, admin, session, engine):
+    """The rarer signatures share the groups too: cancels (one by a hauler, who may not; one after pickup; one
+    manifest cancelled twice in the group) and the return of refused loads (the hauler's leg, then the
+    originator's confirmation, which writes its records on the originator's chain)."""
+    w, t = setup_transfer(client, admin, session), setup_transfer(client, admin, session)
+
+    def cancels(x: dict) -> list[tuple]:
+        d1, d2 = (ok(draft(client, x, [{"batch_id": gen(client, x)["id"], "planned_method": "R9"}]), 201)
+                  for _ in range(2))
+        ok(client.post(f"/api/v1/manifests/{d2['id']}/submit", headers=x["op"]))
+        _, moving = in_transit(client, x)
+        why = {"reason": "车辆故障"}
+        return [(x["op"], d1["id"], why), (x["drv"], d2["id"], why), (x["op"], d2["id"], why),
+                (x["op"], moving["id"], why), (x["op"], d1["id"], why)]
+
+    def refused(x: dict) -> list[int]:
+        out = []
+        for _ in range(3):
+            a, m = in_transit(client, x)
+            ok(client.post(f"/api/v1/manifests/{m['id']}/receive", headers=x["rcv"], json={"lines": [
+                {"batch_id": a["id"], "received_kg": "164", "acceptance": "refused", "reason": "包装破损"}]}))
+            out.append(m["id"])
+        return out
+
+    grouped, alone = CommitGroups(engine), CommitGroups(engine, enabled=False)
+    out = together(grouped, "cancel", [(deferred(h), mid, body) for h, mid, body in cancels(w)])
+    ref = [together(alone, "cancel", [(deferred(h), mid, body)])[0] for h, mid, body in cancels(t)]
+    assert [comparable(r) for r in out] == [comparable(r) for r in ref]
+    assert [answer(out[i])["status"] for i in (0, 2)] == ["cancelled"] * 2
+    assert isinstance(out[1], Forbidden)
+    assert isinstance(out[3], Conflict) and isinstance(out[4], Conflict)
+    assert (grouped.groups, grouped.grouped) == (1, 2)
+
+    mw, mt = refused(w), refused(t)
+    back = {"lat": 36.6, "lon": 117.0}
+    out = together(grouped, "return", [(deferred(w["drv"]), mid, back) for mid in mw])
+    ref = [together(alone, "return", [(deferred(t["drv"]), mid, back)])[0] for mid in mt]
+    assert [comparable(r) for r in out] == [comparable(r) for r in ref]
+    assert [answer(r)["status"] for r in out] == ["returning"] * 3
+    requests = [(w["drv"], mw[0]), (w["op"], mw[0]), (w["op"], mw[1]), (w["op"], mw[2])]  # the hauler may not
+    out = together(grouped, "returned", [(deferred(h), mid, back) for h, mid in requests])
+    ref = [together(alone, "returned", [(deferred(h), mid, back)])[0]
+           for h, mid in [(t["drv"], mt[0]), (t["op"], mt[0]), (t["op"], mt[1]), (t["op"], mt[2])]]
+    assert [comparable(r) for r in out] == [comparable(r) for r in ref]
+    assert isinstance(out[0], Forbidden) and [answer(r)["status"] for r in out[1:]] == ["returned"] * 3
+    assert (grouped.groups, grouped.grouped) == (3, 8)
+    # the loads are back in the originator's hands, on a chain that verifies as the twin's does
+    assert verified(client, admin, w["unit"]["id"]) == verified(client, admin, t["unit"]["id"])
