@@ -139,6 +139,7 @@ def _refuse_writes(conn, cursor, statement, parameters, context, executemany) ->
 
 
 _INSERTS: dict = {}
+_INSERT_ONE: dict = {}
 _JSON_COLUMNS: dict = {}
 
 
@@ -150,10 +151,18 @@ def insert_all(session, objects: list) -> None:  # noqa: ANN001
     ordinality RETURNING id`): the statement's text is the same for any number of rows, so psycopg parses it once,
     where a multi-row VALUES list is a new text for every row count and is re-parsed on every call. Ids come from
     the table's sequence in insertion order, so the sorted ids are the rows' ids in order. Elsewhere (SQLite) a
-    multi-row VALUES with RETURNING in parameter order. Either statement is built once per table."""
+    multi-row VALUES with RETURNING in parameter order. Either statement is built once per table. One object goes
+    as a plain single-row INSERT (measured at about half the CPU of the array form for one row)."""
     if not objects:
         return
     table = type(objects[0]).__table__
+    if len(objects) == 1:  # one row (a unit of work's one record, a new holding): a plain INSERT, as cheap as any
+        if table not in _INSERT_ONE:
+            _INSERT_ONE[table] = (insert(table).returning(table.c.id), [c.name for c in table.columns if c.name != "id"])
+        stmt, names = _INSERT_ONE[table]
+        o = objects[0]
+        o.id = session.execute(stmt, {n: getattr(o, n) for n in names}).scalar_one()
+        return
     dialect = session.get_bind().dialect.name
     key = (table, dialect)
     if key not in _INSERTS:
