@@ -9,8 +9,9 @@ being written wait (on the event loop, costing nothing) and then go together, in
 one counter statement, one head lock per unit, multi-row INSERTs, one COMMIT (`ledger.batches.write_weighings`,
 the code of the bulk route). Holding moves (`POST /batches/{id}/store`, `/retrieve`, `/use-in-house` and
 `/dispose-in-house`) form groups of their own, one per kind, written by `ledger.batches.move_many`: the holdings
-locked in one statement, then the same counters, heads and INSERTs. Manifest signatures (`submit_work`: submit,
-pickup, deliver, receive, complete) form groups of their own, one per step: each request's own unit of work runs in
+locked in one statement, then the same counters, heads and INSERTs. Manifest signatures (`submit_work`: create,
+submit, cancel, pickup, deliver, receive, return, returned, complete, revisions) form groups of their own, one per
+step: each request's own unit of work runs in
 a savepoint of the group's transaction, in the order of the locks it takes (`order`: by the unit whose counters and
 chain it appends to), and the group pays for one COMMIT, one posting of the balances and one pass of the alert rules.
 

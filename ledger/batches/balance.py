@@ -203,9 +203,9 @@ def record(session: Session, b: Batch | None, *, kind: str, unit_id: int, princi
            source: Batch | None = None) -> JournalRecord:
     """Apply a record to a (locked) holding, and to its source holding if any, and append it to the journal.
 
-    The balances are written before the record takes the unit's chain head (the rows are locked already), so
-    the head is held only for the append. A holding created for this record (a receipt's `split_holding`) is
-    inserted with its balances."""
+    The balances are written before the record takes the unit's chain head (the rows are locked already): the
+    head, held from here to COMMIT, is taken last. A holding created for this record (a receipt's
+    `split_holding`) is inserted with its balances."""
     body = {**(body or {}), "by": signed_by(principal)}
     states = []
     if b is not None:

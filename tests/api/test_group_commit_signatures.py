@@ -406,3 +406,36 @@ def test_cancels_and_returns_go_in_groups_and_answer_as_if_alone(client, admin, 
     assert (grouped.groups, grouped.grouped) == (3, 8)
     # the loads are back in the originator's hands, on a chain that verifies as the twin's does
     assert verified(client, admin, w["unit"]["id"]) == verified(client, admin, t["unit"]["id"])
+
+
+def test_a_group_that_writes_records_locks_its_holdings_before_any_chain_head(client, admin, session, engine):
+    """Every writer takes a holding before a chain head. A group of pickups appends to the originator's chain at its
+    first job, so it locks the holdings of all its manifests first (in id order), not each job's own holdings while
+    the group already holds the head."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL: SQLite has no row locks")
+    from sqlalchemy import event
+
+    w = setup_transfer(client, admin, session)
+    requests, ids = [], []
+    for _ in range(3):
+        a = gen(client, w)
+        m = ok(draft(client, w, [{"batch_id": a["id"], "planned_method": "R9"}]), 201)
+        ok(client.post(f"/api/v1/manifests/{m['id']}/submit", headers=w["op"]))
+        requests.append((deferred(w["drv"]), m["id"], {"scanned": [a["digital_id"]]}))
+        ids.append(a["id"])
+    seen: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ANN202
+        seen.append((statement, parameters))
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        out = together(CommitGroups(engine), "pickup", requests)
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    assert [answer(r)["status"] for r in out] == ["in_transit"] * 3
+    first_head = next(i for i, (sql, _) in enumerate(seen) if "journal_head" in sql)
+    locks = [(i, p) for i, (sql, p) in enumerate(seen) if sql.startswith("SELECT") and "FROM batch" in sql
+             and "FOR UPDATE" in sql]
+    assert locks and locks[0][0] < first_head
+    assert sorted(v for k, v in locks[0][1].items() if k.startswith("ids")) == sorted(ids)
