@@ -8,9 +8,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import MetaData, Text, event, insert
+from sqlalchemy import MetaData, Text, bindparam, event, insert, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, SQLModel, create_engine
 
 NAMING_CONVENTION = {
@@ -140,6 +141,7 @@ def _refuse_writes(conn, cursor, statement, parameters, context, executemany) ->
 
 _INSERTS: dict = {}
 _INSERT_ONE: dict = {}
+_UPDATES: dict = {}
 _JSON_COLUMNS: dict = {}
 
 
@@ -189,6 +191,31 @@ def insert_loaded(session, objects: list) -> None:  # noqa: ANN001
     for o in objects:
         make_transient_to_detached(o)
         session.add(o)
+
+
+def update_loaded(session, rows: list[tuple[object, dict]]) -> None:  # noqa: ANN001
+    """UPDATE columns of rows of one table by id — every row the same columns, `(object, {column: value})` — in
+    one statement built once per set of columns (an executemany for several rows), and leave each object holding
+    the values as if loaded (`mark_loaded`): no ORM unit of work writes them. The rows are the caller's, locked
+    already. As with `insert_loaded`, a rolled-back savepoint does not undo what the objects hold: a commit group
+    empties its session after a refused unit of work."""
+    if not rows:
+        return
+    table, columns = type(rows[0][0]).__table__, tuple(rows[0][1])
+    if (table, columns) not in _UPDATES:
+        _UPDATES[table, columns] = (update(table).where(table.c.id == bindparam("row_id"))
+                                    .values({c: bindparam(f"new_{c}") for c in columns}))
+    params = [{"row_id": o.id, **{f"new_{c}": v for c, v in values.items()}} for o, values in rows]
+    session.execute(_UPDATES[table, columns], params[0] if len(params) == 1 else params)
+    for o, values in rows:
+        mark_loaded(o, values)
+
+
+def mark_loaded(obj, values: dict) -> None:  # noqa: ANN001
+    """The object holds these column values as if loaded with them (its row already does): nothing for the ORM's
+    unit of work to write."""
+    for k, v in values.items():
+        set_committed_value(obj, k, v)
 
 
 def _unnest_insert(table):  # noqa: ANN001, ANN202

@@ -7,14 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import bindparam, update
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
 from ledger import journal
 from ledger.auth import Principal
 from ledger.batches.models import Batch
-from ledger.db import insert_loaded
+from ledger.db import insert_loaded, mark_loaded, update_loaded
 from ledger.errors import Conflict, InvalidInput
 from ledger.journal import JournalRecord
 from ledger.mass import g_to_kg
@@ -162,15 +160,16 @@ def put_state(b: Batch, s: BatchState) -> None:
 
 _STATE_COLUMNS = ("net_g", "remaining_g", "stored_g", "in_transit_g", "storage_facility_id", "holder_unit_id",
                   "stored_ever", "status")
-# built once (every record writes it): the balances of one holding, by id
-_WRITE_STATE = (update(Batch.__table__).where(Batch.__table__.c.id == bindparam("holding_id"))
-                .values({c: bindparam(f"new_{c}") for c in _STATE_COLUMNS}))
+
+
+def _columns(st: BatchState) -> dict:
+    return {c: getattr(st, c) for c in _STATE_COLUMNS}
 
 
 def write_states(session: Session, states: list[tuple[Batch, BatchState]]) -> None:
     """Write holdings' new balances: the last state given for each holding, in one prebuilt UPDATE (executemany),
-    in the order given. A holding the transaction created and has not yet written (no id) takes its balances
-    into its INSERT instead.
+    in the order given (`ledger.db.update_loaded`). A holding the transaction created and has not yet written (no
+    id) takes its balances into its INSERT instead (`insert_loaded`).
 
     The rows are locked already (`lock_holdings`); no ORM unit of work is involved: each object is left holding
     these values as if loaded with them. A rolled-back savepoint therefore cannot expire them: whoever writes a
@@ -183,18 +182,12 @@ def write_states(session: Session, states: list[tuple[Batch, BatchState]]) -> No
             insert_loaded(session, [b])
         else:
             last[b.id] = (b, st)
-    if not last:
-        return
-    session.execute(_WRITE_STATE, [{"holding_id": i, **{f"new_{c}": getattr(st, c) for c in _STATE_COLUMNS}}
-                                   for i, (_, st) in last.items()])
-    for b, st in last.values():
-        show_state(b, st)
+    update_loaded(session, [(b, _columns(st)) for b, st in last.values()])
 
 
 def show_state(b: Batch, st: BatchState) -> None:
     """The object holds these balances as if loaded with them (nothing for the ORM to write)."""
-    for c in _STATE_COLUMNS:
-        set_committed_value(b, c, getattr(st, c))
+    mark_loaded(b, _columns(st))
 
 
 def record(session: Session, b: Batch | None, *, kind: str, unit_id: int, principal: Principal, actor_name: str,

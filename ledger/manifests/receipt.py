@@ -6,14 +6,14 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import bindparam, update
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from ledger import batches
 from ledger.auth import Principal, registry_unit
 from ledger.batches import Batch
 from ledger.cache import registry_get
+from ledger.db import update_loaded
 from ledger.errors import Conflict, InvalidInput
 from ledger.manifests.access import sign_as
 from ledger.manifests.checks import refuse
@@ -44,10 +44,6 @@ from ledger.registry.models import Facility, Method
 from ledger.types import utcnow
 from ledger.workdays import local_day, working_day_deadline
 
-# built once (every receipt signs its lines with it): a line's receipt, written without the ORM's unit of work
-_RECEIVE_LINE = (update(ManifestLine.__table__).where(ManifestLine.__table__.c.id == bindparam("line_id"))
-                 .values({c: bindparam(f"new_{c}") for c in ("received_g", "accepted_g", "refused_g", "acceptance",
-                                                             "reason", "flags", "holding_id")}))
 # built once (every 自行利用/处置 of a received load asks it)
 _LINE_OF_HOLDING = (select(ManifestLine, Manifest).join(Manifest, Manifest.id == ManifestLine.manifest_id)
                     .where(ManifestLine.holding_id == bindparam("holding_id")))
@@ -222,9 +218,7 @@ def receive(session: Session, *, principal: Principal, m: Manifest, data: Receiv
                 extra={"manifest": m.number, "carrier": carrier}, code=store_code)
         signed = {"received_g": received, "accepted_g": accepted, "refused_g": refused, "acceptance": r.acceptance,
                   "reason": r.reason, "flags": [*ln.flags, *flags], "holding_id": holding.id if holding else None}
-        session.execute(_RECEIVE_LINE, {"line_id": ln.id, **{f"new_{k}": v for k, v in signed.items()}})
-        for k, v in signed.items():  # the row now holds exactly these
-            set_committed_value(ln, k, v)
+        update_loaded(session, [(ln, signed)])  # one prebuilt UPDATE, without the ORM's unit of work
         new_flags += [f"{flag}:{ln.waste_code}" for flag in flags]
     if new_flags != list(m.flags):
         m.flags = sorted(set(new_flags))

@@ -4,13 +4,13 @@ signers' names, the batch locks, and the marks other modules add to the records 
 from __future__ import annotations
 
 from sqlalchemy import bindparam, insert, update
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from ledger.accounts import User
 from ledger.auth import Principal
 from ledger.batches import Batch, lock_holdings
 from ledger.cache import registry_get
+from ledger.db import mark_loaded
 from ledger.errors import Conflict
 from ledger.manifests.models import Manifest, ManifestEvent, ManifestLine, Where
 from ledger.types import utcnow
@@ -72,8 +72,7 @@ def move(session: Session, m: Manifest, *, expect: tuple[str, ...], to: str, **s
         session.rollback()
         raise Conflict(f"manifest {m.number} was changed by someone else just now; reload it",
                        code="manifest.concurrent_change")
-    for key, value in values.items():  # the row now holds exactly these (no column changes on update by itself)
-        set_committed_value(m, key, value)
+    mark_loaded(m, values)  # the row now holds exactly these (no column changes on update by itself)
 
 
 _MOVES: dict[tuple[str, ...], object] = {}
