@@ -14,6 +14,8 @@ submit, cancel, pickup, deliver, receive, return, returned, complete, revisions)
 step: each request's own unit of work runs in
 a savepoint of the group's transaction, in the order of the locks it takes (`order`: by the unit whose counters and
 chain it appends to), and the group pays for one COMMIT, one posting of the balances and one pass of the alert rules.
+Their records wait (`journal.appends_deferred`) and are appended after the last unit of work, in one statement per
+step of the append: the chain heads are taken once, last, and held only from there to the COMMIT.
 
 What each request keeps, as if it had been alone:
 - its own principal (its token is looked up in the group's transaction, from the registry cache) and its own
@@ -64,6 +66,7 @@ from ledger import batches as svc
 from ledger import journal, types
 from ledger.accounts import IdempotencyRecord
 from ledger.auth import Principal
+from ledger.db import forget_rows
 from ledger.errors import LedgerError
 from ledger.journal import JournalRecord
 from ledger.types import utcnow
@@ -310,23 +313,27 @@ class CommitGroups:
             live = live[0].order(s, live)
         outer = s.get_transaction()
         written, answers = [], []
-        for job in live:
-            try:
-                with s.begin_nested():
-                    answer = job.work(s, job.principal)
-            except Exception as e:
-                if s.get_transaction() is not outer or not outer.is_active:
-                    raise _Regroup from e
-                if not isinstance(e, LedgerError):
-                    raise
-                # what the refused work wrote without the ORM's unit of work (a moved manifest, balances, a line
-                # received, a new holding) is still in the objects and the identity map, which a rolled-back
-                # savepoint does not undo: the next job reads every row afresh (the others' work is flushed)
-                s.expunge_all()
-                self._refused(job, e, later)
-                continue
-            written.append(job)
-            answers.append(answer)
+        with journal.appends_deferred(s):  # the records go to their chains at the end, after every unit of work
+            for job in live:
+                try:
+                    with s.begin_nested():
+                        answer = job.work(s, job.principal)
+                except Exception as e:
+                    if s.get_transaction() is not outer or not outer.is_active:
+                        raise _Regroup from e
+                    if not isinstance(e, LedgerError):
+                        raise
+                    # what the refused work wrote without the ORM's unit of work (a moved manifest, balances, a
+                    # line received, a new holding) is still in the objects and the identity map, which a
+                    # rolled-back savepoint does not undo: the next job reads every row afresh (the others' work
+                    # is flushed); its waiting records were cut with its savepoint
+                    s.expunge_all()
+                    forget_rows(s)  # (and what the group read for its jobs is read again by each)
+                    self._refused(job, e, later)
+                    continue
+                written.append(job)
+                answers.append(answer)
+            journal.flush_appends(s)
         if not written:
             return [], [], None
         return written, answers, _BY_CLAIM

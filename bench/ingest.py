@@ -676,7 +676,9 @@ def summarise_py_spy(path: str, top: int = 20) -> list[str]:
                 continue
             total += n
             all_layers[_layer(frames[-1])] += n
-            if not any("_run_sync_endpoint" in fr or "run_endpoint_function" in fr for fr in frames):
+            # a request's own thread, or the thread that writes a commit group of requests (api/grouping.py)
+            if not any("_run_sync_endpoint" in fr or "run_endpoint_function" in fr or "CommitGroups._write" in fr
+                       for fr in frames):
                 leaf = frames[-1]
                 kinds["event loop thread (uvloop: HTTP parsing, routing, await)" if "Runner.run" in leaf else
                       "thread pool, between requests" if "Condition.wait" in leaf or "WorkerThread" in leaf else
@@ -689,7 +691,8 @@ def summarise_py_spy(path: str, top: int = 20) -> list[str]:
                 incl[fr] += n
     if not total:
         return ["py-spy recorded no samples"]
-    lines = [f"{total} samples; {req / total:.0%} inside the endpoint (a request's thread), the rest: "
+    lines = [f"{total} samples; {req / total:.0%} inside the endpoint (a request's thread or its commit group's), "
+             "the rest: "
              + ", ".join(f"{k} {v / total:.0%}" for k, v in kinds.most_common())]
     lines.append("  all samples, by the layer of the running frame:")
     lines += [f"    {n / total:6.1%}  {name}" for name, n in all_layers.most_common()]

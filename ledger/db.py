@@ -10,6 +10,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import MetaData, Text, bindparam, event, insert, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, SQLModel, create_engine
@@ -311,3 +312,44 @@ def new_row(cls, **values):  # noqa: ANN001, ANN003, ANN201
     object.__setattr__(obj, "__pydantic_fields_set__", set(values))
     object.__setattr__(obj, "__pydantic_extra__", None)
     return obj
+
+
+# ---- rows a commit group has read for its units of work ----------------------------------------------------------
+
+_KNOWN = "wasteledger.known_rows"
+
+
+def know_rows(session: Session, kind: str, rows: dict) -> None:
+    """Keep rows this transaction has read (`kind`: "manifest", "lines", "holding" — holdings also locked) for the
+    units of work that follow in it: a commit group reads the rows of all its requests in one statement each
+    (`ledger.manifests.state.read_for_group`), and each request's work finds them here instead of reading them
+    again (`known_row`).
+
+    The objects stay current because every write of the write path goes through the session and tells them what
+    it wrote (the ORM's flush, `update_loaded`, `mark_loaded`); a change by another transaction is caught by the
+    manifest's compare-and-set, as it is for a row read a moment later. They are forgotten when the transaction
+    ends, and must be when the session is emptied (`forget_rows`, after a refused unit of work)."""
+    session.info.setdefault(_KNOWN, {}).setdefault(kind, {}).update(rows)
+
+
+def known_row(session: Session, kind: str, key: object) -> object | None:
+    """A row kept by `know_rows`, or None."""
+    known = session.info.get(_KNOWN)
+    return known.get(kind, {}).get(key) if known else None
+
+
+def forget_rows(session: Session, *_: object) -> None:
+    """Forget what `know_rows` kept (the session was emptied, or its transaction ended)."""
+    session.info.pop(_KNOWN, None)
+
+
+@event.listens_for(OrmSession, "after_soft_rollback")
+def _rolled_back(session: OrmSession, previous_transaction) -> None:  # noqa: ANN001
+    if not previous_transaction.nested:
+        forget_rows(session)
+
+
+@event.listens_for(OrmSession, "after_commit")
+def _committed(session: OrmSession) -> None:
+    if not session.in_nested_transaction():
+        forget_rows(session)

@@ -229,29 +229,41 @@ def append_many(session: Session, *, unit_id: int, entries: list[dict[str, Any]]
 def append_chains(session: Session, entries: dict[int, list[dict[str, Any]]]) -> dict[int, list[JournalRecord]]:
     """Append records to the chains of several units at once (a commit group's weighings): the heads locked and
     read in one statement, every record in one multi-row INSERT, the heads moved in one executemany. Each unit's
-    chain is the same as if its records were appended one by one; subscribers see the records in that order."""
+    chain is the same as if its records were appended one by one; subscribers see the records in that order.
+
+    Inside `appends_deferred(session)` the records are built but wait for `flush_appends`: the objects returned
+    have no id, seq or hash until then."""
     for unit_entries in entries.values():
         for e in unit_entries:
             if e["kind"] not in KINDS:
                 raise ValueError(f"unknown record kind {e['kind']}")
-    heads = _lock_heads(session, list(entries))
     now = utcnow()
-    out: dict[int, list[JournalRecord]] = {}
+    out = {unit_id: [new_row(
+        JournalRecord, unit_id=unit_id, seq=None, kind=e["kind"], batch_id=e.get("batch_id"),
+        source_batch_id=e.get("source_batch_id"), mass_g=e.get("mass_g", 0), facility_id=e.get("facility_id"),
+        manifest_id=e.get("manifest_id"), record_code=e.get("record_code"), actor_id=e.get("actor_id"),
+        actor_name=e["actor_name"], occurred_at=e["occurred_at"].astimezone(UTC), recorded_at=now,
+        corrects_id=e.get("corrects_id"), body=_body(e.get("body")), prev_hash=None, hash=None)
+        for e in entries[unit_id]] for unit_id in sorted(entries)}
+    waiting = session.info.get(_DEFERRED)
+    if waiting is not None:
+        waiting.extend(r for unit_id in sorted(out) for r in out[unit_id])
+        return out
+    _link_and_write(session, out)
+    return out
+
+
+def _link_and_write(session: Session, out: dict[int, list[JournalRecord]]) -> None:
+    """Lock the units' heads (one statement, in unit-id order), link each unit's records to its chain in order,
+    INSERT them in one statement, move the heads (one executemany) and tell the subscribers."""
+    heads = _lock_heads(session, list(out))
     moved = []
-    for unit_id in sorted(entries):
+    for unit_id in sorted(out):
         seq, prev = heads[unit_id]
-        records = out[unit_id] = []
-        for e in entries[unit_id]:
+        for r in out[unit_id]:
             seq += 1
-            r = new_row(
-                JournalRecord, unit_id=unit_id, seq=seq, kind=e["kind"], batch_id=e.get("batch_id"),
-                source_batch_id=e.get("source_batch_id"), mass_g=e.get("mass_g", 0),
-                facility_id=e.get("facility_id"), manifest_id=e.get("manifest_id"),
-                record_code=e.get("record_code"), actor_id=e.get("actor_id"), actor_name=e["actor_name"],
-                occurred_at=e["occurred_at"].astimezone(UTC), recorded_at=now, corrects_id=e.get("corrects_id"),
-                body=_body(e.get("body")), prev_hash=prev)
-            r.hash = prev = link_hash(r)
-            records.append(r)
+            r.__dict__.update(seq=seq, prev_hash=prev)  # (transient, built by new_row: no history to keep)
+            r.__dict__["hash"] = prev = link_hash(r)
         moved.append({"s": seq, "h": prev, "u": unit_id})
     insert_all(session, [r for unit_id in sorted(out) for r in out[unit_id]])
     session.execute(_MOVE_HEAD, moved)
@@ -259,7 +271,48 @@ def append_chains(session: Session, entries: dict[int, list[dict[str, Any]]]) ->
         for r in out[unit_id]:
             for fn in list(_subscribers):
                 fn(session, r)
-    return out
+
+
+# A commit group of units of work (api/grouping.py) appends its records at its end: each unit of work builds its
+# records as it goes (a refused one's are cut with its savepoint), and the group takes the chain heads once, after
+# every unit of work, and holds them only from there to its COMMIT.
+_DEFERRED = "wasteledger.deferred_appends"
+collected_per_savepoint(_DEFERRED)
+
+
+@contextmanager
+def appends_deferred(session: Session) -> Iterator[None]:
+    """Within this block the records appended in `session` wait for `flush_appends(session)`, which must be called
+    before the block ends (what is still waiting then is dropped: the caller's transaction is failing).
+
+    A unit of work that runs inside must not read the journal for records it wrote itself; the one such read of
+    the write path, a holding's last record code (`last_waiting`), looks here first."""
+    session.info[_DEFERRED] = []
+    try:
+        yield
+    finally:
+        session.info.pop(_DEFERRED, None)
+
+
+def flush_appends(session: Session) -> list[JournalRecord]:
+    """Append the waiting records to their chains, in the order they were appended (per unit, as if one by one)."""
+    waiting = session.info.get(_DEFERRED)
+    if not waiting:
+        return []
+    session.info[_DEFERRED] = []
+    out: dict[int, list[JournalRecord]] = {}
+    for r in waiting:
+        out.setdefault(r.unit_id, []).append(r)
+    _link_and_write(session, out)
+    return waiting
+
+
+def last_waiting(session: Session, batch_id: int) -> JournalRecord | None:
+    """The last record of this holding still waiting in `appends_deferred`, if any."""
+    for r in reversed(session.info.get(_DEFERRED) or ()):
+        if r.batch_id == batch_id:
+            return r
+    return None
 
 
 _MOVE_HEAD = text("UPDATE journal_head SET seq = :s, hash = :h WHERE unit_id = :u")

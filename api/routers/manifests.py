@@ -15,7 +15,7 @@ from api.routers import alerts as alert_routes
 from api.routers import batches as batch_routes
 from ledger import manifests as svc
 from ledger.auth import Principal, registry_unit
-from ledger.batches import Batch, lock_holdings
+from ledger.batches import Batch
 from ledger.cache import registry_get
 from ledger.codes import city_of, parse_hazard
 from ledger.mass import g_to_kg
@@ -181,30 +181,21 @@ def step_work(url: str, manifest_id: int, fn):  # noqa: ANN001, ANN202
     return run
 
 
-_PARTIES = select(svc.Manifest.id, svc.Manifest.originator_id, svc.Manifest.receiver_id).where(
-    svc.Manifest.id.in_(bindparam("ids", expanding=True)))
-
-
-_LINE_BATCH_IDS = select(svc.ManifestLine.batch_id).where(
-    svc.ManifestLine.manifest_id.in_(bindparam("ids", expanding=True)))
-
-
 def _in_lock_order(party: str | None):  # noqa: ANN202
     """How a commit group orders its signatures: by the unit whose counters and chain they take (`party`: the
     originator's for pickup and the return's confirmation, the receiver's for receipt), then by manifest, so that
     two processes' groups take the same rows in the same order (without an order they could deadlock).
 
-    Signatures that write records first lock every holding on the group's manifests, in id order: every writer
-    takes a holding before a chain head, and without this a later job would lock its holdings while the group
-    already holds the chain head an earlier job appended to (a 入库 of one of those holdings, meanwhile, holds the
-    holding and waits for the head)."""
+    The group's manifests and their lines are read once for all its jobs (`svc.read_for_group`). Signatures that
+    write records first lock every holding on the group's manifests, in id order: every writer takes a holding
+    before a chain head (the group appends its records at its end, after the last job)."""
     def order(s: Session, jobs: list) -> list:
+        if len(jobs) < 2:
+            return jobs
+        manifests = svc.read_for_group(s, [j.target for j in jobs], lock=party is not None)
         if party is None:
             return sorted(jobs, key=lambda j: j.target)
-        ids = sorted({j.target for j in jobs})
-        units = {row.id: getattr(row, party) for row in s.execute(_PARTIES, {"ids": ids})}
-        if len(jobs) > 1:
-            lock_holdings(s, sorted(set(s.execute(_LINE_BATCH_IDS, {"ids": ids}).scalars())))
+        units = {mid: getattr(m, party) for mid, m in manifests.items()}
         return sorted(jobs, key=lambda j: (units.get(j.target, 0), j.target))
     return order
 

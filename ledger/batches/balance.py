@@ -197,7 +197,8 @@ def record(session: Session, b: Batch | None, *, kind: str, unit_id: int, princi
     """Apply a record to a (locked) holding, and to its source holding if any, and append it to the journal.
 
     The balances are written before the record takes the unit's chain head (the rows are locked already): the
-    head, held from here to COMMIT, is taken last. A holding created for this record (a receipt's
+    head, held from here to COMMIT, is taken last. In a commit group of units of work the record waits, and the
+    group appends every one at its end (`journal.appends_deferred`). A holding created for this record (a receipt's
     `split_holding`) is inserted with its balances."""
     body = {**(body or {}), "by": signed_by(principal)}
     states = []

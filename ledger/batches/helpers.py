@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import bindparam, func
 from sqlmodel import Session, select
 
+from ledger import journal
 from ledger.batches.models import FUTURE_TOLERANCE, Batch
 from ledger.cache import registry_get
 from ledger.codes import make_batch_code
@@ -66,6 +67,8 @@ def facility_stock_g(session: Session, facility_id: int) -> int:
 
 
 def links_of(session: Session, b: Batch) -> list[str]:
-    """The record code of the latest record of this batch: what a new record links back to (HJ 1259)."""
-    last = session.exec(_LAST_CODE, params={"batch_id": b.id}).first()
+    """The record code of the latest record of this batch: what a new record links back to (HJ 1259). A record
+    still waiting to be appended (`journal.appends_deferred`, a commit group) is the latest."""
+    waiting = journal.last_waiting(session, b.id)
+    last = waiting.record_code if waiting is not None else session.exec(_LAST_CODE, params={"batch_id": b.id}).first()
     return [last] if last else []

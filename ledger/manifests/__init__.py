@@ -76,6 +76,7 @@ from ledger.manifests.state import (
     LINES_OF,
     lines_of,
     person_name,
+    read_for_group,
     record_marks,
 )
 from ledger.manifests.steps import (
@@ -126,6 +127,7 @@ __all__ = [
     "received_this_year_g",
     "LINES_OF",
     "lines_of",
+    "read_for_group",
     "person_name",
     "record_marks",
     "create",

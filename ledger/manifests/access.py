@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 from ledger import batches
 from ledger.auth import Principal, can_see_unit, may, registry_unit
 from ledger.batches import Batch
+from ledger.db import known_row
 from ledger.errors import Forbidden, NotFound
 from ledger.manifests.models import Manifest, ManifestLine
 from ledger.memo import memo
@@ -28,7 +29,9 @@ def can_see_manifest(session: Session, principal: Principal, m: Manifest) -> boo
 
 
 def get_manifest(session: Session, principal: Principal, manifest_id: int) -> Manifest:
-    m = session.get(Manifest, manifest_id, populate_existing=True)
+    m = known_row(session, "manifest", manifest_id)  # read with its commit group's (`read_for_group`)
+    if m is None:
+        m = session.get(Manifest, manifest_id, populate_existing=True)
     if m is None or not can_see_manifest(session, principal, m):
         raise NotFound(f"manifest {manifest_id} does not exist or is outside your scope", code="manifest.not_found")
     return m

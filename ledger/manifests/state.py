@@ -10,7 +10,7 @@ from ledger.accounts import User
 from ledger.auth import Principal
 from ledger.batches import Batch, lock_holdings
 from ledger.cache import registry_get
-from ledger.db import mark_loaded
+from ledger.db import know_rows, known_row, mark_loaded
 from ledger.errors import Conflict
 from ledger.manifests.models import Manifest, ManifestEvent, ManifestLine, Where
 from ledger.types import utcnow
@@ -100,7 +100,31 @@ def transition(session: Session, principal: Principal, m: Manifest, *, action: s
 
 
 def lines_of(session: Session, m: Manifest) -> list[ManifestLine]:
-    return list(session.exec(LINES_OF, params={"manifest_id": m.id}).all())
+    known = known_row(session, "lines", m.id)  # read with its commit group's (`read_for_group`)
+    return list(known) if known is not None else list(session.exec(LINES_OF, params={"manifest_id": m.id}).all())
+
+
+_MANIFESTS = (select(Manifest).where(Manifest.id.in_(bindparam("ids", expanding=True)))
+              .execution_options(populate_existing=True))
+_LINES_OF_MANIFESTS = (select(ManifestLine).where(ManifestLine.manifest_id.in_(bindparam("ids", expanding=True)))
+                       .order_by(ManifestLine.manifest_id, ManifestLine.line_no)
+                       .execution_options(populate_existing=True))
+
+
+def read_for_group(session: Session, ids: list[int], *, lock: bool) -> dict[int, Manifest]:
+    """The manifests a commit group's signatures act on, with their lines, read in two statements and kept for the
+    group's units of work (`ledger.db.know_rows`: `get_manifest` and `lines_of` find them there). With `lock`
+    (signatures that write records) the holdings on them are locked too, in id order, and kept for `lock_holdings`:
+    every writer takes a holding before a chain head, so a group takes all of its holdings first."""
+    manifests = {m.id: m for m in session.exec(_MANIFESTS, params={"ids": sorted(set(ids))})}
+    lines: dict[int, list[ManifestLine]] = {mid: [] for mid in manifests}
+    for ln in session.exec(_LINES_OF_MANIFESTS, params={"ids": sorted(manifests)}):
+        lines[ln.manifest_id].append(ln)
+    know_rows(session, "manifest", manifests)
+    know_rows(session, "lines", lines)
+    if lock:
+        know_rows(session, "holding", lock_holdings(session, sorted({ln.batch_id for v in lines.values() for ln in v})))
+    return manifests
 
 
 def lock_batch(session: Session, batch_id: int) -> Batch:

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+from sqlmodel import select
 
 from api.grouping import CommitGroups
 from api.routers.manifests import BY_MANIFEST, BY_ORIGINATOR, BY_RECEIVER, step_work
@@ -439,3 +441,69 @@ def test_a_group_that_writes_records_locks_its_holdings_before_any_chain_head(cl
              and "FOR UPDATE" in sql]
     assert locks and locks[0][0] < first_head
     assert sorted(v for k, v in locks[0][1].items() if k.startswith("ids")) == sorted(ids)
+
+
+def test_a_group_appends_its_records_at_its_end_taking_each_chain_head_once(client, admin, session, engine):
+    """The units of work of a group build their records as they go, and the group appends them all after the last
+    one: each chain head is locked once, after every unit of work, in one statement, and the records go in one
+    INSERT. The chain is the one the pickups alone would have written (seqs gapless, links verified)."""
+    from sqlalchemy import event
+
+    w, t = setup_transfer(client, admin, session), setup_transfer(client, admin, session)
+
+    def pickups(x: dict) -> list[tuple]:
+        out = []
+        for _ in range(3):
+            a = gen(client, x)
+            m = ok(draft(client, x, [{"batch_id": a["id"], "planned_method": "R9"}]), 201)
+            ok(client.post(f"/api/v1/manifests/{m['id']}/submit", headers=x["op"]))
+            out.append((deferred(x["drv"]), m["id"], {"scanned": [a["digital_id"]]}))
+        return out
+    requests = pickups(w)
+    seen: list[str] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ANN202
+        seen.append(statement)
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        out = together(CommitGroups(engine), "pickup", requests)
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    ref = [together(CommitGroups(engine, enabled=False), "pickup", [r])[0] for r in pickups(t)]
+    assert [comparable(r) for r in out] == [comparable(r) for r in ref]
+    heads = [i for i, sql in enumerate(seen) if sql.startswith("INSERT INTO journal_head")]
+    inserts = [i for i, sql in enumerate(seen) if sql.replace('"', "").startswith("INSERT INTO journal_record")]
+    events = [i for i, sql in enumerate(seen) if sql.startswith("INSERT INTO manifest_event")]
+    assert len(heads) == 1 and len(events) == 3
+    assert events[-1] < heads[0] < min(inserts)  # after every unit of work
+    if engine.dialect.name == "postgresql":  # (SQLite's driver sends a multi-row INSERT with RETURNING row by row)
+        assert len(inserts) == 1
+    assert verified(client, admin, w["unit"]["id"]) == verified(client, admin, t["unit"]["id"])
+    # the group read its manifests, their lines and holdings once for all three (`read_for_group`), not per job
+    one_manifest = re.compile(r"FROM manifest\s+WHERE manifest\.id = ")
+    one_manifests_lines = re.compile(r"FROM manifest_line\s+WHERE manifest_line\.manifest_id = ")
+    assert not [sql for sql in seen if one_manifest.search(sql) or one_manifests_lines.search(sql)]
+    assert len([sql for sql in seen if re.search(r"FROM batch\s+WHERE batch\.id IN", sql)]) == 1
+
+
+def test_a_load_stored_at_receipt_in_a_group_links_to_its_waiting_receipt(client, admin, session, engine):
+    """The 入库 of a load stored at receipt links back to the holding's last record (HJ 1259 `from_codes`): in a
+    group that record, the receipt, still waits to be appended, and the link is found there."""
+    from ledger.journal import JournalRecord
+
+    w = setup_transfer(client, admin, session)
+    requests = []
+    for _ in range(2):
+        a, m = in_transit(client, w)
+        requests.append((deferred(w["rcv"]), m["id"], {"lines": [
+            {"batch_id": a["id"], "received_kg": "164", "acceptance": "accepted"}], "facility_id": w["rstore"]}))
+    grouped = CommitGroups(engine)
+    out = together(grouped, "receive", requests)
+    assert grouped.groups == 1
+    for r in out:
+        holding = answer(r)["lines"][0]["holding_id"]
+        recs = session.exec(select(JournalRecord).where(JournalRecord.batch_id == holding)
+                            .order_by(JournalRecord.seq)).all()
+        assert [x.kind for x in recs] == ["received", "stored"]
+        assert recs[1].body["from_codes"] == [recs[0].record_code] and recs[0].record_code
+    assert verified(client, admin, w["receiver"]["id"]) == 4
