@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from types import SimpleNamespace
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -18,6 +19,7 @@ from ledger.auth import Principal, registry_unit
 from ledger.batches import Batch
 from ledger.cache import registry_get
 from ledger.codes import city_of, parse_hazard
+from ledger.db import known_row
 from ledger.mass import g_to_kg
 from ledger.registry.models import Method, Permit, Unit, Vehicle
 from ledger.validation import DbId, Limit, Offset
@@ -122,18 +124,29 @@ _LINES_WITH_BATCHES = (select(_LINE.line_no, _LINE.batch_id, _LINE.waste_code, _
                               _LINE.reason, _LINE.holding_id, _LINE.flags, Batch.digital_id, Batch.name)
                        .join(Batch, Batch.id == _LINE.batch_id)
                        .where(_LINE.manifest_id == bindparam("manifest_id")).order_by(_LINE.line_no))
-_EVENTS_OF = (select(svc.ManifestEvent.action, svc.ManifestEvent.from_status, svc.ManifestEvent.to_status, svc.ManifestEvent.user_name, svc.ManifestEvent.unit_id,
-                     svc.ManifestEvent.at, svc.ManifestEvent.lat, svc.ManifestEvent.lon, svc.ManifestEvent.detail)
-              .where(svc.ManifestEvent.manifest_id == bindparam("manifest_id")).order_by(svc.ManifestEvent.id))
+_LINE_COLUMNS = ("line_no", "batch_id", "waste_code", "mass_g", "planned_method", "received_g", "accepted_g",
+                 "refused_g", "returned_g", "acceptance", "reason", "holding_id", "flags")
 _REVISIONS_OF = (select(svc.Revision.id, svc.Revision.status, svc.Revision.proposed_by_unit, svc.Revision.reason, svc.Revision.changes, svc.Revision.original,
                         svc.Revision.approvals)
                  .where(svc.Revision.manifest_id == bindparam("manifest_id")).order_by(svc.Revision.id))
 
 
+def _line_rows(s: Session, m: svc.Manifest) -> list:
+    """The manifest's lines with their batches' digital IDs and names: from what its commit group read and keeps
+    current (`svc.read_for_group`, the lines and their locked holdings), else in one statement, as rows."""
+    known = svc.lines_of(s, m) if known_row(s, "lines", m.id) is not None else None
+    if known is not None:
+        held = [known_row(s, "holding", ln.batch_id) for ln in known]
+        if None not in held:
+            return [SimpleNamespace(**{c: getattr(ln, c) for c in _LINE_COLUMNS}, digital_id=b.digital_id, name=b.name)
+                    for ln, b in zip(known, held, strict=True)]
+    return s.execute(_LINES_WITH_BATCHES, {"manifest_id": m.id}).all()
+
+
 def manifest_public(s: Session, m: svc.Manifest, public_url: str, *, on_the_road: bool | None = None) -> ManifestPublic:
     """The manifest as the API shows it. `on_the_road`: whether it had been picked up before the request (a
     step's answer knows it; revisions are proposed on the road only, so a manifest picked up just now has none)."""
-    lines = s.execute(_LINES_WITH_BATCHES, {"manifest_id": m.id}).all()  # rows, not entities: only read
+    lines = _line_rows(s, m)
     out_lines = []
     for ln in lines:
         refused = ln.refused_g
@@ -145,7 +158,7 @@ def manifest_public(s: Session, m: svc.Manifest, public_url: str, *, on_the_road
             refused_kg=None if refused is None else g_to_kg(refused), returned_kg=g_to_kg(ln.returned_g),
             transit_difference_kg=None if ln.received_g is None else g_to_kg(ln.mass_g - ln.received_g),
             acceptance=ln.acceptance, reason=ln.reason, holding_id=ln.holding_id, flags=list(ln.flags)))
-    events = s.execute(_EVENTS_OF, {"manifest_id": m.id}).all()  # rows, not entities: the answer only reads them
+    events = svc.events_of(s, m)  # rows, not entities: the answer only reads them
     # revisions are proposed on the road only (REVISABLE): a manifest not yet picked up has none
     road = m.picked_up_at is not None if on_the_road is None else on_the_road
     revs = s.execute(_REVISIONS_OF, {"manifest_id": m.id}).all() if road else []

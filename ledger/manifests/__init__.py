@@ -74,6 +74,8 @@ from ledger.manifests.revisions import (
 )
 from ledger.manifests.state import (
     LINES_OF,
+    EventRow,
+    events_of,
     lines_of,
     person_name,
     read_for_group,
@@ -127,6 +129,8 @@ __all__ = [
     "received_this_year_g",
     "LINES_OF",
     "lines_of",
+    "events_of",
+    "EventRow",
     "read_for_group",
     "person_name",
     "record_marks",

@@ -3,6 +3,10 @@ signers' names, the batch locks, and the marks other modules add to the records 
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+from typing import NamedTuple
+
 from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, select
 
@@ -37,8 +41,41 @@ def person_name(session: Session, user_id: int | None, fallback: str) -> str:
 
 def signer_name(session: Session, m: Manifest, action: str) -> str | None:
     """The name of the person who signed `action` on the manifest."""
-    e = session.execute(_SIGNER, {"manifest_id": m.id, "action": action}).first()
+    known = known_row(session, "events", m.id)  # read with its commit group's (`read_for_group`)
+    if known is not None:
+        e = next((e for e in reversed(known) if e.action == action), None)
+    else:
+        e = session.execute(_SIGNER, {"manifest_id": m.id, "action": action}).first()
     return person_name(session, e.user_id, e.user_name) if e is not None else None
+
+
+class EventRow(NamedTuple):
+    """A signature event as the answers and the signers' names read it."""
+
+    action: str
+    from_status: str | None
+    to_status: str | None
+    user_id: int | None
+    user_name: str
+    unit_id: int | None
+    at: datetime
+    lat: float | None
+    lon: float | None
+    detail: dict
+
+
+_E = ManifestEvent
+_EVENT_ROWS = (select(_E.action, _E.from_status, _E.to_status, _E.user_id, _E.user_name, _E.unit_id, _E.at, _E.lat,
+                      _E.lon, _E.detail, _E.manifest_id)
+               .where(_E.manifest_id.in_(bindparam("ids", expanding=True))).order_by(_E.id))
+
+
+def events_of(session: Session, m: Manifest) -> list[EventRow]:
+    """The manifest's events in order, as rows (kept by its commit group, `read_for_group`, or read now)."""
+    known = known_row(session, "events", m.id)
+    if known is not None:
+        return list(known)
+    return [EventRow(*r[:-1]) for r in session.execute(_EVENT_ROWS, {"ids": [m.id]})]
 
 
 # built once (every signature runs them): building a statement costs about as much Python as executing it
@@ -54,10 +91,13 @@ _ADD_EVENT = insert(ManifestEvent.__table__)
 
 def add_event(session: Session, m: Manifest, principal: Principal, action: str, before: str | None, after: str | None,
            unit_id: int | None, where: Where | None = None, **detail) -> None:
-    session.execute(_ADD_EVENT, {"manifest_id": m.id, "action": action, "from_status": before, "to_status": after,
-                                 "user_id": principal.user_id or None, "user_name": principal.username,
-                                 "unit_id": unit_id, "at": utcnow(), "lat": where.lat if where else None,
-                                 "lon": where.lon if where else None, "detail": detail})
+    e = EventRow(action=action, from_status=before, to_status=after, user_id=principal.user_id or None,
+                 user_name=principal.username, unit_id=unit_id, at=utcnow(), lat=where.lat if where else None,
+                 lon=where.lon if where else None, detail=detail)
+    session.execute(_ADD_EVENT, {"manifest_id": m.id, **e._asdict()})
+    known = known_row(session, "events", m.id)
+    if known is not None:  # the group's rows stay current: the event as a read would return it (JSON, UTC)
+        known.append(e._replace(detail=json.loads(json.dumps(detail)), at=e.at.astimezone(UTC)))
 
 
 def move(session: Session, m: Manifest, *, expect: tuple[str, ...], to: str, **stamps) -> None:
@@ -112,16 +152,21 @@ _LINES_OF_MANIFESTS = (select(ManifestLine).where(ManifestLine.manifest_id.in_(b
 
 
 def read_for_group(session: Session, ids: list[int], *, lock: bool) -> dict[int, Manifest]:
-    """The manifests a commit group's signatures act on, with their lines, read in two statements and kept for the
-    group's units of work (`ledger.db.know_rows`: `get_manifest` and `lines_of` find them there). With `lock`
+    """The manifests a commit group's signatures act on, with their lines and events, read in three statements and
+    kept for the group's units of work (`ledger.db.know_rows`: `get_manifest`, `lines_of`, `events_of` and
+    `signer_name` find them there; `add_event` adds to them). With `lock`
     (signatures that write records) the holdings on them are locked too, in id order, and kept for `lock_holdings`:
     every writer takes a holding before a chain head, so a group takes all of its holdings first."""
     manifests = {m.id: m for m in session.exec(_MANIFESTS, params={"ids": sorted(set(ids))})}
     lines: dict[int, list[ManifestLine]] = {mid: [] for mid in manifests}
     for ln in session.exec(_LINES_OF_MANIFESTS, params={"ids": sorted(manifests)}):
         lines[ln.manifest_id].append(ln)
+    events: dict[int, list[EventRow]] = {mid: [] for mid in manifests}
+    for r in session.execute(_EVENT_ROWS, {"ids": sorted(manifests)}):
+        events[r.manifest_id].append(EventRow(*r[:-1]))
     know_rows(session, "manifest", manifests)
     know_rows(session, "lines", lines)
+    know_rows(session, "events", events)
     if lock:
         know_rows(session, "holding", lock_holdings(session, sorted({ln.batch_id for v in lines.values() for ln in v})))
     return manifests

@@ -457,7 +457,7 @@ def test_a_group_appends_its_records_at_its_end_taking_each_chain_head_once(clie
             a = gen(client, x)
             m = ok(draft(client, x, [{"batch_id": a["id"], "planned_method": "R9"}]), 201)
             ok(client.post(f"/api/v1/manifests/{m['id']}/submit", headers=x["op"]))
-            out.append((deferred(x["drv"]), m["id"], {"scanned": [a["digital_id"]]}))
+            out.append((deferred(x["drv"]), m["id"], {"scanned": [a["digital_id"]], "lat": 36.651234, "lon": 117.1201}))
         return out
     requests = pickups(w)
     seen: list[str] = []
@@ -484,6 +484,10 @@ def test_a_group_appends_its_records_at_its_end_taking_each_chain_head_once(clie
     one_manifests_lines = re.compile(r"FROM manifest_line\s+WHERE manifest_line\.manifest_id = ")
     assert not [sql for sql in seen if one_manifest.search(sql) or one_manifests_lines.search(sql)]
     assert len([sql for sql in seen if re.search(r"FROM batch\s+WHERE batch\.id IN", sql)]) == 1
+    assert len([sql for sql in seen if re.search(r"FROM manifest_event\b", sql)]) == 1  # the events, signers too
+    # each answer, made from the rows the group keeps current, is the manifest as a read shows it afterwards
+    for r, (_, mid, _) in zip(out, requests, strict=True):
+        assert answer(r) == client.get(f"/api/v1/manifests/{mid}", headers=w["drv"]).json()
 
 
 def test_a_load_stored_at_receipt_in_a_group_links_to_its_waiting_receipt(client, admin, session, engine):
@@ -506,4 +510,5 @@ def test_a_load_stored_at_receipt_in_a_group_links_to_its_waiting_receipt(client
                             .order_by(JournalRecord.seq)).all()
         assert [x.kind for x in recs] == ["received", "stored"]
         assert recs[1].body["from_codes"] == [recs[0].record_code] and recs[0].record_code
+        assert answer(r) == client.get(f"/api/v1/manifests/{answer(r)['id']}", headers=w["rcv"]).json()
     assert verified(client, admin, w["receiver"]["id"]) == 4
