@@ -60,8 +60,11 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:
         return engine
     # JIT off: the ledger's statements are short, and report queries are short and wide; PostgreSQL's JIT would
     # spend about a second compiling each report query whose cost estimate passes jit_above_cost.
+    # Pre-ping: a pooled connection is tried when it is taken from the pool (one round trip), so that after the
+    # server restarted while the service stood idle (a night's maintenance, a failover) the first requests get
+    # fresh connections, not 503s from connections that died in the pool.
     return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size * 2, pool_recycle=1800,
-                         connect_args={"options": "-c jit=off"})
+                         pool_pre_ping=True, connect_args={"options": "-c jit=off"})
 
 
 def get_engine(url: str | None = None) -> Engine:
