@@ -232,17 +232,16 @@ def append_chains(session: Session, entries: dict[int, list[dict[str, Any]]]) ->
     chain is the same as if its records were appended one by one; subscribers see the records in that order.
 
     Inside `appends_deferred(session)` the records are built but wait for `flush_appends`: the objects returned
-    have no id, seq or hash until then."""
+    have no id, seq, hash or recorded_at until then."""
     for unit_entries in entries.values():
         for e in unit_entries:
             if e["kind"] not in KINDS:
                 raise ValueError(f"unknown record kind {e['kind']}")
-    now = utcnow()
     out = {unit_id: [new_row(
         JournalRecord, unit_id=unit_id, seq=None, kind=e["kind"], batch_id=e.get("batch_id"),
         source_batch_id=e.get("source_batch_id"), mass_g=e.get("mass_g", 0), facility_id=e.get("facility_id"),
         manifest_id=e.get("manifest_id"), record_code=e.get("record_code"), actor_id=e.get("actor_id"),
-        actor_name=e["actor_name"], occurred_at=e["occurred_at"].astimezone(UTC), recorded_at=now,
+        actor_name=e["actor_name"], occurred_at=e["occurred_at"].astimezone(UTC), recorded_at=None,
         corrects_id=e.get("corrects_id"), body=_body(e.get("body")), prev_hash=None, hash=None)
         for e in entries[unit_id]] for unit_id in sorted(entries)}
     waiting = session.info.get(_DEFERRED)
@@ -257,12 +256,13 @@ def _link_and_write(session: Session, out: dict[int, list[JournalRecord]]) -> No
     """Lock the units' heads (one statement, in unit-id order), link each unit's records to its chain in order,
     INSERT them in one statement, move the heads (one executemany) and tell the subscribers."""
     heads = _lock_heads(session, list(out))
+    now = utcnow()  # after the heads are held: along a chain, recorded_at rises with seq
     moved = []
     for unit_id in sorted(out):
         seq, prev = heads[unit_id]
         for r in out[unit_id]:
             seq += 1
-            r.__dict__.update(seq=seq, prev_hash=prev)  # (transient, built by new_row: no history to keep)
+            r.__dict__.update(seq=seq, prev_hash=prev, recorded_at=now)  # (transient, from new_row: no history)
             r.__dict__["hash"] = prev = link_hash(r)
         moved.append({"s": seq, "h": prev, "u": unit_id})
     insert_all(session, [r for unit_id in sorted(out) for r in out[unit_id]])

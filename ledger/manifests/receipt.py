@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from ledger import batches
 from ledger.auth import Principal, registry_unit
-from ledger.batches import Batch
+from ledger.batches import Batch, lock_holdings
 from ledger.cache import registry_get
 from ledger.db import update_loaded
 from ledger.errors import Conflict, InvalidInput
@@ -179,6 +179,7 @@ def receive(session: Session, *, principal: Principal, m: Manifest, data: Receiv
     if missing:
         raise InvalidInput(f"every line needs a receipt; missing batches {missing}", field="lines")
     any_accepted = any(g[1] > 0 for g in given.values())
+    lock_holdings(session, list(lines))  # holdings before the manifest's row, as every writer (free in a group)
     before = m.status
     now = utcnow()
     stamps = {"received_at": now}
@@ -264,10 +265,13 @@ def confirm_return(session: Session, *, principal: Principal, m: Manifest, data:
     if m.status == "refused":
         raise Conflict(f"manifest {m.number} is refused: the hauler signs the return leg (/return) first",
                        code="manifest.invalid_transition", details={"status": m.status, "expected": ["returning"]})
+    if m.status not in ("returning", "received", "completed"):
+        raise Conflict(f"manifest {m.number} is {m.status}", code="manifest.invalid_transition")
+    lock_holdings(session, [ln.batch_id for ln in pending])  # holdings before the manifest's row, as every writer
     if m.status == "returning":
         move(session, m, expect=("returning",), to="returned", closed_at=utcnow())
-    elif m.status not in ("received", "completed"):
-        raise Conflict(f"manifest {m.number} is {m.status}", code="manifest.invalid_transition")
+    else:  # the status stays; the version moves, so that a second confirmation read before this one commits loses
+        move(session, m, expect=(m.status,), to=m.status)
     now = utcnow()
     for ln in pending:
         b = lock_batch(session, ln.batch_id)

@@ -21,7 +21,7 @@ from ledger.manifests.models import (
     RevisionIn,
     TransferApproval,
 )
-from ledger.manifests.state import add_event, lines_of
+from ledger.manifests.state import add_event, lines_of, move
 from ledger.mass import kg_to_g
 from ledger.registry.models import Unit
 from ledger.types import utcnow
@@ -78,6 +78,7 @@ def propose_revision(session: Session, *, principal: Principal, m: Manifest, dat
     rev = Revision(manifest_id=m.id, proposed_by_unit=principal.unit_id or m.originator_id,
                    proposed_by_user=principal.user_id or None, reason=data.reason, changes=changes,
                    original=original, approvals=[principal.unit_id or m.originator_id])
+    move(session, m, expect=REVISABLE, to=m.status)  # compare-and-set: the manifest is as it was read
     session.add(rev)
     session.flush()
     add_event(session, m, principal, "revision_proposed", m.status, m.status, principal.unit_id, revision=rev.id,
@@ -88,7 +89,8 @@ def propose_revision(session: Session, *, principal: Principal, m: Manifest, dat
 def decide_revision(session: Session, *, principal: Principal, m: Manifest, revision_id: int, approve: bool
                     ) -> Revision:
     """Another party approves (or rejects) a revision; when all have approved it is applied."""
-    rev = session.get(Revision, revision_id)
+    # locked (PostgreSQL): two parties deciding at once take turns, and neither approval is lost
+    rev = session.get(Revision, revision_id, populate_existing=True, with_for_update=True)
     if rev is None or rev.manifest_id != m.id:
         raise NotFound(f"revision {revision_id} is not a revision of manifest {m.number}", code="revision.not_found")
     if rev.status != "pending":
@@ -100,6 +102,7 @@ def decide_revision(session: Session, *, principal: Principal, m: Manifest, revi
     if not (may(principal, unit, "operate") or may(principal, unit, "haul") or may(principal, unit, "receive")):
         raise Forbidden(f"your role '{principal.role}' may not sign for {unit.name}", code="auth.forbidden")
     if not approve:
+        move(session, m, expect=(m.status,), to=m.status)  # compare-and-set: the manifest is as it was read
         rev.status, rev.decided_at = "rejected", utcnow()
         session.add(rev)
         add_event(session, m, principal, "revision_rejected", m.status, m.status, unit_id, revision=rev.id)
@@ -109,20 +112,19 @@ def decide_revision(session: Session, *, principal: Principal, m: Manifest, revi
         if m.status not in REVISABLE:
             raise Conflict(f"manifest {m.number} is {m.status}; the revision can no longer apply",
                            code="manifest.invalid_transition")
-        for key in ("vehicle_id", "driver_id", "receiver_id"):
-            if key in rev.changes:
-                setattr(m, key, rev.changes[key])
+        # compare-and-set with the changes: a manifest received meanwhile is not revised
+        move(session, m, expect=REVISABLE, to=m.status,
+             **{key: rev.changes[key] for key in ("vehicle_id", "driver_id", "receiver_id") if key in rev.changes})
         for bid, meth in rev.changes.get("planned_methods", {}).items():
             ln = session.exec(select(ManifestLine).where(ManifestLine.manifest_id == m.id,
                                                          ManifestLine.batch_id == int(bid))).one()
             ln.planned_method = meth
             session.add(ln)
-        m.version += 1
-        session.add(m)
         rev.status, rev.decided_at = "approved", utcnow()
         add_event(session, m, principal, "revision_applied", m.status, m.status, unit_id, revision=rev.id,
                changes=rev.changes, original=rev.original)
     else:
+        move(session, m, expect=(m.status,), to=m.status)  # compare-and-set: the manifest is as it was read
         add_event(session, m, principal, "revision_approved", m.status, m.status, unit_id, revision=rev.id)
     session.add(rev)
     session.flush()

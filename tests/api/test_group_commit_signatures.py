@@ -512,3 +512,46 @@ def test_a_load_stored_at_receipt_in_a_group_links_to_its_waiting_receipt(client
         assert recs[1].body["from_codes"] == [recs[0].record_code] and recs[0].record_code
         assert answer(r) == client.get(f"/api/v1/manifests/{answer(r)['id']}", headers=w["rcv"]).json()
     assert verified(client, admin, w["receiver"]["id"]) == 4
+
+
+def test_steps_on_a_manifest_read_before_another_process_signed_it_lose_their_compare_and_set(client, admin,
+                                                                                            session, engine):
+    """A commit group reads its manifests once, at its start (`read_for_group`); a step of its that acts on one
+    another process has signed since must not act on what it read. Every step that writes moves the manifest's
+    version with a compare-and-set, also those that keep its status: the return's confirmation of a received
+    manifest (else the refused part could come back twice) and a revision's proposal and decisions (else a
+    manifest received meanwhile could be revised)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL: SQLite's writers hold the database's write lock from their first statement")
+    from sqlmodel import Session
+
+    w = setup_transfer(client, admin, session)
+    a, m = in_transit(client, w)
+    ok(client.post(f"/api/v1/manifests/{m['id']}/receive", headers=w["rcv"], json={"lines": [
+        {"batch_id": a["id"], "received_kg": "164", "acceptance": "partially_refused", "accepted_kg": "100",
+         "reason": "含水超标"}], "facility_id": w["rline"]}))
+    b, n = in_transit(client, w)
+    ok(client.post(f"/api/v1/manifests/{n['id']}/deliver", headers=w["drv"], json={"lat": 36.6, "lon": 117.1}))
+    rev = ok(client.post(f"/api/v1/manifests/{n['id']}/revisions", headers=w["op"],
+                         json={"reason": "车辆故障换车", "vehicle_id": w["vehicles"][1]}), 201)["revisions"][0]
+    ok(client.post(f"/api/v1/manifests/{n['id']}/revisions/{rev['id']}/approve", headers=w["rcv"]))
+    with Session(engine, expire_on_commit=False) as s1, Session(engine, expire_on_commit=False) as s2:
+        op, drv = deferred(w["op"]).credentials.principal(s1), deferred(w["drv"]).credentials.principal(s2)
+        svc.read_for_group(s1, [m["id"]], lock=False)  # two groups that read their manifests at their start …
+        svc.read_for_group(s2, [n["id"]], lock=False)
+        # … while another process confirms the return and receives the other manifest
+        ok(client.post(f"/api/v1/manifests/{m['id']}/returned", headers=w["op"], json={}))
+        ok(client.post(f"/api/v1/manifests/{n['id']}/receive", headers=w["rcv"], json={"lines": [
+            {"batch_id": b["id"], "received_kg": "164", "acceptance": "accepted"}], "facility_id": w["rline"]}))
+        with pytest.raises(Conflict) as e:
+            svc.confirm_return(s1, principal=op, m=svc.get_manifest(s1, op, m["id"]), data=svc.Where())
+        assert e.value.code == "manifest.concurrent_change"
+        with pytest.raises(Conflict) as e:
+            svc.decide_revision(s2, principal=drv, m=svc.get_manifest(s2, drv, n["id"]), revision_id=rev["id"],
+                                approve=True)
+        assert e.value.code == "manifest.concurrent_change"
+    back = client.get(f"/api/v1/manifests/{m['id']}", headers=w["op"]).json()
+    assert [e["action"] for e in back["events"]].count("returned") == 1
+    got = client.get(f"/api/v1/manifests/{n['id']}", headers=w["op"]).json()
+    assert got["status"] == "received" and got["revisions"][0]["status"] == "pending"
+    assert got["vehicle_plate"] == client.get(f"/api/v1/manifests/{m['id']}", headers=w["op"]).json()["vehicle_plate"]

@@ -121,16 +121,19 @@ def test_a_restart_while_the_service_stands_idle_costs_no_request(private_pg):
     with Session(engine, expire_on_commit=False) as s:
         _, token = make_user(s, role="admin")
         plant = setup_plant(client, {"Authorization": f"Bearer {token}"}, s)
+    r = client.post("/api/v1/batches", json=batch_body(plant), headers=plant["op"])
+    assert r.status_code == 201, r.text
     server = Server(pg.url, app="api.main:app").start()
-    url = f"{server.url}/api/v1/units/{plant['unit']['id']}"
+    # a session's read and a label scan (read on the event loop from a pool of its own, `ledger/aio.py`)
+    urls = [f"{server.url}/api/v1/units/{plant['unit']['id']}", f"{server.url}/api/v1/scan/{r.json()['digital_id']}"]
     try:
-        with ThreadPoolExecutor(8) as pool:  # several connections in the pool
-            assert {r.status_code for r in pool.map(lambda _: httpx.get(url, headers=plant["op"], timeout=30),
+        with ThreadPoolExecutor(8) as pool:  # several connections in each pool
+            assert {r.status_code for r in pool.map(lambda i: httpx.get(urls[i % 2], headers=plant["op"], timeout=30),
                                                     range(64))} == {200}
         pg.stop("fast")
         pg.start()
-        after = [httpx.get(url, headers=plant["op"], timeout=30) for _ in range(12)]
-        assert [r.status_code for r in after] == [200] * 12, after[0].text
+        after = [httpx.get(urls[i % 2], headers=plant["op"], timeout=30) for i in range(16)]
+        assert [r.status_code for r in after] == [200] * 16, [(r.request.url.path, r.text) for r in after]
     finally:
         server.kill()
 
