@@ -173,7 +173,7 @@ def write_states(session: Session, states: list[tuple[Batch, BatchState]]) -> No
 
     The rows are locked already (`lock_holdings`); no ORM unit of work is involved: each object is left holding
     these values as if loaded with them. A rolled-back savepoint therefore cannot expire them: whoever writes a
-    holding reads it afresh and locked (`lock_holdings`, `lock_batch`), and a commit group empties its session
+    holding reads it afresh and locked (`lock_holdings`), and a commit group empties its session
     after a refused unit of work (`api.grouping`)."""
     last: dict[int, tuple[Batch, BatchState]] = {}
     for b, st in states:

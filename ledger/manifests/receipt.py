@@ -31,7 +31,6 @@ from ledger.manifests.models import (
 from ledger.manifests.state import (
     add_event,
     lines_of,
-    lock_batch,
     marks_for,
     move,
     person_name,
@@ -179,7 +178,7 @@ def receive(session: Session, *, principal: Principal, m: Manifest, data: Receiv
     if missing:
         raise InvalidInput(f"every line needs a receipt; missing batches {missing}", field="lines")
     any_accepted = any(g[1] > 0 for g in given.values())
-    lock_holdings(session, list(lines))  # holdings before the manifest's row, as every writer (free in a group)
+    locked = lock_holdings(session, list(lines))  # holdings before the manifest's row, as every writer
     before = m.status
     now = utcnow()
     stamps = {"received_at": now}
@@ -192,7 +191,7 @@ def receive(session: Session, *, principal: Principal, m: Manifest, data: Receiv
     new_flags = list(m.flags)
     for batch_id, (received, accepted, refused, flags, facility, r) in given.items():
         ln = lines[batch_id]
-        source = lock_batch(session, batch_id)
+        source = locked[batch_id]
         body = {"manifest": m.number, "line_no": ln.line_no, "shipped_g": ln.mass_g, "received_g": received,
                 "accepted_g": accepted, "refused_g": refused, "transit_difference_g": ln.mass_g - received,
                 "acceptance": r.acceptance, "reason": r.reason, "originator_id": m.originator_id,
@@ -267,14 +266,14 @@ def confirm_return(session: Session, *, principal: Principal, m: Manifest, data:
                        code="manifest.invalid_transition", details={"status": m.status, "expected": ["returning"]})
     if m.status not in ("returning", "received", "completed"):
         raise Conflict(f"manifest {m.number} is {m.status}", code="manifest.invalid_transition")
-    lock_holdings(session, [ln.batch_id for ln in pending])  # holdings before the manifest's row, as every writer
+    locked = lock_holdings(session, [ln.batch_id for ln in pending])  # holdings before the manifest's row
     if m.status == "returning":
         move(session, m, expect=("returning",), to="returned", closed_at=utcnow())
     else:  # the status stays; the version moves, so that a second confirmation read before this one commits loses
         move(session, m, expect=(m.status,), to=m.status)
     now = utcnow()
     for ln in pending:
-        b = lock_batch(session, ln.batch_id)
+        b = locked[ln.batch_id]
         back = ln.refused_g - ln.returned_g
         method = registry_get(session, Method, ln.planned_method)
         batches.record(session, b, kind="returned", unit_id=m.originator_id, principal=principal,

@@ -1,5 +1,5 @@
 """The state machine's parts every step shares: the compare-and-set move, the signature event, the lines, the
-signers' names, the batch locks, and the marks other modules add to the records a manifest writes."""
+signers' names, the rows a commit group reads once, and the marks other modules add to the records a manifest writes."""
 
 from __future__ import annotations
 
@@ -170,10 +170,3 @@ def read_for_group(session: Session, ids: list[int], *, lock: bool) -> dict[int,
     if lock:
         know_rows(session, "holding", lock_holdings(session, sorted({ln.batch_id for v in lines.values() for ln in v})))
     return manifests
-
-
-def lock_batch(session: Session, batch_id: int) -> Batch:
-    """One of the manifest's batches, read afresh and row-locked (PostgreSQL) for the step's record."""
-    return lock_holdings(session, [batch_id])[batch_id]
-
-
