@@ -6,6 +6,11 @@ measured. Here each request is encoded to bytes once, before the clock starts; a
 connection and only writes those bytes and reads the status line, the headers and a Content-Length (or chunked)
 body. Nothing is decoded unless the status is unexpected.
 
+The connections are opened one after the other, a few milliseconds apart, before the clock starts, as terminals
+that come online at different moments. Opened all at once, they land on one uvicorn worker: the workers share one
+listening socket, and the one that wakes first accepts the whole burst (a probe with 16 connections and 2 workers:
+16 and 0, or 15 and 1, in five tries of five; opened one after the other, 10 and 6 to 8 and 8).
+
     from bench.loadgen import Request, run
     reqs = [Request.post("/api/v1/batches", body, headers), Request.get("/api/v1/scan/…", headers)]
     result = run("http://127.0.0.1:8000", reqs, clients=16, max_seconds=120, ok=(201,))
@@ -91,15 +96,22 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool
     return status, body, not close
 
 
+#: the pause between opening two connections
+CONNECT_GAP_S = 0.005
+
+
 async def _run(base: str, reqs: list[Request], clients: int, max_seconds: float, ok: tuple[int, ...]) -> Result:
     u = urlsplit(base)
     host, port = u.hostname or "127.0.0.1", u.port or 80
     res = Result()
     todo = iter(reqs)
+    opened = []
+    for _ in range(clients):  # one after the other, so that the server's workers share them (see above)
+        opened.append(await asyncio.open_connection(host, port))
+        await asyncio.sleep(CONNECT_GAP_S)
     deadline = time.perf_counter() + max_seconds
 
-    async def client() -> None:
-        reader = writer = None
+    async def client(reader: asyncio.StreamReader | None, writer: asyncio.StreamWriter | None) -> None:
         try:
             for req in todo:
                 if time.perf_counter() > deadline:
@@ -137,7 +149,7 @@ async def _run(base: str, reqs: list[Request], clients: int, max_seconds: float,
 
     c0 = time.process_time()
     t0 = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(clients)))
+    await asyncio.gather(*(client(r, w) for r, w in opened))
     res.wall = time.perf_counter() - t0
     res.client_cpu_s = time.process_time() - c0
     res.latencies.sort()
