@@ -15,7 +15,9 @@ step: each request's own unit of work runs in
 a savepoint of the group's transaction, in the order of the locks it takes (`order`: by the unit whose counters and
 chain it appends to), and the group pays for one COMMIT, one posting of the balances and one pass of the alert rules.
 Their records wait (`journal.appends_deferred`) and are appended after the last unit of work, in one statement per
-step of the append: the chain heads are taken once, last, and held only from there to the COMMIT.
+step of the append: the chain heads are taken once, last, and held only from there to the COMMIT. The group's
+`order` reads the rows its units of work share once for all of them (the manifests, their lines and events, the
+locked holdings: `ledger.manifests.read_for_group`); a refused unit of work makes the next ones read them again.
 
 What each request keeps, as if it had been alone:
 - its own principal (its token is looked up in the group's transaction, from the registry cache) and its own
