@@ -72,8 +72,13 @@ def _check_processing(session: Session, holding: Batch, method: Method, day: dat
                           "method", waste_code=holding.waste_code, method=method.code)
     if method.code == ln.planned_method:
         return {}
+    # the manifest read afresh and locked (PostgreSQL): two of its loads processed at once in two processes each add
+    # their flag, neither lost; the version moves, so a step read before this one loses its compare-and-set (the
+    # holding, and with it its line, is locked already)
+    m = session.get(Manifest, m.id, populate_existing=True, with_for_update=True)
     ln.flags = sorted({*ln.flags, "method_changed"})
     m.flags = sorted({*m.flags, f"method_changed:{ln.waste_code}"})
+    m.version += 1
     session.add(ln)
     session.add(m)
     add_event(session, m, principal, "method_changed", m.status, m.status, holding.holder_unit_id,

@@ -305,3 +305,58 @@ def test_a_retried_signature_gets_its_first_answer_not_a_conflict(client, w):
     assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency.key_reused"
     fresh = client.post(f"/api/v1/manifests/{m['id']}/submit", headers={**w["op"], "Idempotency-Key": "submit-2"})
     assert fresh.status_code == 409  # a new request to sign again is refused: it is already submitted
+
+
+def test_two_loads_of_a_manifest_processed_at_once_each_keep_their_method_flag(client, w, engine):
+    """Two receivers' operators (two processes) use two loads of one manifest at once, each by a method other than
+    the planned one: each adds its flag to the manifest, and neither is lost (the manifest is locked while its flags
+    change, and its version moves twice)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL: SQLite's writers take turns on the whole database")
+    import threading
+
+    from sqlmodel import Session
+
+    from ledger import batches as bsvc
+    from ledger import manifests as msvc
+    from tests.api.test_group_commit import deferred
+
+    a, b = gen(client, w), gen(client, w, waste_code="900-041-49", name="废过滤棉")
+    m = to_transit(client, w, [{"batch_id": a["id"], "planned_method": "R9"},
+                               {"batch_id": b["id"], "planned_method": "R9"}], [a["digital_id"], b["digital_id"]])
+    m = ok(receive(client, w, m, [{"batch_id": x["id"], "received_kg": "164", "acceptance": "accepted"}
+                                  for x in (a, b)], facility_id=w["rline"]))
+    with Session(engine) as s:
+        v0 = s.get(msvc.Manifest, m["id"]).version
+    holdings = [ln["holding_id"] for ln in m["lines"]]
+    first_in, go = threading.Event(), threading.Event()
+    errors: list = []
+
+    def use(h: int, hold: bool) -> None:
+        try:
+            with Session(engine, expire_on_commit=False) as s:
+                p = deferred(w["rcv"]).credentials.principal(s)
+                bsvc.process_in_house(s, principal=p, batch=bsvc.get_batch(s, p, h, lock=True), kind="used_in_house",
+                                      data=bsvc.ProcessIn(method="R2", operator="操作工"))
+                if hold:  # the first holds the manifest until the second is waiting for it
+                    first_in.set()
+                    go.wait(10)
+                s.commit()
+        except Exception as e:  # noqa: BLE001 — reported below
+            errors.append(e)
+    t1 = threading.Thread(target=use, args=(holdings[0], True))
+    t1.start()
+    assert first_in.wait(10), errors
+    t2 = threading.Thread(target=use, args=(holdings[1], False))
+    t2.start()
+    t2.join(1)
+    assert t2.is_alive()  # waiting for the manifest the first holds
+    go.set()
+    t1.join(10)
+    t2.join(10)
+    assert not errors, errors
+    got = client.get(f"/api/v1/manifests/{m['id']}", headers=w["rcv"]).json()
+    assert {"method_changed:900-249-08", "method_changed:900-041-49"} <= set(got["flags"])
+    assert [e["action"] for e in got["events"]].count("method_changed") == 2
+    with Session(engine) as s:
+        assert s.get(msvc.Manifest, m["id"]).version == v0 + 2
