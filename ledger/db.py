@@ -356,32 +356,3 @@ def _rolled_back(session: OrmSession, previous_transaction) -> None:  # noqa: AN
 def _committed(session: OrmSession) -> None:
     if not session.in_nested_transaction():
         forget_rows(session)
-
-
-# ---- rows a commit group writes at its end ----------------------------------------------------------------------
-
-WAITING = "wasteledger.waiting_inserts"
-
-
-def insert_later(session: Session, statement, params: dict) -> bool:  # noqa: ANN001
-    """Queue one row of a prebuilt INSERT that nothing reads back before the commit group's end (a manifest's
-    signature event), when the session is in such a group (`ledger.journal.appends_deferred`); the group writes
-    the queue in one executemany per statement (`flush_inserts`). False: not in a group, write it now."""
-    waiting = session.info.get(WAITING)
-    if waiting is None:
-        return False
-    waiting.append((statement, params))
-    return True
-
-
-def flush_inserts(session: Session) -> None:
-    """Write the rows `insert_later` queued: one executemany per statement, each in the order queued."""
-    waiting = session.info.get(WAITING)
-    if not waiting:
-        return
-    session.info[WAITING] = []
-    rows: dict[int, tuple] = {}
-    for statement, params in waiting:
-        rows.setdefault(id(statement), (statement, []))[1].append(params)
-    for statement, params in rows.values():
-        session.execute(statement, params)

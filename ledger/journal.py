@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Field, Session, SQLModel, select
 
-from ledger.db import WAITING, flush_inserts, insert_all, new_row
+from ledger.db import insert_all, new_row
 from ledger.types import UTCDateTime, utcnow
 
 GENESIS = "0" * 64
@@ -278,29 +278,24 @@ def _link_and_write(session: Session, out: dict[int, list[JournalRecord]]) -> No
 # every unit of work, and holds them only from there to its COMMIT.
 _DEFERRED = "wasteledger.deferred_appends"
 collected_per_savepoint(_DEFERRED)
-collected_per_savepoint(WAITING)  # (the other rows such a group writes at its end: `ledger.db.insert_later`)
 
 
 @contextmanager
 def appends_deferred(session: Session) -> Iterator[None]:
-    """Within this block the records appended in `session`, and the rows queued with `ledger.db.insert_later`,
-    wait for `flush_appends(session)`, which must be called before the block ends (what is still waiting then is dropped: the caller's transaction is failing).
+    """Within this block the records appended in `session` wait for `flush_appends(session)`, which must be called
+    before the block ends (what is still waiting then is dropped: the caller's transaction is failing).
 
     A unit of work that runs inside must not read the journal for records it wrote itself; the one such read of
     the write path, a holding's last record code (`last_waiting`), looks here first."""
     session.info[_DEFERRED] = []
-    session.info[WAITING] = []
     try:
         yield
     finally:
         session.info.pop(_DEFERRED, None)
-        session.info.pop(WAITING, None)
 
 
 def flush_appends(session: Session) -> list[JournalRecord]:
-    """Append the waiting records to their chains, in the order they were appended (per unit, as if one by one),
-    after the other rows the group queued (`ledger.db.insert_later`)."""
-    flush_inserts(session)
+    """Append the waiting records to their chains, in the order they were appended (per unit, as if one by one)."""
     waiting = session.info.get(_DEFERRED)
     if not waiting:
         return []

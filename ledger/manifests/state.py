@@ -14,7 +14,7 @@ from ledger.accounts import User
 from ledger.auth import Principal
 from ledger.batches import Batch, lock_holdings
 from ledger.cache import registry_get
-from ledger.db import insert_later, know_rows, known_row, mark_loaded
+from ledger.db import know_rows, known_row, mark_loaded
 from ledger.errors import Conflict
 from ledger.manifests.models import Manifest, ManifestEvent, ManifestLine, Where
 from ledger.types import utcnow
@@ -85,8 +85,7 @@ _SIGNER = (select(ManifestEvent.user_id, ManifestEvent.user_name)
 LINES_OF = select(ManifestLine).where(ManifestLine.manifest_id == bindparam("manifest_id")).order_by(ManifestLine.line_no)
 
 
-# one INSERT built once: no step reads an event's id, so it is written without an object to flush — at once, or in
-# a commit group that read the manifest's events (`read_for_group`) with the group's others at its end
+# one INSERT built once: no step reads an event's id, so it is written at once, without an object to flush
 _ADD_EVENT = insert(ManifestEvent.__table__)
 
 
@@ -95,10 +94,8 @@ def add_event(session: Session, m: Manifest, principal: Principal, action: str, 
     e = EventRow(action=action, from_status=before, to_status=after, user_id=principal.user_id or None,
                  user_name=principal.username, unit_id=unit_id, at=utcnow(), lat=where.lat if where else None,
                  lon=where.lon if where else None, detail=detail)
-    row = {"manifest_id": m.id, **e._asdict()}
+    session.execute(_ADD_EVENT, {"manifest_id": m.id, **e._asdict()})
     known = known_row(session, "events", m.id)
-    if known is None or not insert_later(session, _ADD_EVENT, row):  # (a group's readers of events read `known`)
-        session.execute(_ADD_EVENT, row)
     if known is not None:  # the group's rows stay current: the event as a read would return it (JSON, UTC)
         known.append(e._replace(detail=json.loads(json.dumps(detail)), at=e.at.astimezone(UTC)))
 
