@@ -323,7 +323,7 @@ _KNOWN = "wasteledger.known_rows"
 
 
 def know_rows(session: Session, kind: str, rows: dict) -> None:
-    """Keep rows this transaction has read (`kind`: "manifest", "lines", "holding" — holdings also locked) for the
+    """Keep rows this transaction has read (`kind`: "manifest", "lines", "events", "holding" — holdings also locked) for the
     units of work that follow in it: a commit group reads the rows of all its requests in one statement each
     (`ledger.manifests.state.read_for_group`), and each request's work finds them here instead of reading them
     again (`known_row`).
@@ -341,7 +341,7 @@ def known_row(session: Session, kind: str, key: object) -> object | None:
     return known.get(kind, {}).get(key) if known else None
 
 
-def forget_rows(session: Session, *_: object) -> None:
+def forget_rows(session: Session) -> None:
     """Forget what `know_rows` kept (the session was emptied, or its transaction ended)."""
     session.info.pop(_KNOWN, None)
 

@@ -134,7 +134,7 @@ _REVISIONS_OF = (select(svc.Revision.id, svc.Revision.status, svc.Revision.propo
 def _line_rows(s: Session, m: svc.Manifest) -> list:
     """The manifest's lines with their batches' digital IDs and names: from what its commit group read and keeps
     current (`svc.read_for_group`, the lines and their locked holdings), else in one statement, as rows."""
-    known = svc.lines_of(s, m) if known_row(s, "lines", m.id) is not None else None
+    known = known_row(s, "lines", m.id)
     if known is not None:
         held = [known_row(s, "holding", ln.batch_id) for ln in known]
         if None not in held:

@@ -35,6 +35,7 @@ from ledger.manifests.state import (
     move,
     person_name,
     signer_name,
+    touch,
     transition,
 )
 from ledger.mass import g_to_kg, kg_to_g
@@ -274,8 +275,8 @@ def confirm_return(session: Session, *, principal: Principal, m: Manifest, data:
     locked = lock_holdings(session, [ln.batch_id for ln in pending])  # holdings before the manifest's row
     if m.status == "returning":
         move(session, m, expect=("returning",), to="returned", closed_at=utcnow())
-    else:  # the status stays; the version moves, so that a second confirmation read before this one commits loses
-        move(session, m, expect=(m.status,), to=m.status)
+    else:  # the status stays: a second confirmation read before this one commits loses
+        touch(session, m)
     now = utcnow()
     for ln in pending:
         b = locked[ln.batch_id]

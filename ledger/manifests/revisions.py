@@ -21,7 +21,7 @@ from ledger.manifests.models import (
     RevisionIn,
     TransferApproval,
 )
-from ledger.manifests.state import add_event, lines_of, move
+from ledger.manifests.state import add_event, lines_of, move, touch
 from ledger.mass import kg_to_g
 from ledger.registry.models import Unit
 from ledger.types import utcnow
@@ -102,7 +102,7 @@ def decide_revision(session: Session, *, principal: Principal, m: Manifest, revi
     if not (may(principal, unit, "operate") or may(principal, unit, "haul") or may(principal, unit, "receive")):
         raise Forbidden(f"your role '{principal.role}' may not sign for {unit.name}", code="auth.forbidden")
     if not approve:
-        move(session, m, expect=(m.status,), to=m.status)  # compare-and-set: the manifest is as it was read
+        touch(session, m)
         rev.status, rev.decided_at = "rejected", utcnow()
         session.add(rev)
         add_event(session, m, principal, "revision_rejected", m.status, m.status, unit_id, revision=rev.id)
@@ -124,7 +124,7 @@ def decide_revision(session: Session, *, principal: Principal, m: Manifest, revi
         add_event(session, m, principal, "revision_applied", m.status, m.status, unit_id, revision=rev.id,
                changes=rev.changes, original=rev.original)
     else:
-        move(session, m, expect=(m.status,), to=m.status)  # compare-and-set: the manifest is as it was read
+        touch(session, m)
         add_event(session, m, principal, "revision_approved", m.status, m.status, unit_id, revision=rev.id)
     session.add(rev)
     session.flush()

@@ -130,6 +130,12 @@ def _move_statement(columns: tuple[str, ...]):  # noqa: ANN202
     return _MOVES[columns]
 
 
+def touch(session: Session, m: Manifest) -> None:
+    """Compare-and-set the manifest as it was read, its status unchanged (a step that keeps the status: a return
+    confirmed after receipt, a revision's decision): its version moves, so a step that read it before loses."""
+    move(session, m, expect=(m.status,), to=m.status)
+
+
 def transition(session: Session, principal: Principal, m: Manifest, *, action: str, expect: tuple[str, ...],
                 to: str, unit_id: int, where: Where | None = None, detail: dict | None = None, **stamps) -> Manifest:
     """Move the manifest (compare-and-set) and record the signature that moved it."""

@@ -47,13 +47,19 @@ def private_pg():  # noqa: ANN201
     pg.destroy()
 
 
-def test_postgres_down_and_up_under_load(private_pg):
-    pg = private_pg
+def _plant_on(pg: PrivatePostgres) -> tuple:
+    """The private cluster's engine, an in-process client of the app on it, and a plant with its operator."""
     engine = get_engine(pg.url)
     client = TestClient(create_app(Settings(env="test", database_url=pg.url, public_url="https://x.test")))
     with Session(engine, expire_on_commit=False) as s:
         _, token = make_user(s, role="admin")
         plant = setup_plant(client, {"Authorization": f"Bearer {token}"}, s)
+    return engine, client, plant
+
+
+def test_postgres_down_and_up_under_load(private_pg):
+    pg = private_pg
+    engine, client, plant = _plant_on(pg)
     answers: dict[str, httpx.Response] = {}
     outage: list[httpx.Response] = []
     lock, back = threading.Lock(), threading.Event()
@@ -116,11 +122,7 @@ def test_a_restart_while_the_service_stands_idle_costs_no_request(private_pg):
     connections died with it, and the first requests afterwards get fresh ones (the pool tries a connection before
     it hands it out), not a 503 each."""
     pg = private_pg
-    engine = get_engine(pg.url)
-    client = TestClient(create_app(Settings(env="test", database_url=pg.url, public_url="https://x.test")))
-    with Session(engine, expire_on_commit=False) as s:
-        _, token = make_user(s, role="admin")
-        plant = setup_plant(client, {"Authorization": f"Bearer {token}"}, s)
+    engine, client, plant = _plant_on(pg)
     r = client.post("/api/v1/batches", json=batch_body(plant), headers=plant["op"])
     assert r.status_code == 201, r.text
     server = Server(pg.url, app="api.main:app").start()
