@@ -23,11 +23,11 @@ from sqlmodel import Session, select
 from ledger.accounts import IdempotencyRecord, find_token
 from ledger.aio import AsyncReader
 from ledger.auth import Principal
-from ledger.cache import CacheOnly, NeedsDatabase
+from ledger.cache import CacheOnly, NeedsDatabase, NeedsRow
 from ledger.db import reader
 from ledger.errors import InvalidInput, LedgerError, Unauthenticated
 from ledger.memo import one_read
-from ledger.scan import Prefetched
+from ledger.scan import Prefetched, fill
 from ledger.types import utcnow
 
 SESSION_COOKIE = "wl_session"
@@ -121,14 +121,20 @@ def read_session(request: Request) -> Session:
     return Session(reader(request.app.state.engine), expire_on_commit=False)
 
 
+#: registry rows one hot read may fill on the event loop before it gives up and reads on a session (a trace's
+#: parties and facilities, the caller's token: a handful)
+REGISTRY_FILLS = 16
+
+
 async def prefetched_read(request: Request, fetch: Callable[[AsyncReader], Awaitable[Prefetched]],
                           run: Callable[[Session], bytes]) -> Response:
     """The answer of a hot read (a label scan, a facility card, a trace): `run(session)` gives its JSON.
 
     On PostgreSQL `fetch` first reads what `run` will ask, in one round trip on the event loop (`ledger.scan`), and
     `run` goes on the registry cache at the stamp it read, with those answers primed (`CacheOnly`, `one_read`).
-    What that cannot answer (`NeedsDatabase`), a fault of the async pool, and every read on SQLite run `run` on a
-    session in the threadpool: the same code, so the same answer."""
+    A registry row the cache does not hold yet (`NeedsRow`) is read there too (`ledger.scan.fill`), and `run` runs
+    again, up to REGISTRY_FILLS times. What that cannot answer (`NeedsDatabase`), a fault of the async pool, and
+    every read on SQLite run `run` on a session in the threadpool: the same code, so the same answer."""
     aio = getattr(request.app.state, "aio", None)
     if aio is not None:
         try:
@@ -136,11 +142,18 @@ async def prefetched_read(request: Request, fetch: Callable[[AsyncReader], Await
         except (psycopg.Error, PoolTimeout):
             found = None  # the session's path answers, or reports the fault as every other request does
         if found is not None and found.stamp is not None:
-            try:
-                with one_read(found.primed):
-                    return Response(run(CacheOnly(found.stamp)), media_type="application/json")
-            except NeedsDatabase:
-                pass
+            for _ in range(REGISTRY_FILLS):
+                try:
+                    with one_read(found.primed):
+                        return Response(run(CacheOnly(found.stamp)), media_type="application/json")
+                except NeedsRow as miss:  # a unit, facility or token not in the cache yet: read it here, run again
+                    try:
+                        if not await fill(aio, miss, found.stamp):
+                            break
+                    except (psycopg.Error, PoolTimeout):
+                        break
+                except NeedsDatabase:
+                    break
 
     def on_session() -> bytes:
         with read_session(request) as s:

@@ -110,19 +110,26 @@ def issue_token(session: Session, *, user: User, name: str, kind: str = "api", t
     return clear
 
 
+def token_key(digest: str) -> tuple:
+    """The registry cache's key of a token (by its hash) and its user."""
+    return ("token", digest)
+
+
 def find_token(session: Session, *, clear: str) -> tuple[ApiToken, User] | None:
     """The live token and its active user for a clear-text token, or None (from the registry cache when current:
     a terminal's token is looked up once per process, not once per weighing)."""
-    from ledger.cache import cached, snapshot
+    from ledger.cache import CacheOnly, NeedsRow, cached, snapshot
 
     digest = hash_token(clear)
 
     def load() -> tuple[ApiToken, User] | None:
+        if isinstance(session, CacheOnly):  # a read on the event loop: `ledger.scan.fill` reads the token there
+            raise NeedsRow(token_key(digest))
         row = session.exec(select(ApiToken, User).where(ApiToken.token_hash == digest,
                                                         ApiToken.user_id == User.id)).first()
         return (snapshot(row[0]), snapshot(row[1])) if row is not None else None
 
-    row = cached(session, ("token", digest), load)
+    row = cached(session, token_key(digest), load)
     if row is None:
         return None
     token, user = row

@@ -100,6 +100,8 @@ def registry_get(session: Session, model: type[T], key: Any) -> T | None:
     """A read-only snapshot of the registry row of `model` (a table in CACHED_TABLES) with primary key `key`, from
     the cache, else read and cached. For rows a request only reads: a unit, facility, vehicle, method, user."""
     def load() -> T | None:
+        if isinstance(session, CacheOnly):
+            raise NeedsRow((model.__tablename__, key), model, key)
         row = session.get(model, key)
         return snapshot(row) if row is not None else None
 
@@ -125,6 +127,26 @@ class CacheOnly:
 
     def __getattr__(self, name: str) -> Any:
         raise NeedsDatabase(f"the registry cache cannot answer {name!r}")
+
+
+class NeedsRow(NeedsDatabase):
+    """A `CacheOnly` view was asked for one registry row the cache does not hold at its stamp: a row of `model`
+    by its primary key `ident` (`registry_get`), or a token with its user (`key` ("token", digest), no model).
+
+    The read need not go to a session for that: `ledger.scan.fill` reads the row on the event loop, together
+    with the stamp, `remember`s it, and the read runs again. Each unit, facility or terminal's token misses once
+    per process and registry stamp, and after a registry change every process misses them all again: on the
+    busiest reads that is many misses, each cheap now."""
+
+    def __init__(self, key: tuple, model: type | None = None, ident: Any = None) -> None:
+        super().__init__(f"the registry cache does not hold {key!r}")
+        self.key, self.model, self.ident = key, model, ident
+
+
+def remember(stamp: int, key: tuple, value: Any) -> None:
+    """Keep `value` (a snapshot, read in the same statement as the registry stamp `stamp`) under `key`, as `cached`
+    would have after a load at that stamp."""
+    cached(CacheOnly(stamp), key, lambda: value)
 
 
 def clear() -> None:

@@ -15,23 +15,29 @@ A facility card (`GET /facilities/{id}`, what the QR at a storage room's door op
 latest records; `prefetch_facility` sends the two statements and the stamp together (psycopg's pipeline mode).
 A trace (`GET /batches/{id}/trace`) reads the batch, its root's holdings and their records, the manifests that
 carried them and their events, and the lots the root went into; `prefetch_trace` sends those seven and the stamp
-together. Each answer is primed under the key that its reading function looks up (`holdings_key`,
+together.
+
+A registry row that the cache does not hold yet (a unit, a facility, a token: `NeedsRow`) is read on the event
+loop too, with the stamp, by `fill`, and the read runs again: only what a row alone cannot answer goes to a
+session. Each answer is primed under the key that its reading function looks up (`holdings_key`,
 `open_manifest_key`, `batch_key`, …, defined beside each function).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 
 from sqlalchemy import String, any_, bindparam, func, or_, select, true, union
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from ledger.aio import AsyncReader, compile_pg
+from ledger.accounts import ApiToken, User
+from ledger.aio import AsyncReader, Compiled, compile_pg
 from ledger.batches import Batch
 from ledger.batches.access import batch_key, holdings_key, scan_key
 from ledger.batches.trace import holdings_of_key, records_of_holdings_key
 from ledger.batches.views import FACILITY_STOCK, RECENT_MOVEMENTS, facility_stock_key, recent_movements_key
-from ledger.cache import RegistryVersion
+from ledger.cache import NeedsRow, RegistryVersion, remember
 from ledger.collection.lots import lots_of_root_key
 from ledger.collection.models import LotSource
 from ledger.journal import JournalRecord
@@ -168,3 +174,47 @@ async def prefetch_trace(reader: AsyncReader, batch_id: int) -> Prefetched:
         primed.update({events_of_key(mid): evs for mid, evs in by_manifest.items()})
         primed[lots_of_root_key(root_id)] = _rows_as(LotSource, _LOT_SOURCE_COLS, lots)
     return Prefetched(stamp=stamp[0][0], primed=primed)
+
+
+# ---- a registry row missed by a read on the event loop ------------------------------------------------------
+
+_RV = RegistryVersion.__table__
+_AT, _U = ApiToken.__table__, User.__table__
+# the stamp and the token with its user, in one statement: the row is what the registry held at that stamp (no
+# token: the stamp with NULLs)
+_TOKEN_ROW = compile_pg(
+    select(_RV.c.stamp, *_AT.c, *_U.c)
+    .select_from(_RV.outerjoin(_AT.join(_U, _U.c.id == _AT.c.user_id), _AT.c.token_hash == bindparam("digest")))
+    .where(_RV.c.id == 1))
+_TOKEN_COLS, _USER_COLS = [c.name for c in _AT.c], [c.name for c in _U.c]
+
+
+@cache
+def _registry_row(model: type) -> tuple[Compiled, list[str]]:
+    """The stamp and the row of `model` by its primary key, in one statement (no row: the stamp with NULLs)."""
+    table = model.__table__
+    (pk,) = table.primary_key.columns
+    q = select(_RV.c.stamp, *table.c).select_from(_RV.outerjoin(table, pk == bindparam("ident"))).where(_RV.c.id == 1)
+    return compile_pg(q), [c.name for c in table.c]
+
+
+async def fill(reader: AsyncReader, miss: NeedsRow, stamp: int) -> bool:
+    """Read the registry row that a read on the event loop missed into the cache at `stamp`. False when that
+    cannot answer it: no such row (a row not found is never cached), or the registry has changed since the read's
+    stamp."""
+    if miss.model is not None:
+        q, names = _registry_row(miss.model)
+        rows = await reader.rows(q, ident=miss.ident)
+        if not rows or rows[0][0] != stamp or rows[0][1] is None:
+            return False
+        remember(stamp, miss.key, miss.model.model_construct(**dict(zip(names, rows[0][1:], strict=True))))
+        return True
+    if miss.key[0] == "token":
+        rows = await reader.rows(_TOKEN_ROW, digest=miss.key[1])
+        if not rows or rows[0][0] != stamp or rows[0][1] is None:
+            return False
+        nt = len(_TOKEN_COLS)
+        remember(stamp, miss.key, (ApiToken.model_construct(**dict(zip(_TOKEN_COLS, rows[0][1:1 + nt], strict=True))),
+                                   User.model_construct(**dict(zip(_USER_COLS, rows[0][1 + nt:], strict=True)))))
+        return True
+    return False
