@@ -27,7 +27,7 @@ from ledger.cache import CacheOnly, NeedsDatabase, NeedsRow
 from ledger.db import reader
 from ledger.errors import InvalidInput, LedgerError, Unauthenticated
 from ledger.memo import one_read
-from ledger.scan import Prefetched, fill
+from ledger.scan import Prefetched, fill, fill_all
 from ledger.types import utcnow
 
 SESSION_COOKIE = "wl_session"
@@ -132,8 +132,9 @@ async def prefetched_read(request: Request, fetch: Callable[[AsyncReader], Await
 
     On PostgreSQL `fetch` first reads what `run` will ask, in one round trip on the event loop (`ledger.scan`), and
     `run` goes on the registry cache at the stamp it read, with those answers primed (`CacheOnly`, `one_read`).
-    A registry row the cache does not hold yet (`NeedsRow`) is read there too (`ledger.scan.fill`), and `run` runs
-    again, up to REGISTRY_FILLS times. What that cannot answer (`NeedsDatabase`), a fault of the async pool, and
+    The registry rows the prefetch knows the read will show (units, facilities) and the cache does not hold are
+    read there first, in one round trip (`ledger.scan.fill_all`); any other the cache does not hold (`NeedsRow`:
+    the caller's token) is read there too (`ledger.scan.fill`), and `run` runs again, up to REGISTRY_FILLS times. What that cannot answer (`NeedsDatabase`), a fault of the async pool, and
     every read on SQLite run `run` on a session in the threadpool: the same code, so the same answer."""
     aio = getattr(request.app.state, "aio", None)
     if aio is not None:
@@ -141,6 +142,11 @@ async def prefetched_read(request: Request, fetch: Callable[[AsyncReader], Await
             found = await fetch(aio)
         except (psycopg.Error, PoolTimeout):
             found = None  # the session's path answers, or reports the fault as every other request does
+        if found is not None and found.stamp is not None and found.registry:
+            try:
+                await fill_all(aio, found.stamp, found.registry)
+            except (psycopg.Error, PoolTimeout):
+                found = None
         if found is not None and found.stamp is not None:
             for _ in range(REGISTRY_FILLS):
                 try:

@@ -143,6 +143,12 @@ class NeedsRow(NeedsDatabase):
         self.key, self.model, self.ident = key, model, ident
 
 
+def holds(stamp: int, key: tuple) -> bool:
+    """Whether this process's cache holds `key` at registry stamp `stamp`."""
+    with _cache.lock:
+        return _cache.stamp == stamp and key in _cache.values
+
+
 def remember(stamp: int, key: tuple, value: Any) -> None:
     """Keep `value` (a snapshot, read in the same statement as the registry stamp `stamp`) under `key`, as `cached`
     would have after a load at that stamp."""

@@ -37,7 +37,7 @@ from ledger.batches import Batch
 from ledger.batches.access import batch_key, holdings_key, scan_key
 from ledger.batches.trace import holdings_of_key, records_of_holdings_key
 from ledger.batches.views import FACILITY_STOCK, RECENT_MOVEMENTS, facility_stock_key, recent_movements_key
-from ledger.cache import NeedsRow, RegistryVersion, remember
+from ledger.cache import NeedsRow, RegistryVersion, holds, remember
 from ledger.collection.lots import lots_of_root_key
 from ledger.collection.models import LotSource
 from ledger.journal import JournalRecord
@@ -45,6 +45,7 @@ from ledger.manifests.access import manifest_parties_key
 from ledger.manifests.create import open_manifest_key
 from ledger.manifests.models import OPEN, Manifest, ManifestEvent, ManifestLine
 from ledger.manifests.views import events_of_key, manifests_of_root_key
+from ledger.registry.models import Facility, Unit
 
 _B, _M, _L = Batch.__table__, Manifest.__table__, ManifestLine.__table__
 _OPEN_MANIFEST = (select(*_M.c).join(_L, _L.c.manifest_id == _M.c.id)
@@ -69,11 +70,13 @@ _OPEN = list(OPEN)
 
 @dataclass
 class Prefetched:
-    """What a prefetch read: the registry stamp (None: nothing to go on, let a session read) and the answers to
-    prime `one_read` with, by their keys."""
+    """What a prefetch read: the registry stamp (None: nothing to go on, let a session read), the answers to
+    prime `one_read` with, by their keys, and the registry rows the read will look up (by model, their primary
+    keys: what the cache does not hold of them is read in one round trip, `fill_all`)."""
 
     stamp: int | None = None
     primed: dict = field(default_factory=dict)
+    registry: dict[type, set] = field(default_factory=dict)
 
 
 def _rows_as(model: type, names: list[str], rows: list[tuple]) -> list:
@@ -97,7 +100,10 @@ async def prefetch_scan(reader: AsyncReader, digital_id: str) -> Prefetched:
             Manifest.model_construct(**dict(zip(_MANIFEST_COLS, m, strict=True))) if m[0] is not None else None)
         primed[manifest_parties_key(b.id)] = frozenset(u for units in row[1 + nb + nm:] for u in units or ())
     primed[holdings_key(digital_id)] = holdings
-    return Prefetched(stamp=rows[0][0], primed=primed)
+    units = {u for b in holdings for u in (b.unit_id, b.holder_unit_id)}
+    units |= {getattr(m, k) for m in primed.values() if isinstance(m, Manifest)
+              for k in ("originator_id", "hauler_id", "receiver_id")}
+    return Prefetched(stamp=rows[0][0], primed=primed, registry={Unit: units})
 
 
 _STAMP_ALONE = compile_pg(select(RegistryVersion.stamp).where(RegistryVersion.id == 1))
@@ -173,6 +179,12 @@ async def prefetch_trace(reader: AsyncReader, batch_id: int) -> Prefetched:
             by_manifest.setdefault(e.manifest_id, []).append(e)
         primed.update({events_of_key(mid): evs for mid, evs in by_manifest.items()})
         primed[lots_of_root_key(root_id)] = _rows_as(LotSource, _LOT_SOURCE_COLS, lots)
+        recs = primed[records_of_holdings_key([h.id for h in held])]
+        registry = {Unit: {u for h in [b, *held] for u in (h.unit_id, h.holder_unit_id)}
+                    | {r.unit_id for r in recs}
+                    | {u for m, _ in pairs for u in (m.originator_id, m.hauler_id, m.receiver_id)},
+                    Facility: {r.facility_id for r in recs}}
+        return Prefetched(stamp=stamp[0][0], primed=primed, registry=registry)
     return Prefetched(stamp=stamp[0][0], primed=primed)
 
 
@@ -196,6 +208,36 @@ def _registry_row(model: type) -> tuple[Compiled, list[str]]:
     (pk,) = table.primary_key.columns
     q = select(_RV.c.stamp, *table.c).select_from(_RV.outerjoin(table, pk == bindparam("ident"))).where(_RV.c.id == 1)
     return compile_pg(q), [c.name for c in table.c]
+
+
+@cache
+def _registry_rows(model: type) -> tuple[Compiled, list[str]]:
+    """The stamp and the rows of `model` whose primary keys are in `idents` (none: the stamp with NULLs)."""
+    table = model.__table__
+    (pk,) = table.primary_key.columns
+    q = (select(_RV.c.stamp, *table.c)
+         .select_from(_RV.outerjoin(table, pk == any_(bindparam("idents", type_=ARRAY(pk.type)))))
+         .where(_RV.c.id == 1))
+    return compile_pg(q), [c.name for c in table.c]
+
+
+async def fill_all(reader: AsyncReader, stamp: int, wanted: dict[type, set]) -> None:
+    """Read into the cache at `stamp` the registry rows of `wanted` (primary keys by model) that it does not hold,
+    one statement per model, sent together: a read that knows the units and facilities it will show finds them
+    all at once, instead of one `fill` and one more run per row. A row read under another stamp is not kept."""
+    todo = [(model, missing) for model, idents in wanted.items()
+            if (missing := sorted(i for i in idents if i is not None and not holds(stamp, (model.__tablename__, i))))]
+    if not todo:
+        return
+    found = await reader.rows_of(*((_registry_rows(model)[0], {"idents": missing}) for model, missing in todo))
+    for (model, _), rows in zip(todo, found, strict=True):
+        names = _registry_rows(model)[1]
+        for row in rows:
+            if row[0] != stamp:
+                break
+            if row[1] is not None:
+                remember(stamp, (model.__tablename__, row[1]), model.model_construct(**dict(zip(names, row[1:],
+                                                                                                    strict=True))))
 
 
 async def fill(reader: AsyncReader, miss: NeedsRow, stamp: int) -> bool:

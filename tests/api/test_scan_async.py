@@ -199,15 +199,26 @@ def test_a_park_managers_scan_goes_on_the_event_loop_once_the_membership_is_cach
     assert both(client, path, auth(pm))[0] == 404
 
 
-def test_after_a_registry_change_the_rows_are_read_again_on_the_event_loop(fast, admin, session):  # noqa: ANN001
+def test_after_a_registry_change_the_rows_are_read_again_on_the_event_loop(fast, admin, session, monkeypatch):  # noqa: ANN001
     """A registry change drops every process's cache; the next reads find their token, units and facilities
     missing and read them on the event loop with the new stamp (`ledger.scan.fill`), so they show the change at
     once and no session is needed."""
     from ledger.registry.models import Unit
 
     client, went = fast
+    misses: list[tuple] = []
+    fill = deps.fill
+
+    async def counted(reader, miss, stamp):  # noqa: ANN001, ANN202
+        misses.append(miss.key[0])
+        return await fill(reader, miss, stamp)
+
+    monkeypatch.setattr(deps, "fill", counted)
     w = setup_transfer(client, admin, session)
     a = gen(client, w)
+    m = to_transit(client, w, [{"batch_id": a["id"], "planned_method": "R9"}], [a["digital_id"]])
+    ok(client.post(f"/api/v1/manifests/{m['id']}/receive", headers=w["rcv"], json={"lines": [
+        {"batch_id": a["id"], "received_kg": "164", "acceptance": "accepted"}]}))
     path = f"/api/v1/batches/{a['id']}/trace"
     status, t = both(client, path, w["op"])
     assert status == 200 and went == []
@@ -215,9 +226,14 @@ def test_after_a_registry_change_the_rows_are_read_again_on_the_event_loop(fast,
     unit.name = "改名后的产废单位"
     session.add(unit)
     session.commit()  # the registry stamp moves
+    misses.clear()
     status, t = both(client, path, w["op"])
     assert status == 200 and went == []
     assert {p["unit_id"]: p["name"] for p in t["parties"]}[unit.id] == "改名后的产废单位"
+    assert len(t["parties"]) == 3 and {s["facility_code"] for s in t["steps"]} > {None}
+    # the caller's token is the one row the trace missed: its three parties and its facilities were read with
+    # one round trip before it ran (`fill_all`), not one at a time
+    assert misses == ["token"]
     assert both(client, f"/api/v1/scan/{a['digital_id']}", w["op"])[0] == 200 and went == []
 
 
