@@ -13,9 +13,10 @@ read takes the ordinary path.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import Any, TypeVar
 
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import TypeDecorator
@@ -24,19 +25,26 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.sql import Select
 
 _DIALECT = _pg.dialect()
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Compiled:
-    """A Core SELECT as psycopg runs it: its SQL text, the values of its constant parameters, and a converter per
-    result column (None: psycopg's value is already the Python value the ORM would give)."""
+    """A Core SELECT as psycopg runs it: its SQL text, the values of its constant parameters, and the converters
+    of the result columns that need one, by position (the others: psycopg's value is already the Python value the
+    ORM would give)."""
 
     sql: str
     constants: dict[str, Any]
-    converters: tuple[Callable[[Any], Any] | None, ...]
+    converters: tuple[tuple[int, Callable[[Any], Any]], ...]
 
     def convert(self, row: tuple) -> tuple:
-        return tuple(v if f is None else f(v) for f, v in zip(self.converters, row, strict=True))
+        if not self.converters:
+            return row
+        values = list(row)
+        for i, f in self.converters:
+            values[i] = f(values[i])
+        return tuple(values)
 
 
 def compile_pg(stmt: Select) -> Compiled:
@@ -45,10 +53,38 @@ def compile_pg(stmt: Select) -> Compiled:
     compiled = stmt.compile(dialect=_DIALECT)
     # psycopg already gives the values of plain types as the ORM does (its dialect adds no processing for them);
     # a type of ours with a Python side (UTCDateTime) converts as it would for the ORM
-    converters = tuple(c.type.result_processor(_DIALECT, None) if isinstance(c.type, TypeDecorator) else None
-                       for c in stmt.selected_columns)
+    processors = ((i, c.type.result_processor(_DIALECT, None)) for i, c in enumerate(stmt.selected_columns)
+                  if isinstance(c.type, TypeDecorator))
+    converters = tuple((i, f) for i, f in processors if f is not None)
     constants = {k: v for k, v in compiled.params.items() if v is not None}
     return Compiled(str(compiled), constants, converters)
+
+
+@cache
+def maker(model: type[T]) -> Callable[[Sequence[Any]], T]:
+    """A function that makes a detached `model` from the values of its table's columns in their order: what
+    `model.model_construct(**dict(zip(column names, values)))` makes, without pydantic's walk over every field's
+    aliases and defaults for each row (most of its cost, and model_construct was a fifth of a trace's prefetch).
+
+    Only for a model whose fields are exactly its columns, none aliased and with no post-init (every table model
+    here); any other gets model_construct itself."""
+    names = tuple(c.name for c in model.__table__.columns)
+    fields = model.__pydantic_fields__
+    if (set(names) != set(fields) or len(names) != len(fields) or model.__pydantic_post_init__
+            or model.model_config.get("extra") == "allow"
+            or any(f.alias is not None or f.validation_alias is not None for f in fields.values())):
+        return lambda values: model.model_construct(**dict(zip(names, values, strict=True)))
+    new, setattr_ = model.__new__, object.__setattr__
+
+    def make(values: Sequence[Any]) -> T:
+        m = new(model)
+        setattr_(m, "__dict__", dict(zip(names, values, strict=True)))
+        setattr_(m, "__pydantic_fields_set__", set(names))
+        setattr_(m, "__pydantic_extra__", None)
+        setattr_(m, "__pydantic_private__", None)
+        return m
+
+    return make
 
 
 def conninfo(url: str) -> str:

@@ -92,8 +92,10 @@ def cached(session: Session, key: tuple, load: Callable[[], T]) -> T:
 
 def snapshot(row: T) -> T:
     """A detached copy of a table row holding its column values (what the cache keeps)."""
+    from ledger.aio import maker
+
     cls = type(row)
-    return cls.model_construct(**{c.name: getattr(row, c.name) for c in cls.__table__.columns})
+    return maker(cls)([getattr(row, c.name) for c in cls.__table__.columns])
 
 
 def registry_get(session: Session, model: type[T], key: Any) -> T | None:

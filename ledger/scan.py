@@ -32,7 +32,7 @@ from sqlalchemy import String, any_, bindparam, func, or_, select, true, union
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from ledger.accounts import ApiToken, User
-from ledger.aio import AsyncReader, Compiled, compile_pg
+from ledger.aio import AsyncReader, Compiled, compile_pg, maker
 from ledger.batches import Batch
 from ledger.batches.access import batch_key, holdings_key, scan_key
 from ledger.batches.trace import holdings_of_key, records_of_holdings_key
@@ -79,8 +79,9 @@ class Prefetched:
     registry: dict[type, set] = field(default_factory=dict)
 
 
-def _rows_as(model: type, names: list[str], rows: list[tuple]) -> list:
-    return [model.model_construct(**dict(zip(names, r, strict=True))) for r in rows]
+def _rows_as(model: type, rows: list[tuple]) -> list:
+    make = maker(model)
+    return [make(r) for r in rows]
 
 
 async def prefetch_scan(reader: AsyncReader, digital_id: str) -> Prefetched:
@@ -92,12 +93,13 @@ async def prefetch_scan(reader: AsyncReader, digital_id: str) -> Prefetched:
     holdings: list[Batch] = []
     primed: dict = {}
     nb, nm = len(_BATCH_COLS), len(_MANIFEST_COLS)
+    make_batch, make_manifest = maker(Batch), maker(Manifest)
     for row in rows:
-        b = Batch.model_construct(**dict(zip(_BATCH_COLS, row[1:1 + nb], strict=True)))
+        b = make_batch(row[1:1 + nb])
         m = row[1 + nb:1 + nb + nm]
         holdings.append(b)
         primed[open_manifest_key(b.id)] = (
-            Manifest.model_construct(**dict(zip(_MANIFEST_COLS, m, strict=True))) if m[0] is not None else None)
+            make_manifest(m) if m[0] is not None else None)
         primed[manifest_parties_key(b.id)] = frozenset(u for units in row[1 + nb + nm:] for u in units or ())
     primed[holdings_key(digital_id)] = holdings
     units = {u for b in holdings for u in (b.unit_id, b.holder_unit_id)}
@@ -119,7 +121,7 @@ async def prefetch_facility(reader: AsyncReader, facility_id: int) -> Prefetched
                                                 (_RECENT, {"facility_id": facility_id, "limit": RECENT_LIMIT}))
     if not stamp:
         return Prefetched()
-    records = _rows_as(JournalRecord, _RECORD_COLS, recent)
+    records = _rows_as(JournalRecord, recent)
     return Prefetched(stamp=stamp[0][0], primed={facility_stock_key(facility_id): stock,
                                                   recent_movements_key(facility_id, RECENT_LIMIT): records})
 
@@ -145,9 +147,6 @@ _TRACE = (
         _L2.c.batch_id.in_(_HOLDING_IDS)))).order_by(_E.c.id)),
     compile_pg(select(*_LS.c).where(_LS.c.root_id == _ROOT).order_by(_LS.c.id)),
 )
-_LINE_COLS = [c.name for c in _L.c]
-_EVENT_COLS = [c.name for c in _E.c]
-_LOT_SOURCE_COLS = [c.name for c in _LS.c]
 
 
 async def prefetch_trace(reader: AsyncReader, batch_id: int) -> Prefetched:
@@ -157,28 +156,28 @@ async def prefetch_trace(reader: AsyncReader, batch_id: int) -> Prefetched:
         (_STAMP_ALONE, {}), *((q, params) for q in _TRACE))
     if not stamp:
         return Prefetched()
-    primed: dict = {batch_key(batch_id): _rows_as(Batch, _BATCH_COLS, batch)[0] if batch else None}
+    primed: dict = {batch_key(batch_id): _rows_as(Batch, batch)[0] if batch else None}
     if batch:
         b = primed[batch_key(batch_id)]
         root_id = b.root_id or b.id
-        held = _rows_as(Batch, _BATCH_COLS, holdings)
+        held = _rows_as(Batch, holdings)
         primed[holdings_of_key(root_id)] = held
         for h in held:  # the root among them (a received holding's hooks ask for it by id)
             primed.setdefault(batch_key(h.id), h)
-        primed[records_of_holdings_key([h.id for h in held])] = _rows_as(JournalRecord, _RECORD_COLS, records)
+        primed[records_of_holdings_key([h.id for h in held])] = _rows_as(JournalRecord, records)
         nm = len(_MANIFEST_COLS)
-        pairs = [(Manifest.model_construct(**dict(zip(_MANIFEST_COLS, r[:nm], strict=True))),
-                  ManifestLine.model_construct(**dict(zip(_LINE_COLS, r[nm:], strict=True)))) for r in carried]
+        make_manifest, make_line = maker(Manifest), maker(ManifestLine)
+        pairs = [(make_manifest(r[:nm]), make_line(r[nm:])) for r in carried]
         primed[manifests_of_root_key(root_id)] = pairs
         for h in held:  # who may see each holding through a manifest (`manifest_parties`)
             ids = {h.id, h.parent_id or h.id, h.root_id or h.id}
             primed[manifest_parties_key(h.id)] = frozenset(
                 u for m, ln in pairs if ln.batch_id in ids for u in (m.originator_id, m.hauler_id, m.receiver_id))
         by_manifest: dict[int, list] = {m.id: [] for m, _ in pairs}
-        for e in _rows_as(ManifestEvent, _EVENT_COLS, events):
+        for e in _rows_as(ManifestEvent, events):
             by_manifest.setdefault(e.manifest_id, []).append(e)
         primed.update({events_of_key(mid): evs for mid, evs in by_manifest.items()})
-        primed[lots_of_root_key(root_id)] = _rows_as(LotSource, _LOT_SOURCE_COLS, lots)
+        primed[lots_of_root_key(root_id)] = _rows_as(LotSource, lots)
         recs = primed[records_of_holdings_key([h.id for h in held])]
         registry = {Unit: {u for h in [b, *held] for u in (h.unit_id, h.holder_unit_id)}
                     | {r.unit_id for r in recs}
@@ -198,27 +197,26 @@ _TOKEN_ROW = compile_pg(
     select(_RV.c.stamp, *_AT.c, *_U.c)
     .select_from(_RV.outerjoin(_AT.join(_U, _U.c.id == _AT.c.user_id), _AT.c.token_hash == bindparam("digest")))
     .where(_RV.c.id == 1))
-_TOKEN_COLS, _USER_COLS = [c.name for c in _AT.c], [c.name for c in _U.c]
 
 
 @cache
-def _registry_row(model: type) -> tuple[Compiled, list[str]]:
+def _registry_row(model: type) -> Compiled:
     """The stamp and the row of `model` by its primary key, in one statement (no row: the stamp with NULLs)."""
     table = model.__table__
     (pk,) = table.primary_key.columns
     q = select(_RV.c.stamp, *table.c).select_from(_RV.outerjoin(table, pk == bindparam("ident"))).where(_RV.c.id == 1)
-    return compile_pg(q), [c.name for c in table.c]
+    return compile_pg(q)
 
 
 @cache
-def _registry_rows(model: type) -> tuple[Compiled, list[str]]:
+def _registry_rows(model: type) -> Compiled:
     """The stamp and the rows of `model` whose primary keys are in `idents` (none: the stamp with NULLs)."""
     table = model.__table__
     (pk,) = table.primary_key.columns
     q = (select(_RV.c.stamp, *table.c)
          .select_from(_RV.outerjoin(table, pk == any_(bindparam("idents", type_=ARRAY(pk.type)))))
          .where(_RV.c.id == 1))
-    return compile_pg(q), [c.name for c in table.c]
+    return compile_pg(q)
 
 
 async def fill_all(reader: AsyncReader, stamp: int, wanted: dict[type, set]) -> None:
@@ -229,15 +227,13 @@ async def fill_all(reader: AsyncReader, stamp: int, wanted: dict[type, set]) -> 
             if (missing := sorted(i for i in idents if i is not None and not holds(stamp, (model.__tablename__, i))))]
     if not todo:
         return
-    found = await reader.rows_of(*((_registry_rows(model)[0], {"idents": missing}) for model, missing in todo))
+    found = await reader.rows_of(*((_registry_rows(model), {"idents": missing}) for model, missing in todo))
     for (model, _), rows in zip(todo, found, strict=True):
-        names = _registry_rows(model)[1]
         for row in rows:
             if row[0] != stamp:
                 break
             if row[1] is not None:
-                remember(stamp, (model.__tablename__, row[1]), model.model_construct(**dict(zip(names, row[1:],
-                                                                                                    strict=True))))
+                remember(stamp, (model.__tablename__, row[1]), maker(model)(row[1:]))
 
 
 async def fill(reader: AsyncReader, miss: NeedsRow, stamp: int) -> bool:
@@ -245,18 +241,17 @@ async def fill(reader: AsyncReader, miss: NeedsRow, stamp: int) -> bool:
     cannot answer it: no such row (a row not found is never cached), or the registry has changed since the read's
     stamp."""
     if miss.model is not None:
-        q, names = _registry_row(miss.model)
+        q = _registry_row(miss.model)
         rows = await reader.rows(q, ident=miss.ident)
         if not rows or rows[0][0] != stamp or rows[0][1] is None:
             return False
-        remember(stamp, miss.key, miss.model.model_construct(**dict(zip(names, rows[0][1:], strict=True))))
+        remember(stamp, miss.key, maker(miss.model)(rows[0][1:]))
         return True
     if miss.key[0] == "token":
         rows = await reader.rows(_TOKEN_ROW, digest=miss.key[1])
         if not rows or rows[0][0] != stamp or rows[0][1] is None:
             return False
-        nt = len(_TOKEN_COLS)
-        remember(stamp, miss.key, (ApiToken.model_construct(**dict(zip(_TOKEN_COLS, rows[0][1:1 + nt], strict=True))),
-                                   User.model_construct(**dict(zip(_USER_COLS, rows[0][1 + nt:], strict=True)))))
+        nt = len(_AT.c)
+        remember(stamp, miss.key, (maker(ApiToken)(rows[0][1:1 + nt]), maker(User)(rows[0][1 + nt:])))
         return True
     return False
