@@ -14,8 +14,8 @@ the same code and give the same answer; the fast one only reads less. `api.deps.
 A facility card (`GET /facilities/{id}`, what the QR at a storage room's door opens) reads its stock and its
 latest records; `prefetch_facility` sends the two statements and the stamp together (psycopg's pipeline mode).
 A trace (`GET /batches/{id}/trace`) reads the batch, its root's holdings and their records, the manifests that
-carried them and their events, and the lots the root went into; `prefetch_trace` sends those seven and the stamp
-together.
+carried them and their events, and the lots the root went into; `prefetch_trace` sends those in five statements
+together (the batch is one of its root's holdings; the stamp comes with them).
 
 A registry row that the cache does not hold yet (a unit, a facility, a token: `NeedsRow`) is read on the event
 loop too, with the stamp, by `fill`, and the read runs again: only what a row alone cannot answer goes to a
@@ -127,7 +127,8 @@ async def prefetch_facility(reader: AsyncReader, facility_id: int) -> Prefetched
 
 
 # A trace (`GET /batches/{id}/trace`): the batch, the holdings of its root and their records, the manifests that
-# carried them with their events, and the lots the root was poured into, in seven statements sent together.
+# carried them with their events, and the lots the root was poured into, in five statements sent together (the
+# batch is one of its root's holdings, and the first statement reads the registry stamp too).
 _T = _B.alias("target")
 _ROOT = select(func.coalesce(_T.c.root_id, _T.c.id)).where(_T.c.id == bindparam("batch_id")).scalar_subquery()
 _H = _B.alias("holding")
@@ -135,8 +136,10 @@ _HOLDING_IDS = select(_H.c.id).where(or_(_H.c.id == _ROOT, _H.c.root_id == _ROOT
 _JR, _E, _LS = JournalRecord.__table__, ManifestEvent.__table__, LotSource.__table__
 _L2 = _L.alias("line_of_root")
 _TRACE = (
-    compile_pg(select(*_B.c).where(_B.c.id == bindparam("batch_id"))),
-    compile_pg(select(*_B.c).where(or_(_B.c.id == _ROOT, _B.c.root_id == _ROOT)).order_by(_B.c.id)),
+    # the stamp and the holdings of the batch's root, the batch among them (no batch: the stamp with NULLs)
+    compile_pg(select(RegistryVersion.__table__.c.stamp, *_B.c)
+               .select_from(RegistryVersion.__table__.outerjoin(_B, or_(_B.c.id == _ROOT, _B.c.root_id == _ROOT)))
+               .where(RegistryVersion.__table__.c.id == 1).order_by(_B.c.id)),
     # (an OR of two IN-subqueries would filter the whole journal: a UNION of the two index lookups instead)
     compile_pg(select(*_JR.c).where(_JR.c.id.in_(union(
         select(_JR.c.id).where(_JR.c.batch_id.in_(_HOLDING_IDS)),
@@ -152,15 +155,16 @@ _TRACE = (
 async def prefetch_trace(reader: AsyncReader, batch_id: int) -> Prefetched:
     """The stamp and what a batch's trace reads (its own statements and its hooks'), sent together."""
     params = {"batch_id": batch_id}
-    stamp, batch, holdings, records, carried, events, lots = await reader.rows_of(
-        (_STAMP_ALONE, {}), *((q, params) for q in _TRACE))
-    if not stamp:
+    holdings, records, carried, events, lots = await reader.rows_of(*((q, params) for q in _TRACE))
+    if not holdings:
         return Prefetched()
-    primed: dict = {batch_key(batch_id): _rows_as(Batch, batch)[0] if batch else None}
-    if batch:
-        b = primed[batch_key(batch_id)]
+    stamp = holdings[0][0]
+    make_batch = maker(Batch)
+    held = [make_batch(r[1:]) for r in holdings if r[1] is not None]
+    b = next((h for h in held if h.id == batch_id), None)
+    primed: dict = {batch_key(batch_id): b}
+    if b is not None:
         root_id = b.root_id or b.id
-        held = _rows_as(Batch, holdings)
         primed[holdings_of_key(root_id)] = held
         for h in held:  # the root among them (a received holding's hooks ask for it by id)
             primed.setdefault(batch_key(h.id), h)
@@ -183,8 +187,8 @@ async def prefetch_trace(reader: AsyncReader, batch_id: int) -> Prefetched:
                     | {r.unit_id for r in recs}
                     | {u for m, _ in pairs for u in (m.originator_id, m.hauler_id, m.receiver_id)},
                     Facility: {r.facility_id for r in recs}}
-        return Prefetched(stamp=stamp[0][0], primed=primed, registry=registry)
-    return Prefetched(stamp=stamp[0][0], primed=primed)
+        return Prefetched(stamp=stamp, primed=primed, registry=registry)
+    return Prefetched(stamp=stamp, primed=primed)
 
 
 # ---- a registry row missed by a read on the event loop ------------------------------------------------------
