@@ -134,8 +134,9 @@ async def prefetched_read(request: Request, fetch: Callable[[AsyncReader], Await
     `run` goes on the registry cache at the stamp it read, with those answers primed (`CacheOnly`, `one_read`).
     The registry rows the prefetch knows the read will show (units, facilities) and the cache does not hold are
     read there first, in one round trip (`ledger.scan.fill_all`); any other the cache does not hold (`NeedsRow`:
-    the caller's token) is read there too (`ledger.scan.fill`), and `run` runs again, up to REGISTRY_FILLS times. What that cannot answer (`NeedsDatabase`), a fault of the async pool, and
-    every read on SQLite run `run` on a session in the threadpool: the same code, so the same answer."""
+    the caller's token) is read there too (`ledger.scan.fill`), and `run` runs again, up to REGISTRY_FILLS times.
+    What that cannot answer (`NeedsDatabase`), a fault of the async pool, and every read on SQLite run `run` on a
+    session in the threadpool: the same code, so the same answer."""
     aio = getattr(request.app.state, "aio", None)
     if aio is not None:
         try:

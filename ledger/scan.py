@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from sqlalchemy import String, any_, bindparam, func, or_, select, true, union
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, array
 
 from ledger.accounts import ApiToken, User
 from ledger.aio import AsyncReader, Compiled, compile_pg, maker
@@ -37,7 +37,7 @@ from ledger.batches import Batch
 from ledger.batches.access import batch_key, holdings_key, scan_key
 from ledger.batches.trace import holdings_of_key, records_of_holdings_key
 from ledger.batches.views import FACILITY_STOCK, RECENT_MOVEMENTS, facility_stock_key, recent_movements_key
-from ledger.cache import NeedsRow, RegistryVersion, holds, remember
+from ledger.cache import NeedsRow, RegistryVersion, Stamps, holds, part_of, remember, stamps_of
 from ledger.collection.lots import lots_of_root_key
 from ledger.collection.models import LotSource
 from ledger.journal import JournalRecord
@@ -59,8 +59,11 @@ _PARTIES = (select(func.array_agg(_CARRIER.c.originator_id), func.array_agg(_CAR
             .where(_CARRIED.c.batch_id.in_([_B.c.id, func.coalesce(_B.c.parent_id, _B.c.id),
                                             func.coalesce(_B.c.root_id, _B.c.id)]))
             .lateral("parties"))
-_STAMP = select(RegistryVersion.stamp).where(RegistryVersion.id == 1).scalar_subquery()
-_SCAN = compile_pg(select(_STAMP.label("registry_stamp"), *_B.c, *_OPEN_MANIFEST.c, *_PARTIES.c)
+# the registry's stamps (`ledger.cache`: rows 1 and 2 of registry_version), as one array column: `_stamps` reads it
+_STAMPS = array([select(v.c.stamp).where(v.c.id == i).scalar_subquery()
+                 for i, v in ((i, RegistryVersion.__table__.alias(f"stamp_{i}")) for i in (1, 2))]
+                ).label("registry_stamps")
+_SCAN = compile_pg(select(_STAMPS, *_B.c, *_OPEN_MANIFEST.c, *_PARTIES.c)
                    .select_from(_B.outerjoin(_OPEN_MANIFEST, true()).outerjoin(_PARTIES, true()))
                    .where(_B.c.digital_id == bindparam("digital_id")).order_by(_B.c.id))
 _BATCH_COLS = [c.name for c in _B.c]
@@ -74,9 +77,14 @@ class Prefetched:
     prime `one_read` with, by their keys, and the registry rows the read will look up (by model, their primary
     keys: what the cache does not hold of them is read in one round trip, `fill_all`)."""
 
-    stamp: int | None = None
+    stamp: Stamps | None = None
     primed: dict = field(default_factory=dict)
     registry: dict[type, set] = field(default_factory=dict)
+
+
+def _stamps(value: list | None) -> Stamps | None:
+    """The stamps from a `_STAMPS` column (None: no registry row 1, nothing cached)."""
+    return stamps_of(*value) if value else None
 
 
 def _rows_as(model: type, rows: list[tuple]) -> list:
@@ -105,10 +113,10 @@ async def prefetch_scan(reader: AsyncReader, digital_id: str) -> Prefetched:
     units = {u for b in holdings for u in (b.unit_id, b.holder_unit_id)}
     units |= {getattr(m, k) for m in primed.values() if isinstance(m, Manifest)
               for k in ("originator_id", "hauler_id", "receiver_id")}
-    return Prefetched(stamp=rows[0][0], primed=primed, registry={Unit: units})
+    return Prefetched(stamp=_stamps(rows[0][0]), primed=primed, registry={Unit: units})
 
 
-_STAMP_ALONE = compile_pg(select(RegistryVersion.stamp).where(RegistryVersion.id == 1))
+_STAMP_ALONE = compile_pg(select(_STAMPS))
 _STOCK = compile_pg(FACILITY_STOCK)
 _RECENT = compile_pg(RECENT_MOVEMENTS)
 _RECORD_COLS = [c.name for c in JournalRecord.__table__.c]
@@ -119,11 +127,10 @@ async def prefetch_facility(reader: AsyncReader, facility_id: int) -> Prefetched
     """The stamp, the facility's stock rows and its latest records, sent together."""
     stamp, stock, recent = await reader.rows_of((_STAMP_ALONE, {}), (_STOCK, {"facility_id": facility_id}),
                                                 (_RECENT, {"facility_id": facility_id, "limit": RECENT_LIMIT}))
-    if not stamp:
-        return Prefetched()
     records = _rows_as(JournalRecord, recent)
-    return Prefetched(stamp=stamp[0][0], primed={facility_stock_key(facility_id): stock,
-                                                  recent_movements_key(facility_id, RECENT_LIMIT): records})
+    return Prefetched(stamp=_stamps(stamp[0][0]), primed={facility_stock_key(facility_id): stock,
+                                                           recent_movements_key(facility_id, RECENT_LIMIT): records},
+                      registry={Facility: {facility_id}})
 
 
 # A trace (`GET /batches/{id}/trace`): the batch, the holdings of its root and their records, the manifests that
@@ -137,7 +144,7 @@ _JR, _E, _LS = JournalRecord.__table__, ManifestEvent.__table__, LotSource.__tab
 _L2 = _L.alias("line_of_root")
 _TRACE = (
     # the stamp and the holdings of the batch's root, the batch among them (no batch: the stamp with NULLs)
-    compile_pg(select(RegistryVersion.__table__.c.stamp, *_B.c)
+    compile_pg(select(_STAMPS, *_B.c)
                .select_from(RegistryVersion.__table__.outerjoin(_B, or_(_B.c.id == _ROOT, _B.c.root_id == _ROOT)))
                .where(RegistryVersion.__table__.c.id == 1).order_by(_B.c.id)),
     # (an OR of two IN-subqueries would filter the whole journal: a UNION of the two index lookups instead)
@@ -158,7 +165,7 @@ async def prefetch_trace(reader: AsyncReader, batch_id: int) -> Prefetched:
     holdings, records, carried, events, lots = await reader.rows_of(*((q, params) for q in _TRACE))
     if not holdings:
         return Prefetched()
-    stamp = holdings[0][0]
+    stamp = _stamps(holdings[0][0])
     make_batch = maker(Batch)
     held = [make_batch(r[1:]) for r in holdings if r[1] is not None]
     b = next((h for h in held if h.id == batch_id), None)
@@ -183,7 +190,7 @@ async def prefetch_trace(reader: AsyncReader, batch_id: int) -> Prefetched:
         primed.update({events_of_key(mid): evs for mid, evs in by_manifest.items()})
         primed[lots_of_root_key(root_id)] = _rows_as(LotSource, lots)
         recs = primed[records_of_holdings_key([h.id for h in held])]
-        registry = {Unit: {u for h in [b, *held] for u in (h.unit_id, h.holder_unit_id)}
+        registry = {Unit: {u for h in held for u in (h.unit_id, h.holder_unit_id)}
                     | {r.unit_id for r in recs}
                     | {u for m, _ in pairs for u in (m.originator_id, m.hauler_id, m.receiver_id)},
                     Facility: {r.facility_id for r in recs}}
@@ -198,9 +205,23 @@ _AT, _U = ApiToken.__table__, User.__table__
 # the stamp and the token with its user, in one statement: the row is what the registry held at that stamp (no
 # token: the stamp with NULLs)
 _TOKEN_ROW = compile_pg(
-    select(_RV.c.stamp, *_AT.c, *_U.c)
+    select(_STAMPS, *_AT.c, *_U.c)
     .select_from(_RV.outerjoin(_AT.join(_U, _U.c.id == _AT.c.user_id), _AT.c.token_hash == bindparam("digest")))
     .where(_RV.c.id == 1))
+
+
+def _current(got: list | None, stamp: Stamps, key: tuple) -> bool:
+    """Whether stamps read with a row (a `_STAMPS` column) are the read's own, in the part of the cache `key` is
+    kept in (the other part may have moved meanwhile: a logout elsewhere leaves a unit read now as good)."""
+    got_stamps = _stamps(got)
+    return got_stamps is not None and got_stamps[part_of(key)] == stamp[part_of(key)]
+
+
+@cache
+def _pk_at(model: type) -> int:
+    """Where a row of `model` has its primary key, in a row that starts with the stamps."""
+    (pk,) = model.__table__.primary_key.columns
+    return 1 + [c.name for c in model.__table__.columns].index(pk.name)
 
 
 @cache
@@ -208,7 +229,7 @@ def _registry_row(model: type) -> Compiled:
     """The stamp and the row of `model` by its primary key, in one statement (no row: the stamp with NULLs)."""
     table = model.__table__
     (pk,) = table.primary_key.columns
-    q = select(_RV.c.stamp, *table.c).select_from(_RV.outerjoin(table, pk == bindparam("ident"))).where(_RV.c.id == 1)
+    q = select(_STAMPS, *table.c).select_from(_RV.outerjoin(table, pk == bindparam("ident"))).where(_RV.c.id == 1)
     return compile_pg(q)
 
 
@@ -217,13 +238,13 @@ def _registry_rows(model: type) -> Compiled:
     """The stamp and the rows of `model` whose primary keys are in `idents` (none: the stamp with NULLs)."""
     table = model.__table__
     (pk,) = table.primary_key.columns
-    q = (select(_RV.c.stamp, *table.c)
+    q = (select(_STAMPS, *table.c)
          .select_from(_RV.outerjoin(table, pk == any_(bindparam("idents", type_=ARRAY(pk.type)))))
          .where(_RV.c.id == 1))
     return compile_pg(q)
 
 
-async def fill_all(reader: AsyncReader, stamp: int, wanted: dict[type, set]) -> None:
+async def fill_all(reader: AsyncReader, stamp: Stamps, wanted: dict[type, set]) -> None:
     """Read into the cache at `stamp` the registry rows of `wanted` (primary keys by model) that it does not hold,
     one statement per model, sent together: a read that knows the units and facilities it will show finds them
     all at once, instead of one `fill` and one more run per row. A row read under another stamp is not kept."""
@@ -233,27 +254,27 @@ async def fill_all(reader: AsyncReader, stamp: int, wanted: dict[type, set]) -> 
         return
     found = await reader.rows_of(*((_registry_rows(model), {"idents": missing}) for model, missing in todo))
     for (model, _), rows in zip(todo, found, strict=True):
+        at, make = _pk_at(model), maker(model)
         for row in rows:
-            if row[0] != stamp:
-                break
-            if row[1] is not None:
-                remember(stamp, (model.__tablename__, row[1]), maker(model)(row[1:]))
+            key = (model.__tablename__, row[at])
+            if row[at] is not None and _current(row[0], stamp, key):
+                remember(stamp, key, make(row[1:]))
 
 
-async def fill(reader: AsyncReader, miss: NeedsRow, stamp: int) -> bool:
+async def fill(reader: AsyncReader, miss: NeedsRow, stamp: Stamps) -> bool:
     """Read the registry row that a read on the event loop missed into the cache at `stamp`. False when that
     cannot answer it: no such row (a row not found is never cached), or the registry has changed since the read's
     stamp."""
     if miss.model is not None:
         q = _registry_row(miss.model)
         rows = await reader.rows(q, ident=miss.ident)
-        if not rows or rows[0][0] != stamp or rows[0][1] is None:
+        if not rows or rows[0][_pk_at(miss.model)] is None or not _current(rows[0][0], stamp, miss.key):
             return False
         remember(stamp, miss.key, maker(miss.model)(rows[0][1:]))
         return True
     if miss.key[0] == "token":
         rows = await reader.rows(_TOKEN_ROW, digest=miss.key[1])
-        if not rows or rows[0][0] != stamp or rows[0][1] is None:
+        if not rows or rows[0][1] is None or not _current(rows[0][0], stamp, miss.key):
             return False
         nt = len(_AT.c)
         remember(stamp, miss.key, (maker(ApiToken)(rows[0][1:1 + nt]), maker(User)(rows[0][1 + nt:])))

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import select
 
 from api import deps
 from ledger.db import is_sqlite
@@ -107,7 +108,7 @@ def test_a_revoked_token_is_refused_on_the_event_loop_at_once(fast, admin, sessi
     assert both(client, path, tok)[0] == 200 and went == []
     assert client.post(f"/api/v1/tokens/{r.json()['id']}/revoke", headers=w["op"]).status_code == 200
     status, body = both(client, path, tok)
-    assert status == 401 and body["error"]["code"] == "auth.invalid_token"
+    assert status == 401 and body["error"]["code"] == "auth.invalid_token" and went == []
 
 
 def test_a_facility_card_on_the_event_loop_answers_as_on_a_session(fast, admin, session):  # noqa: ANN001
@@ -200,9 +201,10 @@ def test_a_park_managers_scan_goes_on_the_event_loop_once_the_membership_is_cach
 
 
 def test_after_a_registry_change_the_rows_are_read_again_on_the_event_loop(fast, admin, session, monkeypatch):  # noqa: ANN001
-    """A registry change drops every process's cache; the next reads find their token, units and facilities
-    missing and read them on the event loop with the new stamp (`ledger.scan.fill`), so they show the change at
-    once and no session is needed."""
+    """A registry change drops the registry's part of every process's cache; the next reads find their units and
+    facilities missing and read them on the event loop with the new stamp (`ledger.scan.fill_all`), so they show
+    the change at once and no session is needed. The tokens, in the accounts' part, are kept; a logout (a token
+    revoked) drops the accounts' part and keeps the units."""
     from ledger.registry.models import Unit
 
     client, went = fast
@@ -230,34 +232,63 @@ def test_after_a_registry_change_the_rows_are_read_again_on_the_event_loop(fast,
     status, t = both(client, path, w["op"])
     assert status == 200 and went == []
     assert {p["unit_id"]: p["name"] for p in t["parties"]}[unit.id] == "改名后的产废单位"
-    assert len(t["parties"]) == 3 and {s["facility_code"] for s in t["steps"]} > {None}
-    # the caller's token is the one row the trace missed: its three parties and its facilities were read with
-    # one round trip before it ran (`fill_all`), not one at a time
-    assert misses == ["token"]
-    assert both(client, f"/api/v1/scan/{a['digital_id']}", w["op"])[0] == 200 and went == []
+    assert len(t["parties"]) == 3 and {s["facility_code"] for s in t["steps"]} - {None}
+    # its three parties and its facilities were read with one round trip before it ran (`fill_all`), not one at a
+    # time; the caller's token was kept
+    assert misses == []
+    assert both(client, f"/api/v1/scan/{a['digital_id']}", w["op"])[0] == 200 and went == [] and misses == []
+
+    # a logout elsewhere: the accounts' stamp moves, the registry's does not
+    from ledger import cache
+    from ledger.cache import RegistryVersion
+
+    before = {v.id: v.stamp for v in session.exec(select(RegistryVersion)).all()}
+    r = client.post("/api/v1/tokens", json={"name": "临时"}, headers=w["rcv"])
+    assert r.status_code == 201, r.text
+    assert client.post(f"/api/v1/tokens/{r.json()['id']}/revoke", headers=w["rcv"]).status_code == 200
+    session.expire_all()
+    after = {v.id: v.stamp for v in session.exec(select(RegistryVersion)).all()}
+    assert after[1] == before[1] and after[2] != before.get(2)
+    misses.clear()
+    status, t = both(client, path, w["op"])
+    assert status == 200 and went == [] and misses == ["token"]  # the token again; no unit, no facility
+    assert cache.holds((after[1], after[2]), ("unit", unit.id))
+    facilities = {s["record"]["facility_id"] for s in t["steps"]} - {None}
+    assert facilities and all(cache.holds((after[1], after[2]), ("facility", f)) for f in facilities)
 
 
 def test_a_row_read_under_another_stamp_is_not_kept(fast, admin, session):  # noqa: ANN001
     """`fill` keeps a row only when the stamp read with it is the read's own: a row read after a registry change
     is not what the cache held at the read's stamp, and the read goes to a session instead."""
     from ledger import cache
+    from ledger.accounts import hash_token
     from ledger.cache import NeedsRow, RegistryVersion
     from ledger.registry.models import Unit
     from ledger.scan import fill
 
     client, _ = fast
     w = setup_transfer(client, admin, session)
-    stamp = session.get(RegistryVersion, 1).stamp
+    rows = {v.id: v.stamp for v in session.exec(select(RegistryVersion)).all()}
+    stamp = cache.stamps_of(rows[1], rows.get(2))
     cache.clear()
     unit_id = w["unit"]["id"]
     miss = NeedsRow(("unit", unit_id), Unit, unit_id)
     aio = client.app.state.aio
-    assert client.portal.call(fill, aio, miss, stamp + 1) is False
-    assert ("unit", unit_id) not in cache._cache.values
+    assert client.portal.call(fill, aio, miss, (stamp[0] + 1, stamp[1])) is False
+    assert not cache.holds(stamp, ("unit", unit_id))
+    token = NeedsRow(("token", hash_token(w["op"]["Authorization"].split()[1])))
+    assert client.portal.call(fill, aio, token, (stamp[0], stamp[1] + 1)) is False
+    assert not cache.holds(stamp, token.key)
+    # only the stamp of the row's own part must be the read's: a token is as good after a change of the registry,
+    # a unit after a logout elsewhere
+    assert client.portal.call(fill, aio, token, (stamp[0] + 1, stamp[1])) is True
+    assert client.portal.call(fill, aio, miss, (stamp[0], stamp[1] + 1)) is True
+    cache.clear()
     assert client.portal.call(fill, aio, NeedsRow(("unit", 10**9), Unit, 10**9), stamp) is False  # no such unit
     assert client.portal.call(fill, aio, miss, stamp) is True
-    kept = cache._cache.values[("unit", unit_id)]
-    assert cache._cache.stamp == stamp and kept.name == w["unit"]["name"] and kept.id == unit_id
+    assert cache.holds(stamp, ("unit", unit_id))
+    kept = cache._cache.values[0][("unit", unit_id)]
+    assert kept.name == w["unit"]["name"] and kept.id == unit_id
     # what the session's path would have kept, value for value (UTCDateTime converted as the ORM converts it)
     assert kept.model_dump() == cache.snapshot(session.get(Unit, unit_id)).model_dump()
     assert kept.created_at.tzinfo is not None
