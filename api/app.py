@@ -33,7 +33,7 @@ from api.routers import (
     registry,
     reports,
 )
-from api.routing import include_flat
+from api.routing import include_flat, index_routes
 from ledger.aio import AsyncReader
 from ledger.config import WILDCARD_HOSTS, Settings, get_settings
 from ledger.db import get_engine, is_sqlite
@@ -205,4 +205,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok"}
 
     openapi.install(app)
+    index_routes(app)  # last: every route is there (api/routing.py)
     return app
