@@ -102,17 +102,17 @@ async def prefetch_scan(reader: AsyncReader, digital_id: str) -> Prefetched:
     primed: dict = {}
     nb, nm = len(_BATCH_COLS), len(_MANIFEST_COLS)
     make_batch, make_manifest = maker(Batch), maker(Manifest)
+    units: set[int] = set()  # the registry rows the scan will look up: holders, the open manifests' parties
     for row in rows:
         b = make_batch(row[1:1 + nb])
-        m = row[1 + nb:1 + nb + nm]
+        m = make_manifest(row[1 + nb:1 + nb + nm]) if row[1 + nb] is not None else None
         holdings.append(b)
-        primed[open_manifest_key(b.id)] = (
-            make_manifest(m) if m[0] is not None else None)
-        primed[manifest_parties_key(b.id)] = frozenset(u for units in row[1 + nb + nm:] for u in units or ())
+        units |= {b.unit_id, b.holder_unit_id}
+        if m is not None:
+            units |= {m.originator_id, m.hauler_id, m.receiver_id}
+        primed[open_manifest_key(b.id)] = m
+        primed[manifest_parties_key(b.id)] = frozenset(u for units_of in row[1 + nb + nm:] for u in units_of or ())
     primed[holdings_key(digital_id)] = holdings
-    units = {u for b in holdings for u in (b.unit_id, b.holder_unit_id)}
-    units |= {getattr(m, k) for m in primed.values() if isinstance(m, Manifest)
-              for k in ("originator_id", "hauler_id", "receiver_id")}
     return Prefetched(stamp=_stamps(rows[0][0]), primed=primed, registry={Unit: units})
 
 
@@ -225,15 +225,6 @@ def _pk_at(model: type) -> int:
 
 
 @cache
-def _registry_row(model: type) -> Compiled:
-    """The stamp and the row of `model` by its primary key, in one statement (no row: the stamp with NULLs)."""
-    table = model.__table__
-    (pk,) = table.primary_key.columns
-    q = select(_STAMPS, *table.c).select_from(_RV.outerjoin(table, pk == bindparam("ident"))).where(_RV.c.id == 1)
-    return compile_pg(q)
-
-
-@cache
 def _registry_rows(model: type) -> Compiled:
     """The stamp and the rows of `model` whose primary keys are in `idents` (none: the stamp with NULLs)."""
     table = model.__table__
@@ -266,12 +257,8 @@ async def fill(reader: AsyncReader, miss: NeedsRow, stamp: Stamps) -> bool:
     cannot answer it: no such row (a row not found is never cached), or the registry has changed since the read's
     stamp."""
     if miss.model is not None:
-        q = _registry_row(miss.model)
-        rows = await reader.rows(q, ident=miss.ident)
-        if not rows or rows[0][_pk_at(miss.model)] is None or not _current(rows[0][0], stamp, miss.key):
-            return False
-        remember(stamp, miss.key, maker(miss.model)(rows[0][1:]))
-        return True
+        await fill_all(reader, stamp, {miss.model: {miss.ident}})
+        return holds(stamp, miss.key)
     if miss.key[0] == "token":
         rows = await reader.rows(_TOKEN_ROW, digest=miss.key[1])
         if not rows or rows[0][1] is None or not _current(rows[0][0], stamp, miss.key):

@@ -27,10 +27,9 @@ def _tables() -> list[type]:
 
 
 def _value(column, i: int):  # noqa: ANN001, ANN202
-    py = getattr(column.type, "python_type", None) if not hasattr(column.type, "impl") else None
     try:
-        py = py or column.type.python_type
-    except NotImplementedError:
+        py = column.type.python_type
+    except NotImplementedError:  # a type that names no Python type: a JSON-like value will do
         py = None
     return {int: i, str: f"v{i}", bool: i % 2 == 0, float: i / 4, Decimal: Decimal(i) / 8,
             datetime: datetime(2026, 1, 1 + i % 28, tzinfo=UTC)}.get(py, {"k": i})
