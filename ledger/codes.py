@@ -36,6 +36,14 @@ def _known_credit_code(value: str) -> str:
     return normalize_credit_code(value)
 
 
+@lru_cache(maxsize=65536)
+def _credit_code_in(value: str, field: str) -> str:
+    """`normalize_credit_code` of the credit code in a digital ID, remembered: a unit's labels all carry its code,
+    and the check of GB 32100's check character is most of what parsing a label ID costs (a refused code raises,
+    so it is not remembered)."""
+    return normalize_credit_code(value, field=field)
+
+
 def normalize_credit_code(value: str, *, field: str = "credit_code") -> str:
     """Return the 18-character 统一社会信用代码 in canonical form, or refuse it with what is expected."""
     if not isinstance(value, str):
@@ -206,7 +214,14 @@ class WasteCodeInfo:
 
 def parse_waste_code(code: str, *, field: str = "waste_code") -> WasteCodeInfo:
     """Parse a hazardous (`NNN-NNN-CC`) or general (`NNN-NNN-Sxx`) waste code; hyphens may be omitted."""
-    text = code.strip().upper() if isinstance(code, str) else ""
+    return _parse_waste_code(code if isinstance(code, str) else "", field)
+
+
+@lru_cache(maxsize=8192)
+def _parse_waste_code(code: str, field: str) -> WasteCodeInfo:
+    """`parse_waste_code`, remembered: the catalogue has some 500 codes, and a label scan or a weighing parses one
+    each time (a refused code raises, so it is not remembered)."""
+    text = code.strip().upper()
     if m := _HAZ_RE.fullmatch(text):
         number = int(m[3])
         if not HAZARDOUS_CATEGORY_RANGE[0] <= number <= HAZARDOUS_CATEGORY_RANGE[1]:
@@ -334,7 +349,7 @@ def parse_digital_id(s: str, *, field: str = "digital_id") -> DigitalIdParts:
             "without hyphens (8, or 9 like 900001S03) + date YYYYMMDD + serial (3 digits)",
             field=field,
         )
-    credit = normalize_credit_code(m[1], field=field)
+    credit = _credit_code_in(m[1], field)
     waste = parse_waste_code(m[2], field=field)
     day = _parse_yyyymmdd(m[3], field, text)
     serial = int(m[4])

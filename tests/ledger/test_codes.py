@@ -411,3 +411,19 @@ def test_methods_table():
     assert get_method("C1").counts_as_utilisation
     with pytest.raises(InvalidInput):
         get_method("R10")
+
+
+def test_parsing_remembered_answers_as_before():
+    """parse_digital_id and parse_waste_code remember what they parsed (a unit's credit code, the catalogue's
+    codes); a refused value is still refused each time, naming the field of that call."""
+    good = "91110000600037341L9002490820241008007"
+    assert parse_digital_id(good) == parse_digital_id(good.lower())
+    assert parse_digital_id(good).credit_code == PUBLISHED
+    for field in ("digital_id", "lines[0].digital_id", "digital_id"):
+        with pytest.raises(InvalidInput) as exc:
+            parse_digital_id("91110000600037341M9002490820241008007", field=field)
+        assert exc.value.details["field"] == field and "should be L" in exc.value.message
+    assert parse_waste_code("90024908") is parse_waste_code("90024908")
+    for bad in (None, 900249, ["900-249-08"]):
+        with pytest.raises(InvalidInput):
+            parse_waste_code(bad)  # not a string: refused as before, never a TypeError from the memo
