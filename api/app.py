@@ -201,7 +201,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return RedirectResponse(f"{API_PREFIX}/docs")
 
     @app.get(f"{API_PREFIX}/health", tags=["meta"])
-    def health():
+    async def health():  # on the event loop: nothing here blocks (bench.reads measures it as the floor)
         return {"status": "ok"}
 
     openapi.install(app)

@@ -21,8 +21,11 @@
 4. Starts `uvicorn api.main:app --workers 2` (bench.ingest.Server) and, per path, drives N requests from C clients
    over keep-alive connections (bench.loadgen): scans of the sampled units' labels (a fifth by receivers scanning
    what they received, a tenth by haulers scanning what they carried), traces of their batches (a tenth crossed a
-   manifest; the same shares of receivers and haulers), cards of their storage rooms and generation points. Prints p50/p90/p99/max, requests/s and uvicorn CPU per request, and checks the target:
-   scan and trace p99 < 20 ms at 16 clients.
+   manifest; the same shares of receivers and haulers), cards of their storage rooms and generation points, and
+   the floor: `GET /health`, which reads nothing and does nothing, through the same server, middleware and
+   routing (what any request costs on this machine at this hour, measured in the same run). Prints
+   p50/p90/p99/max, requests/s and uvicorn CPU per request, and checks the target: scan and trace p99 < 20 ms at
+   16 clients.
 """
 
 from __future__ import annotations
@@ -386,6 +389,9 @@ def requests(kind: str, t: dict[str, list], n: int, rng: random.Random, hauled: 
         draw = rng.random()
         who = ("hauled" if t.get("hauled") and draw < hauled else
                "received" if t["received"] and draw < hauled + 0.2 else "own")
+        if kind == "floor":
+            out.append(loadgen.Request.get("/api/v1/health", tag=kind))
+            continue
         if kind == "facility":
             tok, fid = rng.choice(t["facilities"])
             path = f"/api/v1/facilities/{fid}"
@@ -399,7 +405,7 @@ def requests(kind: str, t: dict[str, list], n: int, rng: random.Random, hauled: 
 # ---- EXPLAIN of what each path sends --------------------------------------------------------------------------
 
 PATHS = (("scan", "GET /scan/{digital_id}"), ("trace", "GET /batches/{id}/trace"),
-         ("facility", "GET /facilities/{id}"))
+         ("facility", "GET /facilities/{id}"), ("floor", "GET /health (the floor)"))
 BIG = ("journal_record", "batch", "manifest", "manifest_line", "manifest_event")
 
 
@@ -416,8 +422,9 @@ def _scans(node: dict) -> list[tuple]:
 
 
 def explain(url: str, samples: dict[str, loadgen.Request]) -> tuple[list[str], list[dict]]:
-    """One request per path in-process (TestClient, same app), every statement captured with its parameters,
-    then EXPLAIN (ANALYZE, BUFFERS) of each on PostgreSQL."""
+    """One request per path in-process (TestClient, same app), every statement captured with its parameters
+    (those of the engine and those the hot reads send on the event loop, `ledger.aio.AsyncReader`), then
+    EXPLAIN (ANALYZE, BUFFERS) of each on PostgreSQL."""
     import logging
     import warnings
 
@@ -427,6 +434,7 @@ def explain(url: str, samples: dict[str, loadgen.Request]) -> tuple[list[str], l
         warnings.simplefilter("ignore")
         from fastapi.testclient import TestClient
     from api.app import create_app
+    from ledger.aio import AsyncReader
     from ledger.config import Settings
     from ledger.db import get_engine
 
@@ -437,39 +445,66 @@ def explain(url: str, samples: dict[str, loadgen.Request]) -> tuple[list[str], l
     def before(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
         captured.append((statement, parameters))
 
+    # the hot reads send their statements on the event loop (ledger.aio.AsyncReader), not through the engine
+    capturing = [False]
+    rows, rows_of = AsyncReader.rows, AsyncReader.rows_of
+
+    async def rows_seen(self, q, **params):  # noqa: ANN001, ANN003, ANN202
+        if capturing[0]:
+            captured.append((q.sql, {**q.constants, **params}))
+        return await rows(self, q, **params)
+
+    async def rows_of_seen(self, *queries):  # noqa: ANN001, ANN002, ANN202
+        if capturing[0]:
+            captured.extend((q.sql, {**q.constants, **params}) for q, params in queries)
+        return await rows_of(self, *queries)
+
     lines, found = [], []
     app = create_app(Settings(env="test", database_url=url, public_url=PUBLIC_URL))
-    with TestClient(app) as client:
-        for kind, req in samples.items():
-            head = req.raw.split(b"\r\n\r\n")[0].decode().split("\r\n")
-            path = head[0].split(" ")[1]
-            auth = next(h.split(": ", 1)[1] for h in head if h.startswith("Authorization"))
-            client.get(path, headers={"Authorization": auth})  # warm (registry cache, prepared statements)
-            captured.clear()
-            event.listen(engine, "before_cursor_execute", before)
-            r = client.get(path, headers={"Authorization": auth})
-            event.remove(engine, "before_cursor_execute", before)
-            lines.append(f"{kind}: GET {path.split('/api/v1')[1]} -> {r.status_code}, {len(captured)} statements")
-            stmts = list(captured)
-            with engine.connect() as conn:
-                for stmt, params in stmts:
-                    if not stmt.lstrip().upper().startswith("SELECT"):
-                        continue
-                    plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + stmt, params).scalar()
-                    top = plan[0]
-                    scans = _scans(top["Plan"])
-                    ms = top["Execution Time"]
-                    seq_big = [s for s in scans if s[0] == "Seq Scan" and s[1] in BIG]
-                    flag = " <-- SEQ SCAN of a large table" if seq_big else " <-- slow" if ms > 5 else ""
-                    one = " ".join(stmt.split())
-                    table = one.split(" FROM ", 1)[1].split()[0] if " FROM " in one else "?"
-                    desc = "; ".join(f"{t} on {rel}" + (f" using {ix}" if ix else "") + f" ({rows} rows"
-                                     + (f", {rem} removed by filter" if rem else "") + ")"
-                                     for t, rel, ix, rows, rem in scans)
-                    lines.append(f"  {ms:7.3f} ms  FROM {table}: {desc}{flag}")
-                    found.append({"path": kind, "table": table, "ms": ms, "scans": [list(s) for s in scans],
-                                  "sql": " ".join(stmt.split())[:300]})
+    AsyncReader.rows, AsyncReader.rows_of = rows_seen, rows_of_seen
+    try:
+        with TestClient(app) as client:
+            for kind, req in samples.items():
+                head = req.raw.split(b"\r\n\r\n")[0].decode().split("\r\n")
+                path = head[0].split(" ")[1]
+                auth = next(h.split(": ", 1)[1] for h in head if h.startswith("Authorization"))
+                client.get(path, headers={"Authorization": auth})  # warm (registry cache, prepared statements)
+                captured.clear()
+                capturing[0] = True
+                event.listen(engine, "before_cursor_execute", before)
+                r = client.get(path, headers={"Authorization": auth})
+                event.remove(engine, "before_cursor_execute", before)
+                capturing[0] = False
+                lines.append(f"{kind}: GET {path.split('/api/v1')[1]} -> {r.status_code}, {len(captured)} statements")
+                _explain_each(engine, kind, list(captured), lines, found)
+    finally:
+        AsyncReader.rows, AsyncReader.rows_of = rows, rows_of
     return lines, found
+
+
+def _explain_each(engine, kind: str, stmts: list[tuple[str, object]], lines: list[str],  # noqa: ANN001
+                  found: list[dict]) -> None:
+    """EXPLAIN (ANALYZE, BUFFERS) of each SELECT, planned for its parameters, into `lines` and `found`."""
+    with engine.connect() as conn:
+        for stmt, params in stmts:
+            if not stmt.lstrip().upper().startswith("SELECT"):
+                continue
+            plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + stmt, params).scalar()
+            top = plan[0]
+            scans = _scans(top["Plan"])
+            ms = top["Execution Time"]
+            seq_big = [s for s in scans if s[0] == "Seq Scan" and s[1] in BIG]
+            flag = " <-- SEQ SCAN of a large table" if seq_big else " <-- slow" if ms > 5 else ""
+            one = " ".join(stmt.split())
+            # named by the first table it reads other than the registry's stamps (which most of them read too)
+            table = next((rel for _, rel, _, _, _ in scans if rel and rel != "registry_version"), None) or (
+                one.split(" FROM ", 1)[1].split()[0] if " FROM " in one else "?")
+            desc = "; ".join(f"{t} on {rel}" + (f" using {ix}" if ix else "") + f" ({rows} rows"
+                             + (f", {rem} removed by filter" if rem else "") + ")"
+                             for t, rel, ix, rows, rem in scans)
+            lines.append(f"  {ms:7.3f} ms  FROM {table}: {desc}{flag}")
+            found.append({"path": kind, "table": table, "ms": ms, "scans": [list(s) for s in scans],
+                          "sql": " ".join(stmt.split())[:300]})
 
 
 # ---- main ----------------------------------------------------------------------------------------------------
