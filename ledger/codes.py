@@ -36,12 +36,15 @@ def _known_credit_code(value: str) -> str:
     return normalize_credit_code(value)
 
 
-@lru_cache(maxsize=65536)
-def _credit_code_in(value: str, field: str) -> str:
-    """`normalize_credit_code` of the credit code in a digital ID, remembered: a unit's labels all carry its code,
-    and the check of GB 32100's check character is most of what parsing a label ID costs (a refused code raises,
-    so it is not remembered)."""
-    return normalize_credit_code(value, field=field)
+@lru_cache(maxsize=16384)
+def _valid_credit_code(value: str) -> str | None:
+    """`normalize_credit_code` of the credit code in a digital ID, or None when it is refused, remembered by value:
+    a unit's labels all carry its code, and the check of GB 32100's check character is most of what parsing a
+    label ID costs. (The caller refuses a None with its own field's name.)"""
+    try:
+        return normalize_credit_code(value)
+    except InvalidInput:
+        return None
 
 
 def normalize_credit_code(value: str, *, field: str = "credit_code") -> str:
@@ -214,14 +217,23 @@ class WasteCodeInfo:
 
 def parse_waste_code(code: str, *, field: str = "waste_code") -> WasteCodeInfo:
     """Parse a hazardous (`NNN-NNN-CC`) or general (`NNN-NNN-Sxx`) waste code; hyphens may be omitted."""
-    return _parse_waste_code(code if isinstance(code, str) else "", field)
+    return (_valid_waste_code(code) if isinstance(code, str) else None) or _waste_code(code, field)
 
 
-@lru_cache(maxsize=8192)
-def _parse_waste_code(code: str, field: str) -> WasteCodeInfo:
-    """`parse_waste_code`, remembered: the catalogue has some 500 codes, and a label scan or a weighing parses one
-    each time (a refused code raises, so it is not remembered)."""
-    text = code.strip().upper()
+@lru_cache(maxsize=4096)
+def _valid_waste_code(code: str) -> WasteCodeInfo | None:
+    """`parse_waste_code` of a string, or None when it is refused, remembered by value: the catalogue has some 500
+    codes, and a label scan or a weighing parses one each time. (The caller refuses a None with its own field's
+    name.)"""
+    try:
+        return _waste_code(code, "waste_code")
+    except InvalidInput:
+        return None
+
+
+def _waste_code(code: str, field: str) -> WasteCodeInfo:
+    """`parse_waste_code` itself, not remembered."""
+    text = code.strip().upper() if isinstance(code, str) else ""
     if m := _HAZ_RE.fullmatch(text):
         number = int(m[3])
         if not HAZARDOUS_CATEGORY_RANGE[0] <= number <= HAZARDOUS_CATEGORY_RANGE[1]:
@@ -349,7 +361,7 @@ def parse_digital_id(s: str, *, field: str = "digital_id") -> DigitalIdParts:
             "without hyphens (8, or 9 like 900001S03) + date YYYYMMDD + serial (3 digits)",
             field=field,
         )
-    credit = _credit_code_in(m[1], field)
+    credit = _valid_credit_code(m[1]) or normalize_credit_code(m[1], field=field)
     waste = parse_waste_code(m[2], field=field)
     day = _parse_yyyymmdd(m[3], field, text)
     serial = int(m[4])

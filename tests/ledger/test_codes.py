@@ -424,6 +424,11 @@ def test_parsing_remembered_answers_as_before():
             parse_digital_id("91110000600037341M9002490820241008007", field=field)
         assert exc.value.details["field"] == field and "should be L" in exc.value.message
     assert parse_waste_code("90024908") is parse_waste_code("90024908")
-    for bad in (None, 900249, ["900-249-08"]):
-        with pytest.raises(InvalidInput):
+    for field in ("waste_code", "lines[0].waste_code"):
+        with pytest.raises(InvalidInput) as exc:
+            parse_waste_code("900-249-77", field=field)
+        assert exc.value.details["field"] == field and "HW01–HW50" in exc.value.message
+    for bad in (None, 90024908, ["900-249-08"]):
+        with pytest.raises(InvalidInput) as exc:
             parse_waste_code(bad)  # not a string: refused as before, never a TypeError from the memo
+        assert repr(bad) in exc.value.message  # and the message shows what was given
