@@ -30,17 +30,11 @@ from ledger.errors import Conflict, InvalidInput
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # GB 32100: digits and capitals without I, O, S, V, Z
 
 
-@lru_cache(maxsize=4096)
-def _known_credit_code(value: str) -> str:
-    """`normalize_credit_code` of a registered unit's code, remembered (a weighing builds a label ID every time)."""
-    return normalize_credit_code(value)
-
-
 @lru_cache(maxsize=16384)
 def _valid_credit_code(value: str) -> str | None:
-    """`normalize_credit_code` of the credit code in a digital ID, or None when it is refused, remembered by value:
-    a unit's labels all carry its code, and the check of GB 32100's check character is most of what parsing a
-    label ID costs. (The caller refuses a None with its own field's name.)"""
+    """`normalize_credit_code` of a unit's code, or None when it is refused, remembered by value: a unit's labels
+    all carry its code, and the check of GB 32100's check character is most of what building or parsing a label ID
+    costs. (The caller refuses a None with its own field's name.)"""
     try:
         return normalize_credit_code(value)
     except InvalidInput:
@@ -338,7 +332,7 @@ def _parse_yyyymmdd(text: str, field: str, whole: str) -> date:
 
 def make_digital_id(*, credit_code: str, waste_code: str, day: date, serial: int) -> str:
     """Build the HJ 1276 label ID: credit code + waste code without hyphens + YYYYMMDD + 3-digit serial."""
-    unit = _known_credit_code(credit_code)
+    unit = _valid_credit_code(credit_code) or normalize_credit_code(credit_code)
     waste = parse_waste_code(waste_code)
     _check_serial_low(serial, "serial")
     if serial > DIGITAL_ID_SERIAL_MAX:
