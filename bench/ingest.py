@@ -71,6 +71,8 @@ from sqlalchemy import func  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 
+from labels import warm_pdf_fonts  # noqa: E402
+
 
 def targets(*, units: int, bulk: int, rate: float, p99: float, cpu_ms: float, ratio: float | None) -> list[dict]:
     """The issue's targets for this kind of run, each with the figure measured and whether it is met: one weighing
@@ -569,6 +571,10 @@ class Server:
     """`uvicorn api.main:app --workers W` in its own process group."""
 
     def __init__(self, url: str, workers: int) -> None:
+        # Each worker warms the PDF fonts at start-up; on a machine that has not built the reduced copies yet,
+        # every worker would build them at once (tens of seconds of CPU) inside the first measured phase. Built
+        # here first, the workers find them on disk.
+        warm_pdf_fonts()
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile(prefix="wl-bench-uvicorn-", suffix=".log", delete=False)
