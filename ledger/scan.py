@@ -12,7 +12,8 @@ sources), the view raises `NeedsDatabase` and the caller scans again on a sessio
 the same code and give the same answer; the fast one only reads less. `api.deps.prefetched_read` runs both ways.
 
 A facility card (`GET /facilities/{id}`, what the QR at a storage room's door opens) reads its stock and its
-latest records; `prefetch_facility` sends the two statements and the stamp together (psycopg's pipeline mode).
+latest records; `prefetch_facility` sends the two statements together (psycopg's pipeline mode), the stamp read
+with the stock.
 A trace (`GET /batches/{id}/trace`) reads the batch, its root's holdings and their records, the manifests that
 carried them and their events, and the lots the root went into; `prefetch_trace` sends those in five statements
 together (the batch is one of its root's holdings; the stamp comes with them).
@@ -116,21 +117,25 @@ async def prefetch_scan(reader: AsyncReader, digital_id: str) -> Prefetched:
     return Prefetched(stamp=_stamps(rows[0][0]), primed=primed, registry={Unit: units})
 
 
-_STAMP_ALONE = compile_pg(select(_STAMPS))
-_STOCK = compile_pg(FACILITY_STOCK)
+# the stamp and the facility's stock rows in one statement (no stock: the stamp with NULLs)
+_STOCK_ROWS = FACILITY_STOCK.subquery("stock")
+_STOCK = compile_pg(select(_STAMPS, *_STOCK_ROWS.c)
+                    .select_from(RegistryVersion.__table__.outerjoin(_STOCK_ROWS, true()))
+                    .where(RegistryVersion.__table__.c.id == 1).order_by(_STOCK_ROWS.c.waste_code))
 _RECENT = compile_pg(RECENT_MOVEMENTS)
 _RECORD_COLS = [c.name for c in JournalRecord.__table__.c]
 RECENT_LIMIT = 20  # what the card shows (`recent_movements`' default)
 
 
 async def prefetch_facility(reader: AsyncReader, facility_id: int) -> Prefetched:
-    """The stamp, the facility's stock rows and its latest records, sent together."""
-    stamp, stock, recent = await reader.rows_of((_STAMP_ALONE, {}), (_STOCK, {"facility_id": facility_id}),
-                                                (_RECENT, {"facility_id": facility_id, "limit": RECENT_LIMIT}))
-    records = _rows_as(JournalRecord, recent)
-    return Prefetched(stamp=_stamps(stamp[0][0]), primed={facility_stock_key(facility_id): stock,
-                                                           recent_movements_key(facility_id, RECENT_LIMIT): records},
-                      registry={Facility: {facility_id}})
+    """The stamp with the facility's stock rows, and its latest records, sent together."""
+    stock, recent = await reader.rows_of((_STOCK, {"facility_id": facility_id}),
+                                         (_RECENT, {"facility_id": facility_id, "limit": RECENT_LIMIT}))
+    if not stock:
+        return Prefetched()  # no registry row 1: nothing cached, the session reads
+    primed = {facility_stock_key(facility_id): [r[1:] for r in stock if r[1] is not None],
+              recent_movements_key(facility_id, RECENT_LIMIT): _rows_as(JournalRecord, recent)}
+    return Prefetched(stamp=_stamps(stock[0][0]), primed=primed, registry={Facility: {facility_id}})
 
 
 # A trace (`GET /batches/{id}/trace`): the batch, the holdings of its root and their records, the manifests that

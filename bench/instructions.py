@@ -1,0 +1,254 @@
+"""Instructions per request of the hot reads, counted by valgrind's callgrind: the same figure run after run.
+
+CPU time on this shared machine moves by ±20% between two runs of the same code, and by 3× between a quiet hour
+and a busy one, so a change worth 3% cannot be seen in `bench.reads`. The instructions a request executes do not
+depend on what else the machine is doing: counted twice, the same code gives the same count to within a few
+tenths of a percent. Measure a change here first; then measure it over HTTP with `bench.reads`.
+
+    python -m bench.instructions                      # seeds a small database, counts every path, drops it
+    python -m bench.instructions --keep               # ... and keeps the database for the next run
+    python -m bench.instructions --reuse --paths trace --repeat 2 --json /tmp/trace.json
+    python -m bench.instructions --reuse --cache-sim  # ... with the simulated cache misses
+
+What is counted: the process that answers, driven through the ASGI interface in process (no HTTP server, no
+client), the same app as `uvicorn api.main:app`: the middleware, routing, dependencies, the prefetch through
+psycopg on the event loop, building and serialising the answer. Not counted: PostgreSQL's side, the kernel, and
+uvicorn's HTTP parsing (the floor, `GET /health`, is the framework's own share). Each path runs in its own
+process under `valgrind --tool=callgrind --instr-atstart=no`; after its warm-up (the registry cache filled, the
+statements prepared) the process turns the counting on (`callgrind_control -i on`), sends the measured requests
+one after the other, and turns it off. The processes run side by side: counts do not depend on sharing a core.
+
+What the count is not: time. A request runs at far fewer instructions per cycle than a tight loop: its code and
+data do not stay in the core's caches (in process, a scan measured 1.32 ms of user CPU for 1.8 million
+instructions, the calibration loop of the other benches 177 ms for 1,457 million). `--cache-sim` adds callgrind's
+cache simulation (about twice as slow) and its estimate of cycles, Ir + 10 × first-level misses + 100 × last-level
+misses, which counts some of that. Read a count as the measure of one commit against another on the same Python
+and libraries, not as milliseconds.
+
+Needs valgrind (Debian: `apt-get install valgrind`; `callgrind_control` comes with it) and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from bench import reads  # noqa: E402
+from bench.ingest import PUBLIC_URL, calibrate, libpq, say  # noqa: E402
+
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/wl_reads_instructions"
+PATHS = {k: label for k, label in reads.PATHS}
+
+
+# ---- in the counted process ---------------------------------------------------------------------------------
+
+def _counting(on: bool) -> None:
+    """Turn callgrind's counting on or off in this process (a no-op when it does not run under callgrind)."""
+    subprocess.run(["callgrind_control", "-i", "on" if on else "off", str(os.getpid())], capture_output=True,
+                   check=False)
+    time.sleep(0.5)  # the tool takes the command at its next check; sleeping executes next to nothing
+
+
+def _asgi_get(app, path: str, headers: list[tuple[bytes, bytes]]):  # noqa: ANN001, ANN202
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "", "headers": headers,
+             "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 50000)}
+    status: list[int] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+
+    async def run() -> int:
+        await app(scope, receive, send)
+        return status[0]
+
+    return run()
+
+
+def child(kind: str, url: str, requests_file: str, warmup: int) -> None:
+    """Warm up, then count the measured requests."""
+    import threading
+
+    import uvloop
+
+    from api.app import create_app
+    from ledger.config import Settings
+
+    reqs = [(p, [(k.encode(), v.encode()) for k, v in h]) for p, h in json.loads(Path(requests_file).read_text())]
+    app = create_app(Settings(env="test", database_url=url, public_url=PUBLIC_URL))
+
+    async def main() -> None:
+        async with app.router.lifespan_context(app):
+            for t in threading.enumerate():
+                if t.name == "warm-pdf-fonts":
+                    t.join()  # its work is not a request's
+            for path, headers in reqs[:warmup]:
+                await _asgi_get(app, path, headers)
+            _counting(True)
+            statuses = [await _asgi_get(app, path, headers) for path, headers in reqs[warmup:]]
+            _counting(False)
+        bad = [s for s in statuses if s != 200]
+        if bad:
+            raise SystemExit(f"{kind}: {len(bad)} of {len(statuses)} answers were not 200 ({bad[:5]})")
+
+    uvloop.run(main())
+
+
+# ---- the parent ---------------------------------------------------------------------------------------------
+
+def _requests_for(kind: str, t: dict, n: int, rng: random.Random) -> list[tuple[str, list[tuple[str, str]]]]:
+    out = []
+    for r in reads.requests(kind, t, n, rng):
+        head = r.raw.split(b"\r\n\r\n")[0].decode().split("\r\n")
+        out.append((head[0].split(" ")[1], [(k.lower(), v) for k, v in (h.split(": ", 1) for h in head[1:])]))
+    return out
+
+
+def _count(kind: str, url: str, requests_file: str, warmup: int, out_dir: str, run: int,
+           cache_sim: bool) -> dict[str, int]:
+    """Run `kind` in a child under callgrind; the events it counted, by name (Ir: instructions; with the cache
+    simulation also the misses, I1mr, D1mr, D1mw, ILmr, DLmr, DLmw)."""
+    out = Path(out_dir) / f"callgrind.{kind}.{run}"
+    env = {**os.environ, "PYTHONHASHSEED": "0", "LEDGER_ALERTS_SCHEDULER": "false", "PYTHONPATH": str(ROOT)}
+    cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--cache-sim={'yes' if cache_sim else 'no'}",
+           f"--callgrind-out-file={out}", sys.executable, "-m", "bench.instructions", "--child", kind,
+           "--database-url", url, "--requests-file", requests_file, "--warmup", str(warmup)]
+    p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    if p.returncode != 0:
+        raise SystemExit(f"{kind} under callgrind exited with {p.returncode}:\n{p.stderr[-3000:]}")
+    text = out.read_text()
+    events, totals = re.search(r"^events:(.*)$", text, re.M), re.search(r"^totals:(.*)$", text, re.M)
+    if events is None or totals is None:
+        raise SystemExit(f"{kind}: no totals in {out}")
+    return dict(zip(events.group(1).split(), map(int, totals.group(1).split()), strict=True))
+
+
+def cycles(ev: dict[str, int]) -> int:
+    """callgrind's estimate of cycles from its simulated caches: Ir + 10 × L1 misses + 100 × last-level misses."""
+    return (ev["Ir"] + 10 * (ev["I1mr"] + ev["D1mr"] + ev["D1mw"])
+            + 100 * (ev["ILmr"] + ev["DLmr"] + ev["DLmw"]))
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m bench.instructions", description=__doc__.split("\n")[0])
+    ap.add_argument("--database-url", default=DEFAULT_URL, help="database to (re)create and seed (default "
+                    "%(default)s; its name must start with wl_reads)")
+    ap.add_argument("--records", type=int, default=50_000, help="journal records to seed (default 50,000)")
+    ap.add_argument("--paths", default=",".join(PATHS), help=f"which paths to count (default {','.join(PATHS)})")
+    ap.add_argument("--requests", type=int, default=100, help="counted requests per path (default 100)")
+    ap.add_argument("--warmup", type=int, default=200, help="requests per path before counting (default 200)")
+    ap.add_argument("--repeat", type=int, default=1, help="count each path this many times, to see the spread")
+    ap.add_argument("--cache-sim", action="store_true", help="simulate the caches too (about twice as slow) and "
+                    "print callgrind's estimate of cycles")
+    ap.add_argument("--reuse", action="store_true", help="do not seed: read the database as it is")
+    ap.add_argument("--keep", action="store_true", help="do not drop the database at the end")
+    ap.add_argument("--json", metavar="FILE", help="also write the counts as JSON to FILE")
+    ap.add_argument("--seed", type=int, default=2026, help="random seed (the same requests every run)")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--requests-file", help=argparse.SUPPRESS)
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parse_args(argv)
+    if a.child:
+        child(a.child, a.database_url, a.requests_file, a.warmup)
+        return 0
+    missing = [tool for tool in ("valgrind", "callgrind_control") if shutil.which(tool) is None]
+    if missing:
+        raise SystemExit(f"{' and '.join(missing)} not found: install valgrind (Debian: apt-get install valgrind)")
+    kinds = [k for k in a.paths.split(",") if k]
+    unknown = [k for k in kinds if k not in PATHS]
+    if unknown:
+        raise SystemExit(f"unknown path(s) {unknown}: choose from {', '.join(PATHS)}")
+    url = a.database_url
+    if not make_url(url).database.startswith("wl_reads"):
+        raise SystemExit("give a database whose name starts with wl_reads")
+    from ledger.db import dispose_engines
+    from ledger.migrate import upgrade
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                            check=False).stdout.strip() or None
+    rng = random.Random(a.seed)
+    say(f"# bench.instructions — {datetime.now():%Y-%m-%d %H:%M:%S}, commit {commit}; {calibrate()}")
+    try:
+        if not a.reuse:
+            reads.recreate(url)
+            upgrade(url)
+            stats = reads.seed(url, records=a.records, units=max(20, a.records // 1000), rng=rng)
+            say(f"seeded {make_url(url).database}: {stats['journal_records']:,} journal records, "
+                f"{stats['batches']:,} batches, {stats['manifests']:,} manifests in {stats['seconds']} s")
+        dispose_engines()
+        with psycopg.connect(libpq(url)) as c:
+            gens = [r[0] for r in c.execute("SELECT id FROM unit WHERE is_generator ORDER BY id").fetchall()]
+            recvs = [r[0] for r in c.execute("SELECT id FROM unit WHERE is_receiver ORDER BY id").fetchall()]
+            hauls = [r[0] for r in c.execute("SELECT id FROM unit WHERE is_hauler ORDER BY id").fetchall()]
+        sample, rsample, hsample = sorted(gens[:16]), sorted(recvs[:4]), sorted(hauls[:2])
+        toks = reads.tokens(url, sample + rsample + hsample)
+        t = reads.targets(url, {u: toks[u] for u in sample}, {u: toks[u] for u in rsample},
+                          {u: toks[u] for u in hsample})
+        dispose_engines()
+        with tempfile.TemporaryDirectory(prefix="wl-instructions-") as tmp:
+            files = {}
+            for kind in kinds:
+                files[kind] = str(Path(tmp) / f"{kind}.json")
+                Path(files[kind]).write_text(json.dumps(_requests_for(kind, t, a.warmup + a.requests,
+                                                                      random.Random(f"{a.seed}:{kind}"))))
+            jobs = [(kind, run) for run in range(a.repeat) for kind in kinds]
+            say(f"counting {', '.join(kinds)} ({a.requests} requests each after {a.warmup} warm-up) under "
+                f"callgrind{' with its cache simulation' if a.cache_sim else ''}, {len(jobs)} processes, "
+                f"{os.cpu_count()} at a time …")
+            t0 = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+                counts = dict(zip(jobs, pool.map(lambda j: _count(j[0], url, files[j[0]], a.warmup, tmp, j[1],
+                                                                  a.cache_sim), jobs), strict=True))
+            say(f"counted in {time.perf_counter() - t0:.0f} s")
+    finally:
+        dispose_engines()
+        if not a.keep and not a.reuse:
+            reads.drop(url)
+    measure = cycles if a.cache_sim else (lambda ev: ev["Ir"])
+    unit = "estimated cycles" if a.cache_sim else "instructions"
+    floor = min(measure(counts[("floor", r)]) for r in range(a.repeat)) / a.requests if "floor" in kinds else None
+    out: dict = {"bench": "instructions", "commit": commit, "requests": a.requests, "warmup": a.warmup,
+                 "records": None if a.reuse else a.records, "cache_sim": a.cache_sim, "paths": {}}
+    say("")
+    say(f"  {'path':<26} {unit + '/request':>26} {'spread':>8} {'× floor':>8}")
+    for kind in kinds:
+        per = [measure(counts[(kind, r)]) / a.requests for r in range(a.repeat)]
+        best = min(per)
+        spread = (max(per) - best) / best if best else 0.0
+        say(f"  {PATHS[kind]:<26} {best:>26,.0f} {spread:>7.2%} {best / floor if floor else float('nan'):>8.2f}")
+        out["paths"][kind] = {"label": PATHS[kind], f"{unit.replace(' ', '_')}_per_request": per,
+                              "events_per_request": [{k: v / a.requests for k, v in counts[(kind, r)].items()}
+                                                     for r in range(a.repeat)]}
+    if a.json:
+        Path(a.json).write_text(json.dumps(out, indent=2))
+        say(f"wrote {a.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
