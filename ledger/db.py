@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from pydantic_core import from_json
 from sqlalchemy import MetaData, Text, bindparam, event, insert, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session as OrmSession
@@ -38,7 +39,8 @@ def is_sqlite(engine_or_url: Engine | str) -> bool:
 def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:
     """Build an engine; SQLite gets WAL, foreign keys, a busy timeout and write-locking transactions."""
     if is_sqlite(url):
-        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, echo=echo, json_deserializer=from_json,
+                               connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
@@ -63,8 +65,10 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:
     # Pre-ping: a pooled connection is tried when it is taken from the pool (one round trip), so that after the
     # server restarted while the service stood idle (a night's maintenance, a failover) the first requests get
     # fresh connections, not 503s from connections that died in the pool.
+    # JSON columns (a record's body, a manifest's flags) are parsed by pydantic-core's parser, as the reads on the
+    # event loop parse them (`ledger.aio`): the same values as `json.loads`, in about half the time.
     return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size * 2, pool_recycle=1800,
-                         pool_pre_ping=True, connect_args={"options": "-c jit=off"})
+                         pool_pre_ping=True, json_deserializer=from_json, connect_args={"options": "-c jit=off"})
 
 
 def get_engine(url: str | None = None) -> Engine:
