@@ -64,3 +64,31 @@ def test_a_made_row_is_what_model_construct_makes(model: type) -> None:
             assert getattr(made, c.name) == expected
     other = maker(model)(values)
     assert other.__pydantic_fields_set__ is not made.__pydantic_fields_set__  # nothing shared between rows
+
+
+@pytest.mark.parametrize("variant", ["full", "sparse"])
+def test_record_public_is_what_validation_makes(variant: str) -> None:
+    """`record_public` builds its model without validating the stored row's values again: the model, its JSON and
+    its fields are those that validating the same values gives."""
+    from ledger.batches.schemas import RecordPublic, record_public
+    from ledger.journal import JournalRecord
+    from ledger.mass import g_to_kg
+
+    at = datetime(2026, 3, 27, 1, 2, 3, 456789, tzinfo=UTC)
+    full = variant == "full"
+    row = {c.name: None for c in JournalRecord.__table__.columns}
+    row.update(id=7, unit_id=3, seq=42, kind="stored" if full else "generated", batch_id=11 if full else None,
+               source_batch_id=None, mass_g=123_456_789 if full else 1, facility_id=5 if full else None,
+               manifest_id=9 if full else None, record_code="RK-20260327-001" if full else None, actor_id=None,
+               actor_name="张三", occurred_at=at, recorded_at=at, corrects_id=6 if full else None,
+               body={"manifest": "3701-2026-000001", "flags": ["a"], "nested": {"k": [1, 2.5, None]}} if full else {},
+               prev_hash="0" * 64, hash="f" * 64)
+    r = maker(JournalRecord)([row[c.name] for c in JournalRecord.__table__.columns])
+    trusted = record_public(r)
+    validated = RecordPublic(**{k: (g_to_kg(r.mass_g) if k == "mass_kg" else getattr(r, k))
+                                for k in RecordPublic.model_fields})
+    assert type(trusted) is RecordPublic
+    assert trusted.__dict__ == validated.__dict__
+    assert trusted.model_fields_set == validated.model_fields_set
+    assert trusted.__pydantic_serializer__.to_json(trusted) == validated.__pydantic_serializer__.to_json(validated)
+    assert trusted.model_dump() == validated.model_dump()
