@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, TypeVar
 
 from sqlmodel import Field, SQLModel
 
@@ -13,6 +13,8 @@ from ledger.codes import parse_hazard
 from ledger.journal import JournalRecord
 from ledger.mass import g_to_kg
 from ledger.validation import BigId, Code, Count, DbId, Input, Kg, Litres, PastTime
+
+T = TypeVar("T")
 
 
 class BatchCreate(Input):
@@ -125,36 +127,39 @@ class RecordPublic(SQLModel):
     hash: str
 
 
-def batch_public(b: Batch, *, public_url: str, api_prefix: str = "/api/v1") -> BatchPublic:
-    base = public_url.rstrip("/")
-    return BatchPublic(
-        id=b.id, unit_id=b.unit_id, holder_unit_id=b.holder_unit_id, parent_id=b.parent_id, root_id=b.root_id,
-        digital_id=b.digital_id,
-        batch_code=b.batch_code, waste_code=b.waste_code, category=b.category, hazardous=b.hazardous, name=b.name,
-        form=b.form, hazard=list(parse_hazard(b.hazard)) if b.hazard else [], components=b.components,
-        container_type=b.container_type, container_count=b.container_count,
-        container_volume_l=b.container_volume_l, facility_id=b.facility_id,
-        storage_facility_id=b.storage_facility_id, scale_id=b.scale_id, operator=b.operator,
-        occurred_at=b.occurred_at, gross_kg=g_to_kg(b.gross_g), tare_kg=g_to_kg(b.tare_g), net_kg=g_to_kg(b.net_g),
-        remaining_kg=g_to_kg(b.remaining_g), stored_kg=g_to_kg(b.stored_g), in_transit_kg=g_to_kg(b.in_transit_g),
-        status=b.status, flags=list(b.flags), label_url=f"{base}{api_prefix}/batches/{b.id}/label.png",
-        scan_url=f"{base}/s/{b.digital_id}")
-
-
-_RECORD_FIELDS = frozenset(RecordPublic.model_fields)
-
-
-def record_public(r: JournalRecord) -> RecordPublic:
-    """A journal record as the API shows it. Its values are the stored row's, of the fields' own types already
-    (the table's columns are typed as these fields are), so the model is built without validating them again:
-    a card of 20 records or a trace builds many, and validation was most of each one's cost."""
-    values = {"id": r.id, "unit_id": r.unit_id, "seq": r.seq, "kind": r.kind, "batch_id": r.batch_id,
-              "record_code": r.record_code, "mass_kg": g_to_kg(r.mass_g), "facility_id": r.facility_id,
-              "manifest_id": r.manifest_id, "actor_name": r.actor_name, "occurred_at": r.occurred_at,
-              "recorded_at": r.recorded_at, "corrects_id": r.corrects_id, "body": r.body, "hash": r.hash}
-    m = RecordPublic.__new__(RecordPublic)
+def _built(model: type[T], values: dict) -> T:
+    """`model` holding `values` (one for each of its fields, each of the field's own type already), built without
+    validating them again. For the public shapes of stored rows: a scan, a card or a trace builds many of them, and
+    validation was most of each one's cost. `tests/ledger/test_row_maker.py` holds these to what validation makes."""
+    m = model.__new__(model)
     object.__setattr__(m, "__dict__", values)
-    object.__setattr__(m, "__pydantic_fields_set__", set(_RECORD_FIELDS))
+    object.__setattr__(m, "__pydantic_fields_set__", set(values))
     object.__setattr__(m, "__pydantic_extra__", None)
     object.__setattr__(m, "__pydantic_private__", None)
     return m
+
+
+def batch_public(b: Batch, *, public_url: str, api_prefix: str = "/api/v1") -> BatchPublic:
+    base = public_url.rstrip("/")
+    volume = b.container_volume_l
+    return _built(BatchPublic, {
+        "id": b.id, "unit_id": b.unit_id, "holder_unit_id": b.holder_unit_id, "parent_id": b.parent_id,
+        "root_id": b.root_id, "digital_id": b.digital_id, "batch_code": b.batch_code, "waste_code": b.waste_code,
+        "category": b.category, "hazardous": bool(b.hazardous), "name": b.name, "form": b.form,
+        "hazard": list(parse_hazard(b.hazard)) if b.hazard else [], "components": b.components,
+        "container_type": b.container_type, "container_count": b.container_count,
+        "container_volume_l": None if volume is None else float(volume),  # a weighing's own answer: Decimal
+        "facility_id": b.facility_id, "storage_facility_id": b.storage_facility_id, "scale_id": b.scale_id,
+        "operator": b.operator, "occurred_at": b.occurred_at, "gross_kg": g_to_kg(b.gross_g),
+        "tare_kg": g_to_kg(b.tare_g), "net_kg": g_to_kg(b.net_g), "remaining_kg": g_to_kg(b.remaining_g),
+        "stored_kg": g_to_kg(b.stored_g), "in_transit_kg": g_to_kg(b.in_transit_g), "status": b.status,
+        "flags": list(b.flags), "label_url": f"{base}{api_prefix}/batches/{b.id}/label.png",
+        "scan_url": f"{base}/s/{b.digital_id}"})
+
+
+def record_public(r: JournalRecord) -> RecordPublic:
+    return _built(RecordPublic, {
+        "id": r.id, "unit_id": r.unit_id, "seq": r.seq, "kind": r.kind, "batch_id": r.batch_id,
+        "record_code": r.record_code, "mass_kg": g_to_kg(r.mass_g), "facility_id": r.facility_id,
+        "manifest_id": r.manifest_id, "actor_name": r.actor_name, "occurred_at": r.occurred_at,
+        "recorded_at": r.recorded_at, "corrects_id": r.corrects_id, "body": r.body, "hash": r.hash})

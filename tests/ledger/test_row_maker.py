@@ -92,3 +92,40 @@ def test_record_public_is_what_validation_makes(variant: str) -> None:
     assert trusted.model_fields_set == validated.model_fields_set
     assert trusted.__pydantic_serializer__.to_json(trusted) == validated.__pydantic_serializer__.to_json(validated)
     assert trusted.model_dump() == validated.model_dump()
+
+
+@pytest.mark.parametrize("volume", [None, 20, Decimal("20.5"), 12.25])
+@pytest.mark.parametrize("stored", [True, False])
+def test_batch_public_is_what_validation_makes(volume: object, stored: bool) -> None:
+    """`batch_public` builds its model without validation too: from a stored row (a float volume) and from a
+    weighing's own new batch (the volume as given: an int or a Decimal), what validating the same values gives."""
+    from ledger.batches.models import Batch
+    from ledger.batches.schemas import BatchPublic, batch_public
+    from ledger.codes import parse_hazard
+    from ledger.mass import g_to_kg
+
+    at = datetime(2026, 3, 27, 1, 2, 3, tzinfo=UTC)
+    row = {c.name: None for c in Batch.__table__.columns}
+    row.update(id=11, unit_id=3, holder_unit_id=4 if stored else 3, parent_id=10 if stored else None,
+               root_id=10 if stored else None, digital_id="91370100MA1999592W9000394920260327001",
+               batch_code="HW08-20260327-001", waste_code="900-249-08", category="HW08", hazardous=stored,
+               name="废矿物油", form="液态", hazard="T,I" if stored else None, components=None, container_type="桶",
+               container_count=2, container_volume_l=volume, period="container", facility_id=5, scale_id="S1",
+               operator="李四", occurred_at=at, gross_g=200_500, tare_g=500, net_g=200_000, remaining_g=150_000,
+               stored_g=100_000 if stored else 0, in_transit_g=0, storage_facility_id=6 if stored else None,
+               stored_ever=stored, status="stored" if stored else "generated",
+               flags=["late_weighing"] if stored else [], created_at=at)
+    b = maker(Batch)([row[c.name] for c in Batch.__table__.columns])
+    trusted = batch_public(b, public_url="https://ledger.example.test/")
+    base = "https://ledger.example.test"
+    validated = BatchPublic(
+        **{k: row[k] for k in BatchPublic.model_fields if k in row and k not in ("hazard", "flags")},
+        hazard=list(parse_hazard(b.hazard)) if b.hazard else [], flags=list(b.flags),
+        gross_kg=g_to_kg(b.gross_g), tare_kg=g_to_kg(b.tare_g), net_kg=g_to_kg(b.net_g),
+        remaining_kg=g_to_kg(b.remaining_g), stored_kg=g_to_kg(b.stored_g), in_transit_kg=g_to_kg(b.in_transit_g),
+        label_url=f"{base}/api/v1/batches/11/label.png", scan_url=f"{base}/s/{b.digital_id}")
+    assert type(trusted) is BatchPublic
+    assert trusted.__dict__ == validated.__dict__
+    assert [type(v) for v in trusted.__dict__.values()] == [type(v) for v in validated.__dict__.values()]
+    assert trusted.model_fields_set == validated.model_fields_set
+    assert trusted.__pydantic_serializer__.to_json(trusted) == validated.__pydantic_serializer__.to_json(validated)
