@@ -1,4 +1,5 @@
-"""Instructions per request of the hot reads, counted by valgrind's callgrind: the same figure run after run.
+"""Instructions per request of the hot reads and of a weighing, counted by valgrind's callgrind: the same figure
+run after run.
 
 CPU time on this shared machine moves by ±20% between two runs of the same code, and by 3× between a quiet hour
 and a busy one, so a change worth 3% cannot be seen in `bench.reads`. The instructions a request executes do not
@@ -12,7 +13,9 @@ tenths of a percent. Measure a change here first; then measure it over HTTP with
 
 What is counted: the process that answers, driven through the ASGI interface in process (no HTTP server, no
 client), the same app as `uvicorn api.main:app`: the middleware, routing, dependencies, the prefetch through
-psycopg on the event loop, building and serialising the answer. Not counted: PostgreSQL's side, the kernel, and
+psycopg on the event loop, building and serialising the answer; for a weighing (`POST /batches`, one at a time,
+each its own commit group, in a fresh database of bench.ingest's plants per run) the validation, the group commit
+and its worker thread, the statements through SQLAlchemy, the event-time alert rules, the answer. Not counted: PostgreSQL's side, the kernel, and
 uvicorn's HTTP parsing (the floor, `GET /health`, is the framework's own share). Each path runs in its own
 process under `valgrind --tool=callgrind --instr-atstart=no`; after its warm-up (the registry cache filled, the
 statements prepared) the process turns the counting on (`callgrind_control -i on`), sends the measured requests
@@ -51,11 +54,12 @@ if str(ROOT) not in sys.path:
 import psycopg  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from bench import reads  # noqa: E402
+from bench import ingest, reads  # noqa: E402
 from bench.ingest import PUBLIC_URL, calibrate, libpq, say  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/wl_reads_instructions"
-PATHS = {k: label for k, label in reads.PATHS}
+PATHS = {**{k: label for k, label in reads.PATHS}, "weigh": "POST /batches (a weighing)"}
+WEIGHING_UNITS = 8  # bench.ingest's plants, weighing round-robin
 
 
 # ---- in the counted process ---------------------------------------------------------------------------------
@@ -67,14 +71,16 @@ def _counting(on: bool) -> None:
     time.sleep(0.5)  # the tool takes the command at its next check; sleeping executes next to nothing
 
 
-def _asgi_get(app, path: str, headers: list[tuple[bytes, bytes]]):  # noqa: ANN001, ANN202
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
-             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "", "headers": headers,
+def _asgi(app, method: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes = b""):  # noqa: ANN001, ANN202
+    """One request to the ASGI app; its status."""
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+             "headers": [*headers, (b"content-length", str(len(body)).encode())] if method != "GET" else headers,
              "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 50000)}
     status: list[int] = []
 
     async def receive() -> dict:
-        return {"type": "http.request", "body": b"", "more_body": False}
+        return {"type": "http.request", "body": body, "more_body": False}
 
     async def send(message: dict) -> None:
         if message["type"] == "http.response.start":
@@ -96,7 +102,9 @@ def child(kind: str, url: str, requests_file: str, warmup: int) -> None:
     from api.app import create_app
     from ledger.config import Settings
 
-    reqs = [(p, [(k.encode(), v.encode()) for k, v in h]) for p, h in json.loads(Path(requests_file).read_text())]
+    reqs = [(m, p, [(k.encode(), v.encode()) for k, v in h], b.encode())
+            for m, p, h, b in json.loads(Path(requests_file).read_text())]
+    ok = 201 if kind == "weigh" else 200
     app = create_app(Settings(env="test", database_url=url, public_url=PUBLIC_URL))
 
     async def main() -> None:
@@ -104,26 +112,37 @@ def child(kind: str, url: str, requests_file: str, warmup: int) -> None:
             for t in threading.enumerate():
                 if t.name == "warm-pdf-fonts":
                     t.join()  # its work is not a request's
-            for path, headers in reqs[:warmup]:
-                await _asgi_get(app, path, headers)
+            for method, path, headers, body in reqs[:warmup]:
+                await _asgi(app, method, path, headers, body)
             _counting(True)
-            statuses = [await _asgi_get(app, path, headers) for path, headers in reqs[warmup:]]
+            statuses = [await _asgi(app, method, path, headers, body) for method, path, headers, body in reqs[warmup:]]
             _counting(False)
-        bad = [s for s in statuses if s != 200]
+        bad = [s for s in statuses if s != ok]
         if bad:
-            raise SystemExit(f"{kind}: {len(bad)} of {len(statuses)} answers were not 200 ({bad[:5]})")
+            raise SystemExit(f"{kind}: {len(bad)} of {len(statuses)} answers were not {ok} ({bad[:5]})")
 
     uvloop.run(main())
 
 
 # ---- the parent ---------------------------------------------------------------------------------------------
 
-def _requests_for(kind: str, t: dict, n: int, rng: random.Random) -> list[tuple[str, list[tuple[str, str]]]]:
+Req = tuple[str, str, list[tuple[str, str]], str]  # method, path, headers, body
+
+
+def _requests_for(kind: str, t: dict, n: int, rng: random.Random) -> list[Req]:
     out = []
     for r in reads.requests(kind, t, n, rng):
         head = r.raw.split(b"\r\n\r\n")[0].decode().split("\r\n")
-        out.append((head[0].split(" ")[1], [(k.lower(), v) for k, v in (h.split(": ", 1) for h in head[1:])]))
+        out.append(("GET", head[0].split(" ")[1], [(k.lower(), v) for k, v in (h.split(": ", 1) for h in head[1:])],
+                    ""))
     return out
+
+
+def _weighings(url: str, n: int, rng: random.Random) -> list[Req]:
+    """n single weighings (`POST /api/v1/batches`) of bench.ingest's plants, seeded into the database at `url`."""
+    plants = ingest.seed(url, WEIGHING_UNITS)
+    return [("POST", "/api/v1/batches", [(k.lower(), v) for k, v in headers.items()], body.decode())
+            for headers, body in ingest.make_requests(plants, n, rng)]
 
 
 def _count(kind: str, url: str, requests_file: str, warmup: int, out_dir: str, run: int,
@@ -193,41 +212,56 @@ def main(argv: list[str] | None = None) -> int:
                             check=False).stdout.strip() or None
     rng = random.Random(a.seed)
     say(f"# bench.instructions — {datetime.now():%Y-%m-%d %H:%M:%S}, commit {commit}; {calibrate()}")
+    reading = [k for k in kinds if k != "weigh"]
+    weigh_urls: dict[int, str] = {}  # a fresh database per counted run of the weighings (they write)
     try:
-        if not a.reuse:
-            reads.recreate(url)
-            upgrade(url)
-            stats = reads.seed(url, records=a.records, units=max(20, a.records // 1000), rng=rng)
-            say(f"seeded {make_url(url).database}: {stats['journal_records']:,} journal records, "
-                f"{stats['batches']:,} batches, {stats['manifests']:,} manifests in {stats['seconds']} s")
-        dispose_engines()
-        with psycopg.connect(libpq(url)) as c:
-            gens = [r[0] for r in c.execute("SELECT id FROM unit WHERE is_generator ORDER BY id").fetchall()]
-            recvs = [r[0] for r in c.execute("SELECT id FROM unit WHERE is_receiver ORDER BY id").fetchall()]
-            hauls = [r[0] for r in c.execute("SELECT id FROM unit WHERE is_hauler ORDER BY id").fetchall()]
-        sample, rsample, hsample = sorted(gens[:16]), sorted(recvs[:4]), sorted(hauls[:2])
-        toks = reads.tokens(url, sample + rsample + hsample)
-        t = reads.targets(url, {u: toks[u] for u in sample}, {u: toks[u] for u in rsample},
-                          {u: toks[u] for u in hsample})
-        dispose_engines()
         with tempfile.TemporaryDirectory(prefix="wl-instructions-") as tmp:
-            files = {}
-            for kind in kinds:
-                files[kind] = str(Path(tmp) / f"{kind}.json")
-                Path(files[kind]).write_text(json.dumps(_requests_for(kind, t, a.warmup + a.requests,
-                                                                      random.Random(f"{a.seed}:{kind}"))))
+            files: dict[tuple[str, int], str] = {}
+            if reading:
+                if not a.reuse:
+                    reads.recreate(url)
+                    upgrade(url)
+                    stats = reads.seed(url, records=a.records, units=max(20, a.records // 1000), rng=rng)
+                    say(f"seeded {make_url(url).database}: {stats['journal_records']:,} journal records, "
+                        f"{stats['batches']:,} batches, {stats['manifests']:,} manifests in {stats['seconds']} s")
+                dispose_engines()
+                with psycopg.connect(libpq(url)) as c:
+                    gens, recvs, hauls = ([r[0] for r in c.execute(f"SELECT id FROM unit WHERE {role} ORDER BY id")]
+                                          for role in ("is_generator", "is_receiver", "is_hauler"))
+                sample, rsample, hsample = gens[:16], recvs[:4], hauls[:2]
+                toks = reads.tokens(url, sample + rsample + hsample)
+                t = reads.targets(url, {u: toks[u] for u in sample}, {u: toks[u] for u in rsample},
+                                  {u: toks[u] for u in hsample})
+                dispose_engines()
+                for kind in reading:
+                    path = str(Path(tmp) / f"{kind}.json")
+                    Path(path).write_text(json.dumps(_requests_for(kind, t, a.warmup + a.requests,
+                                                                   random.Random(f"{a.seed}:{kind}"))))
+                    files.update({(kind, run): path for run in range(a.repeat)})
+            if "weigh" in kinds:
+                for run in range(a.repeat):
+                    weigh_urls[run] = ingest.create_database(url, prefix="wl_bench_instructions")
+                    upgrade(weigh_urls[run])
+                    path = str(Path(tmp) / f"weigh.{run}.json")
+                    Path(path).write_text(json.dumps(_weighings(weigh_urls[run], a.warmup + a.requests,
+                                                                random.Random(f"{a.seed}:weigh"))))
+                    files[("weigh", run)] = path
+                    dispose_engines()
             jobs = [(kind, run) for run in range(a.repeat) for kind in kinds]
             say(f"counting {', '.join(kinds)} ({a.requests} requests each after {a.warmup} warm-up) under "
                 f"callgrind{' with its cache simulation' if a.cache_sim else ''}, {len(jobs)} processes, "
                 f"{os.cpu_count()} at a time …")
             t0 = time.perf_counter()
             with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-                counts = dict(zip(jobs, pool.map(lambda j: _count(j[0], url, files[j[0]], a.warmup, tmp, j[1],
-                                                                  a.cache_sim), jobs), strict=True))
+                counts = dict(zip(jobs, pool.map(lambda j: _count(
+                    j[0], weigh_urls[j[1]] if j[0] == "weigh" else url, files[j], a.warmup, tmp, j[1], a.cache_sim),
+                    jobs), strict=True))
             say(f"counted in {time.perf_counter() - t0:.0f} s")
     finally:
         dispose_engines()
-        if not a.keep and not a.reuse:
+        for weigh_url in weigh_urls.values():
+            ingest.drop_database(weigh_url)
+        if reading and not a.keep and not a.reuse:
             reads.drop(url)
     measure = cycles if a.cache_sim else (lambda ev: ev["Ir"])
     unit = "estimated cycles" if a.cache_sim else "instructions"
