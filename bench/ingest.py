@@ -71,7 +71,7 @@ from sqlalchemy import func  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 
-from labels import warm_pdf_fonts  # noqa: E402
+from labels import FontNotFound, warm_pdf_fonts  # noqa: E402
 
 
 def targets(*, units: int, bulk: int, rate: float, p99: float, cpu_ms: float, ratio: float | None) -> list[dict]:
@@ -573,8 +573,11 @@ class Server:
     def __init__(self, url: str, workers: int) -> None:
         # Each worker warms the PDF fonts at start-up; on a machine that has not built the reduced copies yet,
         # every worker would build them at once (tens of seconds of CPU) inside the first measured phase. Built
-        # here first, the workers find them on disk.
-        warm_pdf_fonts()
+        # here first, the workers find them on disk. (Without a CJK font the app serves on, and so does the bench.)
+        try:
+            warm_pdf_fonts()
+        except FontNotFound as e:
+            say(f"no CJK font, so no PDF fonts to build first: {e}")
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile(prefix="wl-bench-uvicorn-", suffix=".log", delete=False)

@@ -66,8 +66,11 @@ WEIGHING_UNITS = 8  # bench.ingest's plants, weighing round-robin
 
 def _counting(on: bool) -> None:
     """Turn callgrind's counting on or off in this process (a no-op when it does not run under callgrind)."""
-    subprocess.run(["callgrind_control", "-i", "on" if on else "off", str(os.getpid())], capture_output=True,
-                   check=False)
+    done = subprocess.run(["callgrind_control", "-i", "on" if on else "off", str(os.getpid())],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:  # a count of nothing, or of the shutdown too, would print as if it were right
+        raise SystemExit(f"callgrind_control -i {'on' if on else 'off'} failed ({done.returncode}): "
+                         f"{(done.stdout + done.stderr).strip()[-500:]}")
     time.sleep(0.5)  # the tool takes the command at its next check; sleeping executes next to nothing
 
 
@@ -161,7 +164,10 @@ def _count(kind: str, url: str, requests_file: str, warmup: int, out_dir: str, r
     events, totals = re.search(r"^events:(.*)$", text, re.M), re.search(r"^totals:(.*)$", text, re.M)
     if events is None or totals is None:
         raise SystemExit(f"{kind}: no totals in {out}")
-    return dict(zip(events.group(1).split(), map(int, totals.group(1).split()), strict=True))
+    counted = dict(zip(events.group(1).split(), map(int, totals.group(1).split()), strict=True))
+    if not counted.get("Ir"):
+        raise SystemExit(f"{kind}: callgrind counted no instructions (did `callgrind_control -i on` reach it?)")
+    return counted
 
 
 def cycles(ev: dict[str, int]) -> int:
@@ -240,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
                     files.update({(kind, run): path for run in range(a.repeat)})
             if "weigh" in kinds:
                 for run in range(a.repeat):
-                    weigh_urls[run] = ingest.create_database(url, prefix="wl_bench_instructions")
+                    weigh_urls[run] = ingest.create_database(url, prefix=f"wl_bench_instructions_{run}")
                     upgrade(weigh_urls[run])
                     path = str(Path(tmp) / f"weigh.{run}.json")
                     Path(path).write_text(json.dumps(_weighings(weigh_urls[run], a.warmup + a.requests,

@@ -148,7 +148,7 @@ def batch_public(b: Batch, *, public_url: str, api_prefix: str = "/api/v1") -> B
         "category": b.category, "hazardous": bool(b.hazardous), "name": b.name, "form": b.form,
         "hazard": list(parse_hazard(b.hazard)) if b.hazard else [], "components": b.components,
         "container_type": b.container_type, "container_count": b.container_count,
-        "container_volume_l": None if volume is None else float(volume),  # a weighing's own answer: Decimal
+        "container_volume_l": None if volume is None else float(volume),  # as validation makes any number given
         "facility_id": b.facility_id, "storage_facility_id": b.storage_facility_id, "scale_id": b.scale_id,
         "operator": b.operator, "occurred_at": b.occurred_at, "gross_kg": g_to_kg(b.gross_g),
         "tare_kg": g_to_kg(b.tare_g), "net_kg": g_to_kg(b.net_g), "remaining_kg": g_to_kg(b.remaining_g),

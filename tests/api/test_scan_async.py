@@ -116,12 +116,13 @@ def test_a_facility_card_on_the_event_loop_answers_as_on_a_session(fast, admin, 
     w = setup_transfer(client, admin, session)
     store = w["store"]
     path = f"/api/v1/facilities/{store}"
-    for _ in range(3):
-        b = gen(client, w)
+    for code in ("900-249-08", "900-249-08", "900-249-08", "900-041-49"):  # the stock's rows in code order
+        b = gen(client, w, waste_code=code, **({} if code == "900-249-08" else {"name": "废包装桶", "form": "固态"}))
         ok(client.post(f"/api/v1/batches/{b['id']}/store", headers=w["op"], json={
             "facility_id": store, "operator": "王工"}), 201)
     status, card = both(client, path, w["op"])
-    assert status == 200 and went == [] and len(card["recent"]) == 3 and card["stock"][0]["batches"] == 3
+    assert status == 200 and went == [] and len(card["recent"]) == 4
+    assert [(row["waste_code"], row["batches"]) for row in card["stock"]] == [("900-041-49", 1), ("900-249-08", 3)]
     assert both(client, f"/api/v1/facilities/{w['rstore']}", w["rcv"])[1]["recent"] == []  # an empty room
     assert both(client, path, w["rcv"])[0] == 404  # another unit's room
     went.clear()  # a facility that does not exist is never cached: a session reads that it does not

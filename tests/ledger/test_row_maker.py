@@ -89,6 +89,7 @@ def test_record_public_is_what_validation_makes(variant: str) -> None:
                                 for k in RecordPublic.model_fields})
     assert type(trusted) is RecordPublic
     assert trusted.__dict__ == validated.__dict__
+    assert [type(v) for v in trusted.__dict__.values()] == [type(v) for v in validated.__dict__.values()]
     assert trusted.model_fields_set == validated.model_fields_set
     assert trusted.__pydantic_serializer__.to_json(trusted) == validated.__pydantic_serializer__.to_json(validated)
     assert trusted.model_dump() == validated.model_dump()
@@ -97,8 +98,8 @@ def test_record_public_is_what_validation_makes(variant: str) -> None:
 @pytest.mark.parametrize("volume", [None, 20, Decimal("20.5"), 12.25])
 @pytest.mark.parametrize("stored", [True, False])
 def test_batch_public_is_what_validation_makes(volume: object, stored: bool) -> None:
-    """`batch_public` builds its model without validation too: from a stored row (a float volume) and from a
-    weighing's own new batch (the volume as given: an int or a Decimal), what validating the same values gives."""
+    """`batch_public` builds its model without validation too: what validating the same values gives, for a volume
+    as a stored row holds it (a float) and as any other number (validation makes every one a float)."""
     from ledger.batches.models import Batch
     from ledger.batches.schemas import BatchPublic, batch_public
     from ledger.codes import parse_hazard
