@@ -78,17 +78,31 @@ def maker(model: type[T]) -> Callable[[Sequence[Any]], T]:
             or model.model_config.get("extra") == "allow"
             or any(f.alias is not None or f.validation_alias is not None for f in fields.values())):
         return lambda values: model.model_construct(**dict(zip(names, values, strict=True)))
-    new, setattr_ = model.__new__, object.__setattr__
 
-    def make(values: Sequence[Any]) -> T:
+    new, setattr_, fields_set = model.__new__, object.__setattr__, frozenset(names)
+
+    def make(values: Sequence[Any]) -> T:  # `unvalidated`, inlined: it runs for every row a hot read makes
         m = new(model)
         setattr_(m, "__dict__", dict(zip(names, values, strict=True)))
-        setattr_(m, "__pydantic_fields_set__", set(names))
+        setattr_(m, "__pydantic_fields_set__", set(fields_set))
         setattr_(m, "__pydantic_extra__", None)
         setattr_(m, "__pydantic_private__", None)
         return m
 
     return make
+
+
+def unvalidated(model: type[T], values: dict[str, Any]) -> T:
+    """`model` holding `values`, one for each of its fields and each of the field's own type already, set as they
+    are, without validation: what `model_construct` makes of them, without its walk over every field's aliases and
+    defaults. For rows read from the database (`maker`) and the public shapes built from them
+    (`ledger.batches.schemas`), where validation was most of each one's cost."""
+    m = model.__new__(model)
+    object.__setattr__(m, "__dict__", values)
+    object.__setattr__(m, "__pydantic_fields_set__", set(values))
+    object.__setattr__(m, "__pydantic_extra__", None)
+    object.__setattr__(m, "__pydantic_private__", None)
+    return m
 
 
 def conninfo(url: str) -> str:

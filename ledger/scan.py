@@ -123,7 +123,6 @@ _STOCK = compile_pg(select(_STAMPS, *_STOCK_ROWS.c)
                     .select_from(RegistryVersion.__table__.outerjoin(_STOCK_ROWS, true()))
                     .where(RegistryVersion.__table__.c.id == 1).order_by(_STOCK_ROWS.c.waste_code))
 _RECENT = compile_pg(RECENT_MOVEMENTS)
-_RECORD_COLS = [c.name for c in JournalRecord.__table__.c]
 RECENT_LIMIT = 20  # what the card shows (`recent_movements`' default)
 
 

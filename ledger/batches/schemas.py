@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal, TypeVar
+from typing import Literal
 
 from sqlmodel import Field, SQLModel
 
+from ledger.aio import unvalidated
 from ledger.batches.models import Batch
 from ledger.codes import parse_hazard
 from ledger.journal import JournalRecord
 from ledger.mass import g_to_kg
 from ledger.validation import BigId, Code, Count, DbId, Input, Kg, Litres, PastTime
-
-T = TypeVar("T")
 
 
 class BatchCreate(Input):
@@ -127,22 +126,12 @@ class RecordPublic(SQLModel):
     hash: str
 
 
-def _built(model: type[T], values: dict) -> T:
-    """`model` holding `values` (one for each of its fields, each of the field's own type already), built without
-    validating them again. For the public shapes of stored rows: a scan, a card or a trace builds many of them, and
-    validation was most of each one's cost. `tests/ledger/test_row_maker.py` holds these to what validation makes."""
-    m = model.__new__(model)
-    object.__setattr__(m, "__dict__", values)
-    object.__setattr__(m, "__pydantic_fields_set__", set(values))
-    object.__setattr__(m, "__pydantic_extra__", None)
-    object.__setattr__(m, "__pydantic_private__", None)
-    return m
-
-
 def batch_public(b: Batch, *, public_url: str, api_prefix: str = "/api/v1") -> BatchPublic:
+    """A batch as the API shows it, built from its row's values without validating them again (`unvalidated`;
+    `tests/ledger/test_row_maker.py` holds this and `record_public` to what validation makes)."""
     base = public_url.rstrip("/")
     volume = b.container_volume_l
-    return _built(BatchPublic, {
+    return unvalidated(BatchPublic, {
         "id": b.id, "unit_id": b.unit_id, "holder_unit_id": b.holder_unit_id, "parent_id": b.parent_id,
         "root_id": b.root_id, "digital_id": b.digital_id, "batch_code": b.batch_code, "waste_code": b.waste_code,
         "category": b.category, "hazardous": bool(b.hazardous), "name": b.name, "form": b.form,
@@ -158,7 +147,7 @@ def batch_public(b: Batch, *, public_url: str, api_prefix: str = "/api/v1") -> B
 
 
 def record_public(r: JournalRecord) -> RecordPublic:
-    return _built(RecordPublic, {
+    return unvalidated(RecordPublic, {
         "id": r.id, "unit_id": r.unit_id, "seq": r.seq, "kind": r.kind, "batch_id": r.batch_id,
         "record_code": r.record_code, "mass_kg": g_to_kg(r.mass_g), "facility_id": r.facility_id,
         "manifest_id": r.manifest_id, "actor_name": r.actor_name, "occurred_at": r.occurred_at,
