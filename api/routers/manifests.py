@@ -132,20 +132,20 @@ _REVISIONS_OF = (select(svc.Revision.id, svc.Revision.status, svc.Revision.propo
 
 
 def _line_rows(s: Session, m: svc.Manifest) -> list:
-    """The manifest's lines with their batches' digital IDs and names: from what its commit group read and keeps
-    current (`svc.read_for_group`, the lines and their locked holdings), else in one statement, as rows."""
+    """The manifest's lines with their batches' digital IDs and names: from what the transaction read or wrote and
+    keeps current (`svc.read_for_group`, `svc.know_manifest`: the lines and their batches' labels), else in one
+    statement, as rows."""
     known = known_row(s, "lines", m.id)
     if known is not None:
-        held = [known_row(s, "holding", ln.batch_id) for ln in known]
-        if None not in held:
-            return [SimpleNamespace(**{c: getattr(ln, c) for c in _LINE_COLUMNS}, digital_id=b.digital_id, name=b.name)
-                    for ln, b in zip(known, held, strict=True)]
+        labels = [known_row(s, "labels", ln.batch_id) for ln in known]
+        if None not in labels:
+            return [SimpleNamespace(**{c: getattr(ln, c) for c in _LINE_COLUMNS}, digital_id=label.digital_id,
+                                    name=label.name) for ln, label in zip(known, labels, strict=True)]
     return s.execute(_LINES_WITH_BATCHES, {"manifest_id": m.id}).all()
 
 
-def manifest_public(s: Session, m: svc.Manifest, public_url: str, *, on_the_road: bool | None = None) -> ManifestPublic:
-    """The manifest as the API shows it. `on_the_road`: whether it had been picked up before the request (a
-    step's answer knows it; revisions are proposed on the road only, so a manifest picked up just now has none)."""
+def manifest_public(s: Session, m: svc.Manifest, public_url: str) -> ManifestPublic:
+    """The manifest as the API shows it."""
     lines = _line_rows(s, m)
     out_lines = []
     for ln in lines:
@@ -159,9 +159,10 @@ def manifest_public(s: Session, m: svc.Manifest, public_url: str, *, on_the_road
             transit_difference_kg=None if ln.received_g is None else g_to_kg(ln.mass_g - ln.received_g),
             acceptance=ln.acceptance, reason=ln.reason, holding_id=ln.holding_id, flags=list(ln.flags)))
     events = svc.events_of(s, m)  # rows, not entities: the answer only reads them
-    # revisions are proposed on the road only (REVISABLE): a manifest not yet picked up has none
-    road = m.picked_up_at is not None if on_the_road is None else on_the_road
-    revs = s.execute(_REVISIONS_OF, {"manifest_id": m.id}).all() if road else []
+    # a revision is proposed with its event, in one transaction (`svc.propose_revision`): a manifest without that
+    # event has none, and most have none (read only when there are)
+    revs = (s.execute(_REVISIONS_OF, {"manifest_id": m.id}).all()
+            if any(e.action == "revision_proposed" for e in events) else [])
     received = [ln.received_g for ln in lines if ln.received_g is not None]
     return ManifestPublic(
         id=m.id, number=m.number, status=m.status, status_name=STATUS_NAMES[m.status], hazardous=m.hazardous,
@@ -188,9 +189,8 @@ def step_work(url: str, manifest_id: int, fn):  # noqa: ANN001, ANN202
     stands (the answer)."""
     def run(s, p):  # noqa: ANN001
         m = svc.get_manifest(s, p, manifest_id)
-        on_the_road = m.picked_up_at is not None
         fn(s, p, m)  # a step moves the manifest with compare-and-set and refreshes it: `m` is current
-        return manifest_public(s, m, url, on_the_road=on_the_road)
+        return manifest_public(s, m, url)
     return run
 
 
@@ -199,14 +199,14 @@ def _in_lock_order(party: str | None):  # noqa: ANN202
     originator's for pickup and the return's confirmation, the receiver's for receipt), then by manifest, so that
     two processes' groups take the same rows in the same order (without an order they could deadlock).
 
-    The group's manifests and their lines are read once for all its jobs (`svc.read_for_group`). Signatures that
-    write records first lock every holding on the group's manifests, in id order: every writer takes a holding
-    before a chain head (the group appends its records at its end, after the last job)."""
+    The group's manifests, their lines and events are read once for all its jobs (`svc.read_for_group`), also when
+    it has one job (a signature written alone): three statements, where its step and its answer would otherwise
+    read them in four to six. Signatures that write records first lock every holding on the group's manifests,
+    in id order: every writer takes a holding before a chain head (the group appends its records at its end, after
+    the last job)."""
     def order(s: Session, jobs: list) -> list:
-        if len(jobs) < 2:
-            return jobs
         manifests = svc.read_for_group(s, [j.target for j in jobs], lock=party is not None)
-        if party is None:
+        if party is None or len(jobs) < 2:
             return sorted(jobs, key=lambda j: j.target)
         units = {mid: getattr(m, party) for mid, m in manifests.items()}
         return sorted(jobs, key=lambda j: (units.get(j.target, 0), j.target))

@@ -75,7 +75,9 @@ from ledger.manifests.revisions import (
 from ledger.manifests.state import (
     LINES_OF,
     EventRow,
+    Label,
     events_of,
+    know_manifest,
     lines_of,
     person_name,
     read_for_group,
@@ -131,6 +133,8 @@ __all__ = [
     "lines_of",
     "events_of",
     "EventRow",
+    "Label",
+    "know_manifest",
     "read_for_group",
     "person_name",
     "record_marks",

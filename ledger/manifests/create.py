@@ -22,7 +22,7 @@ from ledger.manifests.checks import (
     refuse,
 )
 from ledger.manifests.models import OPEN, Manifest, ManifestCreate, ManifestLine
-from ledger.manifests.state import add_event
+from ledger.manifests.state import Label, add_event, know_manifest
 from ledger.mass import g_to_kg, kg_to_g
 from ledger.memo import memo
 from ledger.types import utcnow
@@ -63,6 +63,7 @@ def create(session: Session, *, principal: Principal, data: ManifestCreate) -> M
         if driver is None or driver.unit_id != hauler.id or driver.role not in ("driver", "unit_admin"):
             raise refuse("driver_not_hauler", f"user {data.driver_id} is not a driver of {hauler.name}", "driver_id")
     lines: list[ManifestLine] = []
+    labels: dict[int, Label] = {}
     seen: set[int] = set()
     hazardous: set[bool] = set()
     for i, ln in enumerate(data.lines):
@@ -83,6 +84,7 @@ def create(session: Session, *, principal: Principal, data: ManifestCreate) -> M
                           f"{g_to_kg(mass)} kg", f"lines[{i}].mass_kg", available_kg=str(g_to_kg(b.remaining_g)))
         method = known_method(session, ln.planned_method, f"lines[{i}].planned_method")
         hazardous.add(b.hazardous)
+        labels[b.id] = Label(b.digital_id, b.name)
         lines.append(ManifestLine(manifest_id=0, line_no=i + 1, batch_id=b.id, waste_code=b.waste_code, mass_g=mass,
                                   planned_method=method.code))
     if len(hazardous) > 1:
@@ -105,6 +107,7 @@ def create(session: Session, *, principal: Principal, data: ManifestCreate) -> M
     for ln in lines:
         ln.manifest_id = m.id
     insert_loaded(session, lines)
+    know_manifest(session, m, lines, [], labels)  # the answer reads none of them again; the event joins them
     add_event(session, m, principal, "create", None, "draft", originator.id)
     audit(session, principal, action="manifest.create", entity="manifest", entity_id=m.id,
           detail={"number": m.number, "flags": m.flags})

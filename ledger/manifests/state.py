@@ -152,27 +152,50 @@ def lines_of(session: Session, m: Manifest) -> list[ManifestLine]:
 
 _MANIFESTS = (select(Manifest).where(Manifest.id.in_(bindparam("ids", expanding=True)))
               .execution_options(populate_existing=True))
-_LINES_OF_MANIFESTS = (select(ManifestLine).where(ManifestLine.manifest_id.in_(bindparam("ids", expanding=True)))
+_LINES_OF_MANIFESTS = (select(ManifestLine, Batch.digital_id, Batch.name)
+                       .join(Batch, Batch.id == ManifestLine.batch_id)
+                       .where(ManifestLine.manifest_id.in_(bindparam("ids", expanding=True)))
                        .order_by(ManifestLine.manifest_id, ManifestLine.line_no)
                        .execution_options(populate_existing=True))
 
 
+class Label(NamedTuple):
+    """What a manifest's answer shows of a line's batch: its label's digital ID and the waste's name (neither
+    changes once the batch is weighed)."""
+
+    digital_id: str
+    name: str
+
+
+def know_manifest(session: Session, m: Manifest, lines: list[ManifestLine], events: list[EventRow],
+                  labels: dict[int, Label]) -> None:
+    """Keep a manifest this transaction has just read or written, with its lines, events and the labels of its
+    batches, for what follows in it (`known_row`): the steps and the answer find them instead of reading them."""
+    know_rows(session, "manifest", {m.id: m})
+    know_rows(session, "lines", {m.id: lines})
+    know_rows(session, "events", {m.id: events})
+    know_rows(session, "labels", labels)
+
+
 def read_for_group(session: Session, ids: list[int], *, lock: bool) -> dict[int, Manifest]:
-    """The manifests a commit group's signatures act on, with their lines and events, read in three statements and
-    kept for the group's units of work (`ledger.db.know_rows`: `get_manifest`, `lines_of`, `events_of` and
-    `signer_name` find them there; `add_event` adds to them). With `lock`
+    """The manifests a commit group's signatures act on, with their lines (and their batches' labels) and events,
+    read in three statements and kept for the group's units of work (`ledger.db.know_rows`: `get_manifest`,
+    `lines_of`, `events_of`, `signer_name` and the answer find them there; `add_event` adds to them). With `lock`
     (signatures that write records) the holdings on them are locked too, in id order, and kept for `lock_holdings`:
     every writer takes a holding before a chain head, so a group takes all of its holdings first."""
     manifests = {m.id: m for m in session.exec(_MANIFESTS, params={"ids": sorted(set(ids))})}
     lines: dict[int, list[ManifestLine]] = {mid: [] for mid in manifests}
-    for ln in session.exec(_LINES_OF_MANIFESTS, params={"ids": sorted(manifests)}):
+    labels: dict[int, Label] = {}
+    for ln, digital_id, name in session.exec(_LINES_OF_MANIFESTS, params={"ids": sorted(manifests)}):
         lines[ln.manifest_id].append(ln)
+        labels[ln.batch_id] = Label(digital_id, name)
     events: dict[int, list[EventRow]] = {mid: [] for mid in manifests}
     for r in session.execute(_EVENT_ROWS, {"ids": sorted(manifests)}):
         events[r.manifest_id].append(EventRow(*r[:-1]))
     know_rows(session, "manifest", manifests)
     know_rows(session, "lines", lines)
     know_rows(session, "events", events)
+    know_rows(session, "labels", labels)
     if lock:
         know_rows(session, "holding", lock_holdings(session, sorted({ln.batch_id for v in lines.values() for ln in v})))
     return manifests
