@@ -33,7 +33,7 @@ from sqlmodel import Session, select
 
 from alerts import notify, routing
 from alerts import settings as S
-from alerts.facts import Clock, Scope
+from alerts.facts import Clock, Gatherer, Scope
 from alerts.facts import load_all as load_gatherers
 from alerts.models import Alert, AlertAction, AlertOutbox
 from alerts.rules import REGISTRY, TIER_ORDER, Finding, Rule
@@ -69,15 +69,16 @@ class Stats:
 
 # ---- evaluation ---------------------------------------------------------------------------------------------------
 
-def evaluate(session: Session, rules: Iterable[Rule], *, now: datetime, scope: Scope | None = None) -> list[Finding]:
-    """Run each gatherer the rules need once, and each rule on every fact of its type."""
+def evaluate(session: Session, rules: Iterable[Rule], *, now: datetime, scope: Scope | None = None,
+             gatherers: Iterable[Gatherer] | None = None) -> list[Finding]:
+    """Run each gatherer the rules need once (of `gatherers`, if given), and each rule on every fact of its type."""
     rules = list(rules)
     by_type: dict[type, list[Rule]] = defaultdict(list)
     for r in rules:
         by_type[r.fact].append(r)
     clock = Clock(now)
     findings: list[Finding] = []
-    for g in GATHERERS:
+    for g in GATHERERS if gatherers is None else gatherers:
         if not any(t in by_type for t in g.fact_types):
             continue
         for fact in g.fn(session, clock, scope):
@@ -286,8 +287,20 @@ def _collect(session: Session, record: JournalRecord) -> None:
         session.info.setdefault(PENDING, []).append(record)
 
 
-def evaluate_records(session: Session, records: list[JournalRecord], *, now: datetime | None = None) -> Stats:
-    """The event-time rules the records can affect, scoped to what they touched (open/update only)."""
+@dataclass(frozen=True)
+class Plan:
+    """What a transaction's records ask at its commit: the rules they can affect, the scope they touched, and the
+    gatherers those rules need that might find something there."""
+
+    rules: list[Rule]
+    scope: Scope
+    gatherers: list[Gatherer]
+
+
+def plan_records(session: Session, records: list[JournalRecord]) -> Plan | None:
+    """The evaluation the records ask for; None when there is nothing to evaluate: no rule they can affect, or every
+    gatherer the rules need idle in their scope (told from the transaction's known rows and the registry cache,
+    `alerts.facts`). Sends no statement."""
     rules: dict[str, Rule] = {}
     units, facilities, manifests, batches = set(), set(), set(), set()
     for rec in records:
@@ -301,13 +314,26 @@ def evaluate_records(session: Session, records: list[JournalRecord], *, now: dat
             if value is not None:
                 ids.add(value)
     if not rules:
-        return Stats()
+        return None
     scope = Scope(frozenset(units), frozenset(facilities), frozenset(manifests), frozenset(batches))
+    types = {r.fact for r in rules.values()}
+    gatherers = [g for g in GATHERERS if types.intersection(g.fact_types)
+                 and not (g.idle is not None and g.idle(session, scope))]
+    return Plan(list(rules.values()), scope, gatherers) if gatherers else None
+
+
+def evaluate_records(session: Session, records: list[JournalRecord], *, now: datetime | None = None,
+                     plan: Plan | None = None) -> Stats:
+    """The event-time rules the records can affect, scoped to what they touched (open/update only); `plan`: as
+    `plan_records` made it already."""
+    plan = plan or plan_records(session, records)
+    if plan is None:
+        return Stats()
     now = now or utcnow()
-    findings = evaluate(session, rules.values(), now=now, scope=scope)
+    findings = evaluate(session, plan.rules, now=now, scope=plan.scope, gatherers=plan.gatherers)
     if not findings:
         return Stats()
-    return reconcile(session, findings, rules=list(rules.values()), now=now, clear=False)
+    return reconcile(session, findings, rules=plan.rules, now=now, clear=False)
 
 
 def _before_commit(session: OrmSession) -> None:
@@ -317,8 +343,11 @@ def _before_commit(session: OrmSession) -> None:
     if not records or not _state["installed"]:
         return
     try:
+        plan = plan_records(session, records)
+        if plan is None:
+            return  # nothing to evaluate: no statement, and no savepoint
         with session.begin_nested():
-            evaluate_records(session, records)
+            evaluate_records(session, records, plan=plan)
     except Exception:  # noqa: BLE001 - the ledger write must not fail because of the alert layer
         if S.config().strict:
             raise

@@ -178,6 +178,16 @@ class NeedsRow(NeedsDatabase):
         self.key, self.model, self.ident = key, model, ident
 
 
+def cache_view(session: Session) -> CacheOnly | None:
+    """The registry cache at the stamps this transaction has read, in place of the session, for a check that must
+    send no statement (`registry_unit(view, …)` answers from the cache or raises NeedsDatabase); None when the
+    transaction has not read the stamps, or changed the registry itself (it reads the database, not the cache)."""
+    if session.info.get(_DIRTY):
+        return None
+    stamps = session.info.get(_VERSION)
+    return CacheOnly(stamps) if stamps is not None else None
+
+
 def holds(stamps: Stamps, key: tuple) -> bool:
     """Whether this process's cache holds `key` at the registry stamps `stamps`."""
     part = part_of(key)

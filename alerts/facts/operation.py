@@ -11,7 +11,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from alerts import settings as S
-from alerts.facts import EVENT_LOOKBACK_DAYS, Clock, Scope, gatherer, where, within
+from alerts.facts import EVENT_LOOKBACK_DAYS, Clock, Scope, gatherer, known_manifests, where, within
 from alerts.rules.operation import (
     CrossProvince,
     FacilityLoad,
@@ -153,7 +153,29 @@ _LINES_OF = select(ManifestLine.manifest_id, ManifestLine.waste_code, ManifestLi
     ManifestLine.manifest_id.in_(bindparam("manifest_ids", expanding=True)))
 
 
-@gatherer(CrossProvince)
+def _no_border_crossed(session: Session, scope: Scope) -> bool:
+    """No manifest of the scope was picked up with its originator and receiver in two provinces, as the transaction
+    knows the manifests and the registry cache their units (a pickup's commit: the manifest was read with its
+    group): the query would find nothing. A unit the cache does not hold: cannot tell."""
+    from ledger.auth import registry_unit
+    from ledger.cache import NeedsDatabase, cache_view
+
+    view, manifests = cache_view(session), known_manifests(session, scope.manifest_ids)
+    if view is None or manifests is None:
+        return False
+    try:
+        for m in manifests:
+            if m.picked_up_at is None:
+                continue
+            origin, dest = registry_unit(view, m.originator_id), registry_unit(view, m.receiver_id)
+            if origin is None or dest is None or origin.region_code[:2] != dest.region_code[:2]:
+                return False
+    except NeedsDatabase:
+        return False
+    return True
+
+
+@gatherer(CrossProvince, idle=_no_border_crossed)
 def cross_province(session: Session, clock: Clock, scope: Scope | None) -> list[CrossProvince]:
     """Manifests picked up across a province border, with their approval and its use so far."""
     ids = None if scope is None else scope.manifest_ids

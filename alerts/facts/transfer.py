@@ -10,7 +10,7 @@ from sqlalchemy import BigInteger, Float, String, bindparam, cast, func, or_
 from sqlmodel import Session, select
 
 from alerts import settings as S
-from alerts.facts import EVENT_LOOKBACK_DAYS, Clock, Scope, gatherer, where, within
+from alerts.facts import EVENT_LOOKBACK_DAYS, Clock, Scope, gatherer, known_manifests, where, within
 from alerts.rules.operation import ProcessingMethods
 from alerts.rules.transfer import ManifestFlags, Receipt, ReceiptDue, Refusal, Trip
 from ledger.manifests import Manifest, ManifestLine, TrackPoint
@@ -130,7 +130,27 @@ def refusals(session: Session, clock: Clock, scope: Scope | None) -> list[Refusa
                 _REFUSALS[ids is not None], {} if ids is None else {"manifest_ids": sorted(ids)}).all()]
 
 
-@gatherer(ManifestFlags, ProcessingMethods)
+def _nothing_flagged(session: Session, scope: Scope) -> bool:
+    """No manifest the scoped query would read carries a flag, as the transaction knows them: the scope's manifests
+    are known and none picked up carries one, and every batch of the scope is either the holding of one of their
+    lines or a batch known (locked) with no parent, which no line holds (a receipt's holding is always split off
+    the batch shipped). Otherwise: cannot tell."""
+    from ledger.db import known_row
+
+    manifests = known_manifests(session, scope.manifest_ids)
+    if manifests is None or any(m.picked_up_at is not None and m.flags for m in manifests):
+        return False
+    held = {ln.holding_id for m in manifests for ln in known_row(session, "lines", m.id) or ()}
+    for batch_id in scope.batch_ids:
+        if batch_id in held:
+            continue
+        b = known_row(session, "holding", batch_id)
+        if b is None or b.parent_id is not None:
+            return False
+    return True
+
+
+@gatherer(ManifestFlags, ProcessingMethods, idle=_nothing_flagged)
 def manifest_flags(session: Session, clock: Clock, scope: Scope | None) -> list[object]:
     """Plan flags and method-change flags of recent manifests (or of those a transaction touched)."""
     if scope is not None and not (scope.manifest_ids or scope.batch_ids):
