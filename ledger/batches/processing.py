@@ -14,6 +14,7 @@ from ledger.batches.helpers import checked_time, links_of, record_code, unit_fac
 from ledger.batches.models import Batch
 from ledger.batches.schemas import CorrectionIn, ProcessIn
 from ledger.cache import registry_get
+from ledger.db import new_row
 from ledger.errors import InvalidInput
 from ledger.journal import JournalRecord
 from ledger.mass import MAX_BATCH_G, g_to_kg, kg_to_g
@@ -108,7 +109,7 @@ def split_holding(session: Session, source: Batch, *, receiver_unit_id: int, rec
                   ) -> Batch:
     """A new holding of the same physical batch at the receiver, not yet written: its `received` record
     (`record`, `write_states`) inserts it with its balances."""
-    child = Batch(**{k: getattr(source, k) for k in (
+    child = new_row(Batch, **{k: getattr(source, k) for k in (
         "unit_id", "digital_id", "batch_code", "waste_code", "category", "hazardous", "name", "form", "hazard",
         "components", "container_type", "container_count", "container_volume_l", "facility_id", "scale_id",
         "operator", "occurred_at", "flags")},

@@ -12,7 +12,7 @@ from ledger.batches import Batch
 from ledger.cache import registry_get
 from ledger.codes import city_of, make_manifest_number
 from ledger.counters import next_value
-from ledger.db import insert_loaded
+from ledger.db import insert_loaded, new_row
 from ledger.manifests.checks import (
     check_approval,
     check_hauler,
@@ -85,8 +85,8 @@ def create(session: Session, *, principal: Principal, data: ManifestCreate) -> M
         method = known_method(session, ln.planned_method, f"lines[{i}].planned_method")
         hazardous.add(b.hazardous)
         labels[b.id] = Label(b.digital_id, b.name)
-        lines.append(ManifestLine(manifest_id=0, line_no=i + 1, batch_id=b.id, waste_code=b.waste_code, mass_g=mass,
-                                  planned_method=method.code))
+        lines.append(new_row(ManifestLine, manifest_id=0, line_no=i + 1, batch_id=b.id, waste_code=b.waste_code,
+                             mass_g=mass, planned_method=method.code))
     if len(hazardous) > 1:
         raise refuse("mixed_kinds", "hazardous and general industrial waste go on separate manifests", "lines")
     spec = [(ln.waste_code, ln.mass_g, ln.planned_method) for ln in lines]
@@ -96,13 +96,13 @@ def create(session: Session, *, principal: Principal, data: ManifestCreate) -> M
                    on=data.planned_date)
     year = local_year(utcnow())
     serial = next_value(session, f"manifest:{city_of(originator.region_code)}:{year}")
-    m = Manifest(number=make_manifest_number(year=year, region_code=originator.region_code, serial=serial),
-                 status="draft", hazardous=hazardous.pop(), originator_id=originator.id, hauler_id=hauler.id,
-                 receiver_id=receiver.id, vehicle_id=data.vehicle_id, driver_id=data.driver_id,
-                 planned_date=data.planned_date, approval_id=data.approval_id, remarks=data.remarks,
-                 created_by=principal.user_id or None,
-                 flags=plan_flags(session, originator_id=originator.id, receiver_id=receiver.id,
-                                  codes=[ln.waste_code for ln in lines], year=data.planned_date.year))
+    m = new_row(Manifest, number=make_manifest_number(year=year, region_code=originator.region_code, serial=serial),
+                status="draft", hazardous=hazardous.pop(), originator_id=originator.id, hauler_id=hauler.id,
+                receiver_id=receiver.id, vehicle_id=data.vehicle_id, driver_id=data.driver_id,
+                planned_date=data.planned_date, approval_id=data.approval_id, remarks=data.remarks,
+                created_by=principal.user_id or None,
+                flags=plan_flags(session, originator_id=originator.id, receiver_id=receiver.id,
+                                 codes=[ln.waste_code for ln in lines], year=data.planned_date.year))
     insert_loaded(session, [m])  # one prebuilt INSERT each, no ORM unit of work
     for ln in lines:
         ln.manifest_id = m.id
