@@ -7,13 +7,14 @@ from datetime import date
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import exists, false, or_, true
+from sqlalchemy import exists, false, insert, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, select
 
 from ledger.accounts import UNIT_ROLES, USER_ROLES, AuditLog, User
 from ledger.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from ledger.registry.models import Park, ParkMember, Unit
+from ledger.types import utcnow
 from ledger.workdays import today as shanghai_today
 
 _hasher = PasswordHasher()
@@ -269,12 +270,16 @@ def check_grant(session: Session, principal: Principal, *, role: str, unit_id: i
 
 def audit(session: Session, principal: Principal, *, action: str, entity: str, entity_id: object = None,
           detail: dict | None = None) -> None:
-    """Record one write in the audit log, inside the caller's transaction."""
-    session.add(
-        AuditLog(user_id=principal.user_id or None, token_id=principal.token_id, action=action, entity=entity,
-                 entity_id=None if entity_id is None else str(entity_id), source_ip=principal.source_ip,
-                 user_agent=(principal.user_agent or "")[:200] or None, detail=detail or {})
-    )
+    """Record one write in the audit log, inside the caller's transaction: one prebuilt INSERT, at once (no object
+    for the ORM's unit of work to flush: nothing reads the row back in the transaction)."""
+    session.execute(_AUDIT, {"at": utcnow(), "user_id": principal.user_id or None, "token_id": principal.token_id,
+                             "action": action, "entity": entity,
+                             "entity_id": None if entity_id is None else str(entity_id),
+                             "source_ip": principal.source_ip, "user_agent": (principal.user_agent or "")[:200] or None,
+                             "detail": detail or {}})
+
+
+_AUDIT = insert(AuditLog.__table__)  # built once: building a statement costs about as much Python as executing it
 
 
 # ==== Collectors acting for small producers, and traders in the hall ================================
