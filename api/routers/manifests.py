@@ -200,7 +200,7 @@ def _in_lock_order(party: str | None):  # noqa: ANN202
     two processes' groups take the same rows in the same order (without an order they could deadlock).
 
     The group's manifests, their lines and events are read once for all its jobs (`svc.read_for_group`), also when
-    it has one job (a signature written alone): three statements, where its step and its answer would otherwise
+    it has one job (a signature written alone): two statements, where its step and its answer would otherwise
     read them in four to six. Signatures that write records first lock every holding on the group's manifests,
     in id order: every writer takes a holding before a chain head (the group appends its records at its end, after
     the last job)."""
