@@ -14,7 +14,7 @@ from sqlalchemy import bindparam
 from sqlmodel import Field, Session, SQLModel, select
 
 from ledger import batches, manifests
-from ledger.auth import Principal, audit, require_unit
+from ledger.auth import Principal, audit, registry_unit, require_unit
 from ledger.batches import Batch
 from ledger.batches.access import batch_key
 from ledger.codes import make_digital_id
@@ -268,7 +268,7 @@ def trace_manifests(session: Session, b: Batch) -> list[dict]:
 def _collector_may_not_process(session: Session, holding: Batch, method: Method, day: date,
                                principal: Principal) -> dict:
     """A collector stores and passes on what it collects; it utilises or disposes only on an operating licence."""
-    holder = session.get(Unit, holding.holder_unit_id)
+    holder = registry_unit(session, holding.holder_unit_id)  # only read: the registry cache's snapshot will do
     if holder.is_collector and is_collected_holding(holding) and not any(
             licence_covers(p, holding.waste_code) for p in licences_on(session, unit_id=holder.id, on=day)):
         raise InvalidInput(f"{holder.name} collected this waste on a collection licence, which does not allow "
