@@ -238,6 +238,11 @@ def mark_loaded(obj, values: dict) -> None:  # noqa: ANN001
         set_committed_value(obj, k, v)
 
 
+def quoted(names) -> str:  # noqa: ANN001
+    """Column names for a statement written as text: each in double quotes, comma-separated."""
+    return ", ".join(f'"{n}"' for n in names)
+
+
 def _unnest_insert(table):  # noqa: ANN001, ANN202
     """The PostgreSQL bulk INSERT of `insert_all`: one array parameter per column. JSON values go as text (a JSON
     array parameter would be taken for a nested array) and are cast back to the column's type in the SELECT."""

@@ -74,3 +74,35 @@ def test_insert_all_never_cuts_an_over_long_string_short(client, admin, session)
         insert_all(session, [row])
         session.commit()
         assert session.get(Batch, row.id).operator == "操作员" * 50
+
+
+def test_one_record_and_its_chain_heads_move_in_one_statement_on_postgresql(client, admin, session, engine):
+    """A unit of work's one record: on PostgreSQL its INSERT moves the chain head in the same statement (a WITH
+    … UPDATE); elsewhere two statements. Either way the head ends on the last record and the chain verifies."""
+    from sqlalchemy import event
+
+    from ledger import journal
+
+    plant = setup_plant(client, admin, session)
+    unit_id = plant["unit"]["id"]
+    sent: list[str] = []
+
+    def seen(conn, cursor, statement, *_):  # noqa: ANN001, ANN002
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        for _ in range(3):  # each weighing alone: its one record
+            r = client.post("/api/v1/batches", json=batch_body(plant), headers=plant["op"])
+            assert r.status_code == 201, r.text
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    writes = [s for s in sent if "INTO journal_record" in s or "UPDATE journal_head" in s]
+    if engine.dialect.name == "postgresql":
+        assert len(writes) == 3 and all(s.lstrip().startswith("WITH moved AS") for s in writes)
+    else:
+        assert len(writes) == 6
+    last = session.exec(text("SELECT seq, hash FROM journal_record WHERE unit_id = :u ORDER BY seq DESC LIMIT 1"),
+                        params={"u": unit_id}).one()
+    head = session.exec(text("SELECT seq, hash FROM journal_head WHERE unit_id = :u"), params={"u": unit_id}).one()
+    assert tuple(head) == tuple(last) and journal.verify(session, unit_id=unit_id).ok
