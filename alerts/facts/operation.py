@@ -69,14 +69,36 @@ _LICENCES_OF = select(Permit).where(Permit.kind.in_(("operating_licence", "colle
                                    Permit.unit_id.in_(bindparam("unit_ids", expanding=True)))
 
 
+def _known_received_rows(session: Session, ids: frozenset[int]) -> list[tuple] | None:
+    """The scoped query's rows, from the manifests and lines the transaction knows (a receipt's commit: its
+    manifest was read with its group, and the receipt kept its objects current); None when it does not know them
+    all."""
+    from ledger.db import known_row
+
+    manifests = known_manifests(session, ids)
+    if manifests is None:
+        return None
+    rows = []
+    for m in manifests:
+        lines = known_row(session, "lines", m.id)
+        if lines is None:
+            return None
+        if m.hazardous and m.received_at is not None:
+            rows += [(m.id, m.number, m.receiver_id, m.received_at, ln.line_no, ln.waste_code, ln.planned_method,
+                      ln.accepted_g) for ln in sorted(lines, key=lambda ln: ln.line_no) if (ln.accepted_g or 0) > 0]
+    return rows
+
+
 @gatherer(ReceivedLoad)
 def received_loads(session: Session, clock: Clock, scope: Scope | None) -> list[ReceivedLoad]:
     """Hazardous loads accepted recently (or in this transaction), with the licences valid on the receipt day."""
     ids = None if scope is None else scope.manifest_ids
     if ids is not None and not ids:
         return []
-    params = {"since": clock.days_ago(EVENT_LOOKBACK_DAYS)} if ids is None else {"manifest_ids": sorted(ids)}
-    rows = session.execute(_RECEIVED_LOADS[ids is not None], params)
+    rows = _known_received_rows(session, ids) if ids is not None else None
+    if rows is None:
+        params = {"since": clock.days_ago(EVENT_LOOKBACK_DAYS)} if ids is None else {"manifest_ids": sorted(ids)}
+        rows = session.execute(_RECEIVED_LOADS[ids is not None], params)
     loads: dict[tuple, list] = defaultdict(list)
     for mid, number, rcv, at, no, code, method, accepted in rows:
         loads[(mid, number, rcv, local_day(at))].append((no, code, method, int(accepted)))

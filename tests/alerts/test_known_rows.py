@@ -126,3 +126,24 @@ def test_the_idle_checks_read_only_what_the_transaction_knows(client, admin, ses
         assert registry_unit(s, w["unit"]["id"]) is not None
         assert not _no_border_crossed(s, scope)
         assert _nothing_flagged(s, Scope(manifest_ids=scope.manifest_ids))  # (no batch: the manifest alone tells)
+
+
+def test_a_receipts_loads_are_told_from_its_known_rows_as_the_query_tells_them(client, admin, session, engine):
+    from datetime import UTC, datetime
+
+    from alerts.facts import Clock
+    from alerts.facts.operation import received_loads
+
+    w = setup_transfer(client, admin, session)
+    b, m = submitted(client, w)
+    pickup(client, w, b, m)
+    ok(client.post(f"/api/v1/manifests/{m['id']}/receive", headers=w["rcv"], json={
+        "facility_id": w["rline"], "lines": [{"batch_id": b["id"], "received_kg": "99.5", "acceptance": "accepted"}]}))
+    scope, clock = Scope(manifest_ids=frozenset({m["id"]})), Clock(datetime.now(UTC))
+    with Session(engine) as s, s.begin():
+        asked = received_loads(s, clock, scope)  # nothing known: the query
+        assert len(asked) == 1 and asked[0].lines[0][3] == 99_500
+        manifests.read_for_group(s, [m["id"]], lock=False)
+        with statements(engine) as sent:
+            told = received_loads(s, clock, scope)
+        assert told == asked and not [x for x in sent if "manifest_line" in x]
