@@ -11,7 +11,9 @@
   (`before_commit`), so a request that writes several records (a weighing stored at once, a receipt of ten lines)
   is evaluated once, on its final state, in the same transaction. Only the rules a record kind can affect run,
   scoped to the units, facilities, manifests and batches touched. The evaluation runs in a SAVEPOINT: a failure in
-  the alert layer is logged and never fails the ledger write (the scheduled scan catches up).
+  the alert layer is logged and never fails the ledger write (the scheduled scan catches up). When every gatherer
+  it needs can tell from the transaction's known rows that its scope holds nothing (`alerts.facts`: idle), nothing
+  is evaluated and no savepoint is opened.
 - Scheduled time: `scan()` gathers every scanned rule over everything, reconciles, then checks deadlines.
 """
 

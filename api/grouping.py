@@ -431,11 +431,17 @@ def _in_own_time() -> bool:
 
 
 def _one(s: Session, p: Principal, job: Job) -> BaseModel:
-    """A request's own unit of work, as its route would run it without a group."""
+    """A request's own unit of work, as its route would run it without a group; a unit of work of `submit_work` as
+    a group of one runs it: the rows it shares with a group's read as `order` reads them (without locking: the work
+    locks what it writes after its own checks), and its records appended at its end, each chain head taken last
+    and once, after every counter (`journal.appends_deferred`)."""
     if job.work is not None:
-        if job.order is not None:  # what its work shares with a group's, read as a group of one reads it
+        if job.order is not None:
             job.order(s, [job])
-        return job.work(s, p)
+        with journal.appends_deferred(s):
+            answer = job.work(s, p)
+            journal.flush_appends(s)
+        return answer
     if job.kind == "weigh":
         return svc.batch_public(svc.generate(s, principal=p, data=job.data), public_url=job.public_url)
     b = svc.get_batch(s, p, job.batch_id, lock=True)

@@ -222,12 +222,17 @@ def _count(kind: str, url: str, requests_file: str, warmup: int, out_dir: str, r
     if p.returncode != 0:
         raise SystemExit(f"{kind} under callgrind exited with {p.returncode}:\n{p.stderr[-3000:]}")
     dumps: dict[str, dict[str, int]] = {}
-    for f in sorted(Path(out_dir).glob(f"{out.name}.*")):  # one file per dump; `out` itself is the exit's (zero)
+    # one file per dump, numbered in order (`out` itself is the exit's, zero): a name dumped twice means a command
+    # reached the process from elsewhere (callgrind_control without a pid talks to every callgrind process)
+    for f in sorted(Path(out_dir).glob(f"{out.name}.*"), key=lambda f: int(f.suffix[1:])):
         text = f.read_text()
         name = re.search(r"^desc: Trigger: dump (.*)$", text, re.M)
         events, totals = re.search(r"^events:(.*)$", text, re.M), re.search(r"^totals:(.*)$", text, re.M)
         if name is None or events is None or totals is None:
             raise SystemExit(f"{kind}: no named dump with totals in {f}")
+        if name.group(1).strip() in dumps:
+            raise SystemExit(f"{kind}: {name.group(1).strip()} was dumped twice ({f}): another callgrind_control "
+                             "reached this process; count again")
         dumps[name.group(1).strip()] = dict(zip(events.group(1).split(), map(int, totals.group(1).split()),
                                                 strict=True))
     names = [f"sign:{step}" for step in SIGN_LABELS] if kind == "sign" else [kind]

@@ -338,16 +338,17 @@ def new_row(cls, **values):  # noqa: ANN001, ANN003, ANN201
     return obj
 
 
-# ---- rows a commit group has read for its units of work ----------------------------------------------------------
+# ---- rows a transaction has read or written, for the work that follows in it --------------------------------------
 
 _KNOWN = "wasteledger.known_rows"
 
 
 def know_rows(session: Session, kind: str, rows: dict) -> None:
-    """Keep rows this transaction has read (`kind`: "manifest", "lines", "events", "holding" — holdings also locked) for the
-    units of work that follow in it: a commit group reads the rows of all its requests in one statement each
-    (`ledger.manifests.state.read_for_group`), and each request's work finds them here instead of reading them
-    again (`known_row`).
+    """Keep rows this transaction has read or written (`kind`: "manifest", "lines", "events", "labels" (a batch's
+    digital ID and name), "holding" — holdings also locked) for what follows in it: a commit group, or a signature
+    alone as a group of one, reads its manifests' rows in one statement each (`ledger.manifests.state.
+    read_for_group`), a draft keeps what it wrote (`know_manifest`), `lock_holdings` what it locked; the work, its
+    answer and the alert rules at commit find them here instead of reading them again (`known_row`).
 
     The objects stay current because every write of the write path goes through the session and tells them what
     it wrote (the ORM's flush, `update_loaded`, `mark_loaded`); a change by another transaction is caught by the

@@ -238,7 +238,8 @@ def append_many(session: Session, *, unit_id: int, entries: list[dict[str, Any]]
 
 def append_chains(session: Session, entries: dict[int, list[dict[str, Any]]]) -> dict[int, list[JournalRecord]]:
     """Append records to the chains of several units at once (a commit group's weighings): the heads locked and
-    read in one statement, every record in one multi-row INSERT, the heads moved in one executemany. Each unit's
+    read in one statement, every record in one multi-row INSERT, the heads moved in one executemany (on
+    PostgreSQL one record and its head move in one statement, `_insert_moving_head`). Each unit's
     chain is the same as if its records were appended one by one; subscribers see the records in that order.
 
     Inside `appends_deferred(session)` the records are built but wait for `flush_appends`: the objects returned
@@ -264,7 +265,8 @@ def append_chains(session: Session, entries: dict[int, list[dict[str, Any]]]) ->
 
 def _link_and_write(session: Session, out: dict[int, list[JournalRecord]]) -> None:
     """Lock the units' heads (one statement, in unit-id order), link each unit's records to its chain in order,
-    INSERT them in one statement, move the heads (one executemany) and tell the subscribers."""
+    INSERT them in one statement, move the heads (one executemany; one record on PostgreSQL: both in one
+    statement) and tell the subscribers."""
     heads = _lock_heads(session, list(out))
     now = utcnow()  # after the heads are held: along a chain, recorded_at rises with seq
     moved = []

@@ -201,11 +201,11 @@ def _in_lock_order(party: str | None):  # noqa: ANN202
 
     The group's manifests, their lines and events are read once for all its jobs (`svc.read_for_group`), also when
     it has one job (a signature written alone): two statements, where its step and its answer would otherwise
-    read them in four to six. Signatures that write records first lock every holding on the group's manifests,
+    read them in four to six. A group of signatures that write records first locks every holding on its manifests,
     in id order: every writer takes a holding before a chain head (the group appends its records at its end, after
-    the last job)."""
+    the last job). A signature alone locks its holdings itself, after its checks, as its step does."""
     def order(s: Session, jobs: list) -> list:
-        manifests = svc.read_for_group(s, [j.target for j in jobs], lock=party is not None)
+        manifests = svc.read_for_group(s, [j.target for j in jobs], lock=party is not None and len(jobs) > 1)
         if party is None or len(jobs) < 2:
             return sorted(jobs, key=lambda j: j.target)
         units = {mid: getattr(m, party) for mid, m in manifests.items()}

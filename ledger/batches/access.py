@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from ledger.auth import Principal, can_see_unit, registry_unit
 from ledger.batches.models import Batch
 from ledger.codes import parse_digital_id
-from ledger.db import known_row
+from ledger.db import know_rows, known_row
 from ledger.errors import NotFound
 from ledger.memo import memo
 
@@ -58,12 +58,15 @@ def get_batch(session: Session, principal: Principal, batch_id: int, *, lock: bo
 def lock_holdings(session: Session, ids: list[int]) -> dict[int, Batch]:
     """The holdings with these ids, read afresh and row-locked for a write (PostgreSQL), in one statement and in id
     order: two transactions that lock some of the same holdings lock them in the same order. Holdings this
-    transaction has locked for its commit group already (`ledger.db.know_rows`) are not read again."""
+    transaction has locked already (for its commit group, or earlier in its work) are not read again; those read
+    now are kept for what follows (`ledger.db.know_rows`: the alert rules at commit tell from them)."""
     known = [known_row(session, "holding", i) for i in sorted(set(ids))]
     if known and None not in known:
         return {b.id: b for b in known}
     q = _HOLDINGS_FOR_UPDATE if session.get_bind().dialect.name == "postgresql" else _HOLDINGS
-    return {b.id: b for b in session.exec(q, params={"ids": ids})}
+    locked = {b.id: b for b in session.exec(q, params={"ids": ids})}
+    know_rows(session, "holding", locked)
+    return locked
 
 
 def find_by_digital_id(session: Session, principal: Principal, digital_id: str) -> Batch:

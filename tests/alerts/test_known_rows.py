@@ -147,3 +147,23 @@ def test_a_receipts_loads_are_told_from_its_known_rows_as_the_query_tells_them(c
         with statements(engine) as sent:
             told = received_loads(s, clock, scope)
         assert told == asked and not [x for x in sent if "manifest_line" in x]
+
+
+def test_a_receipt_outside_the_licence_raises_its_alert_from_the_rows_the_receipt_kept(client, admin, session,
+                                                                                        engine):
+    w = setup_transfer(client, admin, session)
+    b, m = submitted(client, w)
+    pickup(client, w, b, m)
+    # the licence stops covering the load's code while it is on the road (a regulator's edit stamps the registry)
+    with Session(engine) as s, s.begin():
+        s.execute(text("UPDATE permit SET waste_codes = '[\"900-041-49\"]' WHERE unit_id = :u"),
+                  {"u": w["receiver"]["id"]})
+        s.execute(text("UPDATE registry_version SET stamp = stamp + 1"))
+    with statements(engine) as sent:
+        ok(client.post(f"/api/v1/manifests/{m['id']}/receive", headers=w["rcv"], json={
+            "facility_id": w["rline"],
+            "lines": [{"batch_id": b["id"], "received_kg": "99.5", "acceptance": "accepted"}]}))
+    raised = session.exec(select(Alert).where(Alert.rule == "OPS-LICENCE-SCOPE")).all()
+    assert [a.subject for a in raised] == [f"manifest:{m['id']}"]
+    assert raised[0].evidence["lines"] == [{"line_no": 1, "waste_code": "900-249-08", "method": "R9", "why": "code"}]
+    assert not [x for x in sent if "manifest_line.accepted_g >" in x]  # the loads came from the receipt's rows
