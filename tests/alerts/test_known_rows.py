@@ -167,3 +167,25 @@ def test_a_receipt_outside_the_licence_raises_its_alert_from_the_rows_the_receip
     assert [a.subject for a in raised] == [f"manifest:{m['id']}"]
     assert raised[0].evidence["lines"] == [{"line_no": 1, "waste_code": "900-249-08", "method": "R9", "why": "code"}]
     assert not [x for x in sent if "manifest_line.accepted_g >" in x]  # the loads came from the receipt's rows
+
+
+def test_an_off_plan_pickup_in_a_group_with_a_refused_neighbour_still_raises_its_alert(client, admin, session,
+                                                                                       engine):
+    """In a commit group the flagged manifest is asked of the database at the group's commit, also when a refused
+    neighbour emptied the session and made it forget the rows it knew."""
+    from api.grouping import CommitGroups
+    from tests.api.test_group_commit import deferred
+    from tests.api.test_group_commit_signatures import answer, together
+
+    w = setup_transfer(client, admin, session)
+    (a, ma), (b, mb), (_, mc) = submitted(client, w), submitted(client, w, code="900-041-49"), submitted(client, w)
+    assert mb["flags"] == ["not_in_plan:900-041-49"]
+    groups = CommitGroups(engine)
+    out = together(groups, "pickup", [(deferred(w["drv"]), ma["id"], {"scanned": [a["digital_id"]]}),
+                                      (deferred(w["drv"]), mb["id"], {"scanned": [b["digital_id"]]}),
+                                      (deferred(w["drv"]), mc["id"], {"scanned": [a["digital_id"]]})])  # wrong label
+    assert [answer(r)["status"] for r in out[:2]] == ["in_transit"] * 2
+    assert getattr(out[2], "code", None) == "manifest.label_not_on_manifest"
+    assert groups.grouped == 2
+    raised = session.exec(select(Alert).where(Alert.rule == "TRN-OFF-PLAN")).all()
+    assert [a.subject for a in raised] == [f"manifest:{mb['id']}"]
