@@ -250,7 +250,7 @@ def _unnest_insert(table):  # noqa: ANN001, ANN202
     from sqlalchemy.dialects.postgresql import ARRAY
 
     cols = [c for c in table.columns if c.name != "id"]
-    names = ", ".join(f'"{c.name}"' for c in cols)
+    names = quoted(c.name for c in cols)
     picks = ", ".join(f'"{c.name}"::json' if isinstance(c.type, JSON) else f'"{c.name}"' for c in cols)
     arrays = ", ".join(f":{c.name}" for c in cols)
     # Strings go as text[]: an explicit cast to varchar(n)[] would cut an over-long value short without a word (and

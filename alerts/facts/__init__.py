@@ -21,6 +21,7 @@ from sqlalchemy import func
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
+from ledger.db import known_row
 from ledger.workdays import local_day
 
 EVENT_LOOKBACK_DAYS = 40
@@ -82,8 +83,6 @@ def gatherer(*fact_types: type, idle: IdleFn | None = None) -> Callable[[GatherF
 def known_manifests(session: Session, ids: frozenset[int]) -> list | None:
     """The manifests `ids` as this transaction has read or written them (kept current by the write path,
     `ledger.db.know_rows`), or None when it does not know every one of them."""
-    from ledger.db import known_row
-
     out = [known_row(session, "manifest", i) for i in sorted(ids)]
     return None if None in out else out
 

@@ -20,7 +20,10 @@ from alerts.rules.operation import (
     ReceivedHolding,
     ReceivedLoad,
 )
+from ledger.auth import registry_unit
 from ledger.batches import Batch
+from ledger.cache import NeedsDatabase, cache_view
+from ledger.db import known_row
 from ledger.journal import JournalRecord
 from ledger.manifests import Manifest, ManifestLine, TransferApproval
 from ledger.registry.assets import permits_on
@@ -73,8 +76,6 @@ def _known_received_rows(session: Session, ids: frozenset[int]) -> list[tuple] |
     """The scoped query's rows, from the manifests and lines the transaction knows (a receipt's commit: its
     manifest was read with its group, and the receipt kept its objects current); None when it does not know them
     all."""
-    from ledger.db import known_row
-
     manifests = known_manifests(session, ids)
     if manifests is None:
         return None
@@ -179,9 +180,6 @@ def _no_border_crossed(session: Session, scope: Scope) -> bool:
     """No manifest of the scope was picked up with its originator and receiver in two provinces, as the transaction
     knows the manifests and the registry cache their units (a pickup's commit: the manifest was read with its
     group): the query would find nothing. A unit the cache does not hold: cannot tell."""
-    from ledger.auth import registry_unit
-    from ledger.cache import NeedsDatabase, cache_view
-
     view, manifests = cache_view(session), known_manifests(session, scope.manifest_ids)
     if view is None or manifests is None:
         return False

@@ -13,6 +13,7 @@ from alerts import settings as S
 from alerts.facts import EVENT_LOOKBACK_DAYS, Clock, Scope, gatherer, known_manifests, where, within
 from alerts.rules.operation import ProcessingMethods
 from alerts.rules.transfer import ManifestFlags, Receipt, ReceiptDue, Refusal, Trip
+from ledger.db import known_row
 from ledger.manifests import Manifest, ManifestLine, TrackPoint
 from ledger.workdays import local_day
 
@@ -135,8 +136,6 @@ def _nothing_flagged(session: Session, scope: Scope) -> bool:
     are known and none picked up carries one, and every batch of the scope is either the holding of one of their
     lines or a batch known (locked) with no parent, which no line holds (a receipt's holding is always split off
     the batch shipped). Otherwise: cannot tell."""
-    from ledger.db import known_row
-
     manifests = known_manifests(session, scope.manifest_ids)
     if manifests is None or any(m.picked_up_at is not None and m.flags for m in manifests):
         return False

@@ -229,7 +229,10 @@ async def _grouped_step(d: Deferred, request: Request, manifest_id: int, step: s
 
 def _drafts_in_lock_order(s: Session, jobs: list) -> list:
     """How a commit group orders its drafts: by the city whose manifest counter they take (the originator's),
-    then by originator."""
+    then by originator. A draft alone (a group of one) has nothing to order."""
+    if len(jobs) < 2:
+        return jobs
+
     def key(job) -> tuple:  # noqa: ANN001
         unit = registry_unit(s, job.target)
         return (city_of(unit.region_code) if unit is not None else "", job.target)
